@@ -1,0 +1,61 @@
+# Two commands do all set-up on a fresh Debian machine with Python 3.11:
+#   make demo   - creates .venv, installs tracehop, runs the demo on the embedded default
+#   make test   - also installs the dev tools and the system packages the tests use, runs the suite
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+# Debian packages the test suite needs (real servers on loopback, never mocks).
+TEST_DEBS := postgresql
+DEMO_HOME ?= demo-home
+
+.PHONY: demo test lint format bench bench-ingest system-deps clean docs-cli
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e '.[dev,postgres]'
+	touch $@ $(VENV)/.installed
+
+# As root (CI, a fresh machine) install what the tests use; otherwise say what is missing.
+system-deps:
+	@missing=""; for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "tests need Debian packages:$$missing (run: sudo apt-get install$$missing)"; exit 1; fi; \
+	fi
+
+demo: $(VENV)/.installed
+	$(BIN)/tracehop demo --out $(DEMO_HOME)
+
+test: $(VENV)/.installed-dev system-deps
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest -n auto -q
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+bench: bench-ingest
+
+bench-ingest: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/ingest.py $(BENCH_ARGS)
+
+docs-cli: $(VENV)/.installed
+	$(BIN)/python -m tracehop.docgen > docs/cli.md
+
+clean:
+	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,3 @@
+from tracehop.cli import main
+
+main()

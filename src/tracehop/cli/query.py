@@ -1,0 +1,27 @@
+"""``tracehop query``: read-only SQL over calls, rejects and customers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tracehop.analyst import query as run_query
+from tracehop.cli.output import emit_rows
+from tracehop.errors import InputError
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def query(
+        ctx: typer.Context,
+        sql: Annotated[str, typer.Argument(help="One SELECT over calls, rejects, customers.")],
+        as_json: Annotated[bool, typer.Option("--json", help="Rows as a JSON array.")] = False,
+        as_csv: Annotated[bool, typer.Option("--csv", help="Rows as CSV with a header.")] = False,
+        limit: Annotated[int, typer.Option(help="Rows shown in the table view.")] = 50,
+    ) -> None:
+        """Run read-only SQL (DuckDB dialect) over the lake's views."""
+        if as_json and as_csv:
+            raise InputError("choose one of --json and --csv")
+        result = run_query(sql, ctx.obj)
+        emit_rows(result.columns, result.rows, as_json=as_json, as_csv=as_csv, limit=limit)

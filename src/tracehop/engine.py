@@ -1,0 +1,99 @@
+"""The query engine: a DuckDB connection with the lake's views (``calls``, ``rejects``,
+``customers``) registered. One connection per thread (``con.cursor()``), as dlt does.
+
+Spark is the scale-out engine of DESIGN.md; it reads the same Parquet lake.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from tracehop.cdr.lake import Lake
+from tracehop.numbers import international_e164
+from tracehop.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CALLS_SCHEMA = """
+    call_id VARCHAR, start TIMESTAMPTZ, duration INTEGER, caller VARCHAR, called VARCHAR,
+    caller_raw VARCHAR, called_raw VARCHAR, upstream VARCHAR, downstream VARCHAR,
+    disposition VARCHAR, sip_code INTEGER, attest VARCHAR, orig_id VARCHAR, identity VARCHAR,
+    identity_status VARCHAR, provider VARCHAR, source_file VARCHAR, source_line BIGINT,
+    extra VARCHAR, day DATE"""
+REJECTS_SCHEMA = """
+    source_file VARCHAR, source_line BIGINT, reason VARCHAR, raw VARCHAR, ingest_id VARCHAR,
+    provider VARCHAR"""
+CUSTOMERS_SCHEMA = """
+    id VARCHAR, name VARCHAR, kind VARCHAR, country VARCHAR, onboarded DATE, rmd_id VARCHAR,
+    notes VARCHAR"""
+
+
+def _intl(values: pa.Array) -> pa.Array:
+    """Vectorised UDF: E.164 for international digits (phonenumbers), NULL if impossible."""
+    return pa.array(
+        [None if v is None else international_e164(v) for v in values.to_pylist()],
+        type=pa.string(),
+    )
+
+
+def connect(settings: Settings, *, lake: Lake | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection configured for tracehop (UTC, limits, spill folder)."""
+    lake = lake or Lake(settings.lake_dir)
+    config: dict[str, str | int] = {"memory_limit": settings.memory_limit}
+    if settings.threads:
+        config["threads"] = settings.threads
+    con = duckdb.connect(":memory:", config=config)
+    tmp = lake.root / "_tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    con.execute(f"SET temp_directory = {_lit(str(tmp))}")
+    con.execute("SET TimeZone = 'UTC'")
+    con.create_function("th_intl", _intl, ["VARCHAR"], "VARCHAR", type="arrow", side_effects=False)
+    # A value shown inside a reject reason: quoted and cut to a readable length.
+    con.execute("CREATE MACRO th_quote(s) AS '\"' || left(coalesce(s, ''), 80) || '\"'")
+    return con
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _file_list(files: list[Path]) -> str:
+    return "[" + ", ".join(_lit(str(f)) for f in files) + "]"
+
+
+def register_views(
+    con: duckdb.DuckDBPyConnection, lake: Lake, customers: list[dict[str, object]] | None = None
+) -> None:
+    """(Re)create the analyst views over the lake's current files."""
+    calls = lake.call_files()
+    if calls:
+        con.execute(
+            "CREATE OR REPLACE VIEW calls AS SELECT * REPLACE (day::DATE AS day) FROM "
+            f"read_parquet({_file_list(calls)}, hive_partitioning = true, union_by_name = true)"
+        )
+    else:
+        con.execute(f"CREATE OR REPLACE TABLE _empty_calls ({CALLS_SCHEMA})")
+        con.execute("CREATE OR REPLACE VIEW calls AS SELECT * FROM _empty_calls")
+    rejects = lake.reject_files()
+    if rejects:
+        con.execute(
+            "CREATE OR REPLACE VIEW rejects AS SELECT * FROM "
+            f"read_parquet({_file_list(rejects)}, union_by_name = true)"
+        )
+    else:
+        con.execute(f"CREATE OR REPLACE TABLE _empty_rejects ({REJECTS_SCHEMA})")
+        con.execute("CREATE OR REPLACE VIEW rejects AS SELECT * FROM _empty_rejects")
+    con.execute(f"CREATE OR REPLACE TABLE _customers ({CUSTOMERS_SCHEMA})")
+    if customers:
+        table = pa.Table.from_pylist(customers)
+        con.register("_customers_in", table)
+        con.execute(
+            "INSERT INTO _customers SELECT id, name, kind, country, onboarded, rmd_id, notes "
+            "FROM _customers_in"
+        )
+        con.unregister("_customers_in")
+    con.execute("CREATE OR REPLACE VIEW customers AS SELECT * FROM _customers")

@@ -1,0 +1,55 @@
+"""One error tree for the whole package.
+
+Every error carries an HTTP ``status`` so that the API can turn it into
+``{"ok": false, "error": ..., "status": ...}`` and the CLI into ``Error: ...`` with exit 1.
+``transient`` marks errors worth retrying (a locked database, a busy file), following dlt.
+"""
+
+from __future__ import annotations
+
+
+class TracehopError(Exception):
+    """Base class: a message a person can act on."""
+
+    status: int = 500
+    transient: bool = False
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+
+    def to_dict(self) -> dict[str, object]:
+        return {"ok": False, "error": self.message, "status": self.status}
+
+
+class ConfigError(TracehopError):
+    """A setting is missing or wrong."""
+
+    status = 400
+
+
+class InputError(TracehopError):
+    """Input the user gave us cannot be used (bad file, bad option, bad query)."""
+
+    status = 400
+
+
+class NotFoundError(TracehopError):
+    status = 404
+
+
+class FormatError(InputError):
+    """A CDR file does not match the format it was read as."""
+
+
+class QueryError(InputError):
+    """An analyst's SQL failed or tried to write."""
+
+
+class StoreError(TracehopError):
+    """The state database or the lake could not be used."""
+
+    status = 503
+    transient = True

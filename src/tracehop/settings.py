@@ -1,0 +1,87 @@
+"""Typed settings, read from the environment (``TRACEHOP_`` prefix) and CLI options.
+
+Built by the shells and passed in; nothing here does work at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tracehop.errors import ConfigError
+
+# (name, default, help): the table docs/settings.md documents and tests/test_docs.py checks.
+SETTINGS_HELP: list[tuple[str, str, str]] = [
+    ("TRACEHOP_HOME", "./tracehop-home", "Data folder: the CDR lake and the SQLite state DB."),
+    (
+        "TRACEHOP_DATABASE_URL",
+        "sqlite:///<home>/state.db",
+        "SQLAlchemy URL of the state DB (e.g. postgresql+psycopg://user@host/db).",
+    ),
+    ("TRACEHOP_PROVIDER", "self", "Name of the provider whose CDRs this home holds."),
+    (
+        "TRACEHOP_TIMEZONE",
+        "UTC",
+        "IANA zone of naive CDR timestamps (switch local time), e.g. America/New_York.",
+    ),
+    ("TRACEHOP_MEMORY_LIMIT", "1GB", "Memory the query engine may use before spilling to disk."),
+    ("TRACEHOP_THREADS", "0", "Query engine threads (0 = one per core)."),
+    ("TRACEHOP_LOG_LEVEL", "WARNING", "Logging level (DEBUG, INFO, WARNING, ERROR)."),
+]
+
+
+class Settings(BaseSettings):
+    """Everything a tracehop process needs to know about where and how it runs."""
+
+    model_config = SettingsConfigDict(env_prefix="TRACEHOP_", extra="ignore")
+
+    home: Path = Field(default=Path("tracehop-home"))
+    database_url: str | None = None
+    provider: str = "self"
+    timezone: str = "UTC"
+    memory_limit: str = "1GB"
+    threads: int = 0
+    log_level: str = "WARNING"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r}: use an IANA name such as America/New_York"
+            ) from exc
+        return value
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.home / "lake"
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'state.db').resolve()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, with explicit overrides (CLI options) on top."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)
+    except ValueError as exc:  # pydantic.ValidationError is a ValueError
+        raise ConfigError(_first_error(exc)) from exc
+
+
+def _first_error(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        msg = str(first.get("msg", exc)).removeprefix("Value error, ")
+        return f"setting {where}: {msg}" if where else msg
+    return str(exc)
