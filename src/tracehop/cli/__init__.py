@@ -53,11 +53,12 @@ def _root(
 
 
 def _register() -> None:
-    from tracehop.cli import customers, ingest, query
+    from tracehop.cli import customers, demo, ingest, query
 
     ingest.register(app)
     query.register(app)
     app.add_typer(customers.app, name="customers")
+    demo.register(app)
 
 
 def main() -> None:
