@@ -51,7 +51,15 @@ def connect(settings: Settings, *, lake: Lake | None = None) -> duckdb.DuckDBPyC
     tmp.mkdir(parents=True, exist_ok=True)
     con.execute(f"SET temp_directory = {_lit(str(tmp))}")
     con.execute("SET TimeZone = 'UTC'")
-    con.create_function("th_intl", _intl, ["VARCHAR"], "VARCHAR", type="arrow", side_effects=False)
+    con.create_function(
+        "th_intl",
+        _intl,
+        ["VARCHAR"],
+        "VARCHAR",
+        type="arrow",
+        null_handling="special",
+        side_effects=False,
+    )
     # A value shown inside a reject reason: quoted and cut to a readable length.
     con.execute("CREATE MACRO th_quote(s) AS '\"' || left(coalesce(s, ''), 80) || '\"'")
     return con

@@ -12,20 +12,29 @@ from tracehop.numbers import NUMBER_CHARS, SCHEME, STRIP
 
 
 def clean_number_sql(col: str) -> str:
-    """numbers.clean() in SQL: the user part of a SIP/tel URI, trimmed."""
-    s = f"split_part(split_part(trim({col}, {_lit(STRIP)}), '@', 1), ';', 1)"
-    s = f"regexp_replace(trim({s}, {_lit(STRIP)}), {_lit(SCHEME)}, '')"
-    return f"trim({s}, {_lit(STRIP)})"
+    """numbers.clean() in SQL: the user part of a SIP/tel URI, trimmed.
+
+    Most values are plain numbers: the URI steps run only when one of ``@ ; :`` is present
+    (without them the steps change nothing but the trim).
+    """
+    strip = _lit(STRIP)
+    s = f"split_part(split_part(trim({col}, {strip}), '@', 1), ';', 1)"
+    s = f"regexp_replace(trim({s}, {strip}), {_lit(SCHEME)}, '')"
+    return (
+        f"(CASE WHEN regexp_matches({col}, '[@;:]') THEN trim({s}, {strip}) "
+        f"ELSE trim({col}, {strip}) END)"
+    )
 
 
-def e164_sql(s: str, d: str) -> str:
-    """numbers.to_e164() in SQL, given the cleaned text ``s`` and its digits ``d``.
+def e164_sql(s: str, d: str, ok: str) -> str:
+    """numbers.to_e164() in SQL, given the cleaned text ``s``, its digits ``d`` and ``ok``
+    (``s`` is written only with NUMBER_CHARS).
 
     International numbers (after ``+`` or ``011``, not country code 1) go to the ``th_intl``
     function, which calls ``phonenumbers``; NANP numbers never leave the engine.
     """
     return f"""(CASE
-        WHEN {s} IS NULL OR NOT regexp_full_match({s}, '{NUMBER_CHARS}') OR {d} = '' THEN NULL
+        WHEN {s} IS NULL OR NOT {ok} OR {d} = '' THEN NULL
         WHEN starts_with({s}, '+') AND starts_with({d}, '1')
             THEN CASE WHEN length({d}) = 11 THEN '+' || {d} END
         WHEN starts_with({s}, '+') THEN th_intl({d})
@@ -36,15 +45,28 @@ def e164_sql(s: str, d: str) -> str:
         ELSE NULL END)"""
 
 
-def timestamp_sql(col: str, zone: str) -> str:
-    """ISO 8601 with or without zone (naive = ``zone``), or epoch seconds -> TIMESTAMPTZ."""
+def number_columns_sql(raw: str, name: str) -> tuple[str, str, str]:
+    """Three projection layers giving ``{name}_s`` (cleaned), ``{name}_d`` (digits) and
+    ``{name}_ok`` (written only with NUMBER_CHARS). Plain digit strings (most switch output)
+    skip the URI and punctuation work; each layer reads the one before, so nothing is computed
+    twice or for rows that do not need it."""
+    first = f"regexp_full_match({raw}, '\\+?[0-9]+') AS {name}_fast"
+    second = f"CASE WHEN {name}_fast THEN {raw} ELSE {clean_number_sql(raw)} END AS {name}_s"
+    third = f"""CASE WHEN {name}_fast THEN ltrim({name}_s, '+')
+                 ELSE regexp_replace({name}_s, '[^0-9]', '', 'g') END AS {name}_d,
+            {name}_fast OR regexp_full_match({name}_s, '{NUMBER_CHARS}') AS {name}_ok"""
+    return first, second, third
+
+
+def timestamp_sql(col: str) -> str:
+    """ISO 8601 with or without zone, or epoch seconds -> TIMESTAMPTZ.
+
+    Naive timestamps are read in the session's TimeZone, which ingest sets to the switch's
+    zone (``--timezone``, UTC by default) while it normalises, then back to UTC.
+    """
     s = f"trim({col})"
-    zoned = r"[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
-    return f"""(CASE
-        WHEN {col} IS NULL OR {s} = '' THEN NULL
+    return f"""coalesce(try_cast({s} AS TIMESTAMPTZ), CASE
         WHEN regexp_full_match({s}, '[0-9]{{9,11}}(\\.[0-9]+)?') THEN to_timestamp({s}::DOUBLE)
-        WHEN regexp_matches({s}, '{zoned}') THEN try_cast({s} AS TIMESTAMPTZ)
-        ELSE timezone({_lit(zone)}, try_cast({s} AS TIMESTAMP))
         END)"""
 
 
@@ -85,59 +107,62 @@ def disposition_from_code_sql(code: str) -> str:
 def normalise_sql(
     mapped: str,
     *,
-    zone: str,
-    checksum: str,
     provider: str,
     source: str,
     passthrough: tuple[str, ...] = (),
 ) -> str:
-    """SELECT turning ``mapped`` into canonical columns plus ``reason`` (NULL when good),
-    and ``rid`` (the raw row's position) and any ``passthrough`` columns."""
+    """SELECT turning ``mapped`` into canonical columns (but ``source_line``, which ingest adds
+    once it knows which lines the reader skipped) plus ``reason`` (NULL when the row is good)
+    and any ``passthrough`` columns."""
     keep = "".join(f", {c}" for c in passthrough)
     synonyms = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in _DISPOSITION_SYNONYMS.items())
-    caller_s = clean_number_sql("caller_raw")
-    called_s = clean_number_sql("called_raw")
+    caller_1, caller_2, caller_3 = number_columns_sql("caller_raw", "caller")
+    called_1, called_2, called_3 = number_columns_sql("called_raw", "called")
+    # Casts tolerate surrounding blanks, so values are trimmed only where a check needs it.
     return f"""
     WITH a AS (
         SELECT *,
-            {timestamp_sql("start_raw", zone)} AS start_ts,
-            nullif(trim(duration_raw), '') AS dur_s,
-            nullif(trim(sip_code_raw), '') AS code_s,
-            nullif(lower(trim(disposition_raw)), '') AS disp_s,
-            nullif(upper(trim(attest_raw)), '') AS attest_s,
-            {caller_s} AS caller_s,
-            {called_s} AS called_s
+            {timestamp_sql("start_raw")} AS start_ts,
+            try_cast(duration_raw AS DOUBLE) AS dur_n,
+            try_cast(sip_code_raw AS INTEGER) AS code_n,
+            CASE WHEN disposition_raw IS NOT NULL
+                 THEN nullif(lower(trim(disposition_raw)), '') END AS disp_s,
+            CASE WHEN attest_raw IS NOT NULL THEN nullif(upper(trim(attest_raw)), '') END
+                AS attest_s,
+            trim(upstream_raw) AS upstream,
+            {caller_1},
+            {called_1}
         FROM {mapped}
     ), b AS (
         SELECT *,
-            try_cast(dur_s AS DOUBLE) AS dur_n,
-            try_cast(code_s AS INTEGER) AS code_n,
             CASE disp_s {synonyms} ELSE NULL END AS disp_n,
-            regexp_replace(caller_s, '[^0-9]', '', 'g') AS caller_d,
-            regexp_replace(called_s, '[^0-9]', '', 'g') AS called_d
+            {caller_2},
+            {called_2}
         FROM a
     ), c AS (
         SELECT *,
+            {caller_3},
+            {called_3},
             coalesce(disp_n, {disposition_from_code_sql("code_n")},
                      CASE WHEN dur_n > 0 THEN 'answered' WHEN dur_n = 0 THEN 'no_answer' END)
                 AS disposition,
             CASE
-                WHEN start_ts IS NULL AND nullif(trim(start_raw), '') IS NULL
+                WHEN start_ts IS NULL AND (start_raw IS NULL OR trim(start_raw) = '')
                     THEN 'missing start time'
                 WHEN start_ts IS NULL THEN 'unreadable start time ' || th_quote(start_raw)
                 WHEN start_ts < TIMESTAMPTZ '1990-01-01 00:00:00+00'
                   OR start_ts > TIMESTAMPTZ '2100-01-01 00:00:00+00'
                     THEN 'start time out of range ' || th_quote(start_raw)
-                WHEN caller_raw IS NULL OR trim(caller_raw, {_lit(STRIP)}) = ''
-                    THEN 'missing caller number'
-                WHEN called_raw IS NULL OR trim(called_raw, {_lit(STRIP)}) = ''
-                    THEN 'missing called number'
-                WHEN upstream_raw IS NULL OR trim(upstream_raw) = ''
+                WHEN caller_s IS NULL OR caller_s = '' THEN 'missing caller number'
+                WHEN called_s IS NULL OR called_s = '' THEN 'missing called number'
+                WHEN upstream IS NULL OR upstream = ''
                     THEN 'missing upstream (the customer or carrier the call came from)'
-                WHEN dur_s IS NOT NULL AND (dur_n IS NULL OR isnan(dur_n) OR isinf(dur_n))
+                WHEN dur_n IS NULL AND duration_raw IS NOT NULL AND trim(duration_raw) <> ''
                     THEN 'unreadable duration ' || th_quote(duration_raw)
-                WHEN dur_n < 0 OR dur_n > 1e7 THEN 'duration out of range ' || th_quote(duration_raw)
-                WHEN code_s IS NOT NULL AND (code_n IS NULL OR code_n NOT BETWEEN 100 AND 699)
+                WHEN isnan(dur_n) OR isinf(dur_n) OR dur_n < 0 OR dur_n > 1e7
+                    THEN 'duration out of range ' || th_quote(duration_raw)
+                WHEN (code_n IS NULL AND sip_code_raw IS NOT NULL AND trim(sip_code_raw) <> '')
+                  OR code_n NOT BETWEEN 100 AND 699
                     THEN 'unreadable SIP code ' || th_quote(sip_code_raw)
                 WHEN disp_s IS NOT NULL AND disp_n IS NULL
                     THEN 'unknown disposition ' || th_quote(disposition_raw)
@@ -148,16 +173,14 @@ def normalise_sql(
         FROM b
     )
     SELECT
-        coalesce(nullif(trim(call_id_raw), ''),
-                 'th-' || substr(md5({_lit(checksum)} || ':' || source_line::VARCHAR), 1, 24))
-            AS call_id,
+        nullif(trim(call_id_raw), '') AS call_id,
         start_ts AS start,
         CASE WHEN disposition = 'answered' THEN round(dur_n)::INTEGER ELSE 0 END AS duration,
-        {e164_sql("caller_s", "caller_d")} AS caller,
-        {e164_sql("called_s", "called_d")} AS called,
+        {e164_sql("caller_s", "caller_d", "caller_ok")} AS caller,
+        {e164_sql("called_s", "called_d", "called_ok")} AS called,
         caller_raw,
         called_raw,
-        trim(upstream_raw) AS upstream,
+        upstream,
         nullif(trim(downstream_raw), '') AS downstream,
         disposition,
         code_n AS sip_code,
@@ -167,8 +190,6 @@ def normalise_sql(
         NULL::VARCHAR AS identity_status,
         {_lit(provider)} AS provider,
         {_lit(source)} AS source_file,
-        source_line,
         extra,
-        reason,
-        rid{keep}
+        reason{keep}
     FROM c"""

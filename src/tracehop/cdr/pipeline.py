@@ -1,0 +1,349 @@
+"""The DuckDB side of ingest: one parallel pass from the source file to a staged table, then
+sorted Parquet per day and a rejects file.
+
+1. ``stage()``: ``read_csv`` (or ``read_parquet``) -> the preset's mapping -> the shared
+   normalisation (``sql.py``) -> table ``staged``, in file order (DuckDB keeps insertion order,
+   so ``rowid`` is the row's position among the rows the CSV reader could split).
+2. Line numbers: the reader skips the header, blank lines and rows it cannot split (those go to
+   its rejects table with their line). Knowing all of them, row k's line is
+   ``k + #{skipped lines before it}``, computed in SQL without a second pass over the data.
+3. ``write()``: good rows per UTC day, sorted by start; bad rows with the line as written.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from tracehop.cdr import formats
+from tracehop.cdr.formats import PRESETS, Preset, q
+from tracehop.cdr.lake import FileScan
+from tracehop.cdr.sql import normalise_sql
+from tracehop.errors import FormatError
+
+log = logging.getLogger(__name__)
+
+# Up to this many skipped lines, each row's line number is one SQL expression; beyond it a
+# table of line numbers is joined by position.
+INLINE_SKIPS = 64
+OUT_COLUMNS = (
+    "start, duration, caller, called, caller_raw, called_raw, upstream, downstream, "
+    "disposition, sip_code, attest, orig_id, identity, identity_status, provider, source_file, "
+    "source_line, extra"
+)
+PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 100000"
+
+
+@dataclass
+class Staged:
+    rows: int  # rows the reader split (good and bad)
+    exact_lines: bool
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def csv_source(preset: Preset, path: Path) -> tuple[str, list[str]]:
+    """The ``read_csv`` call for a CDR file, and its column names."""
+    cols = formats.columns_for(preset, path)
+    cols = [c if c else f"column{i}" for i, c in enumerate(cols)]
+    columns = "{" + ", ".join(f"{_lit(c)}: 'VARCHAR'" for c in cols) + "}"
+    options = (
+        f"columns = {columns}, header = {'true' if preset.header else 'false'}, delim = ',', "
+        "quote = '\"', escape = '\"', auto_detect = false, strict_mode = false, "
+        "store_rejects = true, rejects_table = 'th_rejects', rejects_scan = 'th_scans', "
+        "max_line_size = 1048576, encoding = 'utf-8', compression = 'auto'"
+    )
+    return f"read_csv({_lit(str(path))}, {options})", cols
+
+
+def parquet_source(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, list[str]]:
+    """A Parquet file with canonical columns, every column as text (checked like CSV)."""
+    try:
+        names = [
+            r[0]
+            for r in con.execute(
+                f"DESCRIBE SELECT * FROM read_parquet({_lit(str(path))})"
+            ).fetchall()
+        ]
+    except duckdb.Error as exc:
+        raise FormatError(f"{path} is not a readable Parquet file: {first_line(exc)}") from exc
+    missing = [c for c in formats.GENERIC_REQUIRED if c not in names]
+    if missing:
+        raise FormatError(f"{path}: Parquet file lacks canonical columns {', '.join(missing)}")
+    wanted = [c for c in names if c in formats.GENERIC_REQUIRED + formats.GENERIC_OPTIONAL]
+
+    def text(c: str) -> str:
+        # A lake export has the numbers as written in caller_raw/called_raw: prefer those.
+        if c in ("caller", "called") and f"{c}_raw" in names:
+            return f"CAST(coalesce({q(c + '_raw')}, {q(c)}) AS VARCHAR)"
+        return f"CAST({q(c)} AS VARCHAR)"
+
+    casts = ", ".join(f"{text(c)} AS {q(c)}" for c in wanted)
+    return f"(SELECT {casts} FROM read_parquet({_lit(str(path))}))", wanted
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else exc.__class__.__name__
+
+
+def stage(
+    con: duckdb.DuckDBPyConnection,
+    preset: Preset,
+    path: Path,
+    scan: FileScan,
+    *,
+    zone: str,
+    provider: str,
+    source: str,
+) -> Staged:
+    """Read, map and normalise the file into ``staged``; define view ``lined`` with lines."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE parse_rejects (source_line BIGINT, reason VARCHAR, raw VARCHAR)"
+    )
+    if preset.name == "parquet":
+        rel, cols = parquet_source(con, path)
+        select = PRESETS["generic"].select(cols)
+    else:
+        con.execute("DROP TABLE IF EXISTS th_rejects")
+        con.execute("DROP TABLE IF EXISTS th_scans")
+        rel, cols = csv_source(preset, path)
+        select = preset.select(cols)
+    passthrough: tuple[str, ...] = ()
+    if preset.transactions:
+        select += ", upper(trim(method)) AS method"
+        passthrough = ("method",)
+    sql = normalise_sql(
+        f"(SELECT {select} FROM {rel})", provider=provider, source=source, passthrough=passthrough
+    )
+    # Naive timestamps are the switch's local time: read them in its zone, store UTC.
+    con.execute(f"SET TimeZone = {_lit(zone)}")
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE staged AS {sql}")
+    finally:
+        con.execute("SET TimeZone = 'UTC'")
+    rows = con.execute("SELECT count(*) FROM staged").fetchone()[0]
+
+    skips = np.empty(0, dtype=np.int64)
+    exact = True
+    if preset.name != "parquet":
+        con.execute(
+            """INSERT INTO parse_rejects
+               SELECT line, 'unreadable row: ' || lower(replace(first(error_type), '_', ' '))
+                      || ' (' || first(error_message) || ')', trim(first(csv_line), E'\\r\\n')
+               FROM th_rejects GROUP BY line"""
+        )
+        reject_lines = np.array(
+            [r[0] for r in con.execute("SELECT source_line FROM parse_rejects").fetchall()],
+            dtype=np.int64,
+        )
+        header = [_header_line(scan.blank_lines)] if preset.header else []
+        skips = np.unique(
+            np.concatenate([np.array(header, dtype=np.int64), scan.blank_lines, reject_lines])
+        )
+        exact = len(skips) + rows == scan.lines
+        if not exact:
+            log.warning(
+                "%s: %d lines but %d rows + %d skipped lines: some values span lines (quoted "
+                "newlines), so line numbers after them are approximate",
+                path,
+                scan.lines,
+                rows,
+                len(skips),
+            )
+    if preset.transactions:
+        con.execute("CREATE OR REPLACE TEMP TABLE staged AS SELECT rowid AS rid, * FROM staged")
+        _pair_transactions(con)
+        con.execute("CREATE OR REPLACE TEMP VIEW staged_v AS SELECT * FROM staged")
+    else:
+        con.execute("CREATE OR REPLACE TEMP VIEW staged_v AS SELECT rowid AS rid, * FROM staged")
+    _define_lines(
+        con, skips - np.arange(1, len(skips) + 1), rows, positional=not preset.transactions
+    )
+    return Staged(rows=rows, exact_lines=exact)
+
+
+def _header_line(blanks: np.ndarray) -> int:
+    """The header is the first line that is not blank."""
+    first = 1
+    blank_set = set(blanks[:1000].tolist())
+    while first in blank_set:
+        first += 1
+    return first
+
+
+def _define_lines(
+    con: duckdb.DuckDBPyConnection, t: np.ndarray, rows: int, *, positional: bool
+) -> None:
+    """View ``lined``: ``staged_v`` plus ``source_line``. ``t[i]`` is the number of good
+    lines before the i-th skipped line, so row k (1-based) came from line k + #{t_i < k}."""
+    if len(t) <= INLINE_SKIPS:
+        terms = "".join(f" + (rid + 1 > {int(v)})::BIGINT" for v in t)
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW lined AS SELECT *, rid + 1{terms} AS source_line "
+            "FROM staged_v"
+        )
+        return
+    k = np.arange(1, rows + 1, dtype=np.int64)
+    lines = pa.table({"rid": k - 1, "source_line": k + np.searchsorted(t, k, side="left")})
+    con.register("th_lines_in", lines)
+    con.execute("CREATE OR REPLACE TEMP TABLE th_lines AS SELECT * FROM th_lines_in")
+    con.unregister("th_lines_in")
+    if positional:
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW lined AS SELECT s.*, l.source_line "
+            "FROM staged_v s POSITIONAL JOIN (SELECT source_line FROM th_lines) l"
+        )
+    else:
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW lined AS SELECT s.*, l.source_line "
+            "FROM staged_v s JOIN th_lines l ON l.rid = s.rid"
+        )
+
+
+def _pair_transactions(con: duckdb.DuckDBPyConnection) -> None:
+    """Kamailio acc: one INVITE row per call; its BYE row (same Call-ID) ends the call."""
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE staged AS
+        WITH bye AS (
+            SELECT call_id, min(start) AS bye_start FROM staged
+            WHERE method = 'BYE' AND reason IS NULL GROUP BY call_id
+        )
+        SELECT s.* REPLACE (
+            CASE WHEN s.disposition = 'answered' AND b.bye_start IS NOT NULL
+                 THEN greatest(0, round(epoch(b.bye_start) - epoch(s.start)))::INTEGER
+                 WHEN s.disposition = 'answered' THEN NULL
+                 ELSE 0 END AS duration)
+        FROM staged s LEFT JOIN bye b ON s.method = 'INVITE' AND s.call_id = b.call_id
+        WHERE s.method = 'INVITE' OR s.reason IS NOT NULL
+        ORDER BY s.rid"""
+    )
+
+
+def write(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    out_dir: Path,
+    *,
+    ingest_id: str,
+    checksum: str,
+    provider: str,
+    source: str,
+) -> tuple[list[str], dict[str, object]]:
+    """Write the staged rows under ``out_dir``; returns the files written (relative) and stats."""
+    good, bad, first, last = con.execute(
+        "SELECT count(*) FILTER (WHERE reason IS NULL), count(*) FILTER (WHERE reason IS NOT NULL),"
+        " min(start) FILTER (WHERE reason IS NULL), max(start) FILTER (WHERE reason IS NULL)"
+        " FROM staged_v"
+    ).fetchone()
+    parse_bad = con.execute("SELECT count(*) FROM parse_rejects").fetchone()[0]
+    written: list[str] = []
+    # A call without a Call-ID gets a stable one: the same file and line give the same id.
+    out_cols = (
+        f"coalesce(call_id, 'th-' || substr(md5({_lit(checksum)} || ':' || source_line::VARCHAR),"
+        f" 1, 24)) AS call_id, {OUT_COLUMNS}"
+    )
+    if good:
+        days = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT strftime(timezone('UTC', start), '%Y-%m-%d') AS d FROM staged_v "
+                "WHERE reason IS NULL ORDER BY d"
+            ).fetchall()
+        ]
+        src, where = "lined", "reason IS NULL AND "
+        if len(days) > 2:
+            # Sort once; each day's COPY then reads one zone-mapped slice.
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE good AS SELECT {out_cols} FROM lined "
+                "WHERE reason IS NULL ORDER BY start"
+            )
+            src, where, out_cols = "good", "", "*"
+        for day in days:
+            lo = datetime.fromisoformat(day).replace(tzinfo=UTC)
+            hi = lo + timedelta(days=1)
+            rel = f"calls/day={day}/part-{ingest_id}.parquet"
+            out = out_dir / rel
+            out.parent.mkdir(parents=True, exist_ok=True)
+            con.execute(
+                f"COPY (SELECT {out_cols} FROM {src} WHERE {where}"
+                f"start >= {_lit(lo.isoformat())}::TIMESTAMPTZ "
+                f"AND start < {_lit(hi.isoformat())}::TIMESTAMPTZ ORDER BY start) "
+                f"TO {_lit(str(out))} ({PARQUET_OPTIONS})"
+            )
+            written.append(rel)
+    if bad or parse_bad:
+        rel = f"rejects/part-{ingest_id}.parquet"
+        out = out_dir / rel
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _write_rejects(con, path, out, ingest_id=ingest_id, provider=provider, source=source)
+        written.append(rel)
+    stats: dict[str, object] = {
+        "good": int(good),
+        "bad": int(bad + parse_bad),
+        "first": first.isoformat() if first else None,
+        "last": last.isoformat() if last else None,
+    }
+    return written, stats
+
+
+def _write_rejects(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    out: Path,
+    *,
+    ingest_id: str,
+    provider: str,
+    source: str,
+) -> None:
+    """Rejected rows with their line exactly as the file has it (read back by line number)."""
+    bad = con.execute(
+        "SELECT source_line, reason FROM lined WHERE reason IS NOT NULL ORDER BY source_line"
+    ).fetchall()
+    raw = read_lines(path, {line for line, _ in bad})
+    rows = pa.table(
+        {
+            "source_line": pa.array([line for line, _ in bad], type=pa.int64()),
+            "reason": pa.array([reason for _, reason in bad], type=pa.string()),
+            "raw": pa.array([raw.get(line) for line, _ in bad], type=pa.string()),
+        }
+    )
+    con.register("th_value_rejects", rows)
+    con.execute("CREATE OR REPLACE TEMP TABLE value_rejects AS SELECT * FROM th_value_rejects")
+    con.unregister("th_value_rejects")
+    con.execute(
+        f"""COPY (
+            SELECT {_lit(source)} AS source_file, source_line, reason, raw,
+                   {_lit(ingest_id)} AS ingest_id, {_lit(provider)} AS provider
+            FROM (SELECT * FROM value_rejects UNION ALL SELECT * FROM parse_rejects)
+            ORDER BY source_line
+        ) TO {_lit(str(out))} (FORMAT parquet, COMPRESSION zstd)"""
+    )
+    con.execute("DROP TABLE value_rejects")
+
+
+def read_lines(path: Path, wanted: set[int]) -> dict[int, str]:
+    """The text of the given (1-based) physical lines of a file, gzip or not."""
+    if not wanted:
+        return {}
+    last = max(wanted)
+    out: dict[int, str] = {}
+    with path.open("rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    opener = gzip.open if gz else open
+    with opener(path, "rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            if number in wanted:
+                out[number] = line.rstrip(b"\r\n").decode("utf-8", errors="replace")
+            if number >= last:
+                break
+    return out
