@@ -53,12 +53,13 @@ def _root(
 
 
 def _register() -> None:
-    from tracehop.cli import customers, demo, ingest, query
+    from tracehop.cli import customers, demo, ingest, query, simulate
 
     ingest.register(app)
     query.register(app)
     app.add_typer(customers.app, name="customers")
     demo.register(app)
+    simulate.register(app)
 
 
 def main() -> None:
