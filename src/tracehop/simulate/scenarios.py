@@ -198,7 +198,7 @@ class Scenario:
     foreign_legal_per_day: float = 10_000
     campaigns: tuple[CampaignSpec, ...] = field(default_factory=lambda: tuple(CAMPAIGNS.values()))
     campaign_volume: float = 1.0  # multiplies every campaign's calls_per_day
-    consumer_complaint_rate: float = 0.003  # per answered (or one-ring) illegal call
+    consumer_complaint_rate: float = 0.005  # per answered (or one-ring) illegal call
     honeypot_share: float = 0.00125  # share of subscriber lines that are honeypots
     legal_complaint_rate: float = 0.0002  # per answered informational robocall
     misreport_rate: float = 0.05  # consumer complaints with a mistyped caller ID
