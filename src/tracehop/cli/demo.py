@@ -8,17 +8,31 @@ from typing import Annotated
 import typer
 
 from tracehop.cli.output import emit_json, stdout_console
-from tracehop.demo import run_demo
+from tracehop.demo import DEMO_DAYS, DEMO_SCALE, run_demo
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
-        out: Annotated[Path, typer.Option(help="Folder for the demo home(s).")] = Path("demo-home"),
+        out: Annotated[
+            Path, typer.Option(help="Folder for the simulated world and the providers' homes.")
+        ] = Path("demo-home"),
+        seed: Annotated[int, typer.Option(help="Random seed of the simulated world.")] = 1,
+        scale: Annotated[float, typer.Option(help="Size of the world (simulate --scale).")] = (
+            DEMO_SCALE
+        ),
+        days: Annotated[int, typer.Option(help="Days of traffic.")] = DEMO_DAYS,
         as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
     ) -> None:
-        """Run the demo end to end and print what it found, with real figures."""
+        """Simulate a network, load every provider's home, trace the complaints hop by hop,
+        and print what happened, with real figures."""
         console = stdout_console()
-        report = run_demo(out, say=(lambda _s: None) if as_json else console.print)
+        report = run_demo(
+            out,
+            seed=seed,
+            scale=scale,
+            days=days,
+            say=(lambda _s: None) if as_json else console.print,
+        )
         if as_json:
             emit_json({"home": report.home, **report.figures})

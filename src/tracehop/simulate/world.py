@@ -25,6 +25,19 @@ from datetime import date, timedelta
 
 import numpy as np
 
+from tracehop.simulate.names import (
+    ACCESS_NAMES,
+    BAD_ACTORS,
+    CALL_CENTERS,
+    ENTERPRISES,
+    FOREIGN_NAMES,
+    GATEWAY_NAMES,
+    INFORMATIONAL,
+    INTERMEDIATE_NAMES,
+    RESELLERS_FOREIGN,
+    RESELLERS_US,
+    US_NAMES,
+)
 from tracehop.simulate.scenarios import CALLED_STRATEGIES, CLI_STRATEGIES, PROFILES, Scenario
 
 # Assigned, geographic NANP area codes (checked valid by phonenumbers in the tests).
@@ -88,103 +101,6 @@ WEEKLY: dict[str, tuple[float, ...]] = {  # Monday .. Sunday
     "reminders": (1, 1, 1, 1, 0.9, 0.2, 0.05),
     "campaign": (1, 1, 1, 1, 1, 0.6, 0.4),
 }
-
-US_NAMES = (
-    ("bluewave", "Bluewave Voice LLC"),
-    ("cloudline", "Cloudline Communications Inc."),
-    ("prairie", "Prairie VoIP Co."),
-    ("harborcom", "Harbor Telecom LLC"),
-    ("summitpbx", "Summit Cloud PBX Inc."),
-    ("redrock", "Redrock Networks LLC"),
-    ("lakeside", "Lakeside Digital Voice"),
-    ("piedmont", "Piedmont Telephone Co."),
-    ("evercall", "Evercall Inc."),
-    ("northbeam", "Northbeam Communications"),
-)
-ACCESS_NAMES = (
-    ("telco-a", "Atlas Mobile"),
-    ("telco-b", "Beacon Wireless"),
-    ("telco-c", "Cascade Telephone"),
-    ("telco-d", "Delta Cable Voice"),
-    ("telco-e", "Empire Fiber Phone"),
-    ("telco-f", "Frontier Valley Telco"),
-    ("telco-g", "Granite State Wireless"),
-    ("telco-h", "Horizon Rural Telephone"),
-)
-FOREIGN_NAMES = (
-    ("mumbai-vox", "Mumbai Vox Telecom Pvt Ltd", "IN"),
-    ("manila-link", "Manila Link Communications Inc.", "PH"),
-    ("thames-voip", "Thames VoIP Ltd", "GB"),
-    ("karachi-tel", "Karachi Teleservices (Pvt) Ltd", "PK"),
-    ("santo-net", "Santo Net SRL", "DO"),
-    ("lagos-call", "Lagos Callways Ltd", "NG"),
-    ("dhaka-wave", "Dhaka Wave Ltd", "BD"),
-)
-GATEWAY_NAMES = (
-    ("atlantic-gw", "Atlantic Gateway Inc."),
-    ("pacific-ix", "Pacific International Exchange LLC"),
-    ("meridian-gw", "Meridian Global Carrier LLC"),
-    ("keystone-intl", "Keystone International Voice"),
-)
-INTERMEDIATE_NAMES = (
-    ("transitnet", "TransitNet Inc."),
-    ("routewise", "Routewise Carrier Services"),
-    ("ironbridge", "Ironbridge Telecom LLC"),
-    ("switchpoint", "Switchpoint Networks"),
-    ("corelink", "Corelink Wholesale"),
-    ("longhaul", "Longhaul Voice Exchange"),
-    ("bigriver", "Big River Carrier Co."),
-    ("tandem-one", "Tandem One LLC"),
-    ("apex-transit", "Apex Transit Voice"),
-)
-ENTERPRISES = (
-    "Midtown Dental Group",
-    "Riverside Auto Repair",
-    "Oakridge Property Management",
-    "Sunrise Bakery Supply",
-    "Clearwater Law Offices",
-    "Pioneer Insurance Agency",
-    "Greenfield Veterinary Clinic",
-    "Metro Plumbing & Heating",
-    "Hillside Realty",
-    "Northgate Logistics",
-    "Lakeshore Accounting",
-    "Brightpath Staffing",
-    "Cedar Grove Medical",
-    "Union Hardware",
-    "Westside Florists",
-    "Harbor Freight Brokers",
-)
-CALL_CENTERS = (
-    "Consented Energy Renewals Inc.",
-    "Alumni Giving Calls LLC",
-    "Patient Follow-up Services",
-    "Customer Care Partners",
-    "Subscription Retention Co.",
-    "Survey Research Group",
-)
-INFORMATIONAL = (
-    ("Pharmacy Refill Reminders", "PHARMACY"),
-    ("County School District Notices", "SCHOOL DIST"),
-    ("Dental Appointment Reminders", "DENTAL OFFICE"),
-    ("Power Outage Alerts", "CITY UTILITY"),
-    ("Airline Flight Status Calls", "FLIGHT INFO"),
-)
-RESELLERS_US = ("Vertex Wholesale Voice", "Primeroute Telecom", "Cheapcall Termination LLC")
-RESELLERS_FOREIGN = (
-    ("Globex Routing Ltd", "GB"),
-    ("Sapphire IT Services Pvt Ltd", "IN"),
-    ("Orion Voice Solutions", "PH"),
-    ("Nimbus Telecom FZE", "AE"),
-)
-BAD_ACTORS = (
-    "Quick Benefits Marketing",
-    "Star Outreach Solutions",
-    "Dialmax Leads",
-    "Apex Lead Generation",
-    "Secure Help Desk Services",
-    "Nova Callers",
-)
 
 
 @dataclass
@@ -351,7 +267,7 @@ def build_world(scenario: Scenario, seed: int) -> World:
         if not providers[f].rmd_listed:
             providers[f].rmd_id = ""
     for k in range(min(scenario.non_responsive, len(inter) - 1)):
-        providers[inter[len(inter) // 2 + k - 1]].responsive = False
+        providers[inter[len(inter) // 2 + k]].responsive = False
     for k in range(min(scenario.lax_signers, len(by_kind["us_originating"]))):
         providers[by_kind["us_originating"][-1 - k]].signing = "lax"
 
@@ -384,6 +300,9 @@ def build_world(scenario: Scenario, seed: int) -> World:
     for a in by_kind["access"]:
         if w[a].sum() == 0:
             w[a, tier1[0]] = 1.0
+    for i in inter:  # non-responsive carriers are small: few routes go through them
+        if not providers[i].responsive:
+            w[:, i] *= 0.1
     sums = w.sum(axis=1, keepdims=True)
     sums[sums == 0] = 1.0
     route_cum = np.cumsum(w / sums, axis=1)

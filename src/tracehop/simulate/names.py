@@ -1,0 +1,104 @@
+"""Names for the simulated world: fictional providers, customers and bad actors.
+
+All fictional on purpose: a simulated bad actor must never share a name with a real company
+(the real ones named in the Commission's notices are not reused here).
+"""
+
+from __future__ import annotations
+
+US_NAMES = (
+    ("bluewave", "Bluewave Voice LLC"),
+    ("cloudline", "Cloudline Communications Inc."),
+    ("prairie", "Prairie VoIP Co."),
+    ("harborcom", "Harbor Telecom LLC"),
+    ("summitpbx", "Summit Cloud PBX Inc."),
+    ("redrock", "Redrock Networks LLC"),
+    ("lakeside", "Lakeside Digital Voice"),
+    ("piedmont", "Piedmont Telephone Co."),
+    ("evercall", "Evercall Inc."),
+    ("northbeam", "Northbeam Communications"),
+)
+ACCESS_NAMES = (
+    ("telco-a", "Atlas Mobile"),
+    ("telco-b", "Beacon Wireless"),
+    ("telco-c", "Cascade Telephone"),
+    ("telco-d", "Delta Cable Voice"),
+    ("telco-e", "Empire Fiber Phone"),
+    ("telco-f", "Frontier Valley Telco"),
+    ("telco-g", "Granite State Wireless"),
+    ("telco-h", "Horizon Rural Telephone"),
+)
+FOREIGN_NAMES = (
+    ("mumbai-vox", "Mumbai Vox Telecom Pvt Ltd", "IN"),
+    ("manila-link", "Manila Link Communications Inc.", "PH"),
+    ("thames-voip", "Thames VoIP Ltd", "GB"),
+    ("karachi-tel", "Karachi Teleservices (Pvt) Ltd", "PK"),
+    ("santo-net", "Santo Net SRL", "DO"),
+    ("lagos-call", "Lagos Callways Ltd", "NG"),
+    ("dhaka-wave", "Dhaka Wave Ltd", "BD"),
+)
+GATEWAY_NAMES = (
+    ("atlantic-gw", "Atlantic Gateway Inc."),
+    ("pacific-ix", "Pacific International Exchange LLC"),
+    ("meridian-gw", "Meridian Global Carrier LLC"),
+    ("keystone-intl", "Keystone International Voice"),
+)
+INTERMEDIATE_NAMES = (
+    ("transitnet", "TransitNet Inc."),
+    ("routewise", "Routewise Carrier Services"),
+    ("ironbridge", "Ironbridge Telecom LLC"),
+    ("switchpoint", "Switchpoint Networks"),
+    ("corelink", "Corelink Wholesale"),
+    ("longhaul", "Longhaul Voice Exchange"),
+    ("bigriver", "Big River Carrier Co."),
+    ("tandem-one", "Tandem One LLC"),
+    ("apex-transit", "Apex Transit Voice"),
+)
+ENTERPRISES = (
+    "Midtown Dental Group",
+    "Riverside Auto Repair",
+    "Oakridge Property Management",
+    "Sunrise Bakery Supply",
+    "Clearwater Law Offices",
+    "Pioneer Insurance Agency",
+    "Greenfield Veterinary Clinic",
+    "Metro Plumbing & Heating",
+    "Hillside Realty",
+    "Northgate Logistics",
+    "Lakeshore Accounting",
+    "Brightpath Staffing",
+    "Cedar Grove Medical",
+    "Union Hardware",
+    "Westside Florists",
+    "Harbor Freight Brokers",
+)
+CALL_CENTERS = (
+    "Consented Energy Renewals Inc.",
+    "Alumni Giving Calls LLC",
+    "Patient Follow-up Services",
+    "Customer Care Partners",
+    "Subscription Retention Co.",
+    "Survey Research Group",
+)
+INFORMATIONAL = (
+    ("Pharmacy Refill Reminders", "PHARMACY"),
+    ("County School District Notices", "SCHOOL DIST"),
+    ("Dental Appointment Reminders", "DENTAL OFFICE"),
+    ("Power Outage Alerts", "CITY UTILITY"),
+    ("Airline Flight Status Calls", "FLIGHT INFO"),
+)
+RESELLERS_US = ("Vertex Wholesale Voice", "Primeroute Telecom", "Cheapcall Termination LLC")
+RESELLERS_FOREIGN = (
+    ("Globex Routing Ltd", "GB"),
+    ("Sapphire IT Services Pvt Ltd", "IN"),
+    ("Orion Voice Solutions", "PH"),
+    ("Nimbus Telecom FZE", "AE"),
+)
+BAD_ACTORS = (
+    "Quick Benefits Marketing",
+    "Star Outreach Solutions",
+    "Dialmax Leads",
+    "Apex Lead Generation",
+    "Secure Help Desk Services",
+    "Nova Callers",
+)

@@ -1,0 +1,62 @@
+"""The demo runs end to end and every figure it prints is counted from the run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tracehop.analyst import query
+from tracehop.demo import run_demo
+from tracehop.settings import load_settings
+
+
+def test_demo_figures_are_real(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    said: list[str] = []
+    report = run_demo(out, scale=0.02, days=1, say=said.append)
+    f = report.figures
+    assert said == report.lines
+    assert f["rows_rejected"] == 0
+    assert f["calls_loaded"] == f["calls_in_lakes"] > 10_000
+    per = f["per_provider"]
+    assert len(per) == f["providers"]
+    counted = 0
+    for pid in ("telco-a", "atlantic-gw"):
+        settings = load_settings(home=out / "homes" / pid)
+        n = query("select count(*) as n from calls", settings).records()[0]["n"]
+        assert n == per[pid]["lake"] == per[pid]["rows"]
+        counted += n
+    assert counted > 0
+    world = json.loads((out / "world" / "world.json").read_text())
+    assert f["calls_simulated"] == world["calls"]
+    t = f["tracebacks"]
+    assert t["traced"] == min(t["complaints"], 60) > 0
+    assert t["matched_truth"] == t["traced"]  # every hop answered as the truth says
+    assert sum(t["ended_with"].values()) == t["traced"]
+    assert any(f"{f['calls_loaded']:,} call records" in line for line in report.lines)
+    assert any(f"{t['matched_truth']} of {t['traced']}" in line for line in report.lines)
+    entries = {e["campaign"]: e for e in f["campaign_entries"]}
+    assert entries["one_ring"]["asr_pct"] == 0.0
+    assert entries["tdos"]["calls_from_customer"] > 0
+
+
+def test_demo_reruns_in_its_folder_and_refuses_a_foreign_one(tmp_path: Path, cli) -> None:
+    out = tmp_path / "demo"
+    first = run_demo(out, scale=0.005, days=1).figures
+    again = run_demo(out, scale=0.005, days=1).figures
+    assert again["calls_in_lakes"] == first["calls_in_lakes"]
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    code, _out, err = cli("demo", "--out", str(other), "--json")
+    assert code == 1 and "not a demo folder" in err
+    assert (other / "notes.txt").read_text() == "keep me"
+
+
+def test_simulate_command_prints_a_json_summary(tmp_path: Path, cli) -> None:
+    data = cli.json("simulate", "--out", str(tmp_path / "w"), "--scale", "0.005", "--json")
+    assert data["calls"] > 500
+    assert data["cdr_rows"] == sum(f["rows"] for f in data["cdr_files"].values())
+    assert set(data["campaign_calls"]) >= {"one_ring", "tdos"}
+    code, _out, err = cli("simulate", "--out", str(tmp_path / "x"), "--scenario", "nope")
+    assert code == 1 and "unknown scenario 'nope'" in err
