@@ -293,7 +293,7 @@ def build_world(scenario: Scenario, seed: int) -> World:
             for j in rng.choice(later, size=k, replace=False):
                 w[i, j] = rng.uniform(1, 5)
             # exit share grows along the tiers: mean paths of about 5 providers (ITG figure)
-            exit_share = 0.3 + 0.5 * rank / max(1, len(inter) - 1)
+            exit_share = 0.1 + 0.4 * rank / max(1, len(inter) - 1)
             w[i, P] = w[i, :P].sum() * exit_share / (1 - exit_share)
         else:
             w[i, P] = 1.0
