@@ -295,3 +295,26 @@ def test_missing_path(settings: Settings) -> None:
 def test_unknown_format(settings: Settings, data: Path) -> None:
     with pytest.raises(InputError, match="unknown format 'cisco'"):
         ingest([data / "generic.csv"], settings, format="cisco")
+
+
+def test_unbalanced_quote_loses_only_its_line(settings: Settings, write_cdr) -> None:
+    """DuckDB would let the open quote swallow the lines after it; tracehop rejects one line."""
+    path = write_cdr(
+        "quote.csv",
+        [
+            "call_id,start,caller,called,upstream",
+            "a,2021-01-01T00:00:00Z,2025550100,2125550100,u",
+            'b,2021-01-01T00:00:00Z,"2025550100,2125550100,u',
+            "c,2021-01-01T00:00:01Z,2025550100,2125550100,u",
+            "",
+            'd,2021-01-01T00:00:02Z,"202""5550100",2125550100,u',
+        ],
+    )
+    result = ingest([path], settings)
+    assert (result.rows_ingested, result.rows_rejected) == (3, 1)
+    got = rows(settings, "select call_id, source_line from calls order by source_line")
+    assert [(r["call_id"], r["source_line"]) for r in got] == [("a", 2), ("c", 4), ("d", 6)]
+    bad = rows(settings, "select source_line, reason, raw from rejects")
+    assert bad[0]["source_line"] == 3
+    assert "quoted value must end on its line" in bad[0]["reason"]
+    assert bad[0]["raw"] == 'b,2021-01-01T00:00:00Z,"2025550100,2125550100,u'

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from tracehop.cdr import formats, pipeline
 from tracehop.cdr.formats import PRESETS
-from tracehop.cdr.lake import Lake, apply_plan, recover, scan_file, write_plan
+from tracehop.cdr.lake import Lake, apply_plan, crash_point, recover, scan_file, write_plan
 from tracehop.engine import connect
 from tracehop.errors import FormatError, InputError
 from tracehop.settings import Settings
@@ -257,6 +257,7 @@ def _ingest_one(
         "ingested_at": now.isoformat(),
     }
     step("committing")
+    crash_point("staged")
     write_plan(stage, moves, manifest)
     apply_plan(lake, stage, lambda m: record_manifest(store, m))
     return FileResult(

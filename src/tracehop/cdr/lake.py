@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -179,16 +180,26 @@ def write_plan(stage: Path, moves: list[tuple[str, str]], manifest: dict[str, ob
     fsync_dir(stage)
 
 
+def crash_point(name: str) -> None:
+    """Test hook: ``TRACEHOP_CRASH_AT=<name>`` kills this process (SIGKILL) at that point, so
+    the crash tests can stop a real ingest exactly between two steps of the commit."""
+    if os.environ.get("TRACEHOP_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def apply_plan(lake: Lake, stage: Path, record: Callable[[dict[str, object]], None]) -> None:
     """Move a committed stage's files into the lake, record its manifest row, drop the stage."""
     plan = json.loads((stage / PLAN).read_text())
+    crash_point("committed")
     for src_rel, dst_rel in plan["moves"]:
         src, dst = stage / src_rel, lake.root / dst_rel
         if src.exists():
             dst.parent.mkdir(parents=True, exist_ok=True)
             os.replace(src, dst)
+            crash_point("moving")
         elif not dst.exists():
             raise FileNotFoundError(f"committed ingest lost {src_rel}")
+    crash_point("moved")
     record(plan["manifest"])
     shutil.rmtree(stage, ignore_errors=True)
 

@@ -12,6 +12,7 @@ sorted Parquet per day and a rejects file.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import logging
 from dataclasses import dataclass
@@ -51,9 +52,11 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def csv_source(preset: Preset, path: Path) -> tuple[str, list[str]]:
+def csv_source(
+    preset: Preset, path: Path, *, columns_from: Path | None = None
+) -> tuple[str, list[str]]:
     """The ``read_csv`` call for a CDR file, and its column names."""
-    cols = formats.columns_for(preset, path)
+    cols = formats.columns_for(preset, columns_from or path)
     cols = [c if c else f"column{i}" for i, c in enumerate(cols)]
     columns = "{" + ", ".join(f"{_lit(c)}: 'VARCHAR'" for c in cols) + "}"
     options = (
@@ -106,22 +109,81 @@ def stage(
     provider: str,
     source: str,
 ) -> Staged:
-    """Read, map and normalise the file into ``staged``; define view ``lined`` with lines."""
+    """Read, map and normalise the file into ``staged``; define view ``lined`` with lines.
+
+    Fast path: DuckDB's parallel CSV reader. It lets a quoted value run over several lines, so
+    its rows map to lines only if every row is one line; the counts prove it (rows + skipped
+    lines = lines). Otherwise the file is read again line by line in Python, where a line is
+    always one record and a value that does not end on its line is that line's reject.
+    """
     con.execute(
         "CREATE OR REPLACE TEMP TABLE parse_rejects (source_line BIGINT, reason VARCHAR, raw VARCHAR)"
     )
+    passthrough: tuple[str, ...] = ("method",) if preset.transactions else ()
     if preset.name == "parquet":
         rel, cols = parquet_source(con, path)
-        select = PRESETS["generic"].select(cols)
-    else:
-        con.execute("DROP TABLE IF EXISTS th_rejects")
-        con.execute("DROP TABLE IF EXISTS th_scans")
-        rel, cols = csv_source(preset, path)
-        select = preset.select(cols)
-    passthrough: tuple[str, ...] = ()
+        rows = _normalise(con, PRESETS["generic"], rel, cols, zone, provider, source, passthrough)
+        _finish(con, preset, np.empty(0, dtype=np.int64), rows)
+        return Staged(rows=rows, exact_lines=True)
+
+    con.execute("DROP TABLE IF EXISTS th_rejects")
+    con.execute("DROP TABLE IF EXISTS th_scans")
+    rel, cols = csv_source(preset, path)
+    rows = _normalise(con, preset, rel, cols, zone, provider, source, passthrough)
+    con.execute(
+        """INSERT INTO parse_rejects
+           SELECT line, 'unreadable row: ' || lower(replace(first(error_type), '_', ' '))
+                  || ' (' || first(error_message) || ')', trim(first(csv_line), E'\\r\\n')
+           FROM th_rejects GROUP BY line"""
+    ).fetchall()
+    reject_lines = np.array(
+        [r[0] for r in con.execute("SELECT source_line FROM parse_rejects").fetchall()],
+        dtype=np.int64,
+    )
+    header = [_header_line(scan.blank_lines)] if preset.header else []
+    skips = np.unique(
+        np.concatenate([np.array(header, dtype=np.int64), scan.blank_lines, reject_lines])
+    )
+    if len(skips) + rows == scan.lines:
+        _finish(con, preset, skips - np.arange(1, len(skips) + 1), rows)
+        return Staged(rows=rows, exact_lines=True)
+
+    log.warning(
+        "%s: %d lines but %d rows + %d skipped lines: a quoted value runs over lines; "
+        "reading it again line by line",
+        path,
+        scan.lines,
+        rows,
+        len(skips),
+    )
+    con.execute("DELETE FROM parse_rejects").fetchall()
+    table = _read_by_line(con, path, cols, header=preset.header)
+    con.register("th_by_line", table)
+    try:
+        rows = _normalise(
+            con, preset, "th_by_line", cols, zone, provider, source, (*passthrough, "th__line")
+        )
+    finally:
+        con.unregister("th_by_line")
+    _finish(con, preset, None, rows)
+    return Staged(rows=rows, exact_lines=True)
+
+
+def _normalise(
+    con: duckdb.DuckDBPyConnection,
+    preset: Preset,
+    rel: str,
+    cols: list[str],
+    zone: str,
+    provider: str,
+    source: str,
+    passthrough: tuple[str, ...],
+) -> int:
+    select = preset.select(cols)
     if preset.transactions:
         select += ", upper(trim(method)) AS method"
-        passthrough = ("method",)
+    if "th__line" in passthrough:
+        select += ", th__line"
     sql = normalise_sql(
         f"(SELECT {select} FROM {rel})", provider=provider, source=source, passthrough=passthrough
     )
@@ -131,45 +193,86 @@ def stage(
         con.execute(f"CREATE OR REPLACE TEMP TABLE staged AS {sql}")
     finally:
         con.execute("SET TimeZone = 'UTC'")
-    rows = con.execute("SELECT count(*) FROM staged").fetchone()[0]
+    return con.execute("SELECT count(*) FROM staged").fetchall()[0][0]
 
-    skips = np.empty(0, dtype=np.int64)
-    exact = True
-    if preset.name != "parquet":
-        con.execute(
-            """INSERT INTO parse_rejects
-               SELECT line, 'unreadable row: ' || lower(replace(first(error_type), '_', ' '))
-                      || ' (' || first(error_message) || ')', trim(first(csv_line), E'\\r\\n')
-               FROM th_rejects GROUP BY line"""
-        )
-        reject_lines = np.array(
-            [r[0] for r in con.execute("SELECT source_line FROM parse_rejects").fetchall()],
-            dtype=np.int64,
-        )
-        header = [_header_line(scan.blank_lines)] if preset.header else []
-        skips = np.unique(
-            np.concatenate([np.array(header, dtype=np.int64), scan.blank_lines, reject_lines])
-        )
-        exact = len(skips) + rows == scan.lines
-        if not exact:
-            log.warning(
-                "%s: %d lines but %d rows + %d skipped lines: some values span lines (quoted "
-                "newlines), so line numbers after them are approximate",
-                path,
-                scan.lines,
-                rows,
-                len(skips),
-            )
+
+def _finish(
+    con: duckdb.DuckDBPyConnection, preset: Preset, t: np.ndarray | None, rows: int
+) -> None:
+    """Views ``staged_v`` (with ``rid``, the row's position) and ``lined`` (with its line)."""
     if preset.transactions:
         con.execute("CREATE OR REPLACE TEMP TABLE staged AS SELECT rowid AS rid, * FROM staged")
         _pair_transactions(con)
         con.execute("CREATE OR REPLACE TEMP VIEW staged_v AS SELECT * FROM staged")
     else:
         con.execute("CREATE OR REPLACE TEMP VIEW staged_v AS SELECT rowid AS rid, * FROM staged")
-    _define_lines(
-        con, skips - np.arange(1, len(skips) + 1), rows, positional=not preset.transactions
-    )
-    return Staged(rows=rows, exact_lines=exact)
+    if t is None:  # read line by line: each row carries its line
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW lined AS SELECT *, th__line AS source_line FROM staged_v"
+        )
+    else:
+        _define_lines(con, t, rows, positional=not preset.transactions)
+
+
+def _read_by_line(
+    con: duckdb.DuckDBPyConnection, path: Path, cols: list[str], *, header: bool
+) -> pa.Table:
+    """Parse each physical line on its own (a record never spans lines); unreadable lines go
+    to ``parse_rejects`` with their number and text."""
+    values: list[list[str | None]] = [[] for _ in cols]
+    numbers: list[int] = []
+    bad: list[tuple[int, str, str]] = []
+    seen_header = not header
+    with path.open("rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    opener = gzip.open if gz else open
+    with opener(path, "rb") as src:
+        for number, raw in enumerate(src, start=1):
+            data = raw.rstrip(b"\r\n")
+            if not data:
+                continue
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                bad.append(
+                    (number, "unreadable row: not UTF-8 text", data.decode("utf-8", "replace"))
+                )
+                continue
+            if not seen_header:
+                seen_header = True
+                continue
+            try:
+                fields = next(csv.reader([text], strict=True))
+            except csv.Error as exc:
+                bad.append(
+                    (number, f"unreadable row: {exc} (a quoted value must end on its line)", text)
+                )
+                continue
+            if len(fields) != len(cols):
+                bad.append(
+                    (
+                        number,
+                        f"unreadable row: expected {len(cols)} fields, found {len(fields)}",
+                        text,
+                    )
+                )
+                continue
+            numbers.append(number)
+            for i, value in enumerate(fields):
+                values[i].append(value if value != "" else None)
+    if bad:
+        rejected = pa.table(
+            {
+                "source_line": pa.array([b[0] for b in bad], type=pa.int64()),
+                "reason": pa.array([b[1] for b in bad], type=pa.string()),
+                "raw": pa.array([b[2] for b in bad], type=pa.string()),
+            }
+        )
+        con.register("th_bad_lines", rejected)
+        con.execute("INSERT INTO parse_rejects SELECT * FROM th_bad_lines").fetchall()
+        con.unregister("th_bad_lines")
+    arrays = {c: pa.array(v, type=pa.string()) for c, v in zip(cols, values, strict=True)}
+    return pa.table({**arrays, "th__line": pa.array(numbers, type=pa.int64())})
 
 
 def _header_line(blanks: np.ndarray) -> int:
@@ -244,8 +347,8 @@ def write(
         "SELECT count(*) FILTER (WHERE reason IS NULL), count(*) FILTER (WHERE reason IS NOT NULL),"
         " min(start) FILTER (WHERE reason IS NULL), max(start) FILTER (WHERE reason IS NULL)"
         " FROM staged_v"
-    ).fetchone()
-    parse_bad = con.execute("SELECT count(*) FROM parse_rejects").fetchone()[0]
+    ).fetchall()[0]
+    parse_bad = con.execute("SELECT count(*) FROM parse_rejects").fetchall()[0][0]
     written: list[str] = []
     # A call without a Call-ID gets a stable one: the same file and line give the same id.
     out_cols = (
