@@ -336,3 +336,18 @@ def test_complaints_and_their_hop_by_hop_answers(
             reported = datetime.fromisoformat(f"{c['date']}T{c['time_utc']}:00+00:00")
             assert min(abs((r["start"] - reported).total_seconds()) for r in found) <= 120
     assert outcomes["origin"] + outcomes["foreign_entry"] + outcomes["not_listed"] > 0
+
+
+def test_docs_list_every_knob_and_scenario() -> None:
+    import dataclasses
+
+    from tracehop.simulate.scenarios import SCENARIOS, CampaignSpec, Scenario
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "simulator.md").read_text()
+    for cls in (Scenario, CampaignSpec):
+        for f in dataclasses.fields(cls):
+            assert f"`{f.name}`" in text, f.name
+    for name in SCENARIOS:
+        assert f"| `{name}` |" in text, name
+    for kind in CAMPAIGNS:
+        assert f"`{kind}`" in text, kind

@@ -205,7 +205,7 @@ class Scenario:
     max_skew_seconds: float = 1.0  # per-provider switch clock offset, at most this
     max_transit: int = 5  # transit hops (gateways, intermediates): path is 3..max_transit+2
     blocks_per_access: int = 24  # NPA-NXX blocks of subscriber lines per access provider
-    chunk_calls: int = 200_000  # calls generated at once (bounds memory at any scale)
+    chunk_calls: int = 100_000  # calls generated at once (bounds memory at any scale)
 
     def check(self) -> None:
         if self.us_originating < 2 or self.access < 2 or self.intermediates < 2:

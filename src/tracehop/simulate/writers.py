@@ -352,7 +352,7 @@ def write_static(out: Path, world: World) -> dict[str, int]:
         write_csv(out / "customers" / f"{p.id}.csv", header, rows)
     write_csv(
         out / "truth" / "customers.csv",
-        ["id", "provider", "name", "kind", "role", "country", "campaigns", "listed_provider"],
+        ["id", "provider", "name", "kind", "role", "country", "campaigns"],
         [
             [
                 c.id,
@@ -362,7 +362,6 @@ def write_static(out: Path, world: World) -> dict[str, int]:
                 c.role,
                 c.country,
                 ";".join(c.campaigns),
-                "false",
             ]
             for c in world.customers
         ],
