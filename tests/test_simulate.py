@@ -19,7 +19,7 @@ from tracehop.analyst import query
 from tracehop.cdr.ingest import ingest
 from tracehop.numbers import CallerIdClass, caller_id_class
 from tracehop.settings import load_settings
-from tracehop.simulate import CAMPAIGNS, hop_tolerance, simulate
+from tracehop.simulate import CAMPAIGNS, SCENARIOS, hop_tolerance, simulate
 from tracehop.simulate.world import NPAS, PREMIUM_RANGES
 
 SCALE = 0.03
@@ -351,3 +351,21 @@ def test_docs_list_every_knob_and_scenario() -> None:
         assert f"| `{name}` |" in text, name
     for kind in CAMPAIGNS:
         assert f"`{kind}`" in text, kind
+
+
+@pytest.mark.parametrize("scenario", ["quiet", "notice"])
+def test_other_scenarios_ingest_cleanly(tmp_path: Path, scenario: str) -> None:
+    out = tmp_path / "w"
+    result = simulate(out, seed=2, scale=0.01, scenario=scenario)
+    kinds = {c["campaign"] for c in read(out / "truth" / "campaigns.csv")}
+    assert kinds == {c.kind for c in SCENARIOS[scenario].campaigns}
+    loaded = 0
+    for row in read(out / "directory.csv"):
+        settings = load_settings(home=tmp_path / "h" / row["id"], provider=row["id"])
+        r = ingest([out / row["cdr_file"]], settings)
+        assert r.rows_rejected == 0
+        loaded += r.rows_ingested
+    truth = read(out / "truth" / "calls.csv")
+    assert loaded == sum(int(t["hops"]) for t in truth) and len(truth) == result.calls
+    if scenario == "quiet":
+        assert {t["campaign"] for t in truth} == {""}
