@@ -43,8 +43,9 @@ def test_demo_figures_are_real(tmp_path: Path) -> None:
 def test_demo_reruns_in_its_folder_and_refuses_a_foreign_one(tmp_path: Path, cli) -> None:
     out = tmp_path / "demo"
     first = run_demo(out, scale=0.005, days=1).figures
-    again = run_demo(out, scale=0.005, days=1).figures
-    assert again["calls_in_lakes"] == first["calls_in_lakes"]
+    again = cli.json("demo", "--out", str(out), "--scale", "0.005", "--days", "1", "--json")
+    assert again["calls_in_lakes"] == first["calls_in_lakes"]  # homes rebuilt, not doubled
+    assert again["home"] == str(out) and again["rows_rejected"] == 0
     other = tmp_path / "mine"
     other.mkdir()
     (other / "notes.txt").write_text("keep me")
