@@ -119,8 +119,11 @@ def main() -> None:
         if not csv_path.exists():
             t0 = time.perf_counter()
             generate(csv_path, args.rows, args.days)
-            print(f"generated {args.rows:,} rows ({csv_path.stat().st_size / 1e6:.0f} MB) "
-                  f"in {time.perf_counter() - t0:.1f} s", flush=True)
+            print(
+                f"generated {args.rows:,} rows ({csv_path.stat().st_size / 1e6:.0f} MB) "
+                f"in {time.perf_counter() - t0:.1f} s",
+                flush=True,
+            )
         # warm the page cache so neither side pays for the first read
         with csv_path.open("rb") as fh:
             while fh.read(16 << 20):
@@ -131,17 +134,25 @@ def main() -> None:
         th = run_tracehop(csv_path, home)
         base_rate = args.rows / base_s
         th_rate = th["rows"] / th["seconds"]
-        print(f"machine: {os.cpu_count()} cores, {platform.machine()}, Python "
-              f"{platform.python_version()}, duckdb {duckdb.__version__}")
+        print(
+            f"machine: {os.cpu_count()} cores, {platform.machine()}, Python "
+            f"{platform.python_version()}, duckdb {duckdb.__version__}"
+        )
         print(f"{'':24}{'seconds':>10}{'rows/s':>14}")
         print(f"{'baseline (DuckDB)':24}{base_s:>10.2f}{base_rate:>14,.0f}")
         print(f"{'tracehop ingest':24}{th['seconds']:>10.2f}{th_rate:>14,.0f}")
-        print(f"ratio (tracehop time / baseline time): {th['seconds'] / base_s:.2f}x "
-              f"(goal <= 2.5x); tracehop rows/s goal >= 500,000")
-        print(f"tracehop peak memory (max RSS): {th['max_rss_mb']:.0f} MB (goal < 2048 MB); "
-              f"rows ingested {th['rows']:,}, rejected {th['rejected']:,}")
-        print(f"benchmark process max RSS: "
-              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+        print(
+            f"ratio (tracehop time / baseline time): {th['seconds'] / base_s:.2f}x "
+            f"(goal <= 2.5x); tracehop rows/s goal >= 500,000"
+        )
+        print(
+            f"tracehop peak memory (max RSS): {th['max_rss_mb']:.0f} MB (goal < 2048 MB); "
+            f"rows ingested {th['rows']:,}, rejected {th['rejected']:,}"
+        )
+        print(
+            f"benchmark process max RSS: "
+            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+        )
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracehop.cdr.sql import e164_sql, number_columns_sql
+from tracehop.cdr.sql import e164_sql, intl_sql, number_columns_sql, resolve_international
 from tracehop.engine import connect
 from tracehop.numbers import CallerIdClass, caller_id_class, to_e164
 from tracehop.settings import load_settings
@@ -54,11 +54,13 @@ def sql_e164(con: duckdb.DuckDBPyConnection, values: list[str | None]) -> list[s
     first, second, third = number_columns_sql("raw", "n")
     con.execute("CREATE OR REPLACE TEMP TABLE nums (i INTEGER, raw VARCHAR)")
     con.executemany("INSERT INTO nums VALUES (?, ?)", list(enumerate(values)))
-    rows = con.execute(
-        f"""SELECT i, {e164_sql("n_s", "n_d", "n_ok")} FROM (
-              SELECT *, {third} FROM (SELECT *, {second} FROM (SELECT *, {first} FROM nums)))
-            ORDER BY i"""
-    ).fetchall()
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE out AS
+            SELECT i, {e164_sql("n_s", "n_d", "n_ok")} AS e164, {intl_sql("n_s", "n_d", "n_ok")} AS intl
+            FROM (SELECT *, {third} FROM (SELECT *, {second} FROM (SELECT *, {first} FROM nums)))"""
+    )
+    resolve_international(con, "out", (("e164", "intl"),))
+    rows = con.execute("SELECT i, e164 FROM out ORDER BY i").fetchall()
     return [r[1] for r in rows]
 
 

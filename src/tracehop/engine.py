@@ -13,7 +13,6 @@ import duckdb
 import pyarrow as pa
 
 from tracehop.cdr.lake import Lake
-from tracehop.numbers import international_e164
 from tracehop.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,14 +31,6 @@ CUSTOMERS_SCHEMA = """
     notes VARCHAR"""
 
 
-def _intl(values: pa.Array) -> pa.Array:
-    """Vectorised UDF: E.164 for international digits (phonenumbers), NULL if impossible."""
-    return pa.array(
-        [None if v is None else international_e164(v) for v in values.to_pylist()],
-        type=pa.string(),
-    )
-
-
 def connect(settings: Settings, *, lake: Lake | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection configured for tracehop (UTC, limits, spill folder)."""
     lake = lake or Lake(settings.lake_dir)
@@ -51,15 +42,6 @@ def connect(settings: Settings, *, lake: Lake | None = None) -> duckdb.DuckDBPyC
     tmp.mkdir(parents=True, exist_ok=True)
     con.execute(f"SET temp_directory = {_lit(str(tmp))}")
     con.execute("SET TimeZone = 'UTC'")
-    con.create_function(
-        "th_intl",
-        _intl,
-        ["VARCHAR"],
-        "VARCHAR",
-        type="arrow",
-        null_handling="special",
-        side_effects=False,
-    )
     # A value shown inside a reject reason: quoted and cut to a readable length.
     con.execute("CREATE MACRO th_quote(s) AS '\"' || left(coalesce(s, ''), 80) || '\"'")
     return con

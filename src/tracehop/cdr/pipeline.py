@@ -26,7 +26,7 @@ import pyarrow as pa
 from tracehop.cdr import formats
 from tracehop.cdr.formats import PRESETS, Preset, q
 from tracehop.cdr.lake import FileScan
-from tracehop.cdr.sql import normalise_sql
+from tracehop.cdr.sql import normalise_sql, resolve_international
 from tracehop.errors import FormatError
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ OUT_COLUMNS = (
     "disposition, sip_code, attest, orig_id, identity, identity_status, provider, source_file, "
     "source_line, extra"
 )
+INTL_COLUMNS = (("caller", "caller_intl"), ("called", "called_intl"))
 PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 100000"
 
 
@@ -193,6 +194,7 @@ def _normalise(
         con.execute(f"CREATE OR REPLACE TEMP TABLE staged AS {sql}")
     finally:
         con.execute("SET TimeZone = 'UTC'")
+    resolve_international(con, "staged", INTL_COLUMNS)
     return con.execute("SELECT count(*) FROM staged").fetchall()[0][0]
 
 
