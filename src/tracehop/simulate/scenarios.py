@@ -189,6 +189,7 @@ class Scenario:
     foreign_in_consortium: int = 2  # foreign providers that answer tracebacks
     non_responsive: int = 1  # US intermediates that never answer (Attachment A "No Response")
     lax_signers: int = 1  # US originating providers that sign A for every direct customer
+    reseller_gateways: int = 0  # gateways with foreign reseller customers (0: all)
     # Legal calls per day at --scale 1, by kind of caller.
     residential_per_day: float = 120_000
     enterprise_per_day: float = 45_000
@@ -212,6 +213,8 @@ class Scenario:
             raise InputError("a world needs at least 2 originating, access and intermediate")
         if self.gateways < 1 or self.foreign < 1:
             raise InputError("a world needs at least one gateway and one foreign provider")
+        if not 0 <= self.reseller_gateways <= self.gateways:
+            raise InputError("reseller_gateways must be 0..gateways")
         if not 1 <= self.max_transit <= 5:
             raise InputError("max_transit must be 1..5 (paths of 3 to 7 providers)")
         for c in self.campaigns:
@@ -235,6 +238,7 @@ SCENARIOS: dict[str, Scenario] = {
             "into one US gateway, plus a TDoS; more complaints."
         ),
         gateways=2,
+        reseller_gateways=1,
         campaigns=(
             replace(CAMPAIGNS["gov_imposter"], entry="gateway_reseller"),
             CAMPAIGNS["tech_support"],

@@ -38,7 +38,7 @@ from tracehop.simulate.names import (
     RESELLERS_US,
     US_NAMES,
 )
-from tracehop.simulate.scenarios import CALLED_STRATEGIES, CLI_STRATEGIES, PROFILES, Scenario
+from tracehop.simulate.scenarios import Scenario
 
 # Assigned, geographic NANP area codes (checked valid by phonenumbers in the tests).
 _NPA_TEXT = (
@@ -185,7 +185,8 @@ class World:
     oids: list[str]
     ingress_oid: np.ndarray  # P x P: orig_id a gateway signs for traffic from an upstream
     cnams: list[str]
-    honeypot_lines: int  # lines >= 10000 - this, in every subscriber block, are honeypots
+    # Honeypots: lines >= 10000 - honeypot_lines in every NPA-NXX block divisible by 8.
+    honeypot_lines: int
 
     @property
     def names(self) -> list[str]:
@@ -602,7 +603,7 @@ def build_world(scenario: Scenario, seed: int) -> World:
         else:  # gateway_reseller: an unlisted foreign reseller at a US gateway
             k = len(gw_resellers)
             if k < len(RESELLERS_FOREIGN):
-                g = gateways[k % len(gateways)] if scenario.name != "notice" else gateways[0]
+                g = gateways[k % (scenario.reseller_gateways or len(gateways))]
                 rname, cc = RESELLERS_FOREIGN[k]
                 c = customer(
                     g,
@@ -691,9 +692,6 @@ def build_world(scenario: Scenario, seed: int) -> World:
             k = s.targets[1]
             s.targets = (len(target_list), k)
             target_list.extend(int(hospital + 100 + j) for j in range(k))  # switchboard lines
-    for s in sources:
-        assert s.cli in CLI_STRATEGIES and s.called in CALLED_STRATEGIES
-    assert set(PROFILES) >= {"business", "residential", "reminders", "evening", "burst"}
 
     nums = [p[0] for p in pools] or [np.zeros(0, np.int64)]
     return World(

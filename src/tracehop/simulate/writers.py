@@ -178,7 +178,7 @@ class CdrWriter:
 
     def _dimensions(self) -> None:
         w = self.world
-        names = [p.id for p in w.providers] + [c.id for c in w.customers]
+        names = w.names
         ips = [p.ip for p in w.providers] + [c.ip for c in w.customers]
         self.con.register(
             "names_in",
