@@ -34,10 +34,11 @@ log = logging.getLogger(__name__)
 # Up to this many skipped lines, each row's line number is one SQL expression; beyond it a
 # table of line numbers is joined by position.
 INLINE_SKIPS = 64
-OUT_COLUMNS = (
-    "start, duration, caller, called, caller_raw, called_raw, upstream, downstream, "
-    "disposition, sip_code, attest, orig_id, identity, identity_status, provider, source_file, "
-    "source_line, extra"
+# Sorted by start: what varies per row. Constants and the default call id are added after the
+# sort (an ORDER BY carries every column it outputs through the sort).
+SORTED_COLUMNS = (
+    "call_id, start, duration, caller, called, caller_raw, called_raw, upstream, downstream, "
+    "disposition, sip_code, attest, orig_id, identity, source_line, extra"
 )
 INTL_COLUMNS = (("caller", "caller_intl"), ("called", "called_intl"))
 PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 100000"
@@ -185,9 +186,7 @@ def _normalise(
         select += ", upper(trim(method)) AS method"
     if "th__line" in passthrough:
         select += ", th__line"
-    sql = normalise_sql(
-        f"(SELECT {select} FROM {rel})", provider=provider, source=source, passthrough=passthrough
-    )
+    sql = normalise_sql(f"(SELECT {select} FROM {rel})", passthrough=passthrough)
     # Naive timestamps are the switch's local time: read them in its zone, store UTC.
     con.execute(f"SET TimeZone = {_lit(zone)}")
     try:
@@ -345,34 +344,32 @@ def write(
     source: str,
 ) -> tuple[list[str], dict[str, object]]:
     """Write the staged rows under ``out_dir``; returns the files written (relative) and stats."""
-    good, bad, first, last = con.execute(
+    good, bad, first, last, days = con.execute(
         "SELECT count(*) FILTER (WHERE reason IS NULL), count(*) FILTER (WHERE reason IS NOT NULL),"
-        " min(start) FILTER (WHERE reason IS NULL), max(start) FILTER (WHERE reason IS NULL)"
+        " min(start) FILTER (WHERE reason IS NULL), max(start) FILTER (WHERE reason IS NULL),"
+        " list(DISTINCT strftime(timezone('UTC', start), '%Y-%m-%d') ORDER BY"
+        "      strftime(timezone('UTC', start), '%Y-%m-%d')) FILTER (WHERE reason IS NULL)"
         " FROM staged_v"
     ).fetchall()[0]
     parse_bad = con.execute("SELECT count(*) FROM parse_rejects").fetchall()[0][0]
     written: list[str] = []
     # A call without a Call-ID gets a stable one: the same file and line give the same id.
-    out_cols = (
+    finish = (
         f"coalesce(call_id, 'th-' || substr(md5({_lit(checksum)} || ':' || source_line::VARCHAR),"
-        f" 1, 24)) AS call_id, {OUT_COLUMNS}"
+        " 1, 24)) AS call_id, start, duration, caller, called, caller_raw, called_raw, upstream, "
+        "downstream, disposition, sip_code, attest, orig_id, identity, "
+        f"NULL::VARCHAR AS identity_status, {_lit(provider)} AS provider, "
+        f"{_lit(source)} AS source_file, source_line, extra"
     )
     if good:
-        days = [
-            r[0]
-            for r in con.execute(
-                "SELECT DISTINCT strftime(timezone('UTC', start), '%Y-%m-%d') AS d FROM staged_v "
-                "WHERE reason IS NULL ORDER BY d"
-            ).fetchall()
-        ]
         src, where = "lined", "reason IS NULL AND "
         if len(days) > 2:
             # Sort once; each day's COPY then reads one zone-mapped slice.
             con.execute(
-                f"CREATE OR REPLACE TEMP TABLE good AS SELECT {out_cols} FROM lined "
+                f"CREATE OR REPLACE TEMP TABLE good AS SELECT {SORTED_COLUMNS} FROM lined "
                 "WHERE reason IS NULL ORDER BY start"
             )
-            src, where, out_cols = "good", "", "*"
+            src, where = "good", ""
         for day in days:
             lo = datetime.fromisoformat(day).replace(tzinfo=UTC)
             hi = lo + timedelta(days=1)
@@ -380,9 +377,9 @@ def write(
             out = out_dir / rel
             out.parent.mkdir(parents=True, exist_ok=True)
             con.execute(
-                f"COPY (SELECT {out_cols} FROM {src} WHERE {where}"
+                f"COPY (SELECT {finish} FROM (SELECT {SORTED_COLUMNS} FROM {src} WHERE {where}"
                 f"start >= {_lit(lo.isoformat())}::TIMESTAMPTZ "
-                f"AND start < {_lit(hi.isoformat())}::TIMESTAMPTZ ORDER BY start) "
+                f"AND start < {_lit(hi.isoformat())}::TIMESTAMPTZ ORDER BY start)) "
                 f"TO {_lit(str(out))} ({PARQUET_OPTIONS})"
             )
             written.append(rel)

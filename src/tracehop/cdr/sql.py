@@ -104,7 +104,7 @@ def timestamp_sql(col: str) -> str:
     zone (``--timezone``, UTC by default) while it normalises, then back to UTC.
     """
     s = f"trim({col})"
-    return f"""coalesce(try_cast({s} AS TIMESTAMPTZ), CASE
+    return f"""coalesce(try_cast({col} AS TIMESTAMPTZ), CASE
         WHEN regexp_full_match({s}, '[0-9]{{9,11}}(\\.[0-9]+)?') THEN to_timestamp({s}::DOUBLE)
         END)"""
 
@@ -146,8 +146,6 @@ def disposition_from_code_sql(code: str) -> str:
 def normalise_sql(
     mapped: str,
     *,
-    provider: str,
-    source: str,
     passthrough: tuple[str, ...] = (),
 ) -> str:
     """SELECT turning ``mapped`` into canonical columns (but ``source_line``, which ingest adds
@@ -228,9 +226,6 @@ def normalise_sql(
         attest_s AS attest,
         nullif(trim(orig_id_raw), '') AS orig_id,
         nullif(trim(identity_raw), '') AS identity,
-        NULL::VARCHAR AS identity_status,
-        {_lit(provider)} AS provider,
-        {_lit(source)} AS source_file,
         extra,
         reason{keep}
     FROM c"""

@@ -52,7 +52,15 @@ def _root(
     ctx.obj = settings
 
 
+_registered = False
+
+
 def _register() -> None:
+    """Add the commands (once: tests and docgen call this repeatedly in one process)."""
+    global _registered
+    if _registered:
+        return
+    _registered = True
     from tracehop.cli import customers, demo, ingest, query, simulate
 
     ingest.register(app)
