@@ -43,21 +43,30 @@ def test_demo_figures_are_real(tmp_path: Path) -> None:
 def test_demo_reruns_in_its_folder_and_refuses_a_foreign_one(tmp_path: Path, cli) -> None:
     out = tmp_path / "demo"
     first = run_demo(out, scale=0.005, days=1).figures
-    again = cli.json("demo", "--out", str(out), "--scale", "0.005", "--days", "1", "--json")
+    # a real process: the in-process runner would register the commands twice
+    proc = cli.run("demo", "--out", str(out), "--scale", "0.005", "--days", "1", "--json")
+    assert proc.returncode == 0, proc.stderr
+    again = json.loads(proc.stdout)
     assert again["calls_in_lakes"] == first["calls_in_lakes"]  # homes rebuilt, not doubled
     assert again["home"] == str(out) and again["rows_rejected"] == 0
     other = tmp_path / "mine"
     other.mkdir()
     (other / "notes.txt").write_text("keep me")
-    code, _out, err = cli("demo", "--out", str(other), "--json")
-    assert code == 1 and "not a demo folder" in err
+    proc = cli.run("demo", "--out", str(other), "--json")
+    assert proc.returncode == 1 and "not a demo folder" in proc.stderr
     assert (other / "notes.txt").read_text() == "keep me"
 
 
 def test_simulate_command_prints_a_json_summary(tmp_path: Path, cli) -> None:
-    data = cli.json("simulate", "--out", str(tmp_path / "w"), "--scale", "0.005", "--json")
+    proc = cli.run("simulate", "--out", str(tmp_path / "w"), "--scale", "0.005", "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
     assert data["calls"] > 500
     assert data["cdr_rows"] == sum(f["rows"] for f in data["cdr_files"].values())
     assert set(data["campaign_calls"]) >= {"one_ring", "tdos"}
-    code, _out, err = cli("simulate", "--out", str(tmp_path / "x"), "--scenario", "nope")
-    assert code == 1 and "unknown scenario 'nope'" in err
+    proc = cli.run("simulate", "--out", str(tmp_path / "x"), "--scenario", "nope")
+    assert proc.returncode == 1
+    assert (
+        proc.stderr.strip()
+        == "Error: unknown scenario 'nope': use one of default, quiet, notice, flood"
+    )
