@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracehop.cdr.sql import e164_sql, intl_sql, number_columns_sql, resolve_international
+from tracehop.cdr.sql import e164_sql, number_columns_sql, resolve_international
 from tracehop.engine import connect
 from tracehop.numbers import CallerIdClass, caller_id_class, to_e164
 from tracehop.settings import load_settings
@@ -56,10 +56,10 @@ def sql_e164(con: duckdb.DuckDBPyConnection, values: list[str | None]) -> list[s
     con.executemany("INSERT INTO nums VALUES (?, ?)", list(enumerate(values)))
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE out AS
-            SELECT i, {e164_sql("n_s", "n_d", "n_ok")} AS e164, {intl_sql("n_s", "n_d", "n_ok")} AS intl
+            SELECT i, {e164_sql("n_s", "n_d", "n_ok")} AS e164
             FROM (SELECT *, {third} FROM (SELECT *, {second} FROM (SELECT *, {first} FROM nums)))"""
     )
-    resolve_international(con, "out", (("e164", "intl"),))
+    resolve_international(con, "out", ("e164",))
     rows = con.execute("SELECT i, e164 FROM out ORDER BY i").fetchall()
     return [r[1] for r in rows]
 

@@ -189,7 +189,7 @@ def _ingest_one(
 
     step("checksum")
     try:
-        scan = scan_file(path)
+        scan = scan_file(path, find_blanks=False)
     except (OSError, EOFError, zlib.error) as exc:
         raise FormatError(f"cannot read {path}: {exc}") from exc
     with store.session() as s:

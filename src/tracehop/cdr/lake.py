@@ -87,13 +87,16 @@ class FileScan:
     size: int
     lines: int  # physical lines of the (decompressed) text
     blank_lines: np.ndarray = field(repr=False)  # 1-based numbers of empty lines
+    blanks_known: bool = True  # False when scanned without looking for blank lines
 
 
-def scan_file(path: Path, chunk: int = 16 << 20) -> FileScan:
-    """One pass over a source file: its checksum, and where its lines and blank lines are.
+def scan_file(path: Path, chunk: int = 16 << 20, *, find_blanks: bool = True) -> FileScan:
+    """One pass over a source file: its checksum, its line count and (``find_blanks``) its
+    blank lines.
 
     The CSV reader skips blank lines silently; knowing them lets ingest give every row the
-    physical line number it came from.
+    physical line number it came from. Most CDR files have none, so ingest first scans without
+    looking for them and asks again only when the counts show some.
     """
     digest = hashlib.sha256()
     size = path.stat().st_size
@@ -113,16 +116,17 @@ def scan_file(path: Path, chunk: int = 16 << 20) -> FileScan:
                 break
             if text is None:
                 digest.update(buf)
-            found = _blank_lines(buf, tail, lines)
-            if found.size:
-                blanks.append(found)
+            if find_blanks:
+                found = _blank_lines(buf, tail, lines)
+                if found.size:
+                    blanks.append(found)
             lines += buf.count(b"\n")
             tail = (tail + buf)[-2:]
             last_byte = buf[-1]
             offset += len(buf)
     total_lines = lines + (1 if offset and last_byte != 10 else 0)
     blank_arr = np.concatenate(blanks) if blanks else np.empty(0, dtype=np.int64)
-    return FileScan(digest.hexdigest(), size, total_lines, blank_arr.astype(np.int64))
+    return FileScan(digest.hexdigest(), size, total_lines, blank_arr.astype(np.int64), find_blanks)
 
 
 def _blank_lines(buf: bytes, tail: bytes, lines_before: int, few: int = 64) -> np.ndarray:

@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from tracehop.cdr import formats
 from tracehop.cdr.formats import PRESETS, Preset, q
-from tracehop.cdr.lake import FileScan
+from tracehop.cdr.lake import FileScan, scan_file
 from tracehop.cdr.sql import normalise_sql, resolve_international
 from tracehop.errors import FormatError
 
@@ -40,8 +40,8 @@ SORTED_COLUMNS = (
     "call_id, start, duration, caller, called, caller_raw, called_raw, upstream, downstream, "
     "disposition, sip_code, attest, orig_id, identity, source_line, extra"
 )
-INTL_COLUMNS = (("caller", "caller_intl"), ("called", "called_intl"))
-PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 100000"
+INTL_COLUMNS = ("caller", "called")
+PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION snappy"
 
 
 @dataclass
@@ -142,10 +142,14 @@ def stage(
         [r[0] for r in con.execute("SELECT source_line FROM parse_rejects").fetchall()],
         dtype=np.int64,
     )
-    header = [_header_line(scan.blank_lines)] if preset.header else []
-    skips = np.unique(
-        np.concatenate([np.array(header, dtype=np.int64), scan.blank_lines, reject_lines])
-    )
+    blanks = scan.blank_lines
+    header = [_header_line(blanks)] if preset.header else []
+    skips = np.unique(np.concatenate([np.array(header, dtype=np.int64), blanks, reject_lines]))
+    if len(skips) + rows < scan.lines and not scan.blanks_known:
+        # lines unaccounted for: blank lines (skipped by the reader) or values over lines
+        blanks = scan_file(path, find_blanks=True).blank_lines
+        header = [_header_line(blanks)] if preset.header else []
+        skips = np.unique(np.concatenate([np.array(header, dtype=np.int64), blanks, reject_lines]))
     if len(skips) + rows == scan.lines:
         _finish(con, preset, skips - np.arange(1, len(skips) + 1), rows)
         return Staged(rows=rows, exact_lines=True)

@@ -26,59 +26,55 @@ def clean_number_sql(col: str) -> str:
     )
 
 
+INTL_MARK = "?"
+
+
 def e164_sql(s: str, d: str, ok: str) -> str:
-    """numbers.to_e164() in SQL for NANP, given the cleaned text ``s``, its digits ``d`` and
-    ``ok`` (``s`` is written only with NUMBER_CHARS). International numbers give NULL here and
-    their digits in :func:`intl_sql`; :func:`resolve_international` fills them in afterwards
-    with ``phonenumbers``, once per distinct number (a per-row Python call would cost more than
-    all the SQL together)."""
+    """numbers.to_e164() in SQL, given the cleaned text ``s``, its digits ``d`` and ``ok``
+    (``s`` is written only with NUMBER_CHARS).
+
+    NANP numbers are finished here. An international number (after ``+`` or ``011``, not
+    country code 1) comes out as ``?`` and its digits: :func:`resolve_international` replaces
+    it with ``phonenumbers``' answer, once per distinct number (a per-row Python call would cost
+    more than all the SQL together).
+    """
     return f"""(CASE
         WHEN {s} IS NULL OR NOT {ok} OR {d} = '' THEN NULL
-        WHEN starts_with({s}, '+') AND starts_with({d}, '1')
-            THEN CASE WHEN length({d}) = 11 THEN '+' || {d} END
-        WHEN starts_with({s}, '+') THEN NULL
-        WHEN starts_with({d}, '0111') THEN CASE WHEN length({d}) = 14 THEN '+' || substr({d}, 4) END
-        WHEN starts_with({d}, '011') THEN NULL
+        WHEN starts_with({s}, '+') THEN CASE
+            WHEN NOT starts_with({d}, '1') THEN '{INTL_MARK}' || {d}
+            WHEN length({d}) = 11 THEN '+' || {d} END
         WHEN length({d}) = 10 THEN '+1' || {d}
         WHEN length({d}) = 11 AND starts_with({d}, '1') THEN '+' || {d}
+        WHEN starts_with({d}, '0111') THEN CASE WHEN length({d}) = 14 THEN '+' || substr({d}, 4) END
+        WHEN starts_with({d}, '011') THEN '{INTL_MARK}' || substr({d}, 4)
         ELSE NULL END)"""
 
 
-def intl_sql(s: str, d: str, ok: str) -> str:
-    """The digits after ``+``/``011`` of an international (non-NANP) number, else NULL."""
-    return f"""(CASE
-        WHEN {s} IS NULL OR NOT {ok} OR {d} = '' THEN NULL
-        WHEN starts_with({s}, '+') AND NOT starts_with({d}, '1') THEN {d}
-        WHEN NOT starts_with({s}, '+') AND starts_with({d}, '011') AND NOT starts_with({d}, '0111')
-            THEN substr({d}, 4)
-        ELSE NULL END)"""
-
-
-def resolve_international(con, table: str, pairs: tuple[tuple[str, str], ...]) -> None:  # type: ignore[no-untyped-def]
-    """Set each E.164 column from its international-digits column, via ``phonenumbers``."""
+def resolve_international(con, table: str, columns: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    """Replace each ``?digits`` value in ``columns`` with its E.164 form (or NULL)."""
     import pyarrow as pa
 
     from tracehop.numbers import international_e164
 
     union = " UNION ".join(
-        f"SELECT DISTINCT {digits} AS digits FROM {table} WHERE {digits} IS NOT NULL"
-        for _, digits in pairs
+        f"SELECT DISTINCT {c} AS key FROM {table} WHERE starts_with({c}, '{INTL_MARK}')"
+        for c in columns
     )
-    distinct = [r[0] for r in con.execute(union).fetchall()]
-    if not distinct:
+    keys = [r[0] for r in con.execute(union).fetchall()]
+    if not keys:
         return
     mapping = pa.table(
         {
-            "digits": pa.array(distinct, type=pa.string()),
-            "e164": pa.array([international_e164(v) for v in distinct], type=pa.string()),
+            "key": pa.array(keys, type=pa.string()),
+            "e164": pa.array([international_e164(k[1:]) for k in keys], type=pa.string()),
         }
     )
     con.register("th_intl_map", mapping)
     try:
-        for column, digits in pairs:
+        for column in columns:
             con.execute(
                 f"UPDATE {table} SET {column} = m.e164 FROM th_intl_map m "
-                f"WHERE {table}.{digits} = m.digits"
+                f"WHERE {table}.{column} = m.key"
             ).fetchall()
     finally:
         con.unregister("th_intl_map")
@@ -215,8 +211,6 @@ def normalise_sql(
         CASE WHEN disposition = 'answered' THEN round(dur_n)::INTEGER ELSE 0 END AS duration,
         {e164_sql("caller_s", "caller_d", "caller_ok")} AS caller,
         {e164_sql("called_s", "called_d", "called_ok")} AS called,
-        {intl_sql("caller_s", "caller_d", "caller_ok")} AS caller_intl,
-        {intl_sql("called_s", "called_d", "called_ok")} AS called_intl,
         caller_raw,
         called_raw,
         upstream,
