@@ -318,3 +318,50 @@ def test_unbalanced_quote_loses_only_its_line(settings: Settings, write_cdr) -> 
     assert bad[0]["source_line"] == 3
     assert "quoted value must end on its line" in bad[0]["reason"]
     assert bad[0]["raw"] == 'b,2021-01-01T00:00:00Z,"2025550100,2125550100,u'
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_large_files_go_in_chunks_with_the_same_result(
+    home: Path, tmp_path: Path, write_cdr, monkeypatch: pytest.MonkeyPatch, gz: bool
+) -> None:
+    from tracehop.cdr import chunks
+    from tracehop.settings import load_settings
+
+    lines = ["call_id,start,caller,called,upstream,duration"]
+    good, bad = {}, []
+    for i in range(3000):
+        n = len(lines) + 1
+        if i % 97 == 0:
+            lines.append("")
+        elif i % 89 == 0:
+            lines.append(f"x{i},then,2025550100,2125550100,u,1")
+            bad.append(n)
+        else:
+            lines.append(
+                f"c{i},2021-05-0{1 + i % 3}T00:{i % 60:02d}:00Z,2025550{i % 1000:03d},2125550100,u{i % 7},{i % 90}"
+            )
+            good[f"c{i}"] = n
+    path = write_cdr("big.csv", lines)
+    if gz:
+        gz_path = tmp_path / "big.csv.gz"
+        gz_path.write_bytes(gzip.compress(path.read_bytes()))
+        path = gz_path
+    monkeypatch.setattr(chunks, "CHUNK_BYTES", 8192)
+    settings = load_settings(home=home)
+    result = ingest([path], settings)
+    assert (result.rows_ingested, result.rows_rejected) == (len(good), len(bad))
+    got = {
+        r["call_id"]: r["source_line"]
+        for r in rows(settings, "select call_id, source_line from calls")
+    }
+    assert got == good
+    assert [line for line, _ in rejects(settings)] == bad
+    assert rows(settings, "select raw from rejects order by source_line limit 1") == [
+        {"raw": lines[bad[0] - 1]}
+    ]
+    files = Lake(settings.lake_dir).call_files()
+    assert len(files) > 3  # several chunks, each sorted
+    for f in files:
+        starts = [r["start"] for r in rows(settings, f"select start from read_parquet('{f}')")]
+        assert starts == sorted(starts)
+    assert not list((settings.lake_dir / "_staging").iterdir())

@@ -42,6 +42,8 @@ def connect(settings: Settings, *, lake: Lake | None = None) -> duckdb.DuckDBPyC
     tmp.mkdir(parents=True, exist_ok=True)
     con.execute(f"SET temp_directory = {_lit(str(tmp))}")
     con.execute("SET TimeZone = 'UTC'")
+    # DuckDB's own progress bar would print into our output (and --json); we draw our own.
+    con.execute("SET enable_progress_bar = false")
     # A value shown inside a reject reason: quoted and cut to a readable length.
     con.execute("CREATE MACRO th_quote(s) AS '\"' || left(coalesce(s, ''), 80) || '\"'")
     return con

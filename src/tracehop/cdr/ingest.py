@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 from sqlalchemy import select
 
-from tracehop.cdr import formats, pipeline
+from tracehop.cdr import chunks, formats, pipeline
 from tracehop.cdr.formats import PRESETS
 from tracehop.cdr.lake import Lake, apply_plan, crash_point, recover, scan_file, write_plan
 from tracehop.engine import connect
@@ -212,21 +212,40 @@ def _ingest_one(
     stage = lake.staging_dir / ingest_id
     stage.mkdir(parents=True)
     source = str(path)
+    chunk_dir = stage / "chunks"
+    written: list[str] = []
+    stats: dict[str, object] = {"good": 0, "bad": 0, "first": None, "last": None}
+    exact = True
     try:
-        step("reading")
-        staged = pipeline.stage(
-            con, preset, path, scan, zone=zone, provider=provider, source=source
+        # Kamailio pairs INVITE and BYE rows across the whole file; Parquet is read as is.
+        chunkable = preset.name not in ("parquet", "kamailio")
+        parts = (
+            chunks.split(path, scan, chunk_dir, header=preset.header)
+            if chunkable
+            else chunks.whole(path, scan)
         )
-        step("writing")
-        written, stats = pipeline.write(
-            con,
-            path,
-            stage,
-            ingest_id=ingest_id,
-            checksum=scan.sha256,
-            provider=provider,
-            source=source,
-        )
+        for k, chunk in enumerate(parts):
+            step("reading" if k == 0 else f"reading part {k + 1}")
+            staged = pipeline.stage(
+                con, preset, chunk.path, chunk.scan, zone=zone, provider=provider, source=source
+            )
+            exact = exact and staged.exact_lines
+            step("writing")
+            files, part_stats = pipeline.write(
+                con,
+                chunk.path,
+                stage,
+                ingest_id=ingest_id,
+                checksum=scan.sha256,
+                provider=provider,
+                source=source,
+                part=k,
+                line_offset=chunk.line_offset,
+            )
+            written += files
+            _merge_stats(stats, part_stats)
+            _drop_work_tables(con)
+        shutil.rmtree(chunk_dir, ignore_errors=True)
         for rel in written:
             _fsync_file(stage / rel)
     except duckdb.Error as exc:
@@ -236,12 +255,8 @@ def _ingest_one(
         _drop_stage(stage)
         raise
     finally:
-        for view in ("lined", "staged_v"):
-            con.execute(f"DROP VIEW IF EXISTS {view}")
-        for t in ("staged", "parse_rejects", "good", "th_lines"):
-            con.execute(f"DROP TABLE IF EXISTS {t}")
+        _drop_work_tables(con)
     moves = [(rel, rel) for rel in written]
-    exact = staged.exact_lines
     manifest = {
         "checksum": scan.sha256,
         "ingest_id": ingest_id,
@@ -251,8 +266,8 @@ def _ingest_one(
         "provider": provider,
         "rows_ingested": stats["good"],
         "rows_rejected": stats["bad"],
-        "first_start": stats["first"],
-        "last_start": stats["last"],
+        "first_start": stats["first"].isoformat() if stats["first"] else None,
+        "last_start": stats["last"].isoformat() if stats["last"] else None,
         "files": written,
         "ingested_at": now.isoformat(),
     }
@@ -270,6 +285,21 @@ def _ingest_one(
         message=f"read as {fmt}" + ("" if exact else "; some line numbers are approximate"),
         line_numbers_exact=exact,
     )
+
+
+def _merge_stats(total: dict[str, object], part: dict[str, object]) -> None:
+    total["good"] = int(total["good"]) + int(part["good"])  # type: ignore[call-overload]
+    total["bad"] = int(total["bad"]) + int(part["bad"])  # type: ignore[call-overload]
+    for key, pick in (("first", min), ("last", max)):
+        values = [v for v in (total[key], part[key]) if v is not None]
+        total[key] = pick(values) if values else None  # type: ignore[type-var]
+
+
+def _drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for view in ("lined", "staged_v"):
+        con.execute(f"DROP VIEW IF EXISTS {view}")
+    for t in ("staged", "parse_rejects", "good", "th_lines"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
 
 
 def _drop_stage(stage: Path) -> None:

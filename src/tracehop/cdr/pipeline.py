@@ -346,8 +346,13 @@ def write(
     checksum: str,
     provider: str,
     source: str,
+    part: int = 0,
+    line_offset: int = 0,
 ) -> tuple[list[str], dict[str, object]]:
-    """Write the staged rows under ``out_dir``; returns the files written (relative) and stats."""
+    """Write the staged rows under ``out_dir``; returns the files written (relative) and stats.
+
+    ``path`` is the file the rows were read from (a chunk of the source, see chunks.py); its
+    line ``n`` is line ``n + line_offset`` of the source file."""
     good, bad, first, last, days = con.execute(
         "SELECT count(*) FILTER (WHERE reason IS NULL), count(*) FILTER (WHERE reason IS NOT NULL),"
         " min(start) FILTER (WHERE reason IS NULL), max(start) FILTER (WHERE reason IS NULL),"
@@ -358,12 +363,13 @@ def write(
     parse_bad = con.execute("SELECT count(*) FROM parse_rejects").fetchall()[0][0]
     written: list[str] = []
     # A call without a Call-ID gets a stable one: the same file and line give the same id.
+    line = f"(source_line + {int(line_offset)})"
     finish = (
-        f"coalesce(call_id, 'th-' || substr(md5({_lit(checksum)} || ':' || source_line::VARCHAR),"
+        f"coalesce(call_id, 'th-' || substr(md5({_lit(checksum)} || ':' || {line}::VARCHAR),"
         " 1, 24)) AS call_id, start, duration, caller, called, caller_raw, called_raw, upstream, "
         "downstream, disposition, sip_code, attest, orig_id, identity, "
         f"NULL::VARCHAR AS identity_status, {_lit(provider)} AS provider, "
-        f"{_lit(source)} AS source_file, source_line, extra"
+        f"{_lit(source)} AS source_file, {line} AS source_line, extra"
     )
     if good:
         src, where = "lined", "reason IS NULL AND "
@@ -377,7 +383,7 @@ def write(
         for day in days:
             lo = datetime.fromisoformat(day).replace(tzinfo=UTC)
             hi = lo + timedelta(days=1)
-            rel = f"calls/day={day}/part-{ingest_id}.parquet"
+            rel = f"calls/day={day}/part-{ingest_id}-{part:04d}.parquet"
             out = out_dir / rel
             out.parent.mkdir(parents=True, exist_ok=True)
             con.execute(
@@ -388,16 +394,24 @@ def write(
             )
             written.append(rel)
     if bad or parse_bad:
-        rel = f"rejects/part-{ingest_id}.parquet"
+        rel = f"rejects/part-{ingest_id}-{part:04d}.parquet"
         out = out_dir / rel
         out.parent.mkdir(parents=True, exist_ok=True)
-        _write_rejects(con, path, out, ingest_id=ingest_id, provider=provider, source=source)
+        _write_rejects(
+            con,
+            path,
+            out,
+            ingest_id=ingest_id,
+            provider=provider,
+            source=source,
+            line_offset=line_offset,
+        )
         written.append(rel)
     stats: dict[str, object] = {
         "good": int(good),
         "bad": int(bad + parse_bad),
-        "first": first.isoformat() if first else None,
-        "last": last.isoformat() if last else None,
+        "first": first,
+        "last": last,
     }
     return written, stats
 
@@ -410,6 +424,7 @@ def _write_rejects(
     ingest_id: str,
     provider: str,
     source: str,
+    line_offset: int,
 ) -> None:
     """Rejected rows with their line exactly as the file has it (read back by line number)."""
     bad = con.execute(
@@ -428,7 +443,8 @@ def _write_rejects(
     con.unregister("th_value_rejects")
     con.execute(
         f"""COPY (
-            SELECT {_lit(source)} AS source_file, source_line, reason, raw,
+            SELECT {_lit(source)} AS source_file, source_line + {int(line_offset)} AS source_line,
+                   reason, raw,
                    {_lit(ingest_id)} AS ingest_id, {_lit(provider)} AS provider
             FROM (SELECT * FROM value_rejects UNION ALL SELECT * FROM parse_rejects)
             ORDER BY source_line
