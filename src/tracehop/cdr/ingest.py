@@ -226,9 +226,7 @@ def _ingest_one(
         )
         for k, chunk in enumerate(parts):
             step("reading" if k == 0 else f"reading part {k + 1}")
-            staged = pipeline.stage(
-                con, preset, chunk.path, chunk.scan, zone=zone, provider=provider, source=source
-            )
+            staged = pipeline.stage(con, preset, chunk.path, chunk.scan, zone=zone)
             exact = exact and staged.exact_lines
             step("writing")
             files, part_stats = pipeline.write(

@@ -108,8 +108,6 @@ def stage(
     scan: FileScan,
     *,
     zone: str,
-    provider: str,
-    source: str,
 ) -> Staged:
     """Read, map and normalise the file into ``staged``; define view ``lined`` with lines.
 
@@ -124,14 +122,14 @@ def stage(
     passthrough: tuple[str, ...] = ("method",) if preset.transactions else ()
     if preset.name == "parquet":
         rel, cols = parquet_source(con, path)
-        rows = _normalise(con, PRESETS["generic"], rel, cols, zone, provider, source, passthrough)
+        rows = _normalise(con, PRESETS["generic"], rel, cols, zone, passthrough)
         _finish(con, preset, np.empty(0, dtype=np.int64), rows)
         return Staged(rows=rows, exact_lines=True)
 
     con.execute("DROP TABLE IF EXISTS th_rejects")
     con.execute("DROP TABLE IF EXISTS th_scans")
     rel, cols = csv_source(preset, path)
-    rows = _normalise(con, preset, rel, cols, zone, provider, source, passthrough)
+    rows = _normalise(con, preset, rel, cols, zone, passthrough)
     con.execute(
         """INSERT INTO parse_rejects
            SELECT line, 'unreadable row: ' || lower(replace(first(error_type), '_', ' '))
@@ -166,9 +164,7 @@ def stage(
     table = _read_by_line(con, path, cols, header=preset.header)
     con.register("th_by_line", table)
     try:
-        rows = _normalise(
-            con, preset, "th_by_line", cols, zone, provider, source, (*passthrough, "th__line")
-        )
+        rows = _normalise(con, preset, "th_by_line", cols, zone, (*passthrough, "th__line"))
     finally:
         con.unregister("th_by_line")
     _finish(con, preset, None, rows)
@@ -181,8 +177,6 @@ def _normalise(
     rel: str,
     cols: list[str],
     zone: str,
-    provider: str,
-    source: str,
     passthrough: tuple[str, ...],
 ) -> int:
     select = preset.select(cols)
