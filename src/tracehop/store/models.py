@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Date, DateTime, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 CUSTOMER_KINDS = ("end_user", "enterprise", "call_center", "carrier")
@@ -47,3 +58,41 @@ class Customer(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class TracebackRequestRow(Base):
+    """A traceback request as received (stored before it is answered)."""
+
+    __tablename__ = "traceback_requests"
+
+    request_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    caller: Mapped[str] = mapped_column(String(100))  # as given
+    called: Mapped[str] = mapped_column(String(100))
+    caller_e164: Mapped[str | None] = mapped_column(String(32))
+    called_e164: Mapped[str | None] = mapped_column(String(32))
+    at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # UTC
+    on_date: Mapped[date | None] = mapped_column(Date)  # date-only requests
+    window_seconds: Mapped[float | None] = mapped_column(Float)
+    description: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # 64.1200(n)(1)
+
+
+class TracebackAnswerRow(Base):
+    """The answer to a request; answering again replaces it (one per request)."""
+
+    __tablename__ = "traceback_answers"
+
+    request_id: Mapped[str] = mapped_column(
+        String(200), ForeignKey("traceback_requests.request_id"), primary_key=True
+    )
+    answer: Mapped[str] = mapped_column(String(30))  # one of the four hop answers
+    upstream: Mapped[str | None] = mapped_column(String(200))
+    customer: Mapped[dict | None] = mapped_column(JSON)
+    confidence: Mapped[float] = mapped_column(Float)
+    needs_review: Mapped[bool] = mapped_column(Boolean)
+    matches: Mapped[list] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))  # answered | needs_review
+    answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    times_answered: Mapped[int] = mapped_column(Integer, default=1)

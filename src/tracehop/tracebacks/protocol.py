@@ -1,0 +1,126 @@
+"""What a traceback hop exchanges: the request a provider receives and the answer it gives.
+
+The four answers are those of DOMAIN.md ("one traceback hop"). Times are exchanged in UTC.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from tracehop.errors import InputError
+
+Answer = Literal["received_from", "origin", "provider_not_listed", "not_found"]
+ANSWERS: tuple[str, ...] = ("received_from", "origin", "provider_not_listed", "not_found")
+
+# The call columns an answer shows as evidence (the glossary's names).
+MATCH_COLUMNS = (
+    "call_id",
+    "start",
+    "caller",
+    "called",
+    "upstream",
+    "downstream",
+    "disposition",
+    "duration",
+    "attest",
+    "orig_id",
+    "source_file",
+    "source_line",
+)
+
+
+class TracebackRequest(BaseModel):
+    """ "Who sent you this call?": caller and called as reported, and when.
+
+    ``at`` is a timestamp (a naive one is read as UTC: times are exchanged in UTC) or, when the
+    reporter only knows the day, a date. ``window`` is the tolerance around a timestamp.
+    """
+
+    request_id: str = Field(min_length=1, max_length=200)
+    caller: str = Field(min_length=1, max_length=100)
+    called: str = Field(min_length=1, max_length=100)
+    at: datetime | date
+    window: timedelta | None = None
+    description: str = ""
+
+    @field_validator("at")
+    @classmethod
+    def _utc(cls, value: datetime | date) -> datetime | date:
+        if isinstance(value, datetime) and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+    @property
+    def date_only(self) -> bool:
+        return not isinstance(self.at, datetime)
+
+
+class HopAnswer(BaseModel):
+    """One hop's answer, with the evidence a person (or the hub) can check."""
+
+    request_id: str
+    answer: Answer
+    upstream: str | None = None
+    customer: dict[str, Any] | None = None
+    confidence: float = Field(ge=0.0, le=1.0)
+    needs_review: bool = False
+    matches: list[dict[str, Any]] = Field(default_factory=list)
+    reason: str = ""
+    received_at: datetime | None = None
+    due_at: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON shape (docs/traceback.md)."""
+        return {
+            "request_id": self.request_id,
+            "answer": self.answer,
+            "upstream": self.upstream,
+            "confidence": round(self.confidence, 3),
+            "needs_review": self.needs_review,
+            "matches": self.matches,
+            "customer": self.customer,
+            "reason": self.reason,
+            "received_at": self.received_at,
+            "due_at": self.due_at,
+        }
+
+
+_WINDOW = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h)?\s*$", re.IGNORECASE)
+_UNIT = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
+
+
+def parse_window(text: str) -> timedelta:
+    """``90s``, ``5m``, ``1h`` or plain seconds; at most 24 h."""
+    m = _WINDOW.match(text or "")
+    if not m:
+        raise InputError(f"window {text!r} is not a duration: use e.g. 90s, 5m or 1h")
+    seconds = float(m.group(1)) * _UNIT[(m.group(2) or "s").lower()]
+    if seconds > 86400:
+        raise InputError(f"window {text!r} is too wide: at most 24h")
+    return timedelta(seconds=seconds)
+
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_at(text: str) -> datetime | date:
+    """A timestamp with zone (``2025-03-03T16:50:00Z``, ``2025-03-03 11:50-05:00``; naive is
+    UTC) or a date only (``2025-03-03``)."""
+    s = (text or "").strip()
+    if not s:
+        raise InputError("time is empty: give a timestamp (2025-03-03T16:50Z) or a date")
+    try:
+        if _DATE.match(s):
+            return date.fromisoformat(s)
+        value = datetime.fromisoformat(s.replace("z", "Z"))
+    except ValueError:
+        raise InputError(
+            f"time {s!r} is not ISO 8601: give e.g. 2025-03-03T16:50:00Z or 2025-03-03"
+        ) from None
+    if not 1990 <= value.year <= 2100:
+        raise InputError(f"time {s!r} is outside 1990-2100")
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
