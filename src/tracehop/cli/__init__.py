@@ -61,13 +61,14 @@ def _register() -> None:
     if _registered:
         return
     _registered = True
-    from tracehop.cli import customers, demo, ingest, query, simulate
+    from tracehop.cli import customers, demo, ingest, query, simulate, trace
 
     ingest.register(app)
     query.register(app)
     app.add_typer(customers.app, name="customers")
     demo.register(app)
     simulate.register(app)
+    app.add_typer(trace.app, name="trace")
 
 
 def main() -> None:

@@ -136,9 +136,16 @@ def parse_requests_csv(path: Path) -> RequestFile:
     A bad row is a ``RowError`` with its line; the other rows are still read.
     """
     try:
-        text = Path(path).read_bytes().decode("utf-8-sig")
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    return parse_requests_bytes(data, str(path))
+
+
+def parse_requests_bytes(data: bytes, path: str = "requests") -> RequestFile:
+    """``parse_requests_csv`` on the file's bytes (``path`` names it in messages)."""
+    try:
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = exc.object[: exc.start].count(b"\n") + 1
         raise InputError(f"{path}:{line}: not UTF-8 text") from None

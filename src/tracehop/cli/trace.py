@@ -1,0 +1,187 @@
+"""``tracehop trace``: answer traceback requests from this home's CDR lake."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from tracehop.analyst import jsonable
+from tracehop.cli.output import emit_json, stdout_console
+from tracehop.errors import InputError
+from tracehop.settings import Settings
+from tracehop.tracebacks.deadlines import DEFAULT_ZONE
+from tracehop.tracebacks.protocol import HopAnswer
+from tracehop.tracebacks.responder import (
+    answer_batch,
+    load_known_providers,
+    make_request,
+    parse_requests_csv,
+)
+
+app = typer.Typer(help="Answer traceback requests: who sent us this call?")
+
+DirectoryOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--directory",
+        help="CSV of providers the hub knows (id[, in_consortium]); a carrier upstream not in "
+        "it is answered provider_not_listed. Without it every carrier is received_from.",
+        show_default=False,
+    ),
+]
+ZoneOpt = Annotated[
+    str,
+    typer.Option(
+        "--business-zone",
+        help="Zone of your business hours (8:00-17:00 Mon-Fri) for the 24-hour due time.",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the answers as JSON.")]
+
+
+def _known(path: Path | None) -> set[str] | None:
+    return load_known_providers(path) if path is not None else None
+
+
+def _check_zone(zone: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(
+            f"unknown time zone {zone!r}: use an IANA name such as America/New_York"
+        ) from None
+    return zone
+
+
+@app.command()
+def lookup(
+    ctx: typer.Context,
+    caller: Annotated[str, typer.Option(help="Calling number, any common format.")],
+    called: Annotated[str, typer.Option(help="Called number, any common format.")],
+    at: Annotated[
+        str,
+        typer.Option(help="When: 2025-03-03T16:50Z (naive = UTC), or a date only 2025-03-03."),
+    ],
+    window: Annotated[str, typer.Option(help="Tolerance around a timestamp: 90s, 5m, 1h.")] = "5m",
+    request_id: Annotated[
+        str | None,
+        typer.Option(
+            help="Id to store the request under (default: a new one).", show_default=False
+        ),
+    ] = None,
+    directory: DirectoryOpt = None,
+    business_zone: ZoneOpt = DEFAULT_ZONE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer one request: find the call, name its upstream, say which hop answer it is."""
+    settings: Settings = ctx.obj
+    request = make_request(
+        request_id or f"lookup-{uuid.uuid4().hex[:12]}", caller, called, at, window=window
+    )
+    answer = answer_batch(
+        settings,
+        [request],
+        known_providers=_known(directory),
+        business_zone=_check_zone(business_zone),
+    )[0]
+    if as_json:
+        emit_json(answer.to_json())
+        return
+    _print_answer(answer)
+
+
+@app.command()
+def answer(
+    ctx: typer.Context,
+    requests: Annotated[
+        Path, typer.Argument(help="CSV: request_id, caller, called, at[, description, window]")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Also write the JSON answers to this file.", show_default=False),
+    ] = None,
+    directory: DirectoryOpt = None,
+    business_zone: ZoneOpt = DEFAULT_ZONE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a CSV of requests. A bad row is reported with its line (answer "error") and
+    does not stop the others."""
+    settings: Settings = ctx.obj
+    parsed = parse_requests_csv(requests)
+    zone = _check_zone(business_zone)
+    known = _known(directory)
+    answers = (
+        answer_batch(
+            settings,
+            [r for _, r in parsed.requests],
+            known_providers=known,
+            business_zone=zone,
+        )
+        if parsed.requests
+        else []
+    )
+    # One entry per row, in file order: answers and errors together.
+    rows: list[tuple[int, dict[str, Any]]] = [
+        (line, a.to_json()) for (line, _), a in zip(parsed.requests, answers, strict=True)
+    ]
+    rows += [(e.line, e.to_json()) for e in parsed.errors]
+    entries = [entry for _, entry in sorted(rows, key=lambda r: r[0])]
+    for e in parsed.errors:
+        typer.echo(f"{requests}:{e.line}: {e.reason}", err=True)
+    if out is not None:
+        try:
+            out.write_text(json.dumps(jsonable(entries), ensure_ascii=False, indent=1) + "\n")
+        except OSError as exc:
+            raise InputError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    if as_json:
+        emit_json(entries)
+    else:
+        _print_table(answers, len(parsed.errors))
+    if not parsed.requests and parsed.errors:
+        raise InputError(f"{requests}: no request could be read ({len(parsed.errors)} bad rows)")
+
+
+def _print_answer(a: HopAnswer) -> None:
+    out = stdout_console()
+    named = f" {a.upstream}" if a.upstream else ""
+    out.print(f"[bold]{a.answer}[/]{named} (confidence {a.confidence:.2f})", highlight=False)
+    if a.customer:
+        c = a.customer
+        out.print(f"  customer: {c['name']} ({c['kind']}, {c['country']})", highlight=False)
+    if a.needs_review:
+        out.print(f"  [yellow]needs review[/]: {a.reason or 'low confidence'}")
+    for m in a.matches[:5]:
+        out.print(
+            f"  {m['start']} {m['call_id']} {m['caller']} -> {m['called']} from {m['upstream']} "
+            f"{m['disposition']} attest={m['attest'] or '-'} orig_id={m['orig_id'] or '-'}",
+            highlight=False,
+        )
+    if a.due_at:
+        out.print(f"  due by {jsonable(a.due_at)} (47 CFR 64.1200(n)(1))", highlight=False)
+
+
+def _print_table(answers: list[HopAnswer], errors: int) -> None:
+    from rich.table import Table
+
+    table = Table()
+    for col in ("request_id", "answer", "upstream", "confidence", "review", "call"):
+        table.add_column(col, overflow="fold")
+    for a in answers:
+        table.add_row(
+            a.request_id,
+            a.answer,
+            a.upstream or "",
+            f"{a.confidence:.2f}",
+            "yes" if a.needs_review else "",
+            str(a.matches[0]["call_id"]) if a.matches else "",
+        )
+    out = stdout_console()
+    out.print(table)
+    review = sum(a.needs_review for a in answers)
+    out.print(f"{len(answers)} answered, {review} need review, {errors} bad rows")

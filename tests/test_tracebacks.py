@@ -1,0 +1,421 @@
+"""The traceback responder, checked against the simulator's truth (one home per provider)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tracehop.cdr.ingest import ingest
+from tracehop.customers import import_customers, parse_customers_csv
+from tracehop.errors import InputError
+from tracehop.settings import Settings, load_settings
+from tracehop.simulate import simulate
+from tracehop.store import open_store
+from tracehop.tracebacks import answer_batch, load_known_providers, lookup
+from tracehop.tracebacks.protocol import parse_at, parse_window
+from tracehop.tracebacks.responder import (
+    make_request,
+    parse_requests_bytes,
+    parse_requests_csv,
+    stored_answers,
+)
+
+# The "notice" scenario has the most complaints for its size; seed 5 gives date-only ones and
+# mistyped caller IDs (not_found) among them.
+SEED, SCALE, SCENARIO = 5, 0.1, "notice"
+
+
+def read(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+@dataclass
+class World:
+    out: Path
+    homes: Path
+    known: set[str]
+
+    def settings(self, provider: str) -> Settings:
+        return load_settings(home=self.homes / provider, provider=provider)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    """A small simulated network, every provider's CDRs and customers in its own home."""
+    base = tmp_path_factory.mktemp("tb")
+    out = base / "world"
+    simulate(out, seed=SEED, days=1, scale=SCALE, scenario=SCENARIO)
+    for row in read(out / "directory.csv"):
+        s = load_settings(home=base / "homes" / row["id"], provider=row["id"])
+        store = open_store(s)
+        import_customers(store, parse_customers_csv(out / "customers" / f"{row['id']}.csv"))
+        result = ingest([out / row["cdr_file"]], s, provider=row["id"], store=store)
+        store.close()
+        assert result.rows_rejected == 0
+    return World(out, base / "homes", load_known_providers(out / "directory.csv"))
+
+
+def own_call_id(call: dict[str, str], provider: str) -> str:
+    """The provider's own call id for a truth call (call_ids are in path order)."""
+    path = call["path"].split(">")
+    return call["call_ids"].split("|")[path.index(provider)]
+
+
+def test_complaint_hops_match_the_truth(world: World) -> None:
+    complaints = {c["complaint_id"]: c for c in read(world.out / "complaints.csv")}
+    truth = {c["complaint_id"]: c for c in read(world.out / "truth" / "complaints.csv")}
+    calls = {c["call"]: c for c in read(world.out / "truth" / "calls.csv")}
+    by_provider: dict[str, list[tuple[object, dict[str, str]]]] = {}
+    for hop in read(world.out / "truth" / "complaint_hops.csv"):
+        c = complaints[hop["complaint_id"]]
+        at = f"{c['date']}T{c['time_utc']}Z" if c["time_utc"] else c["date"]
+        req = make_request(f"{hop['complaint_id']}-{hop['hop']}", c["caller_id"], c["called"], at)
+        by_provider.setdefault(hop["provider"], []).append((req, hop))
+    n = Counter()
+    for provider, items in by_provider.items():
+        answers = answer_batch(
+            world.settings(provider), [r for r, _ in items], known_providers=world.known
+        )
+        for a, (req, hop) in zip(answers, items, strict=True):
+            if hop["answer"] == "not_found":
+                n["not_found"] += 1
+                n["not_found_ok"] += a.answer == "not_found" and a.matches == []
+            elif req.date_only:
+                call = calls[truth[hop["complaint_id"]]["call"]]
+                n["date"] += 1
+                n["date_ok"] += own_call_id(call, provider) in {m["call_id"] for m in a.matches}
+            else:
+                n["timed"] += 1
+                n["timed_ok"] += (a.answer, a.upstream) == (hop["answer"], hop["named"])
+    assert n["timed"] >= 30 and n["date"] >= 5 and n["not_found"] >= 1
+    assert n["timed_ok"] >= 0.99 * n["timed"]
+    assert n["date_ok"] == n["date"]
+    assert n["not_found_ok"] == n["not_found"]
+
+
+def _formats(number: str, rng: random.Random) -> str:
+    """The same number as people and switches write it."""
+    if not number.startswith("+1") or len(number) != 12:
+        return number
+    d = number[2:]
+    return rng.choice(
+        [number, f"({d[:3]}) {d[3:6]}-{d[6:]}", d, f"1-{d[:3]}-{d[3:6]}-{d[6:]}", f"1{d}"]
+    )
+
+
+def test_sampled_calls_at_every_hop(world: World) -> None:
+    """Every provider on the path of 150 random calls, asked three ways: with the reported
+    minute (right upstream and answer), with the date only (the right call in matches), and
+    with a mistyped caller ID (not_found)."""
+    rng = random.Random(7)
+    customers = {r["id"]: r for r in read(world.out / "truth" / "customers.csv")}
+    calls = [c for c in read(world.out / "truth" / "calls.csv") if c["caller"].startswith("+")]
+    asks: dict[str, list[tuple[object, str, str, str]]] = {}
+    for call in rng.sample(calls, 150):
+        path = call["path"].split(">")
+        minute = call["start"][:16] + "Z"
+        for i, provider in enumerate(path):
+            upstream = path[i - 1] if i else call["customer"]
+            if i:
+                want = "received_from" if upstream in world.known else "provider_not_listed"
+            else:  # the first provider's own customer; a reseller is an unlisted carrier
+                kind = customers[upstream]["kind"]
+                want = "provider_not_listed" if kind == "carrier" else "origin"
+            caller, called = _formats(call["caller"], rng), _formats(call["called"], rng)
+            mine = own_call_id(call, provider)
+            key = f"{call['call']}-{i}"
+            items = asks.setdefault(provider, [])
+            items.append((make_request("T" + key, caller, called, minute), "timed", want, upstream))
+            items.append(
+                (make_request("D" + key, caller, called, call["start"][:10]), "date", mine, "")
+            )
+            typo = (
+                call["caller"][:-3]
+                + f"{(int(call['caller'][-3:]) + 1 + rng.randrange(998)) % 1000:03d}"
+            )
+            items.append((make_request("N" + key, typo, called, minute), "typo", "", ""))
+    n = Counter()
+    for provider, items in asks.items():
+        answers = answer_batch(
+            world.settings(provider), [x[0] for x in items], known_providers=world.known
+        )
+        for a, (_req, kind, want, upstream) in zip(answers, items, strict=True):
+            n[kind] += 1
+            if kind == "timed":
+                n["timed_ok"] += (a.answer, a.upstream) == (want, upstream)
+                n["timed_auto"] += not a.needs_review
+            elif kind == "date":
+                n["date_ok"] += want in {m["call_id"] for m in a.matches}
+                n["date_top"] += bool(a.matches) and a.matches[0]["call_id"] == want
+            else:
+                n["typo_ok"] += a.answer == "not_found"
+    assert n["timed"] > 500
+    assert n["timed_ok"] >= 0.99 * n["timed"]
+    assert n["timed_auto"] >= 0.95 * n["timed"]  # certain matches are not sent to review
+    assert n["date_ok"] == n["date"]
+    assert n["typo_ok"] >= 0.99 * n["typo"]
+
+
+def test_evidence_and_record_of_one_answer(world: World) -> None:
+    kinds = {r["id"]: r["kind"] for r in read(world.out / "truth" / "customers.csv")}
+    call = next(
+        c
+        for c in read(world.out / "truth" / "calls.csv")
+        if c["attest"] and kinds[c["customer"]] == "enterprise" and c["hops"] == "4"
+    )
+    first = call["path"].split(">")[0]
+    s = world.settings(first)
+    received = datetime(2025, 3, 4, 15, 0, tzinfo=UTC)  # Tuesday 10:00 in New York
+    req = make_request("rec-1", call["caller"], call["called"], call["start"])
+    a = lookup(s, req, received_at=received)
+    assert (a.answer, a.upstream) == ("origin", call["customer"])
+    assert a.customer is not None and a.customer["id"] == call["customer"]
+    assert a.confidence == 1.0 and a.needs_review is False
+    m = a.matches[0]
+    assert m["call_id"] == own_call_id(call, first)
+    assert (m["caller"], m["called"]) == (call["caller"], call["called"])
+    assert m["upstream"] == call["customer"] and m["downstream"] == call["path"].split(">")[1]
+    assert set(m) >= {
+        "start",
+        "disposition",
+        "duration",
+        "attest",
+        "orig_id",
+        "source_file",
+        "source_line",
+    }
+    assert a.due_at == received + timedelta(hours=24)  # 64.1200(n)(1)
+    # answering again updates the answer and keeps the first receipt and due time
+    again = lookup(s, req, received_at=received + timedelta(hours=3))
+    assert again.received_at == received and again.due_at == a.due_at
+    store = open_store(s)
+    try:
+        rows = [r for r in stored_answers(store) if r["request_id"] == "rec-1"]
+    finally:
+        store.close()
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["answer"], row["upstream"], row["status"]) == (
+        "origin",
+        call["customer"],
+        "answered",
+    )
+    assert row["times_answered"] == 2
+    assert row["received_at"] == received and row["due_at"] == received + timedelta(hours=24)
+    assert row["matches"][0]["call_id"] == m["call_id"]
+
+
+def test_directory_decides_received_from_or_not_listed(world: World) -> None:
+    """A foreign provider outside the consortium reaches a gateway: provider_not_listed with
+    the hub's directory, received_from without one."""
+    directory = {r["id"]: r for r in read(world.out / "directory.csv")}
+    call = next(
+        c
+        for c in read(world.out / "truth" / "calls.csv")
+        if directory[c["path"].split(">")[0]]["in_consortium"] == "false"
+    )
+    path = call["path"].split(">")
+    s = world.settings(path[1])
+    req = make_request("dir-1", call["caller"], call["called"], call["start"])
+    with_dir = lookup(s, req, known_providers=world.known)
+    assert (with_dir.answer, with_dir.upstream) == ("provider_not_listed", path[0])
+    without = lookup(s, req.model_copy(update={"request_id": "dir-2"}))
+    assert (without.answer, without.upstream) == ("received_from", path[0])
+
+
+def test_empty_lake_is_not_found_for_review(tmp_path: Path) -> None:
+    s = load_settings(home=tmp_path / "h")
+    a = lookup(s, make_request("e1", "2025550143", "2125551234", "2025-03-03T10:00Z"))
+    assert (a.answer, a.needs_review) == ("not_found", True)
+    assert "no calls at all" in a.reason
+
+
+# --- parsing ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025-03-03", date(2025, 3, 3)),
+        ("2025-03-03T16:50Z", datetime(2025, 3, 3, 16, 50, tzinfo=UTC)),
+        ("2025-03-03 11:50-05:00", datetime(2025, 3, 3, 16, 50, tzinfo=UTC)),
+        ("2025-03-03T16:50:07", datetime(2025, 3, 3, 16, 50, 7, tzinfo=UTC)),  # naive = UTC
+    ],
+)
+def test_parse_at(text: str, expected: object) -> None:
+    assert parse_at(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("5m", 300), ("90s", 90), ("1h", 3600), ("120", 120), ("2.5 min", 150)]
+)
+def test_parse_window(text: str, seconds: int) -> None:
+    assert parse_window(text).total_seconds() == seconds
+
+
+HEADER = "request_id,caller,called,at,description\n"
+
+
+def test_bad_rows_are_reported_with_their_line_and_the_rest_is_read() -> None:
+    text = HEADER + (
+        "ok1,(202) 555-0143,212-555-1234,2025-03-03T16:50Z,fine\n"
+        "bad1,abc,2125551234,2025-03-03,no digits\n"
+        "bad2,2025550143,2125551234,yesterday,\n"
+        "\n"
+        "bad3,2025550143\n"
+        "ok2,2025550143,2125551234,2025-03-03\n"
+        "ok1,2025550143,2125551234,2025-03-03,again\n"
+        "bad4,1,2,2025-03-03,x,y\n"
+        ',2025550143,2125551234,2025-03-03,""\n'
+    )
+    parsed = parse_requests_bytes(text.encode(), "r.csv")
+    assert [(line, r.request_id) for line, r in parsed.requests] == [(2, "ok1"), (7, "ok2")]
+    assert [(e.line, e.request_id, e.reason) for e in parsed.errors] == [
+        (3, "bad1", "caller 'abc' has no digits: give a phone number"),
+        (
+            4,
+            "bad2",
+            "time 'yesterday' is not ISO 8601: give e.g. 2025-03-03T16:50:00Z or 2025-03-03",
+        ),
+        (6, "bad3", "called '' has no digits: give a phone number"),
+        (8, "ok1", "request_id repeats line 2"),
+        (9, "bad4", "expected 5 fields (request_id, caller, called, at, description), found 6"),
+        (10, None, "request_id is empty"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "r.csv: empty file (columns: request_id, caller, called, at)"),
+        (
+            b"request_id,caller,at\nx,1,2025-03-03\n",
+            "r.csv: header lacks called (columns: request_id, caller, called, at, description, window)",
+        ),
+        (HEADER.encode() + b"x,\xff\xfe,1,2025-03-03,\n", "r.csv:2: not UTF-8 text"),
+    ],
+)
+def test_unreadable_request_files_are_one_clear_error(content: bytes, message: str) -> None:
+    with pytest.raises(InputError) as err:
+        parse_requests_bytes(content, "r.csv")
+    assert err.value.message == message
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as err:
+        parse_requests_csv(tmp_path / "nope.csv")
+    assert err.value.message.startswith(f"cannot read {tmp_path / 'nope.csv'}")
+
+
+cells = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(["2025-03-03", "2025-03-03T10:00Z", "(202) 555-0143", "", '"', "a,b", "\n"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.lists(cells, min_size=0, max_size=7), max_size=12))
+def test_random_rows_never_crash_and_every_row_is_accounted_for(rows: list[list[str]]) -> None:
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["request_id", "caller", "called", "at", "description"])
+    for r in rows:
+        writer.writerow(r)
+    text = buf.getvalue().replace("\x00", "")
+    try:
+        parsed = parse_requests_bytes(text.encode("utf-8", "surrogatepass"), "r.csv")
+    except InputError as exc:
+        assert exc.message.startswith("r.csv")
+        return
+    except UnicodeEncodeError:
+        return
+    lines = {line for line, _ in parsed.requests} | {e.line for e in parsed.errors}
+    assert len(lines) == len(parsed.requests) + len(parsed.errors)  # one outcome per row
+    assert all(e.reason and "\n" not in e.reason for e in parsed.errors)
+    assert all(1 < line <= len(text.splitlines()) + 1 for line in lines)
+    for _, req in parsed.requests:
+        assert req.request_id and req.caller and req.called
+
+
+# --- the command, through a real process ----------------------------------------------------
+
+
+def test_cli_lookup_json(world: World, cli) -> None:
+    call = next(c for c in read(world.out / "truth" / "calls.csv") if c["hops"] == "5")
+    last = call["path"].split(">")[-1]
+    cli.home = world.homes / last
+    d = call["called"][2:]
+    proc = cli.run(
+        "trace",
+        "lookup",
+        "--caller",
+        call["caller"],
+        "--called",
+        f"({d[:3]}) {d[3:6]}-{d[6:]}",
+        "--at",
+        call["start"][:16] + "Z",
+        "--window",
+        "2m",
+        "--directory",
+        str(world.out / "directory.csv"),
+        "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["answer"] == "received_from"
+    assert data["upstream"] == call["path"].split(">")[-2]
+    assert data["needs_review"] is False and data["confidence"] == 1.0
+    assert data["matches"][0]["call_id"] == own_call_id(call, last)
+    assert data["due_at"].endswith("Z")
+    proc = cli.run(
+        "trace", "lookup", "--caller", "x", "--called", "2125551234", "--at", "2025-03-03"
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "Error: caller 'x' has no digits: give a phone number"
+
+
+def test_cli_answer_csv_with_a_bad_row(world: World, cli, tmp_path: Path) -> None:
+    call = next(c for c in read(world.out / "truth" / "calls.csv") if c["hops"] == "4")
+    last = call["path"].split(">")[-1]
+    cli.home = world.homes / last
+    requests = tmp_path / "req.csv"
+    other = call["called"][:-1] + str((int(call["called"][-1]) + 1) % 10)
+    requests.write_text(
+        HEADER
+        + f"a1,{call['caller']},{call['called']},{call['start']},complaint\n"
+        + "a2,2025550143,2125551234,03/03/2025,bad time\n"
+        + f"a3,{call['caller']},{other},{call['start'][:10]},no such call\n"
+    )
+    out = tmp_path / "answers.json"
+    proc = cli.run("trace", "answer", str(requests), "--json", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert json.loads(out.read_text()) == data
+    assert [(e["request_id"], e["answer"]) for e in data] == [
+        ("a1", "received_from"),
+        ("a2", "error"),
+        ("a3", "not_found"),
+    ]
+    assert data[0]["upstream"] == call["path"].split(">")[-2]
+    assert data[1]["line"] == 3 and "03/03/2025" in data[1]["error"]
+    assert proc.stderr.strip() == (
+        f"{requests}:3: time '03/03/2025' is not ISO 8601: give e.g. 2025-03-03T16:50:00Z "
+        "or 2025-03-03"
+    )
+    missing = tmp_path / "missing.csv"
+    missing.write_text("request_id,caller,at\n")
+    proc = cli.run("trace", "answer", str(missing))
+    assert proc.returncode == 1
+    assert proc.stderr.strip().startswith(f"Error: {missing}: header lacks called")
