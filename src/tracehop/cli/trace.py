@@ -93,7 +93,7 @@ def lookup(
     if as_json:
         emit_json(answer.to_json())
         return
-    _print_answer(answer)
+    _print_answer(answer, business_zone)
 
 
 @app.command()
@@ -147,7 +147,7 @@ def answer(
         raise InputError(f"{requests}: no request could be read ({len(parsed.errors)} bad rows)")
 
 
-def _print_answer(a: HopAnswer) -> None:
+def _print_answer(a: HopAnswer, zone: str) -> None:
     out = stdout_console()
     named = f" {a.upstream}" if a.upstream else ""
     out.print(f"[bold]{a.answer}[/]{named} (confidence {a.confidence:.2f})", highlight=False)
@@ -163,7 +163,13 @@ def _print_answer(a: HopAnswer) -> None:
             highlight=False,
         )
     if a.due_at:
-        out.print(f"  due by {jsonable(a.due_at)} (47 CFR 64.1200(n)(1))", highlight=False)
+        from zoneinfo import ZoneInfo
+
+        local = a.due_at.astimezone(ZoneInfo(zone)).strftime("%a %Y-%m-%d %H:%M")
+        out.print(
+            f"  due by {jsonable(a.due_at)} ({local} {zone}; 47 CFR 64.1200(n)(1))",
+            highlight=False,
+        )
 
 
 def _print_table(answers: list[HopAnswer], errors: int) -> None:
