@@ -419,3 +419,78 @@ def test_cli_answer_csv_with_a_bad_row(world: World, cli, tmp_path: Path) -> Non
     proc = cli.run("trace", "answer", str(missing))
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith(f"Error: {missing}: header lacks called")
+
+
+# --- ranking and review on a hand-made lake -------------------------------------------------
+
+
+@pytest.fixture
+def small_home(tmp_path: Path, write_cdr) -> Settings:
+    """Two redials of one call a minute apart through different upstreams, an enterprise's
+    call, an unknown trunk's call, and a caller ID without an E.164 form."""
+    cdr = write_cdr(
+        "cdr.csv",
+        [
+            "call_id,start,caller,called,upstream,downstream,duration,disposition",
+            "x-1,2025-03-04T15:00:10Z,2025550143,2125551234,carrier-a,term,0,no_answer",
+            "x-2,2025-03-04T15:01:30Z,2025550143,2125551234,carrier-b,term,40,answered",
+            "x-3,2025-03-04T16:00:00Z,3125550100,2125551234,acme,term,90,answered",
+            "x-4,2025-03-04T17:00:00Z,3125550100,2125550000,mystery,term,90,answered",
+            "x-5,2025-03-04T18:00:00Z,025550143,2125551234,acme,term,5,answered",
+        ],
+    )
+    people = write_cdr(
+        "customers.csv",
+        [
+            "id,name,kind,country,onboarded",
+            "carrier-a,Carrier A,carrier,US,2020-01-01",
+            "carrier-b,Carrier B,carrier,US,2020-01-01",
+            "acme,Acme Corp,enterprise,US,2021-05-01",
+        ],
+    )
+    s = load_settings(home=tmp_path / "small")
+    store = open_store(s)
+    import_customers(store, parse_customers_csv(people))
+    store.close()
+    assert ingest([cdr], s).rows_ingested == 5
+    return s
+
+
+def test_several_upstreams_need_review(small_home: Settings) -> None:
+    a = lookup(small_home, make_request("m1", "202-555-0143", "212 555 1234", "2025-03-04T15:00Z"))
+    assert (a.answer, a.upstream) == ("received_from", "carrier-a")  # closest first
+    assert [m["call_id"] for m in a.matches] == ["x-1", "x-2"]
+    assert a.needs_review is True and 0 < a.confidence < 0.8
+    assert a.reason == "other upstreams also match: carrier-b"
+    # a narrow window leaves only the closest call: certain
+    b = lookup(
+        small_home,
+        make_request("m2", "2025550143", "2125551234", "2025-03-04T15:00Z", window="30s"),
+    )
+    assert [m["call_id"] for m in b.matches] == ["x-1"]
+    assert (b.needs_review, b.confidence) == (False, 1.0)
+    # date only: answered call first, both shown, review
+    c = lookup(small_home, make_request("m3", "2025550143", "2125551234", "2025-03-04"))
+    assert [m["call_id"] for m in c.matches] == ["x-2", "x-1"]
+    assert (c.upstream, c.needs_review) == ("carrier-b", True)
+
+
+def test_origin_unknown_trunk_and_raw_caller(small_home: Settings) -> None:
+    a = lookup(small_home, make_request("o1", "3125550100", "2125551234", "2025-03-04T16:00Z"))
+    assert (a.answer, a.upstream, a.needs_review) == ("origin", "acme", False)
+    assert a.customer is not None and a.customer["kind"] == "enterprise"
+    b = lookup(small_home, make_request("o2", "3125550100", "2125550000", "2025-03-04T17:00Z"))
+    assert (b.answer, b.upstream, b.needs_review) == ("origin", "mystery", True)
+    assert b.reason == "upstream 'mystery' has no customer record"
+    assert b.confidence <= 0.5
+    known = lookup(
+        small_home,
+        make_request("o3", "3125550100", "2125550000", "2025-03-04T17:00Z"),
+        known_providers={"mystery"},
+    )
+    assert (known.answer, known.needs_review) == ("received_from", False)
+    raw = lookup(small_home, make_request("o4", "025550143", "2125551234", "2025-03-04T18:00Z"))
+    assert (raw.answer, raw.upstream) == ("origin", "acme")
+    assert raw.matches[0]["call_id"] == "x-5" and raw.matches[0]["caller"] is None
+    none = lookup(small_home, make_request("o5", "3125550100", "2125551234", "2025-03-04T18:00Z"))
+    assert (none.answer, none.needs_review, none.matches) == ("not_found", False, [])
