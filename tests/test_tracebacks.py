@@ -277,9 +277,15 @@ def test_bad_rows_are_reported_with_their_line_and_the_rest_is_read() -> None:
         "ok1,2025550143,2125551234,2025-03-03,again\n"
         "bad4,1,2,2025-03-03,x,y\n"
         ',2025550143,2125551234,2025-03-03,""\n'
+        'q1,"2025550143,2125551234,2025-03-03\n'
+        "ok3,2025550143,2125551234,2025-03-03\r\n"
     )
     parsed = parse_requests_bytes(text.encode(), "r.csv")
-    assert [(line, r.request_id) for line, r in parsed.requests] == [(2, "ok1"), (7, "ok2")]
+    assert [(line, r.request_id) for line, r in parsed.requests] == [
+        (2, "ok1"),
+        (7, "ok2"),
+        (12, "ok3"),
+    ]
     assert [(e.line, e.request_id, e.reason) for e in parsed.errors] == [
         (3, "bad1", "caller 'abc' has no digits: give a phone number"),
         (
@@ -291,6 +297,7 @@ def test_bad_rows_are_reported_with_their_line_and_the_rest_is_read() -> None:
         (8, "ok1", "request_id repeats line 2"),
         (9, "bad4", "expected 5 fields (request_id, caller, called, at, description), found 6"),
         (10, None, "request_id is empty"),
+        (11, None, "not readable as CSV: a quoted value does not end on its line"),
     ]
 
 

@@ -151,11 +151,15 @@ def parse_requests_bytes(data: bytes, path: str = "requests") -> RequestFile:
         raise InputError(f"{path}:{line}: not UTF-8 text") from None
     if "\x00" in text:
         raise InputError(f"{path}: contains NUL bytes: not a CSV text file")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # One record per physical line (as in CDR ingest): a quote left open must not swallow
+    # the rows after it, and every error names the line a person sees in an editor.
+    lines = _LINE_BREAK.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    if not lines or not lines[0].strip():
+        raise InputError(f"{path}: empty file (columns: {', '.join(REQUEST_COLUMNS)})")
     try:
-        header = [h.strip().lower() for h in next(reader)]
-    except StopIteration:
-        raise InputError(f"{path}: empty file (columns: {', '.join(REQUEST_COLUMNS)})") from None
+        header = [h.strip().lower() for h in _split(lines[0])]
     except csv.Error as exc:
         raise InputError(f"{path}:1: header is not readable as CSV: {exc}") from None
     missing = [c for c in REQUEST_COLUMNS if c not in header]
@@ -166,15 +170,15 @@ def parse_requests_bytes(data: bytes, path: str = "requests") -> RequestFile:
         )
     out = RequestFile()
     seen: dict[str, int] = {}
-    while True:
+    for line, raw in enumerate(lines[1:], start=2):
         try:
-            fields = next(reader)
-        except StopIteration:
-            break
+            fields = _split(raw)
         except csv.Error as exc:
-            out.errors.append(RowError(reader.line_num, f"not readable as CSV: {exc}"))
+            why = (
+                "a quoted value does not end on its line" if "end of data" in str(exc) else str(exc)
+            )
+            out.errors.append(RowError(line, f"not readable as CSV: {why}"))
             continue
-        line = reader.line_num
         if not fields or all(not f.strip() for f in fields):
             continue  # blank line
         if len(fields) < len(header):  # trailing optional columns left out
@@ -212,6 +216,12 @@ def parse_requests_bytes(data: bytes, path: str = "requests") -> RequestFile:
     return out
 
 
+def _split(line: str) -> list[str]:
+    """One CSV record from one line; csv.Error when a quote is left open."""
+    rows = list(csv.reader([line], strict=True))
+    return rows[0] if rows else []
+
+
 def load_known_providers(path: Path) -> set[str]:
     """Provider ids a hub knows (its directory): a CSV with ``id`` and, when present,
     ``in_consortium`` (only rows marked true count, as in the simulator's directory.csv)."""
@@ -242,6 +252,7 @@ def load_known_providers(path: Path) -> set[str]:
 
 
 _NON_DIGIT = re.compile(r"\D")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what csv and editors count as a line break
 
 
 def _digits(number: str) -> str:
