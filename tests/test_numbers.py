@@ -28,6 +28,8 @@ CASES = [
     ("011 44 20 7946 0958", "+442079460958"),
     ("+44 20 7946 0958", "+442079460958"),
     ("01112125551234", "+12125551234"),
+    ("011-555-1234", None),  # 011 comes first: an international prefix, not a 10-digit number
+    ("0114420794609", "+4420794609"),
     ("+12345", None),  # NANP with too few digits
     ("5551234", None),  # 7-digit local number
     ("911", None),
@@ -78,8 +80,17 @@ number_like = st.lists(
 ).map("".join)
 
 
+# Numbers of every length with the prefixes the rules turn on, punctuated or not.
+shaped = st.builds(
+    lambda prefix, digits, sep: prefix + sep.join([digits[:3], digits[3:6], digits[6:]]),
+    st.sampled_from(["", "+", "1", "+1", "011", "0111", "+44", "sip:", " "]),
+    st.text(alphabet="0123456789", min_size=0, max_size=15),
+    st.sampled_from(["", " ", "-", ".", ")", "/"]),
+)
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.lists(number_like, min_size=1, max_size=40))
+@given(st.lists(st.one_of(number_like, shaped), min_size=1, max_size=40))
 def test_sql_and_python_agree(con: duckdb.DuckDBPyConnection, values: list[str]) -> None:
     assert sql_e164(con, values) == [to_e164(v) for v in values]
 

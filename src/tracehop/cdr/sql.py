@@ -43,10 +43,10 @@ def e164_sql(s: str, d: str, ok: str) -> str:
         WHEN starts_with({s}, '+') THEN CASE
             WHEN NOT starts_with({d}, '1') THEN '{INTL_MARK}' || {d}
             WHEN length({d}) = 11 THEN '+' || {d} END
-        WHEN length({d}) = 10 THEN '+1' || {d}
-        WHEN length({d}) = 11 AND starts_with({d}, '1') THEN '+' || {d}
         WHEN starts_with({d}, '0111') THEN CASE WHEN length({d}) = 14 THEN '+' || substr({d}, 4) END
         WHEN starts_with({d}, '011') THEN '{INTL_MARK}' || substr({d}, 4)
+        WHEN length({d}) = 10 THEN '+1' || {d}
+        WHEN length({d}) = 11 AND starts_with({d}, '1') THEN '+' || {d}
         ELSE NULL END)"""
 
 
