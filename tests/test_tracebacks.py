@@ -444,6 +444,7 @@ def small_home(tmp_path: Path, write_cdr) -> Settings:
             "x-3,2025-03-04T16:00:00Z,3125550100,2125551234,acme,term,90,answered",
             "x-4,2025-03-04T17:00:00Z,3125550100,2125550000,mystery,term,90,answered",
             "x-5,2025-03-04T18:00:00Z,025550143,2125551234,acme,term,5,answered",
+            "x-6,2025-03-05T01:00:00Z,3125550100,2125559999,acme,term,5,answered",
         ],
     )
     people = write_cdr(
@@ -459,7 +460,7 @@ def small_home(tmp_path: Path, write_cdr) -> Settings:
     store = open_store(s)
     import_customers(store, parse_customers_csv(people))
     store.close()
-    assert ingest([cdr], s).rows_ingested == 5
+    assert ingest([cdr], s).rows_ingested == 6
     return s
 
 
@@ -499,5 +500,11 @@ def test_origin_unknown_trunk_and_raw_caller(small_home: Settings) -> None:
     raw = lookup(small_home, make_request("o4", "025550143", "2125551234", "2025-03-04T18:00Z"))
     assert (raw.answer, raw.upstream) == ("origin", "acme")
     assert raw.matches[0]["call_id"] == "x-5" and raw.matches[0]["caller"] is None
+    # 20:00 in New York is the next UTC day: the right partition is searched
+    late = lookup(
+        small_home, make_request("o6", "3125550100", "2125559999", "2025-03-04T20:00-05:00")
+    )
+    assert [m["call_id"] for m in late.matches] == ["x-6"]
+    assert late.matches[0]["seconds_off"] == 0.0
     none = lookup(small_home, make_request("o5", "3125550100", "2125551234", "2025-03-04T18:00Z"))
     assert (none.answer, none.needs_review, none.matches) == ("not_found", False, [])

@@ -50,8 +50,9 @@ class TracebackRequest(BaseModel):
     @field_validator("at")
     @classmethod
     def _utc(cls, value: datetime | date) -> datetime | date:
-        if isinstance(value, datetime) and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
+        if isinstance(value, datetime):
+            # stored and compared in UTC; a naive time is already UTC
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
         return value
 
     @property

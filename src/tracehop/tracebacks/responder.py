@@ -271,7 +271,8 @@ def search_span(request: TracebackRequest) -> tuple[datetime, datetime]:
     if isinstance(request.at, datetime):
         window = request.window if request.window is not None else DEFAULT_WINDOW
         # A reported minute covers the 60 s after it.
-        return request.at - window, request.at + window + timedelta(seconds=60)
+        at = request.at.astimezone(UTC)  # the lake's day partitions are UTC days
+        return at - window, at + window + timedelta(seconds=60)
     start = datetime.combine(request.at, datetime.min.time(), tzinfo=UTC)
     return start - DATE_SLACK, start + DATE_END_AFTER + DATE_SLACK
 
