@@ -61,7 +61,7 @@ def _register() -> None:
     if _registered:
         return
     _registered = True
-    from tracehop.cli import customers, demo, ingest, query, simulate, trace
+    from tracehop.cli import customers, demo, ingest, query, serve, simulate, trace
 
     ingest.register(app)
     query.register(app)
@@ -69,6 +69,7 @@ def _register() -> None:
     demo.register(app)
     simulate.register(app)
     app.add_typer(trace.app, name="trace")
+    serve.register(app)
 
 
 def main() -> None:
