@@ -1,9 +1,10 @@
 """The REST API: thin FastAPI routes over the library (DESIGN.md: library first).
 
+(No ``from __future__ import annotations`` here: FastAPI reads the route annotations, and
+``Depends`` on a local function must stay a real object.)
+
 One error shape for every failure: ``{"ok": false, "error": "...", "status": N}``.
 """
-
-from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager

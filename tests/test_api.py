@@ -1,0 +1,212 @@
+"""The node API: auth, error shape, answers, review-first, rate limit, audit; one real server."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from tracehop.api import create_app, tokens
+from tracehop.cdr.ingest import ingest
+from tracehop.customers import import_customers, parse_customers_csv
+from tracehop.settings import Settings, load_settings
+from tracehop.store import open_store
+
+ASK = {
+    "request_id": "r-1",
+    "caller": "(202) 555-0143",
+    "called": "212-555-1234",
+    "at": "2021-02-07T10:15:00Z",
+}
+
+
+@pytest.fixture
+def node_home(tmp_path: Path, data: Path) -> Settings:
+    settings = load_settings(home=tmp_path / "node", provider="telco-x")
+    ingest([data / "generic.csv"], settings)
+    store = open_store(settings)
+    import_customers(store, parse_customers_csv(data / "customers.csv"))
+    store.close()
+    return settings
+
+
+def client(settings: Settings, **kw) -> tuple[TestClient, str]:
+    token = tokens.issue(settings.home, "hub")
+    return TestClient(create_app(settings, **kw)), token
+
+
+def assert_error(resp: httpx.Response, status: int, text: str) -> None:
+    assert resp.status_code == status
+    body = resp.json()
+    assert set(body) == {"ok", "error", "status"}
+    assert body["ok"] is False and body["status"] == status and text in body["error"]
+
+
+def test_answer_with_evidence(node_home: Settings) -> None:
+    c, token = client(node_home)
+    with c:
+        assert c.get("/api/v1/health").json() == {"ok": True, "provider": "telco-x", "mode": "auto"}
+        resp = c.post(
+            "/api/v1/tracebacks/requests", json=ASK, headers={"Authorization": f"Bearer {token}"}
+        )
+    assert resp.status_code == 200
+    body = resp.json()
+    assert (body["answer"], body["upstream"], body["needs_review"]) == (
+        "received_from",
+        "caprus",
+        False,
+    )
+    assert [m["call_id"] for m in body["matches"]] == ["g-1"]
+    assert body["customer"]["name"] == "Caprus IT"
+    assert body["due_at"] > body["received_at"]
+
+
+def test_never_answers_about_other_calls(node_home: Settings) -> None:
+    c, token = client(node_home)
+    with c:
+        resp = c.post(
+            "/api/v1/tracebacks/requests",
+            json={**ASK, "request_id": "r-2", "caller": "2025559999"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert resp.json()["answer"] == "not_found" and resp.json()["matches"] == []
+
+
+def test_auth_and_error_shape(node_home: Settings) -> None:
+    c, token = client(node_home)
+    with c:
+        assert_error(c.post("/api/v1/tracebacks/requests", json=ASK), 401, "valid token")
+        # no token: 401 even with a malformed body (the body is not read)
+        assert_error(c.post("/api/v1/tracebacks/requests", json={"x": 1}), 401, "valid token")
+        assert_error(
+            c.post(
+                "/api/v1/tracebacks/requests", json=ASK, headers={"Authorization": "Bearer nope"}
+            ),
+            401,
+            "valid token",
+        )
+        auth = {"Authorization": f"Bearer {token}"}
+        assert_error(
+            c.post("/api/v1/tracebacks/requests", json={"request_id": "a"}, headers=auth),
+            422,
+            "caller",
+        )
+        assert_error(
+            c.post(
+                "/api/v1/tracebacks/requests",
+                content=b"{not json",
+                headers={**auth, "content-type": "application/json"},
+            ),
+            422,
+            "",
+        )
+        assert_error(
+            c.post("/api/v1/tracebacks/requests", json={**ASK, "at": "last tuesday"}, headers=auth),
+            400,
+            "last tuesday",
+        )
+        assert_error(c.get("/api/v1/tracebacks/requests/zzz", headers=auth), 404, "zzz")
+    audit = [json.loads(line) for line in (node_home.home / "audit.log").read_text().splitlines()]
+    assert [a["event"] for a in audit].count("unauthorized") == 3
+
+
+def test_revoked_token_is_refused(node_home: Settings) -> None:
+    c, token = client(node_home)
+    tokens.revoke(node_home.home, "hub")
+    with c:
+        resp = c.post(
+            "/api/v1/tracebacks/requests", json=ASK, headers={"Authorization": f"Bearer {token}"}
+        )
+    assert_error(resp, 401, "valid token")
+
+
+def test_review_first_mode(node_home: Settings) -> None:
+    c, token = client(node_home, mode="review")
+    auth = {"Authorization": f"Bearer {token}"}
+    with c:
+        resp = c.post("/api/v1/tracebacks/requests", json=ASK, headers=auth)
+        assert resp.status_code == 202 and resp.json() == {
+            "request_id": "r-1",
+            "status": "pending_review",
+        }
+        again = c.get("/api/v1/tracebacks/requests/r-1", headers=auth)
+        assert again.status_code == 202
+    # the request and its computed answer are stored, waiting for a person
+    from tracehop.tracebacks.responder import stored_answers
+
+    store = open_store(node_home)
+    stored = stored_answers(store)
+    store.close()
+    assert [(s["request_id"], s["status"], s["upstream"]) for s in stored] == [
+        ("r-1", "pending_review", "caprus")
+    ]
+
+
+def test_rate_limit(node_home: Settings) -> None:
+    c, token = client(node_home, rate=0.5)  # burst of 1 request, then one every 2 s
+    auth = {"Authorization": f"Bearer {token}"}
+    with c:
+        codes = [
+            c.post(
+                "/api/v1/tracebacks/requests", json={**ASK, "request_id": f"q{i}"}, headers=auth
+            ).status_code
+            for i in range(3)
+        ]
+    assert codes[0] == 200 and 429 in codes[1:]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_real_server_process(node_home: Settings) -> None:
+    token = tokens.issue(node_home.home, "hub")
+    port = _free_port()
+    env = {**os.environ, "TRACEHOP_PROVIDER": "telco-x"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tracehop",
+            "--home",
+            str(node_home.home),
+            "serve",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        resp = httpx.post(
+            f"{base}/api/v1/tracebacks/requests",
+            json=ASK,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert resp.status_code == 200 and resp.json()["upstream"] == "caprus"
+        assert (
+            httpx.post(f"{base}/api/v1/tracebacks/requests", json=ASK, timeout=10).status_code
+            == 401
+        )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
