@@ -508,3 +508,30 @@ def test_origin_unknown_trunk_and_raw_caller(small_home: Settings) -> None:
     assert late.matches[0]["seconds_off"] == 0.0
     none = lookup(small_home, make_request("o5", "3125550100", "2125551234", "2025-03-04T18:00Z"))
     assert (none.answer, none.needs_review, none.matches) == ("not_found", False, [])
+
+
+def test_batch_join_gives_the_same_answers_as_one_by_one(world: World) -> None:
+    """answer_many (one join for the whole batch) and answer (one query each) agree."""
+    from tracehop.store import open_store
+    from tracehop.tracebacks.responder import Responder
+
+    rng = random.Random(11)
+    calls = [c for c in read(world.out / "truth" / "calls.csv") if c["caller"].startswith("+")]
+    by_provider: dict[str, list] = {}
+    for j, call in enumerate(rng.sample(calls, 60)):
+        provider = call["path"].split(">")[-1]
+        at = call["start"][:16] + "Z" if j % 3 else call["start"][:10]
+        by_provider.setdefault(provider, []).append(
+            make_request(f"B{j}", call["caller"], call["called"], at)
+        )
+    for provider, reqs in by_provider.items():
+        settings = world.settings(provider)
+        store = open_store(settings)
+        responder = Responder(settings, store, known_providers=world.known)
+        try:
+            batch = [a.to_json() for a in responder.answer_many(reqs)]
+            single = [responder.answer(r).to_json() for r in reqs]
+        finally:
+            responder.close()
+            store.close()
+        assert batch == single

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 from pydantic import ValidationError
 from sqlalchemy import select
 
@@ -336,6 +337,67 @@ class Responder:
                 out.append(Candidate(r, None, start.astimezone(UTC).date() == request.at))
         return rank(out)
 
+    def candidates_many(self, requests: Sequence[TracebackRequest]) -> dict[str, list[Candidate]]:
+        """Candidates for many requests in one join (a batch scans the lake once, not once per
+        request). Requests whose numbers have no E.164 form are not included: ask
+        :meth:`candidates` for those."""
+        rows = []
+        for req in requests:
+            caller, called = to_e164(req.caller), to_e164(req.called)
+            if caller and called:
+                lo, hi = search_span(req)
+                rows.append((req.request_id, caller, called, lo, hi))
+        if not rows:
+            return {}
+        table = pa.table(
+            {
+                "request_id": pa.array([r[0] for r in rows], pa.string()),
+                "caller": pa.array([r[1] for r in rows], pa.string()),
+                "called": pa.array([r[2] for r in rows], pa.string()),
+                "lo": pa.array([r[3] for r in rows], pa.timestamp("us", tz="UTC")),
+                "hi": pa.array([r[4] for r in rows], pa.timestamp("us", tz="UTC")),
+            }
+        )
+        first = min(r[3] for r in rows).date()
+        last = max(r[4] for r in rows).date()
+        cols = ", ".join(f"c.{c}" for c in MATCH_COLUMNS)
+        con = self.con
+        con.register("th_requests", table)
+        try:
+            cur = con.execute(
+                f"""SELECT r.request_id, {cols} FROM th_requests r
+                    JOIN calls c ON c.called = r.called AND c.caller = r.caller
+                     AND c.start >= r.lo AND c.start < r.hi
+                    WHERE c.day BETWEEN ? AND ?""",
+                [first, last],
+            )
+            found = cur.fetchall()
+        except duckdb.Error as exc:
+            raise StoreError(f"lake lookup failed: {str(exc).splitlines()[0]}") from exc
+        finally:
+            con.unregister("th_requests")
+        by_id = {req.request_id: req for req in requests}
+        out: dict[str, list[Candidate]] = {r[0]: [] for r in rows}
+        for rec in found:
+            row = dict(zip(MATCH_COLUMNS, rec[1:], strict=True))
+            req = by_id[rec[0]]
+            start: datetime = row["start"]
+            if isinstance(req.at, datetime):
+                out[rec[0]].append(Candidate(row, abs((start - req.at).total_seconds())))
+            else:
+                out[rec[0]].append(Candidate(row, None, start.astimezone(UTC).date() == req.at))
+        return {rid: rank(c) for rid, c in out.items()}
+
+    def answer_many(self, requests: Sequence[TracebackRequest]) -> list[HopAnswer]:
+        """Answer a batch: one join for the candidates, then each answer as :meth:`answer`."""
+        found = self.candidates_many(requests)
+        return [
+            self._from_candidates(req, found[req.request_id])
+            if req.request_id in found
+            else self.answer(req)
+            for req in requests
+        ]
+
     def covered(self, request: TracebackRequest) -> bool:
         """Whether the lake holds any call for the days searched (a not_found is only
         meaningful when it does)."""
@@ -349,7 +411,9 @@ class Responder:
         return self._covered[key]
 
     def answer(self, request: TracebackRequest) -> HopAnswer:
-        found = self.candidates(request)
+        return self._from_candidates(request, self.candidates(request))
+
+    def _from_candidates(self, request: TracebackRequest, found: list[Candidate]) -> HopAnswer:
         if not found:
             if self.covered(request):
                 return HopAnswer(
@@ -585,7 +649,7 @@ def answer_batch(
         )
         responder = Responder(settings, store, known_providers=known_providers)
         try:
-            answers = [responder.answer(r) for r in requests]
+            answers = responder.answer_many(requests)
         finally:
             responder.close()
         for ans in answers:
