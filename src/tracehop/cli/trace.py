@@ -191,3 +191,28 @@ def _print_table(answers: list[HopAnswer], errors: int) -> None:
     out.print(table)
     review = sum(a.needs_review for a in answers)
     out.print(f"{len(answers)} answered, {review} need review, {errors} bad rows")
+
+
+@app.command()
+def confirm(
+    ctx: typer.Context,
+    request_id: Annotated[str, typer.Argument(help="The request to confirm.")],
+    upstream: Annotated[
+        str | None,
+        typer.Option(help="Correct the upstream before confirming.", show_default=False),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Confirm a stored answer (review-first mode): the node then gives it to the hub."""
+    from tracehop.store import open_store
+    from tracehop.tracebacks.responder import confirm as confirm_answer
+
+    store = open_store(ctx.obj)
+    try:
+        done = confirm_answer(store, request_id, upstream=upstream)
+    finally:
+        store.close()
+    if as_json:
+        emit_json(done)
+    else:
+        stdout_console().print(f"confirmed {request_id}: upstream {done['upstream']}")

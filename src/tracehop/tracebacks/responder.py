@@ -680,3 +680,22 @@ def lookup(
         received_at=received_at,
         business_zone=business_zone,
     )[0]
+
+
+def confirm(store: Store, request_id: str, *, upstream: str | None = None) -> dict[str, Any]:
+    """A person confirms a stored answer (review-first mode, or one that needs review); with
+    ``upstream`` they correct who sent the call. The node then gives it to the hub."""
+    from tracehop.errors import NotFoundError
+
+    with store.session() as s:
+        row = s.get(TracebackAnswerRow, request_id)
+        if row is None:
+            raise NotFoundError(f"no answered traceback request {request_id!r}")
+        if upstream is not None and upstream != row.upstream:
+            row.upstream = upstream
+            row.matches = [m for m in row.matches if m.get("upstream") == upstream]
+            row.reason = ((row.reason + "; ") if row.reason else "") + "upstream set by a person"
+        row.needs_review = False
+        row.status = "answered"
+        row.answered_at = datetime.now(UTC)
+        return {"request_id": request_id, "status": row.status, "upstream": row.upstream}
