@@ -27,9 +27,11 @@ def expected_blanks(data: str) -> tuple[list[int], int]:
     return blanks, len(lines)
 
 
-text = st.lists(st.sampled_from(["", "\r", "a,b", "x", "\r\r", " ", '"q"']), max_size=60).map(
-    "\n".join
-).flatmap(lambda body: st.sampled_from(["", "\n", "\r\n"]).map(lambda end: body + end))
+text = (
+    st.lists(st.sampled_from(["", "\r", "a,b", "x", "\r\r", " ", '"q"']), max_size=60)
+    .map("\n".join)
+    .flatmap(lambda body: st.sampled_from(["", "\n", "\r\n"]).map(lambda end: body + end))
+)
 
 
 @settings(max_examples=200, deadline=None)
