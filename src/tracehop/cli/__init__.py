@@ -61,7 +61,7 @@ def _register() -> None:
     if _registered:
         return
     _registered = True
-    from tracehop.cli import customers, demo, ingest, query, serve, simulate, trace
+    from tracehop.cli import customers, demo, hub, ingest, query, serve, simulate, trace
 
     ingest.register(app)
     query.register(app)
@@ -70,6 +70,7 @@ def _register() -> None:
     simulate.register(app)
     app.add_typer(trace.app, name="trace")
     serve.register(app)
+    app.add_typer(hub.app, name="hub")
 
 
 def main() -> None:

@@ -96,3 +96,83 @@ class TracebackAnswerRow(Base):
     status: Mapped[str] = mapped_column(String(20))  # answered | needs_review
     answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     times_answered: Mapped[int] = mapped_column(Integer, default=1)
+
+
+# --- the hub (the consortium's side of a traceback) ------------------------------------------
+
+
+class HubProvider(Base):
+    """A provider the hub knows: its directory entry and how to reach its tracehop node."""
+
+    __tablename__ = "hub_providers"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(400))
+    country: Mapped[str] = mapped_column(String(2))  # ISO 3166-1 alpha-2
+    roles: Mapped[str | None] = mapped_column(String(200))  # ;-separated, as in directory.csv
+    in_consortium: Mapped[bool] = mapped_column(Boolean)
+    rmd_listed: Mapped[bool] = mapped_column(Boolean)
+    rmd_id: Mapped[str | None] = mapped_column(String(64))
+    contact: Mapped[str | None] = mapped_column(Text)
+    node_url: Mapped[str | None] = mapped_column(Text)  # base URL of its node, e.g. https://...
+    token: Mapped[str | None] = mapped_column(Text)  # bearer token its operator issued the hub
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class HubNumberBlock(Base):
+    """Number portability data: who terminates calls to an NPA-NXX (where a trace starts)."""
+
+    __tablename__ = "hub_number_blocks"
+
+    npa_nxx: Mapped[str] = mapped_column(String(6), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(200))
+    use: Mapped[str | None] = mapped_column(String(100))
+
+
+class HubTrace(Base):
+    """One traceback: the reported call, where it started and how it ended."""
+
+    __tablename__ = "hub_traces"
+
+    trace_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    reference: Mapped[str | None] = mapped_column(String(200))  # e.g. the complaint id
+    caller: Mapped[str] = mapped_column(String(100))  # as reported
+    called: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # UTC
+    on_date: Mapped[date | None] = mapped_column(Date)  # date-only reports
+    description: Mapped[str | None] = mapped_column(Text)
+    start_provider: Mapped[str | None] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # origin | not_found | no_response | foreign_entry | not_listed | no_node | loop | no_start
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    outcome_provider: Mapped[str | None] = mapped_column(String(200))  # where the trace ended
+    outcome_customer: Mapped[str | None] = mapped_column(String(200))  # customer/upstream named
+    gateway: Mapped[str | None] = mapped_column(String(200))  # first US provider after abroad
+    reason: Mapped[str | None] = mapped_column(Text)
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class HubHop(Base):
+    """One provider asked during a trace, with its answer as received."""
+
+    __tablename__ = "hub_hops"
+
+    trace_id: Mapped[str] = mapped_column(
+        String(80), ForeignKey("hub_traces.trace_id"), primary_key=True
+    )
+    hop: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1 = the first provider asked
+    provider: Mapped[str] = mapped_column(String(200))
+    request_id: Mapped[str] = mapped_column(String(200))
+    asked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # the hop deadline
+    # received_from | origin | provider_not_listed | not_found | no_response
+    answer: Mapped[str] = mapped_column(String(30))
+    upstream: Mapped[str | None] = mapped_column(String(200))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    reason: Mapped[str | None] = mapped_column(Text)
+    raw: Mapped[dict | None] = mapped_column(JSON)  # the node's answer JSON, as received

@@ -1,0 +1,276 @@
+"""``tracehop hub``: the consortium's side: a provider directory and hop-by-hop tracing."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tracehop.cli.output import emit_json, emit_rows, stdout_console
+from tracehop.settings import Settings
+from tracehop.store import open_store
+from tracehop.tracebacks.directory import import_blocks, import_directory, load_directory
+from tracehop.tracebacks.hub import (
+    DEFAULT_WORKERS,
+    Trace,
+    get_trace,
+    open_hub,
+    parse_deadline,
+    summary,
+    trace,
+    trace_batch,
+)
+
+app = typer.Typer(help="The traceback hub: provider directory, hop-by-hop traces, summaries.")
+directory_app = typer.Typer(help="The provider directory (who each provider is, its node).")
+blocks_app = typer.Typer(help="Number blocks: which provider terminates each NPA-NXX.")
+app.add_typer(directory_app, name="directory")
+app.add_typer(blocks_app, name="blocks")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print as JSON.")]
+DeadlineOpt = Annotated[
+    str,
+    typer.Option(
+        "--hop-timeout",
+        help="How long each node has to answer before the hop is No Response: 10s, 5m, 24h "
+        "(47 CFR 64.1200(n)(1) gives providers 24 hours).",
+    ),
+]
+
+
+@directory_app.command("import")
+def directory_import(
+    ctx: typer.Context,
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV: id, name, country[, roles, in_consortium, rmd_listed, rmd_id, contact, "
+            "node_url, token] (the simulator's directory.csv works as is)"
+        ),
+    ],
+    nodes: Annotated[
+        Path | None,
+        typer.Option(
+            "--nodes", help="CSV: id, node_url[, token, contact] per provider.", show_default=False
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create or update providers (all rows or none); providers not in the file stay."""
+    store = open_store(ctx.obj)
+    try:
+        result = import_directory(store, directory, nodes)
+    finally:
+        store.close()
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        stdout_console().print(
+            f"{result.created} created, {result.updated} updated, "
+            f"{result.nodes} with a node URL from --nodes"
+        )
+
+
+@directory_app.command("list")
+def directory_list(
+    ctx: typer.Context,
+    as_json: JsonOpt = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print as CSV.")] = False,
+) -> None:
+    """List the providers (tokens are never shown: only whether one is set)."""
+    store = open_store(ctx.obj)
+    try:
+        rows = [p.to_json() for p in load_directory(store).values()]
+    finally:
+        store.close()
+    columns = ["id", "name", "country", "in_consortium", "rmd_listed", "node_url", "token"]
+    if as_json:
+        emit_json(rows)
+        return
+    emit_rows(columns, [[r[c] for c in columns] for r in rows], as_csv=as_csv, title="Providers")
+
+
+@blocks_app.command("import")
+def blocks_import(
+    ctx: typer.Context,
+    path: Annotated[
+        Path, typer.Argument(help="CSV: npa_nxx, provider[, use] (replaces all blocks)")
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Replace the number blocks (portability data: where a trace starts)."""
+    store = open_store(ctx.obj)
+    try:
+        n = import_blocks(store, path)
+    finally:
+        store.close()
+    if as_json:
+        emit_json({"blocks": n})
+    else:
+        stdout_console().print(f"{n} number blocks")
+
+
+@app.command("trace")
+def trace_(
+    ctx: typer.Context,
+    caller: Annotated[str, typer.Option(help="Calling number as reported.")],
+    called: Annotated[str, typer.Option(help="Called number as reported.")],
+    at: Annotated[
+        str, typer.Option(help="When: 2025-03-03T16:50Z (naive = UTC), or a date 2025-03-03.")
+    ],
+    start_at: Annotated[
+        str | None,
+        typer.Option(
+            help="Provider to ask first (default: the called number's block owner).",
+            show_default=False,
+        ),
+    ] = None,
+    hop_timeout: DeadlineOpt = "24h",
+    reference: Annotated[
+        str | None,
+        typer.Option(help="Your reference (e.g. a complaint id).", show_default=False),
+    ] = None,
+    description: Annotated[str, typer.Option(help="What was reported.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Trace one call hop by hop from the terminating provider to where it ends."""
+    settings: Settings = ctx.obj
+    deadline = parse_deadline(hop_timeout)
+    with open_hub(settings) as hub:
+        t = trace(
+            hub,
+            caller,
+            called,
+            at,
+            start_at=start_at,
+            hop_timeout=deadline,
+            reference=reference or f"cli-{uuid.uuid4().hex[:8]}",
+            description=description,
+        )
+    if as_json:
+        emit_json(t.to_json())
+    else:
+        _print_trace(t)
+
+
+@app.command("trace-batch")
+def trace_batch_(
+    ctx: typer.Context,
+    complaints: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV: the simulator's complaints.csv, or caller, called, at[, description]"
+        ),
+    ],
+    workers: Annotated[int, typer.Option(help="Traces at once.")] = DEFAULT_WORKERS,
+    hop_timeout: DeadlineOpt = "24h",
+    limit: Annotated[
+        int | None, typer.Option(help="Trace only the first N complaints.", show_default=False)
+    ] = None,
+    raw: Annotated[bool, typer.Option("--raw", help="With --json: each node's answer.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Trace every complaint of a CSV (bad rows are reported with their line)."""
+    settings: Settings = ctx.obj
+    deadline = parse_deadline(hop_timeout)
+    with open_hub(settings) as hub:
+        result = trace_batch(hub, complaints, workers=workers, hop_timeout=deadline, limit=limit)
+    for e in result.errors:
+        typer.echo(f"{complaints}:{e.line}: {e.reason}", err=True)
+    if as_json:
+        emit_json(result.to_json(raw=raw))
+        return
+    rows = [
+        [
+            t.reference,
+            t.outcome,
+            t.outcome_provider,
+            t.outcome_customer,
+            t.gateway,
+            " > ".join(h.provider for h in t.hops),
+            t.seconds,
+        ]
+        for t in result.traces
+    ]
+    emit_rows(
+        ["reference", "outcome", "where", "named", "gateway", "hops", "seconds"],
+        rows,
+        title="Traces",
+    )
+    outcomes = result.to_json()["outcomes"]
+    stdout_console().print(
+        f"{len(result.traces)} traced ("
+        + ", ".join(f"{k} {v}" for k, v in outcomes.items())
+        + f"), {len(result.errors)} bad rows"
+    )
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    trace_id: Annotated[str, typer.Argument(help="A trace id (tb-...).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one stored trace with every hop."""
+    store = open_store(ctx.obj)
+    try:
+        t = get_trace(store, trace_id)
+    finally:
+        store.close()
+    if as_json:
+        emit_json(t.to_json())
+    else:
+        _print_trace(t)
+
+
+@app.command("summary")
+def summary_(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Per provider: traces it was asked in; origin, gateway, No Response and where traces
+    ended otherwise."""
+    store = open_store(ctx.obj)
+    try:
+        rows = summary(store)
+    finally:
+        store.close()
+    if as_json:
+        emit_json(rows)
+        return
+    columns = [
+        "provider",
+        "country",
+        "asked",
+        "origin",
+        "gateway",
+        "no_response",
+        "not_found",
+        "foreign_entry",
+        "not_listed",
+    ]
+    emit_rows(columns, [[r[c] for c in columns] for r in rows], title="Per provider")
+
+
+def _print_trace(t: Trace) -> None:
+    out = stdout_console()
+    out.print(
+        f"[bold]{t.outcome}[/] at {t.outcome_provider or '-'}"
+        + (f" ({t.outcome_customer})" if t.outcome_customer else "")
+        + f": {t.reason}",
+        highlight=False,
+    )
+    out.print(
+        f"  trace {t.trace_id} {t.caller} -> {t.called} at {t.to_json()['at']}"
+        + (f", gateway {t.gateway}" if t.gateway else "")
+        + (f", {t.seconds:.2f} s" if t.seconds is not None else ""),
+        highlight=False,
+    )
+    for h in t.hops:
+        took = f"{h.seconds:.2f} s" if h.seconds is not None else f"{h.attempts} attempt(s)"
+        named = f" {h.upstream}" if h.upstream else ""
+        review = " [yellow](needs review)[/]" if h.needs_review else ""
+        why = f" - {h.reason}" if h.answer == "no_response" else ""
+        out.print(
+            f"  hop {h.hop}: {h.provider:<14} {h.answer}{named} ({took}){review}{why}",
+            highlight=False,
+        )
