@@ -61,7 +61,7 @@ def _register() -> None:
     if _registered:
         return
     _registered = True
-    from tracehop.cli import customers, demo, hub, ingest, query, serve, simulate, trace
+    from tracehop.cli import customers, demo, detect, hub, ingest, query, serve, simulate, trace
 
     ingest.register(app)
     query.register(app)
@@ -71,6 +71,7 @@ def _register() -> None:
     app.add_typer(trace.app, name="trace")
     serve.register(app)
     app.add_typer(hub.app, name="hub")
+    detect.register(app)
 
 
 def main() -> None:

@@ -176,3 +176,41 @@ class HubHop(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     reason: Mapped[str | None] = mapped_column(Text)
     raw: Mapped[dict | None] = mapped_column(JSON)  # the node's answer JSON, as received
+
+
+# --- detection (issue 5) ---------------------------------------------------------------------
+
+
+class DetectionRun(Base):
+    """One detection run over the lake: its window and settings."""
+
+    __tablename__ = "detection_runs"
+
+    run_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    min_calls: Mapped[int] = mapped_column(Integer)
+    threshold: Mapped[float] = mapped_column(Float)
+    customers: Mapped[int] = mapped_column(Integer)  # customers with traffic in the window
+    flagged: Mapped[int] = mapped_column(Integer)  # customers flagged
+
+
+class DetectionFinding(Base):
+    """One finding of a run (customer, caller ID or campaign), with its evidence."""
+
+    __tablename__ = "detection_findings"
+
+    run_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("detection_runs.run_id"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # customer | caller_id | campaign
+    subject: Mapped[str] = mapped_column(Text)
+    flagged: Mapped[bool] = mapped_column(Boolean)
+    score: Mapped[float] = mapped_column(Float)
+    categories: Mapped[list] = mapped_column(JSON)
+    evidence: Mapped[dict] = mapped_column(JSON)
+    first_seen: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,262 @@
+"""Rule-based scores: which customers and caller IDs carry illegal robocall traffic, and why.
+
+Each :class:`Rule` looks at a subject's indicators (``indicators.py``) and, when it fires,
+gives a category, a strength in [0, 1] and its evidence: the indicator values against the
+thresholds. The score combines the strengths as independent signals,
+``1 - prod(1 - strength)``, and a subject is ``flagged`` at ``score >= FLAG_THRESHOLD``.
+
+Design choices (docs/detection.md):
+- Every strong rule is about *what* the traffic is, never *how much* of it there is: a share
+  of bad-looking calls (invalid or toll-free caller IDs, neighbour spoofing, one-ring from
+  premium ranges, calls piled on three numbers) above a threshold **and** a minimum count of
+  such calls. Volume alone never flags: informational robocallers (many short calls from
+  one or two valid numbers), consented call centers (low ASR, long calls) and carriers (a
+  mixture) do not cross them. Shares make a carrier's verdict depend on how much of its
+  traffic looks bad, not on its size.
+- Low completion and short duration flag only together (ASR low *and* ACD short), because
+  each alone describes a legal look-alike: call centers have a low ASR, reminders are short.
+- Weak signals (a customer onboarded recently) raise a score that another rule started but
+  cannot flag on their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+FLAG_THRESHOLD = 0.5
+# A rule firing exactly at its threshold gives this strength; twice as far past it, STRONG_MAX.
+STRONG_BASE = 0.6
+STRONG_MAX = 0.99
+NEW_CUSTOMER_STRENGTH = 0.15
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """One comparison a rule makes: ``indicator op value``."""
+
+    indicator: str
+    op: str  # ">=" or "<"
+    value: float
+
+    def holds(self, v: dict[str, Any]) -> bool:
+        x = v.get(self.indicator)
+        if x is None:
+            return False
+        return x >= self.value if self.op == ">=" else x < self.value
+
+    def excess(self, v: dict[str, Any]) -> float:
+        """How far past the threshold, relative to it (0 at the threshold)."""
+        x = float(v[self.indicator])
+        if self.op == ">=":
+            return (x - self.value) / self.value if self.value else 1.0
+        return (self.value - x) / self.value if self.value else 1.0
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named rule: fires when every threshold holds; ``scored`` thresholds set the strength."""
+
+    name: str
+    category: str
+    description: str
+    thresholds: tuple[Threshold, ...]
+    scored: tuple[int, ...] = (0,)  # indexes of the thresholds whose excess raises strength
+    exempt_kinds: tuple[str, ...] = ()
+    weak: float | None = None  # fixed strength of a weak signal
+
+    def fire(self, v: dict[str, Any]) -> float | None:
+        if v.get("customer_kind") in self.exempt_kinds:
+            return None
+        if not all(t.holds(v) for t in self.thresholds):
+            return None
+        if self.weak is not None:
+            return self.weak
+        excess = sum(self.thresholds[i].excess(v) for i in self.scored)
+        return min(STRONG_MAX, STRONG_BASE + (STRONG_MAX - STRONG_BASE) * min(1.0, excess))
+
+    def evidence(self, v: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            {
+                "indicator": t.indicator,
+                "value": _round(v.get(t.indicator)),
+                "op": t.op,
+                "threshold": t.value,
+            }
+            for t in self.thresholds
+        ]
+
+
+def _t(indicator: str, op: str, value: float) -> Threshold:
+    return Threshold(indicator, op, value)
+
+
+# The customer rules. Thresholds are the published examples of DOMAIN.md where one exists.
+CUSTOMER_RULES: tuple[Rule, ...] = (
+    Rule(
+        "invalid_caller_ids",
+        "invalid_caller_id",
+        "caller IDs that cannot be real (47 CFR 64.1200(k)(2) lets providers block invalid, "
+        "unallocated and unused numbers)",
+        (_t("invalid_share", ">=", 0.10), _t("invalid_calls", ">=", 20)),
+    ),
+    Rule(
+        "toll_free_look_alikes",
+        "spoofed_caller_id",
+        "many toll-free numbers as caller ID (toll-free numbers do not place calls; a pool of "
+        "look-alikes of one support line is a tech-support scam's signature)",
+        (_t("toll_free_share", ">=", 0.10), _t("toll_free_callers", ">=", 5)),
+    ),
+    Rule(
+        "neighbour_spoofing",
+        "spoofed_caller_id",
+        "caller ID with the called number's NPA-NXX (neighbour spoofing); a residential block "
+        "is exempt, its lines call their own exchange",
+        (_t("neighbour_share", ">=", 0.10), _t("neighbour_calls", ">=", 30)),
+        exempt_kinds=("end_user",),
+    ),
+    Rule(
+        "one_ring",
+        "one_ring",
+        "unanswered attempts from international premium-rate caller IDs (wangiri)",
+        (_t("one_ring_share", ">=", 0.20), _t("one_ring_calls", ">=", 30)),
+    ),
+    Rule(
+        "tdos",
+        "tdos",
+        "attempts piled on three called numbers (telephone denial of service)",
+        (_t("top3_called_share", ">=", 0.50), _t("top3_called_calls", ">=", 100)),
+    ),
+    Rule(
+        "sequential_dialling",
+        "sequential_dialling",
+        "called numbers dialled in sequence through a block",
+        (_t("sequential_share", ">=", 0.20), _t("sequential_numbers", ">=", 50)),
+    ),
+    Rule(
+        "low_asr_short_acd",
+        "imposter_robocall",
+        "low completion and short calls together (published: ASR < 50% after > 120 attempts an "
+        "hour; here 30%, because consented call centers answer about a third of their calls, "
+        "with long calls)",
+        (_t("asr", "<", 0.30), _t("acd", "<", 120.0), _t("calls", ">=", 100)),
+        scored=(0, 1),
+    ),
+    Rule(
+        "short_calls",
+        "imposter_robocall",
+        "answered calls shorter than 6 s (published: > 20% after 100-120 attempts an hour)",
+        (_t("short_share", ">=", 0.20), _t("answered_calls", ">=", 100)),
+    ),
+    Rule(
+        "new_customer",
+        "new_customer",
+        "customer onboarded less than 90 days before the window ended (know-your-customer: "
+        "new customers get a closer look); raises a score, never flags alone",
+        (_t("customer_age_days", "<", 90),),
+        weak=NEW_CUSTOMER_STRENGTH,
+    ),
+)
+
+# Caller-ID rules: a caller ID is reported when it is itself bad, not for its volume.
+CALLER_RULES: tuple[Rule, ...] = (
+    Rule(
+        "invalid_caller_id",
+        "invalid_caller_id",
+        "the caller ID cannot be real",
+        (_t("invalid_share", ">=", 0.5), _t("calls", ">=", 5)),
+    ),
+    Rule(
+        "one_ring",
+        "one_ring",
+        "unanswered attempts from an international premium-rate caller ID",
+        (_t("one_ring_share", ">=", 0.5), _t("calls", ">=", 5)),
+    ),
+    Rule(
+        "neighbour_spoofing",
+        "spoofed_caller_id",
+        "the caller ID mostly has the called number's NPA-NXX",
+        (_t("neighbour_share", ">=", 0.5), _t("calls", ">=", 5)),
+    ),
+    Rule(
+        "low_asr_short_acd",
+        "imposter_robocall",
+        "one caller ID with low completion and short calls",
+        (_t("asr", "<", 0.30), _t("acd", "<", 120.0), _t("calls", ">=", 100)),
+        scored=(0, 1),
+    ),
+)
+
+
+@dataclass
+class Score:
+    """A subject's verdict: score, flag, categories and the evidence behind them."""
+
+    score: float
+    flagged: bool
+    categories: list[str]
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+def derive(v: dict[str, Any]) -> dict[str, Any]:
+    """Counts the rules need beside the shares (a share of 3 calls proves nothing)."""
+    n = v.get("calls") or 0
+    answered = round((v.get("asr") or 0) * n)
+    out = dict(v)
+    out["answered_calls"] = answered
+    out["invalid_calls"] = round((v.get("invalid_share") or 0) * n)
+    out["neighbour_calls"] = round((v.get("neighbour_share") or 0) * n)
+    out["one_ring_calls"] = round((v.get("one_ring_share") or 0) * n)
+    distinct = v.get("distinct_called") or 0
+    out["sequential_numbers"] = round((v.get("sequential_share") or 0) * distinct)
+    return out
+
+
+def score(
+    values: dict[str, Any],
+    rules: tuple[Rule, ...] = CUSTOMER_RULES,
+    *,
+    threshold: float = FLAG_THRESHOLD,
+    min_calls: int = 1,
+    rule_filter: Callable[[Rule], bool] | None = None,
+) -> Score:
+    """Score one subject from its indicators."""
+    v = derive(values)
+    fired: list[tuple[Rule, float]] = []
+    if (v.get("calls") or 0) >= min_calls:
+        for rule in rules:
+            if rule_filter is not None and not rule_filter(rule):
+                continue
+            s = rule.fire(v)
+            if s is not None:
+                fired.append((rule, s))
+    remaining = 1.0
+    for _, s in fired:
+        remaining *= 1.0 - s
+    total = round(1.0 - remaining, 4)
+    flagged = total >= threshold
+    categories = sorted({r.category for r, s in fired if r.weak is None})
+    if "imposter_robocall" in categories and (v.get("distinct_callers") or 0) >= 50:
+        # snowshoe: the robocall traffic is spread over many caller IDs to stay under
+        # per-number limits
+        categories.append("snowshoe")
+    evidence = {
+        "rules": [
+            {
+                "rule": r.name,
+                "category": r.category,
+                "strength": round(s, 3),
+                "why": r.description,
+                "thresholds": r.evidence(v),
+            }
+            for r, s in fired
+        ],
+        "indicators": {k: _round(val) for k, val in values.items()},
+        "threshold": threshold,
+    }
+    return Score(total, flagged, categories if flagged else [], evidence)
+
+
+def _round(x: Any) -> Any:
+    return round(x, 4) if isinstance(x, float) else x
