@@ -517,3 +517,37 @@ def test_parse_deadline(text: str, seconds: float) -> None:
 def test_parse_deadline_rejects(text: str) -> None:
     with pytest.raises(InputError, match="is not a positive duration"):
         parse_deadline(text)
+
+
+def test_hub_api_serves_traces_and_summary_read_only(tiny_hub: Store, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from tracehop.cli.hub import create_hub_app
+
+    transport = scripted(
+        {
+            "term": lambda r: httpx.Response(200, json=hop_json(r, "received_from", "gw")),
+            "gw": lambda r: httpx.Response(200, json=hop_json(r, "origin", "acme")),
+        }
+    )
+    with Hub(tiny_hub, transport=transport) as hub:
+        t = trace(hub, "2025550143", "2125551234", "2025-03-03T16:50:00Z", reference="C1")
+    app = create_hub_app(load_settings(home=tmp_path / "hubhome"), token="hub-secret")
+    with TestClient(app) as c:
+        assert c.get("/api/v1/health").json() == {"ok": True, "role": "hub"}
+        assert c.get("/api/v1/traces").json() == {
+            "ok": False,
+            "error": "a valid token is required: Authorization: Bearer <token>",
+            "status": 401,
+        }
+        auth = {"Authorization": "Bearer hub-secret"}
+        listed = c.get("/api/v1/traces", headers=auth).json()
+        assert listed == [t.to_json(raw=False)]
+        assert c.get(f"/api/v1/traces/{t.trace_id}", headers=auth).json() == t.to_json()
+        missing = c.get("/api/v1/traces/tb-none", headers=auth)
+        assert missing.status_code == 404 and missing.json()["ok"] is False
+        rows = {r["provider"]: r for r in c.get("/api/v1/summary", headers=auth).json()}
+        assert (rows["gw"]["origin"], rows["term"]["asked"], rows["term"]["origin"]) == (1, 1, 0)
+        providers = c.get("/api/v1/providers", headers=auth).json()
+        assert {p["id"]: p["token"] for p in providers}["term"] == "set"  # never the secret
+        assert c.post("/api/v1/traces", headers=auth).status_code == 405

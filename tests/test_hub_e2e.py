@@ -226,8 +226,30 @@ def test_complaints_traced_across_node_processes_match_the_truth(network: Networ
     assert [h["answer"] for h in shown["hops"]] == [h["answer"] for h in one["hops"]]
     assert shown["hops"][-1]["raw"]["customer"]["id"] == one["outcome_customer"]
     assert shown["hops"][0]["raw"]["matches"][0]["called"] == "+1" + one["called"]
+    # the hub's own service (`tracehop hub serve`) shows the same
+    _hub_service_agrees(network, rows, traces)
     # in the same test: a module's tests may run on two workers, each starting the nodes
     _single_trace_and_a_refused_token(network)
+
+
+def _hub_service_agrees(network: Network, rows: dict, traces: list[dict]) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tracehop", "--home", str(network.hub_home), "hub", "serve",
+         "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_healthy({"hub": base}, [proc])
+        served = httpx.get(f"{base}/api/v1/summary", timeout=10).json()
+        assert {r["provider"]: r for r in served} == rows
+        listed = httpx.get(f"{base}/api/v1/traces", params={"limit": 1000}, timeout=10).json()
+        assert {t["trace_id"] for t in listed} == {t["trace_id"] for t in traces}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def _single_trace_and_a_refused_token(network: Network) -> None:

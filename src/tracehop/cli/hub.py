@@ -274,3 +274,90 @@ def _print_trace(t: Trace) -> None:
             f"  hop {h.hop}: {h.provider:<14} {h.answer}{named} ({took}){review}{why}",
             highlight=False,
         )
+
+
+@app.command("serve")
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8480,
+) -> None:
+    """Serve the hub's traces, summary and directory as read-only JSON (uvicorn). With
+    TRACEHOP_HUB_TOKEN set, every endpoint but /api/v1/health needs it as a bearer token."""
+    import os
+
+    import uvicorn
+
+    token = os.environ.get("TRACEHOP_HUB_TOKEN") or None
+    if token is None and host not in ("127.0.0.1", "localhost", "::1"):
+        stdout_console().print(
+            f"Warning: serving traces on {host} without TRACEHOP_HUB_TOKEN: anyone who can "
+            "reach it can read them."
+        )
+    uvicorn.run(create_hub_app(ctx.obj, token=token), host=host, port=port, log_level="warning")
+
+
+def create_hub_app(settings: Settings, *, token: str | None = None):  # type: ignore[no-untyped-def]
+    """The hub's read-only API: thin routes over ``tracehop.tracebacks.hub`` (the FastAPI
+    import stays here so the CLI starts without it)."""
+    import hmac
+    from contextlib import asynccontextmanager
+
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    from tracehop.errors import TracehopError
+    from tracehop.tracebacks.hub import list_traces
+
+    store = open_store(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
+        yield
+        store.close()
+
+    api = FastAPI(title="tracehop hub", version="1", lifespan=lifespan)
+
+    def error(status: int, message: str) -> JSONResponse:
+        return JSONResponse({"ok": False, "error": message, "status": status}, status_code=status)
+
+    @api.exception_handler(TracehopError)
+    async def _tracehop_error(_request: Request, exc: TracehopError) -> JSONResponse:
+        return error(exc.status, exc.message)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error(exc.status_code, str(exc.detail))
+
+    @api.middleware("http")
+    async def _auth(request: Request, call_next):  # type: ignore[no-untyped-def]
+        if token and request.url.path != "/api/v1/health":
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                return error(401, "a valid token is required: Authorization: Bearer <token>")
+        return await call_next(request)
+
+    @api.get("/api/v1/health")
+    def health() -> dict:
+        return {"ok": True, "role": "hub"}
+
+    @api.get("/api/v1/traces")
+    def traces(limit: int = 100) -> list:
+        if not 1 <= limit <= 10_000:
+            return error(422, "limit must be between 1 and 10000")  # type: ignore[return-value]
+        return [t.to_json(raw=False) for t in list_traces(store, limit=limit)]
+
+    @api.get("/api/v1/traces/{trace_id}")
+    def one_trace(trace_id: str) -> dict:
+        return get_trace(store, trace_id).to_json()
+
+    @api.get("/api/v1/summary")
+    def summary_json() -> list:
+        return summary(store)
+
+    @api.get("/api/v1/providers")
+    def providers() -> list:
+        return [p.to_json() for p in load_directory(store).values()]
+
+    return api
