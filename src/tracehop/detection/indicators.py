@@ -173,6 +173,11 @@ INDICATORS: dict[str, Indicator] = {
             "average call duration of answered calls, seconds",
         ),
         Indicator(
+            "talk_per_attempt",
+            "coalesce(sum(duration) FILTER (WHERE answered) / count(*), 0)::DOUBLE",
+            "answered seconds per attempt (ASR x ACD): how much conversation each attempt buys",
+        ),
+        Indicator(
             "short_share",
             _share("short", "count(*) FILTER (WHERE answered)"),
             f"share of answered calls shorter than {SHORT_SECONDS} s (published rule: > 20%)",
@@ -317,7 +322,7 @@ def _extra(con: duckdb.DuckDBPyConnection, key: str, window: Window) -> dict[str
     # one apart is a dialler walking a block (DOMAIN.md "sequential dialling").
     put(
         f"""SELECT {key}, coalesce(avg(step)::DOUBLE, 0) AS sequential_share FROM (
-            SELECT {key}, (d - lag(d) OVER (PARTITION BY {key} ORDER BY d) = 1)::INT AS step
+            SELECT {key}, coalesce(d - lag(d) OVER (PARTITION BY {key} ORDER BY d) = 1, FALSE)::INT AS step
             FROM (SELECT DISTINCT {key}, TRY_CAST(substr(called, 3) AS BIGINT) AS d
                   FROM th_features WHERE {key} IS NOT NULL AND starts_with(called, '+1')))
             GROUP BY {key}"""

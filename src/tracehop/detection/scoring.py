@@ -13,7 +13,8 @@ Design choices (docs/detection.md):
   one or two valid numbers), consented call centers (low ASR, long calls) and carriers (a
   mixture) do not cross them. Shares make a carrier's verdict depend on how much of its
   traffic looks bad, not on its size.
-- Low completion and short duration flag only together (ASR low *and* ACD short), because
+- Low completion and short talk flag only together (ASR low *and* few answered seconds per
+  attempt), because
   each alone describes a legal look-alike: call centers have a low ASR, reminders are short.
 - Weak signals (a customer onboarded recently) raise a score that another rule started but
   cannot flag on their own.
@@ -135,12 +136,13 @@ CUSTOMER_RULES: tuple[Rule, ...] = (
         (_t("sequential_share", ">=", 0.20), _t("sequential_numbers", ">=", 50)),
     ),
     Rule(
-        "low_asr_short_acd",
+        "low_asr_short_talk",
         "imposter_robocall",
-        "low completion and short calls together (published: ASR < 50% after > 120 attempts an "
-        "hour; here 30%, because consented call centers answer about a third of their calls, "
-        "with long calls)",
-        (_t("asr", "<", 0.30), _t("acd", "<", 120.0), _t("calls", ">=", 100)),
+        "low completion and little conversation per attempt together (published: ASR < 50% "
+        "after > 120 attempts an hour, and short calls; here ASR < 35% and under 45 answered "
+        "seconds per attempt, because consented call centers answer about a third of their "
+        "calls but talk long, and reminders are short but answered)",
+        (_t("asr", "<", 0.35), _t("talk_per_attempt", "<", 45.0), _t("calls", ">=", 100)),
         scored=(0, 1),
     ),
     Rule(
@@ -180,10 +182,10 @@ CALLER_RULES: tuple[Rule, ...] = (
         (_t("neighbour_share", ">=", 0.5), _t("calls", ">=", 5)),
     ),
     Rule(
-        "low_asr_short_acd",
+        "low_asr_short_talk",
         "imposter_robocall",
-        "one caller ID with low completion and short calls",
-        (_t("asr", "<", 0.30), _t("acd", "<", 120.0), _t("calls", ">=", 100)),
+        "one caller ID with low completion and little conversation per attempt",
+        (_t("asr", "<", 0.35), _t("talk_per_attempt", "<", 45.0), _t("calls", ">=", 100)),
         scored=(0, 1),
     ),
 )
@@ -255,7 +257,7 @@ def score(
         "indicators": {k: _round(val) for k, val in values.items()},
         "threshold": threshold,
     }
-    return Score(total, flagged, categories if flagged else [], evidence)
+    return Score(total, flagged, sorted(categories) if flagged else [], evidence)
 
 
 def _round(x: Any) -> Any:
