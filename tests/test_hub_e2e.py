@@ -32,7 +32,7 @@ from tracehop.simulate import simulate
 from tracehop.store import open_store
 
 SEED, SCALE = 1, 0.05
-HOP_TIMEOUT = "3s"
+HOP_TIMEOUT = 5.0  # seconds: a cold first lookup on a busy machine stays well inside it
 
 
 def read(path: Path) -> list[dict[str, str]]:
@@ -152,7 +152,7 @@ def test_complaints_traced_across_node_processes_match_the_truth(network: Networ
     out = network.out
     r = tracehop(
         network.hub_home, "hub", "trace-batch", str(out / "complaints.csv"),
-        "--hop-timeout", HOP_TIMEOUT, "--workers", "4", "--json",
+        "--hop-timeout", f"{HOP_TIMEOUT:g}s", "--workers", "4", "--json",
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
@@ -187,7 +187,7 @@ def test_complaints_traced_across_node_processes_match_the_truth(network: Networ
         last = t["hops"][-1]
         assert last["provider"] in network.down and last["answered_at"] is None
         assert last["reason"].startswith("cannot reach http://127.0.0.1:")
-        assert last["attempts"] >= 2 and t["seconds"] >= 3.0
+        assert last["attempts"] >= 2 and t["seconds"] >= HOP_TIMEOUT
     # a foreign point of entry: the gateway named a foreign upstream outside the consortium
     foreign = [t for t in traces if t["outcome"] == "foreign_entry"]
     for t in foreign:
