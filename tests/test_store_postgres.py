@@ -98,4 +98,4 @@ def test_store_on_postgres(postgres_url: str, tmp_path: Path, data: Path) -> Non
     with store.engine.connect() as conn:
         version = conn.exec_driver_sql("select version_num from alembic_version").scalar()
     store.close()
-    assert version == "0002"  # every migration ran once on PostgreSQL
+    assert version == "0004"  # every migration ran once on PostgreSQL
