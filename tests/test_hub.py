@@ -325,7 +325,9 @@ def test_foreign_member_origin_names_the_gateway(tiny_hub: Store) -> None:
 
 
 def test_member_without_node_and_unlisted_upstreams(tiny_hub: Store) -> None:
-    def answers(up: str, kind: str = "received_from", country: str = "US") -> httpx.MockTransport:
+    def answers(
+        up: str | None, kind: str = "received_from", country: str = "US"
+    ) -> httpx.MockTransport:
         return scripted(
             {
                 "term": lambda r: httpx.Response(
@@ -336,6 +338,7 @@ def test_member_without_node_and_unlisted_upstreams(tiny_hub: Store) -> None:
 
     cases = [
         (answers("quiet"), ("no_node", "quiet", None)),
+        (answers(None, "not_found"), ("not_found", "term", None)),
         (answers("cheap-us", "provider_not_listed"), ("not_listed", "term", "cheap-us")),
         (answers("far-away", "provider_not_listed", "PK"), ("foreign_entry", "term", "far-away")),
         # a node without the directory says received_from; the hub still knows better
