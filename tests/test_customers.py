@@ -84,3 +84,19 @@ def test_cli(cli, data: Path) -> None:
     assert listed[1]["onboarded"] == "2019-06-01"
     proc = cli.run("customers", "import", "nope.csv")
     assert proc.returncode == 1 and proc.stderr.startswith("Error: cannot read nope.csv")
+
+
+def test_stores_open_from_many_threads(tmp_path: Path) -> None:
+    """Opening (and migrating) stores from several threads at once works (the hub does it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tracehop.settings import load_settings
+
+    def open_one(i: int) -> int:
+        store = open_store(load_settings(home=tmp_path / f"h{i}"))
+        n = len(list_customers(store))
+        store.close()
+        return n
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(open_one, range(16))) == [0] * 16
