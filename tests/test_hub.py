@@ -530,7 +530,7 @@ def test_parse_deadline_rejects(text: str) -> None:
 def test_hub_api_serves_traces_and_summary_read_only(tiny_hub: Store, tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
-    from tracehop.cli.hub import create_hub_app
+    from tracehop.api.hub import create_hub_app
 
     transport = scripted(
         {
