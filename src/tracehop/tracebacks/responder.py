@@ -364,18 +364,26 @@ class Responder:
         con = self.con
         con.register("th_requests", table)
         try:
+            # First the calls to any called number asked about (a semi-join that reads one
+            # column of the lake), then the exact join on that small set.
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE th_candidates AS
+                    SELECT {cols} FROM calls c
+                    WHERE c.day BETWEEN ? AND ?
+                      AND c.called IN (SELECT DISTINCT called FROM th_requests)""",
+                [first, last],
+            )
             cur = con.execute(
                 f"""SELECT r.request_id, {cols} FROM th_requests r
-                    JOIN calls c ON c.called = r.called AND c.caller = r.caller
-                     AND c.start >= r.lo AND c.start < r.hi
-                    WHERE c.day BETWEEN ? AND ?""",
-                [first, last],
+                    JOIN th_candidates c ON c.called = r.called AND c.caller = r.caller
+                     AND c.start >= r.lo AND c.start < r.hi"""
             )
             found = cur.fetchall()
         except duckdb.Error as exc:
             raise StoreError(f"lake lookup failed: {str(exc).splitlines()[0]}") from exc
         finally:
             con.unregister("th_requests")
+            con.execute("DROP TABLE IF EXISTS th_candidates")
         by_id = {req.request_id: req for req in requests}
         out: dict[str, list[Candidate]] = {r[0]: [] for r in rows}
         for rec in found:
