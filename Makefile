@@ -10,7 +10,7 @@ PIP := $(BIN)/python -m pip
 TEST_DEBS := postgresql
 DEMO_HOME ?= demo-home
 
-.PHONY: demo test lint format bench bench-ingest bench-lookup system-deps clean docs-cli
+.PHONY: demo test lint format bench bench-ingest bench-lookup bench-hub system-deps clean docs-cli
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,13 +49,16 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
-bench: bench-ingest bench-lookup
+bench: bench-ingest bench-lookup bench-hub
 
 bench-ingest: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/ingest.py $(BENCH_ARGS)
 
 bench-lookup: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/lookup.py $(BENCH_ARGS)
+
+bench-hub: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/hub.py $(BENCH_ARGS)
 
 docs-cli: $(VENV)/.installed
 	$(BIN)/python -m tracehop.docgen > docs/cli.md
