@@ -35,6 +35,18 @@ def test_demo_figures_are_real(tmp_path: Path) -> None:
     assert sum(t["ended_with"].values()) == t["traced"]
     assert any(f"{f['calls_loaded']:,} call records" in line for line in report.lines)
     assert any(f"{t['matched_truth']} of {t['traced']}" in line for line in report.lines)
+    # the hub stored every trace it made, with its hops
+    from tracehop.store import open_store
+    from tracehop.tracebacks.hub import list_traces
+
+    store = open_store(load_settings(home=out / "hub"))
+    stored = list_traces(store)
+    store.close()
+    assert len(stored) == t["traced"]
+    assert sum(len(tr.hops) for tr in stored) == t["hops"]
+    d = f["detection"]
+    assert d["campaign_entries_flagged"] <= d["campaign_entries"] == len(f["campaign_entries"])
+    assert d["customers_flagged"] <= d["customers_scored"]
     entries = {e["campaign"]: e for e in f["campaign_entries"]}
     assert entries["one_ring"]["asr_pct"] == 0.0
     assert entries["tdos"]["calls_from_customer"] > 0

@@ -2,12 +2,13 @@
 
 It simulates a small network (``tracehop.simulate``), gives every provider its own tracehop
 home (``OUT/homes/<provider>``: its CDRs ingested, its customers imported), then does what the
-Traceback Consortium does with the complaints: asks the terminating provider's lake "who sent
-you this call?" and follows the answers hop by hop, and checks every answer against the
-simulator's truth. Every figure printed is counted from the homes or the run, never assumed.
+Traceback Consortium does with the complaints: a hub (``OUT/hub``) asks the terminating
+provider's node "who sent you this call?" and follows the answers hop by hop, and every hop is
+checked against the simulator's truth. Detection then runs in every provider's lake. Every
+figure printed is counted from the homes or the run, never assumed.
 
-The hop-by-hop walk here is a stand-in for the hub (a later issue): plain SQL over each
-provider's ``calls`` view, the same lookup a provider's traceback responder makes.
+The nodes run in this process (``tracebacks.localnet``: the node API's own service without
+the socket), so the demo needs no ports; ``tracehop serve`` runs the same node for real.
 """
 
 from __future__ import annotations
@@ -18,26 +19,31 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 
 from tracehop.analyst import open_engine
+from tracehop.api import tokens
+from tracehop.api.node import NodeService
 from tracehop.cdr.ingest import ingest
 from tracehop.customers import CustomerRecord, import_customers, parse_customers_csv
+from tracehop.detection.run import run_detection
 from tracehop.errors import InputError
-from tracehop.numbers import to_e164
 from tracehop.settings import Settings, load_settings
 from tracehop.simulate import simulate
 from tracehop.store import Store, open_store
+from tracehop.tracebacks.directory import import_blocks, import_directory
+from tracehop.tracebacks.hub import open_hub, trace_batch
+from tracehop.tracebacks.localnet import LocalNodes, node_url
+from tracehop.tracebacks.responder import load_known_providers
 
 # A small world: big enough to look like a network, small enough for well under 3 minutes.
 DEMO_SCALE = 0.25
 DEMO_DAYS = 2
 MAX_TRACES = 60
-# Search window around a reported time: complaints give the minute, switch clocks drift.
-WINDOW = timedelta(minutes=3)
+HUB_WORKERS = 4
+HOP_TIMEOUT = 2.0  # seconds the hub waits for the node that never answers
 
 
 @dataclass
@@ -107,53 +113,6 @@ def load_homes(
     return nodes, loaded
 
 
-def trace(
-    complaint: dict[str, str],
-    nodes: dict[str, Node],
-    directory: dict[str, dict[str, str]],
-    blocks: dict[str, str],
-) -> list[dict[str, str]]:
-    """Follow one complaint hop by hop through the providers' lakes, as a hub would."""
-    provider = blocks.get(complaint["called"][:6], "")
-    called = "+1" + complaint["called"]
-    caller = to_e164(complaint["caller_id"])
-    digits = "".join(ch for ch in complaint["caller_id"] if ch.isdigit())
-    day = datetime.fromisoformat(complaint["date"] + "T00:00:00+00:00")
-    if complaint["time_utc"]:
-        at = datetime.fromisoformat(f"{complaint['date']}T{complaint['time_utc']}:00+00:00")
-        lo, hi = at - WINDOW, at + WINDOW + timedelta(minutes=1)
-    else:
-        at, lo, hi = day, day, day + timedelta(days=1)
-    hops: list[dict[str, str]] = []
-    while provider in nodes:
-        if directory[provider]["responsive"] != "true":
-            hops.append({"provider": provider, "answer": "no_response", "named": ""})
-            break
-        node = nodes[provider]
-        who = "caller = ?" if caller else "regexp_replace(caller_raw, '[^0-9]', '', 'g') = ?"
-        rows = node.sql(
-            f"SELECT upstream, start FROM calls WHERE called = ? AND {who} "
-            "AND start >= ? AND start < ? ORDER BY abs(epoch(start) - epoch(?::TIMESTAMPTZ))",
-            [called, caller or digits, lo, hi, at],
-        )
-        if not rows:
-            hops.append({"provider": provider, "answer": "not_found", "named": ""})
-            break
-        upstream = rows[0][0]
-        known = directory.get(upstream)
-        if known is not None and known["in_consortium"] == "true":
-            hops.append({"provider": provider, "answer": "received_from", "named": upstream})
-            provider = upstream
-            continue
-        customer = node.customers.get(upstream)
-        if known is not None or (customer is not None and customer.kind == "carrier"):
-            hops.append({"provider": provider, "answer": "provider_not_listed", "named": upstream})
-        else:
-            hops.append({"provider": provider, "answer": "origin", "named": upstream})
-        break
-    return hops
-
-
 def run_demo(
     out: Path,
     *,
@@ -177,8 +136,6 @@ def run_demo(
     sim = simulate(world, seed=seed, days=days, scale=scale)
     t_sim = time.perf_counter() - started
     directory_rows = _read(world / "directory.csv")
-    directory = {r["id"]: r for r in directory_rows}
-    blocks = {r["npa_nxx"]: r["provider"] for r in _read(world / "number_blocks.csv")}
     nodes, loaded = load_homes(world, out / "homes", directory_rows)
     t_load = time.perf_counter() - started - t_sim
     try:
@@ -186,7 +143,8 @@ def run_demo(
             pid: int(n.sql("SELECT count(*) FROM calls")[0][0]) for pid, n in nodes.items()
         }
         entries = _campaign_entries(world, nodes)
-        traced = _trace_complaints(world, nodes, directory, blocks)
+        traced = _trace_complaints(out, world, nodes)
+        detected = _detect(world, nodes)
     finally:
         for n in nodes.values():
             n.close()
@@ -211,6 +169,7 @@ def run_demo(
         "campaign_calls": sim.campaign_calls,
         "campaign_entries": entries,
         "tracebacks": traced,
+        "detection": detected,
         "per_provider": {pid: {**loaded[pid], "lake": lake_calls[pid]} for pid in loaded},
         "seconds": {
             "simulate": round(t_sim, 2),
@@ -253,41 +212,97 @@ def _campaign_entries(world: Path, nodes: dict[str, Node]) -> list[dict[str, obj
     return out
 
 
-def _trace_complaints(
-    world: Path,
-    nodes: dict[str, Node],
-    directory: dict[str, dict[str, str]],
-    blocks: dict[str, str],
-) -> dict[str, object]:
-    complaints = _read(world / "complaints.csv")
+def _trace_complaints(out: Path, world: Path, nodes: dict[str, Node]) -> dict[str, object]:
+    """The consortium's work on the complaints: a hub (``tracehop.tracebacks.hub``) asks each
+    provider's node (the node API's own service, in this process) hop by hop; every hop is
+    checked against the simulator's truth."""
+    directory_rows = _read(world / "directory.csv")
+    known = load_known_providers(world / "directory.csv")
+    services: dict[str, NodeService] = {}
+    down: set[str] = set()
+    rows = [["id", "node_url", "token"]]
+    for r in directory_rows:
+        pid = r["id"]
+        node = nodes[pid]
+        token = tokens.issue(Path(node.settings.home), "hub")
+        services[pid] = NodeService(node.settings, node.store, known_providers=known)
+        rows.append([pid, node_url(pid), token])
+        if r["responsive"] != "true":
+            down.add(pid)  # its node never answers: the hub records No Response
+    hub_home = out / "hub"
+    hub_home.mkdir(parents=True, exist_ok=True)
+    with (hub_home / "nodes.csv").open("w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    hub_settings = load_settings(home=hub_home)
+    store = open_store(hub_settings)
+    import_directory(store, world / "directory.csv", hub_home / "nodes.csv")
+    import_blocks(store, world / "number_blocks.csv")
+    store.close()
+    with open_hub(hub_settings, transport=LocalNodes(services, down)) as hub:
+        batch = trace_batch(
+            hub,
+            world / "complaints.csv",
+            workers=HUB_WORKERS,
+            hop_timeout=HOP_TIMEOUT,
+            limit=MAX_TRACES,
+        )
+    for service in services.values():
+        service.close()
     expected: dict[str, list[dict[str, str]]] = {}
     for r in _read(world / "truth" / "complaint_hops.csv"):
         expected.setdefault(r["complaint_id"], []).append(r)
-    outcomes: Counter[str] = Counter()
+    complaints = _read(world / "complaints.csv")
+    by_id = {c["complaint_id"]: c for c in complaints}
     matched = hops_total = 0
     example: dict[str, object] = {}
-    for c in complaints[:MAX_TRACES]:
-        hops = trace(c, nodes, directory, blocks)
-        want = expected[c["complaint_id"]]
-        want_answers = [
+    for t in batch.traces:
+        want = [
             (w["provider"], w["answer"] if w["responsive"] == "true" else "no_response")
-            for w in want
+            for w in expected.get(t.reference or "", [])
         ]
-        got = [(h["provider"], h["answer"]) for h in hops]
-        cut = next((i + 1 for i, w in enumerate(want_answers) if w[1] == "no_response"), None)
-        if got == want_answers[:cut]:
-            matched += 1
-        hops_total += len(hops)
-        outcomes[hops[-1]["answer"] if hops else "not_found"] += 1
-        if not example and len(hops) >= 3 and hops[-1]["answer"] == "origin":
-            example = {"complaint": c, "hops": hops}
+        cut = next((i + 1 for i, w in enumerate(want) if w[1] == "no_response"), None)
+        got = [(h.provider, h.answer) for h in t.hops]
+        matched += got == want[:cut]
+        hops_total += len(t.hops)
+        if not example and len(t.hops) >= 3 and t.outcome == "origin":
+            example = {
+                "complaint": by_id.get(t.reference or "", {}),
+                "hops": [
+                    {"provider": h.provider, "answer": h.answer, "named": h.upstream or ""}
+                    for h in t.hops
+                ],
+                "seconds": t.seconds,
+            }
+    seconds = sorted(t.seconds for t in batch.traces if t.seconds is not None)
     return {
         "complaints": len(complaints),
-        "traced": min(len(complaints), MAX_TRACES),
+        "traced": len(batch.traces),
         "matched_truth": matched,
         "hops": hops_total,
-        "ended_with": dict(sorted(outcomes.items())),
+        "ended_with": dict(sorted(Counter(t.outcome or "?" for t in batch.traces).items())),
+        "median_seconds": round(seconds[len(seconds) // 2], 3) if seconds else None,
+        "hub_home": str(hub_home),
         "example": example,
+    }
+
+
+def _detect(world: Path, nodes: dict[str, Node]) -> dict[str, object]:
+    """Detection in every provider's lake, checked against which customers carry campaigns."""
+    bad = {(c["entry_provider"], c["customer"]) for c in _read(world / "truth" / "campaigns.csv")}
+    flagged: list[tuple[str, str]] = []
+    customers = 0
+    for pid, node in nodes.items():
+        result = run_detection(node.settings, node.store)
+        for f in result.findings:
+            if f.kind == "customer":
+                customers += 1
+                if f.flagged:
+                    flagged.append((pid, f.subject))
+    return {
+        "customers_scored": customers,
+        "customers_flagged": len(flagged),
+        "campaign_entries": len(bad),
+        "campaign_entries_flagged": len(bad & set(flagged)),
     }
 
 
@@ -324,9 +339,10 @@ def _story(
             f"{e['distinct_caller_ids']:>6,} caller IDs ({e['cli_strategy']})"
         )
     line(
-        f"4. Traced {t['traced']} of {t['complaints']} complaints and honeypot hits hop by hop "
-        f"({t['hops']} lookups in the providers' lakes); {t['matched_truth']} of {t['traced']} "
-        f"got exactly the simulator's true answer at every hop. Ended with: "
+        f"4. The hub traced {t['traced']} of {t['complaints']} complaints and honeypot hits hop by "
+        f"hop, asking each provider's node ({t['hops']} requests, each stored with its 24-hour "
+        f"due time; median {t['median_seconds']} s per traceback); {t['matched_truth']} of "
+        f"{t['traced']} got exactly the simulator's true answer at every hop. Ended with: "
         + ", ".join(f"{k} {v}" for k, v in t["ended_with"].items())
         + "."
     )
@@ -339,13 +355,23 @@ def _story(
         )
         for k, h in enumerate(ex["hops"], start=1):
             line(f"      hop {k}: {h['provider']:<12} {h['answer']} {h['named']}")
-    line("Coming with later issues: detection flags, cases from notices, blocking rules.")
+    d = f["detection"]
+    assert isinstance(d, dict)
+    line(
+        f"5. Detection scored {d['customers_scored']} customers in the providers' lakes and "
+        f"flagged {d['customers_flagged']} (carriers passing a campaign included); "
+        f"{d['campaign_entries_flagged']} of the {d['campaign_entries']} customers where a "
+        "campaign entered the network are among them (tracehop detect; docs/detection.md)."
+    )
+    line("Coming with later issues: cases from notices, blocking rules, the dashboard.")
     some = next(r["id"] for r in directory if "gateway" in r["roles"])
     line("Explore (each home is a provider's tracehop):")
     line(
         f'  tracehop --home {f["homes"]}/{some} query "select upstream, count(*) from calls group by 1 order by 2 desc"'
     )
     line(f"  tracehop --home {f['homes']}/{some} customers list")
+    line(f"  tracehop --home {f['homes']}/{some} detect")
+    line(f"  tracehop --home {t['hub_home']} hub summary")
     line(
         f"  truth and complaints: {f['world']}/truth/, {f['world']}/complaints.csv (docs/simulator.md)"
     )

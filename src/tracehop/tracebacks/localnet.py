@@ -1,0 +1,67 @@
+"""Nodes in this process: the hub talks to each provider's node service through an httpx
+transport instead of a socket. The demo uses it to run a whole network of nodes and a hub in
+one process; the node code answering is the API's own (``tracehop.api.node.NodeService``),
+only the HTTP hop is skipped. Real deployments and the end-to-end test use ``tracehop serve``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from tracehop.analyst import jsonable
+from tracehop.api.node import NodeService
+from tracehop.errors import TracehopError
+from tracehop.tracebacks.responder import make_request
+
+SUFFIX = ".node"
+
+
+def node_url(provider: str) -> str:
+    return f"http://{provider}{SUFFIX}"
+
+
+class LocalNodes(httpx.BaseTransport):
+    """Routes ``POST http://<provider>.node/api/v1/tracebacks/requests`` to that provider's
+    node service; a provider listed in ``down`` refuses connections like a stopped server."""
+
+    def __init__(self, services: dict[str, NodeService], down: set[str] | None = None) -> None:
+        self.services, self.down = services, down or set()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        provider = request.url.host.removesuffix(SUFFIX)
+        service = self.services.get(provider)
+        if service is None or provider in self.down:
+            raise httpx.ConnectError("connection refused", request=request)
+        try:
+            if request.method == "GET" and request.url.path == "/api/v1/health":
+                return httpx.Response(200, json={"ok": True, "provider": provider})
+            if request.method != "POST" or request.url.path != "/api/v1/tracebacks/requests":
+                return _error(404, f"no route {request.method} {request.url.path}")
+            auth = request.headers.get("authorization", "")
+            token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+            name = service.authenticate(token, "local")
+            body = json.loads(request.content or b"{}")
+            req = make_request(
+                str(body.get("request_id", "")),
+                str(body.get("caller", "")),
+                str(body.get("called", "")),
+                str(body.get("at", "")),
+                window=body.get("window"),
+                description=str(body.get("description") or ""),
+            )
+            answer = service.answer(req, token=name, client="local")
+            if answer is None:
+                return httpx.Response(
+                    202, json={"request_id": req.request_id, "status": "pending_review"}
+                )
+            return httpx.Response(200, json=jsonable(answer.to_json()))
+        except TracehopError as exc:
+            return _error(exc.status, exc.message)
+        except (ValueError, TypeError) as exc:
+            return _error(422, f"body is not a traceback request: {exc}")
+
+
+def _error(status: int, message: str) -> httpx.Response:
+    return httpx.Response(status, json={"ok": False, "error": message, "status": status})
