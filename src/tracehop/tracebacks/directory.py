@@ -9,7 +9,6 @@ them) tell the hub where a trace starts. Formats: docs/traceback.md, "Hub".
 from __future__ import annotations
 
 import csv
-import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ from urllib.parse import urlparse
 
 from sqlalchemy import delete, select
 
+from tracehop.csvfiles import open_csv
 from tracehop.errors import InputError
 from tracehop.numbers import to_e164
 from tracehop.store import Store
@@ -76,21 +76,13 @@ class ImportResult:
 
 def _rows(path: Path, required: tuple[str, ...], what: str) -> list[tuple[int, dict[str, str]]]:
     """Read a CSV with a header; (line, row) with lower-case keys and stripped values."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    reader, header = open_csv(path)
     missing = [c for c in required if c not in header]
     if not header or missing:
         raise InputError(
             f"{path}: a {what} needs the columns {', '.join(required)} "
             f"(missing: {', '.join(missing or required)})"
         )
-    reader.fieldnames = header
     out: list[tuple[int, dict[str, str]]] = []
     try:
         for row in reader:

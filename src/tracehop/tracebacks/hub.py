@@ -21,7 +21,6 @@ JSON) and the outcome are stored in the hub's state DB. docs/traceback.md, "Hub"
 from __future__ import annotations
 
 import csv
-import io
 import logging
 import re
 import time
@@ -38,6 +37,7 @@ import httpx
 from sqlalchemy import select
 
 from tracehop.analyst import jsonable
+from tracehop.csvfiles import open_csv
 from tracehop.errors import InputError, NotFoundError
 from tracehop.settings import Settings
 from tracehop.store import Store, open_store
@@ -674,21 +674,13 @@ def read_complaints(path: Path) -> tuple[list[Complaint], list[ComplaintError]]:
     description``) or a CSV with ``caller, called, at[, description]`` and optionally
     ``complaint_id`` / ``request_id`` / ``id``. ``at`` is a timestamp (naive = UTC) or a date.
     A bad row is reported with its line and the others are traced."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    reader, header = open_csv(path)
     sim = {"caller_id", "called", "date"} <= set(header)
     if not sim and not {"caller", "called", "at"} <= set(header):
         raise InputError(
             f"{path}: complaints need the columns caller, called, at (or the simulator's "
             "caller_id, called, date, time_utc)"
         )
-    reader.fieldnames = header
     good: list[Complaint] = []
     bad: list[ComplaintError] = []
     try:

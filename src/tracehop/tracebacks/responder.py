@@ -16,7 +16,6 @@ Every request and its answer are stored in the state DB with the 24-hour due tim
 from __future__ import annotations
 
 import csv
-import io
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -31,6 +30,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from tracehop.analyst import jsonable, open_engine
+from tracehop.csvfiles import open_csv
 from tracehop.customers import CustomerRecord, list_customers
 from tracehop.errors import InputError, StoreError
 from tracehop.numbers import to_e164
@@ -226,17 +226,9 @@ def _split(line: str) -> list[str]:
 def load_known_providers(path: Path) -> set[str]:
     """Provider ids a hub knows (its directory): a CSV with ``id`` and, when present,
     ``in_consortium`` (only rows marked true count, as in the simulator's directory.csv)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    reader, header = open_csv(path)
     if "id" not in header:
         raise InputError(f"{path}: a provider directory needs an id column")
-    reader.fieldnames = header
     known: set[str] = set()
     try:
         for row in reader:
