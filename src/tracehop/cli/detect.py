@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -10,6 +11,7 @@ from rich.table import Table
 
 from tracehop.cli.output import emit_json, stdout_console
 from tracehop.errors import InputError
+from tracehop.settings import Settings
 
 
 def parse_time(value: str | None, option: str) -> datetime | None:
@@ -39,6 +41,20 @@ def register(app: typer.Typer) -> None:
         ] = 30,
         as_json: Annotated[bool, typer.Option("--json", help="Print findings as JSON.")] = False,
         limit: Annotated[int, typer.Option(help="Rows shown in the table view.")] = 50,
+        watch: Annotated[
+            bool,
+            typer.Option(
+                "--watch",
+                help="Keep running: re-detect on the UTC days whose Parquet files changed "
+                "(from the ingest manifest) and print new or changed flagged findings.",
+            ),
+        ] = False,
+        interval: Annotated[
+            str, typer.Option(help="With --watch: time between checks (10s, 2m, 1h).")
+        ] = "10s",
+        iterations: Annotated[
+            int, typer.Option(hidden=True, help="With --watch: stop after N checks (0: never).")
+        ] = 0,
     ) -> None:
         """Score every customer (and flagged caller IDs and campaigns) in a time window from
         the CDR lake; store the run and its findings (docs/detection.md)."""
@@ -50,6 +66,9 @@ def register(app: typer.Typer) -> None:
             raise InputError("--since must be before --until")
         if min_calls < 1:
             raise InputError("--min-calls must be 1 or more")
+        if watch:
+            _watch(ctx.obj, lo, hi, min_calls, interval, iterations, as_json)
+            return
         store = open_store(ctx.obj)
         try:
             result = run_detection(ctx.obj, store, since=lo, until=hi, min_calls=min_calls)
@@ -85,3 +104,73 @@ def register(app: typer.Typer) -> None:
         )
         if len(result.findings) > limit:
             console.print(f"({len(result.findings) - limit} more findings; use --json for all)")
+
+
+def _watch(
+    settings: Settings,
+    since: datetime | None,
+    until: datetime | None,
+    min_calls: int,
+    interval: str,
+    iterations: int,
+    as_json: bool,
+) -> None:
+    """``--watch``: one :func:`tracehop.detection.watch.watch_once` per interval until
+    interrupted; prints the new and changed flagged findings of each changed day."""
+    import time
+
+    from tracehop.detection.watch import WatchState, parse_interval, watch_once
+    from tracehop.store import open_store
+
+    try:
+        seconds = parse_interval(interval)
+    except ValueError as exc:
+        raise InputError(f"--interval: {exc}") from None
+    console = stdout_console()
+    state = WatchState()
+    store = open_store(settings)
+    n = 0
+    try:
+        while True:
+            it = watch_once(
+                settings,
+                store,
+                state,
+                since=since,
+                until=until,
+                min_calls=min_calls,
+            )
+            n += 1
+            for day in it.days:
+                w = day.detection.window
+                if as_json:
+                    emit_json(
+                        {
+                            "day": day.day,
+                            "run_id": day.detection.run_id,
+                            "customers": w["customers"],
+                            "flagged": w["flagged"],
+                            "new": [asdict(f) for f in day.new],
+                            "changed": [asdict(f) for f in day.changed],
+                        }
+                    )
+                    continue
+                console.print(
+                    f"{datetime.now(UTC):%H:%M:%S} day {day.day}: {day.files} files, "
+                    f"{w['flagged']} of {w['customers']} customers flagged, "
+                    f"{len(day.new)} new, {len(day.changed)} changed (run {day.detection.run_id})"
+                )
+                for label, findings in (("new", day.new), ("changed", day.changed)):
+                    for f in findings:
+                        console.print(
+                            f"  {label}: {f.kind} {f.subject} score {f.score:.2f} "
+                            f"{', '.join(f.categories)}",
+                            highlight=False,
+                        )
+            if iterations and n >= iterations:
+                return
+            time.sleep(seconds)
+    except KeyboardInterrupt:
+        return
+    finally:
+        store.close()
