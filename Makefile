@@ -61,7 +61,7 @@ bench-hub: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/hub.py $(BENCH_ARGS)
 
 docs-cli: $(VENV)/.installed
-	$(BIN)/python -m tracehop.docgen > docs/cli.md
+	$(BIN)/python -m tracehop.cli.docgen > docs/cli.md.tmp && mv docs/cli.md.tmp docs/cli.md
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache .ruff_cache .hypothesis

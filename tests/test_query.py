@@ -30,11 +30,24 @@ def test_empty_home_has_the_views(settings: Settings) -> None:
         "install httpfs",
         "set threads = 1",
         "select 1; select 2",
+        "explain analyze copy (select 42) to 'x.csv'",
+        "explain analyze create table x as select 1",
+        "explain copy (select 42) to 'x.csv'",
     ],
 )
 def test_read_only(settings: Settings, sql: str) -> None:
     with pytest.raises(QueryError):
         query(sql, settings)
+
+
+def test_plain_explain_of_a_select_is_allowed(settings: Settings) -> None:
+    plan = query("explain select count(*) from calls", settings)
+    assert plan.rows and "explain" in " ".join(plan.columns).lower()
+
+
+def test_no_extension_loading(settings: Settings) -> None:
+    with pytest.raises(QueryError):
+        query("select * from sqlite_scan('state.db', 'customers')", settings)
 
 
 def test_sql_error_is_one_line(settings: Settings) -> None:

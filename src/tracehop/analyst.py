@@ -44,6 +44,14 @@ def check_read_only(sql: str) -> None:
         raise QueryError(
             f"tracehop query is read-only: {kind} statements are not allowed (use SELECT)"
         )
+    if kind == "EXPLAIN":
+        # EXPLAIN ANALYZE runs the statement it explains: only a plain EXPLAIN of a SELECT.
+        inner = statements[0].query.strip()
+        words = inner.split(None, 2)
+        if len(words) > 1 and words[1].upper() == "ANALYZE":
+            raise QueryError("tracehop query is read-only: EXPLAIN ANALYZE is not allowed")
+        explained = inner.split(None, 1)[1] if len(words) > 1 else ""
+        check_read_only(explained)
 
 
 def open_engine(settings: Settings, store: Store) -> duckdb.DuckDBPyConnection:
@@ -66,6 +74,10 @@ def query(sql: str, settings: Settings, *, store: Store | None = None) -> QueryR
     store = store or open_store(settings)
     try:
         con = open_engine(settings, store)
+        # Analysts' SQL may not fetch or load extensions, nor change the engine's settings.
+        con.execute("SET autoinstall_known_extensions = false")
+        con.execute("SET autoload_known_extensions = false")
+        con.execute("SET lock_configuration = true")
         try:
             cur = con.execute(sql)
             columns = [d[0] for d in cur.description or []]

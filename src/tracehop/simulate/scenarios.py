@@ -2,7 +2,7 @@
 
 A scenario is plain data (frozen dataclasses), so that ``docs/simulator.md`` can list every
 knob and a test can check that the table and the code agree. The campaign kinds are the ones
-in the Commission's notice of 17 March 2021 (``/work/shared/fixtures``): government (Social
+in the Commission's notice of 17 March 2021 (the notice in ``fixtures/`` of the shared design folder): government (Social
 Security / IRS) imposters, tech-support and bank imposters, one-ring scams, telephone denial
 of service, health-insurance and auto-warranty robocalls.
 """
