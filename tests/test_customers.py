@@ -100,3 +100,32 @@ def test_stores_open_from_many_threads(tmp_path: Path) -> None:
 
     with ThreadPoolExecutor(8) as pool:
         assert list(pool.map(open_one, range(16))) == [0] * 16
+
+
+def test_processes_opening_a_new_home_together(tmp_path: Path) -> None:
+    """Three processes creating the same state DB at once: the migration runs once."""
+    import subprocess
+    import sys
+
+    for trial in range(3):
+        home = tmp_path / f"home{trial}"
+        procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tracehop",
+                    "--home",
+                    str(home),
+                    "customers",
+                    "list",
+                    "--json",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
+        assert [(r[2], r[0].strip()) for r in results] == [(0, "[]")] * 3, results

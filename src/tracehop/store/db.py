@@ -6,6 +6,7 @@ server, the CLI and screening processes can share one database file or server.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import threading
 from collections.abc import Iterator
@@ -71,11 +72,30 @@ _MIGRATE_LOCK = threading.Lock()
 
 
 def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision; one process at a time (a server and a CLI, or
+    several node processes, may open a new home together)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with _MIGRATE_LOCK, engine.begin() as conn:
+    with _MIGRATE_LOCK, _process_lock(engine), engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4242001)")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+@contextmanager
+def _process_lock(engine: Engine) -> Iterator[None]:
+    """An exclusive lock file beside a SQLite database (nothing to do for a server DB)."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def open_store(settings: Settings) -> Store:
