@@ -127,5 +127,5 @@ def test_processes_opening_a_new_home_together(tmp_path: Path) -> None:
             )
             for _ in range(3)
         ]
-        results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
+        results = [(*p.communicate(timeout=120), p.returncode) for p in procs]
         assert [(r[2], r[0].strip()) for r in results] == [(0, "[]")] * 3, results
