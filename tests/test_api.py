@@ -210,3 +210,64 @@ def test_real_server_process(node_home: Settings) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_a_request_id_belongs_to_its_requester(node_home: Settings) -> None:
+    c, token_a = client(node_home)
+    token_b = tokens.issue(node_home.home, "other-hub")
+    a = {"Authorization": f"Bearer {token_a}"}
+    b = {"Authorization": f"Bearer {token_b}"}
+    with c:
+        assert c.post("/api/v1/tracebacks/requests", json=ASK, headers=a).status_code == 200
+        # another token holder can neither read nor overwrite it
+        assert_error(c.get("/api/v1/tracebacks/requests/r-1", headers=b), 404, "r-1")
+        clash = {**ASK, "caller": "9999999999"}
+        assert_error(c.post("/api/v1/tracebacks/requests", json=clash, headers=b), 409, "r-1")
+        mine = c.get("/api/v1/tracebacks/requests/r-1", headers=a)
+    assert mine.status_code == 200 and mine.json()["upstream"] == "caprus"
+
+
+def test_a_retry_gets_the_confirmed_answer(node_home: Settings) -> None:
+    """A person corrected the answer; the hub asking again must get that, not a new one."""
+    from tracehop.tracebacks.responder import confirm
+
+    c, token = client(node_home)
+    auth = {"Authorization": f"Bearer {token}"}
+    with c:
+        assert (
+            c.post("/api/v1/tracebacks/requests", json=ASK, headers=auth).json()["upstream"]
+            == "caprus"
+        )
+        store = open_store(node_home)
+        confirm(store, "r-1", upstream="bigfoot")
+        store.close()
+        again = c.post("/api/v1/tracebacks/requests", json=ASK, headers=auth)
+    assert again.status_code == 200
+    assert (again.json()["upstream"], again.json()["status"]) == ("bigfoot", "answered")
+
+
+def test_unexpected_errors_keep_the_error_shape(node_home: Settings) -> None:
+    c, token = client(node_home)
+    (node_home.home / "api-tokens.json").write_text('{"tokens": [')  # half-written file
+    with TestClient(c.app, raise_server_exceptions=False) as raw:
+        resp = raw.post(
+            "/api/v1/tracebacks/requests", json=ASK, headers={"Authorization": f"Bearer {token}"}
+        )
+    assert_error(resp, 500, "internal error")
+
+
+def test_local_transport_rejects_bad_bodies(node_home: Settings) -> None:
+    from tracehop.api.node import NodeService
+    from tracehop.tracebacks.localnet import LocalNodes, node_url
+
+    token = tokens.issue(node_home.home, "hub")
+    service = NodeService(node_home, open_store(node_home))
+    transport = LocalNodes({"telco-x": service})
+    with httpx.Client(transport=transport) as http:
+        url = node_url("telco-x") + "/api/v1/tracebacks/requests"
+        auth = {"Authorization": f"Bearer {token}"}
+        assert http.post(url, json=[1, 2], headers=auth).status_code == 422
+        assert http.post(url, json={**ASK, "window": 5}, headers=auth).status_code == 422
+        ok = http.post(url, json=ASK, headers=auth)
+    service.close()
+    assert ok.status_code == 200 and ok.json()["upstream"] == "caprus"

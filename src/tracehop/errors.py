@@ -40,6 +40,12 @@ class NotFoundError(TracehopError):
     status = 404
 
 
+class ConflictError(TracehopError):
+    """The request clashes with what is stored (e.g. a request id used by someone else)."""
+
+    status = 409
+
+
 class FormatError(InputError):
     """A CDR file does not match the format it was read as."""
 

@@ -6,6 +6,7 @@
 One error shape for every failure: ``{"ok": false, "error": "...", "status": N}``.
 """
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +23,8 @@ from tracehop.errors import NotFoundError, TracehopError
 from tracehop.settings import Settings
 from tracehop.store import open_store
 from tracehop.tracebacks.responder import make_request
+
+log = logging.getLogger(__name__)
 
 
 class RequestBody(BaseModel):
@@ -82,6 +85,11 @@ def create_app(
         message = f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
         return _error(422, message)
 
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error in the node API")
+        return _error(500, f"internal error ({exc.__class__.__name__}); see the node's log")
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return _error(exc.status_code, str(exc.detail))
@@ -121,11 +129,13 @@ def create_app(
             return JSONResponse(
                 {"request_id": req.request_id, "status": "pending_review"}, status_code=202
             )
+        if isinstance(ans, dict):  # asked again: the stored (perhaps confirmed) answer
+            return JSONResponse(_jsonable(ans))
         return JSONResponse(_jsonable(ans.to_json()))
 
     @app.get("/api/v1/tracebacks/requests/{request_id}")
-    def get_answer(request_id: str, _name: Annotated[str, Depends(token_holder)]) -> JSONResponse:
-        stored = service.stored(request_id)
+    def get_answer(request_id: str, name: Annotated[str, Depends(token_holder)]) -> JSONResponse:
+        stored = service.stored(request_id, owner=name)
         if stored is None:
             raise NotFoundError(f"no traceback request {request_id!r}")
         if stored["status"] == "pending_review":

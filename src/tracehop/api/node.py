@@ -22,7 +22,7 @@ from tracehop.api import tokens
 from tracehop.errors import TracehopError
 from tracehop.settings import Settings
 from tracehop.store import Store
-from tracehop.store.models import IngestManifest, TracebackAnswerRow
+from tracehop.store.models import IngestManifest, TracebackAnswerRow, TracebackRequestRow
 from tracehop.tracebacks.protocol import HopAnswer, TracebackRequest
 from tracehop.tracebacks.responder import Responder, record_answers, record_requests
 
@@ -79,6 +79,7 @@ class NodeService:
         self.rate, self.burst = rate, burst
         self._lock = threading.Lock()
         self._buckets: dict[str, Bucket] = {}
+        self._bucket_lock = threading.Lock()
         self._responder: Responder | None = None
         self._lake_version: int | None = None
         self._audit = Path(settings.home) / "audit.log"
@@ -88,32 +89,52 @@ class NodeService:
     def provider(self) -> str:
         return self.settings.provider
 
+    def _take(self, key: str) -> bool:
+        with self._bucket_lock:  # requests run on a thread pool
+            bucket = self._buckets.setdefault(key, Bucket(self.rate, self.burst, level=self.burst))
+            return bucket.take()
+
     def authenticate(self, token: str | None, client: str) -> str:
         name = tokens.verify(tokens.load(Path(self.settings.home)), token)
         if name is None:
-            self.audit(event="unauthorized", client=client)
-            log.warning("traceback request without a valid token from %s", client)
+            # Audited, but at most at the rate limit per client, so nobody can flood the log.
+            if self._take("unauthorized:" + client):
+                self.audit(event="unauthorized", client=client)
+                log.warning("traceback request without a valid token from %s", client)
             raise Unauthorized("a valid token is required: Authorization: Bearer <token>")
-        bucket = self._buckets.setdefault(name, Bucket(self.rate, self.burst, level=self.burst))
-        if not bucket.take():
+        if not self._take(name):
             self.audit(event="rate_limited", token=name, client=client)
             raise RateLimited(f"too many requests from {name}: at most {self.rate:g} a second")
         return name
 
-    def answer(self, request: TracebackRequest, *, token: str, client: str) -> HopAnswer | None:
-        """Store, answer, store the answer; in review mode return None (pending)."""
+    def answer(
+        self, request: TracebackRequest, *, token: str, client: str
+    ) -> HopAnswer | dict[str, Any] | None:
+        """Store, answer, store the answer. A request already answered for this requester gets
+        the stored answer again (a retry must not undo a person's confirmation); in review
+        mode the answer waits for a person (None)."""
         received = datetime.now(UTC)
         with self._lock:
+            stored = self.stored(request.request_id, owner=token)
+            if stored is not None and stored["status"] in ("answered", "pending_review"):
+                self.audit(event="repeated", token=token, client=client,
+                           request_id=request.request_id)  # fmt: skip
+                return None if stored["status"] == "pending_review" else stored
             times = record_requests(
-                self.store, [request], received_at=received, business_zone=self.zone
+                self.store,
+                [request],
+                received_at=received,
+                business_zone=self.zone,
+                owner=token,
             )
             ans = self._current().answer(request)
             ans.received_at, ans.due_at = times[request.request_id]
             if self.mode == "review":
                 ans.needs_review = True
-            record_answers(self.store, [ans])
-            if self.mode == "review":
-                self._set_status(request.request_id, "pending_review")
+            # one transaction: a reader never sees a review-first answer before a person does
+            record_answers(
+                self.store, [ans], status="pending_review" if self.mode == "review" else None
+            )
         self.audit(
             event="answered" if self.mode == "auto" else "queued",
             token=token,
@@ -124,10 +145,12 @@ class NodeService:
         )
         return ans if self.mode == "auto" else None
 
-    def stored(self, request_id: str) -> dict[str, Any] | None:
+    def stored(self, request_id: str, *, owner: str | None) -> dict[str, Any] | None:
+        """The stored answer to a request of ``owner`` (None for anybody else's)."""
         with self.store.session() as s:
+            req = s.get(TracebackRequestRow, request_id)
             row = s.get(TracebackAnswerRow, request_id)
-            if row is None:
+            if row is None or req is None or req.owner != owner:
                 return None
             return {
                 "request_id": row.request_id,
@@ -140,12 +163,6 @@ class NodeService:
                 "customer": row.customer,
                 "reason": row.reason,
             }
-
-    def _set_status(self, request_id: str, status: str) -> None:
-        with self.store.session() as s:
-            row = s.get(TracebackAnswerRow, request_id)
-            if row is not None:
-                row.status = status
 
     def _current(self) -> Responder:
         """The responder, reopened when new CDR files have been ingested since."""

@@ -76,6 +76,8 @@ class TracebackRequestRow(Base):
     description: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # 64.1200(n)(1)
+    # Who asked over the API (the token's name); NULL for requests entered at this provider.
+    owner: Mapped[str | None] = mapped_column(String(100))
 
 
 class TracebackAnswerRow(Base):

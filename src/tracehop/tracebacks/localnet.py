@@ -6,11 +6,11 @@ only the HTTP hop is skipped. Real deployments and the end-to-end test use ``tra
 
 from __future__ import annotations
 
-import json
-
 import httpx
+from pydantic import ValidationError
 
 from tracehop.analyst import jsonable
+from tracehop.api import RequestBody
 from tracehop.api.node import NodeService
 from tracehop.errors import TracehopError
 from tracehop.tracebacks.responder import make_request
@@ -42,25 +42,27 @@ class LocalNodes(httpx.BaseTransport):
             auth = request.headers.get("authorization", "")
             token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
             name = service.authenticate(token, "local")
-            body = json.loads(request.content or b"{}")
+            body = RequestBody.model_validate_json(request.content or b"{}")
             req = make_request(
-                str(body.get("request_id", "")),
-                str(body.get("caller", "")),
-                str(body.get("called", "")),
-                str(body.get("at", "")),
-                window=body.get("window"),
-                description=str(body.get("description") or ""),
+                body.request_id,
+                body.caller,
+                body.called,
+                body.at,
+                window=body.window,
+                description=body.description,
             )
             answer = service.answer(req, token=name, client="local")
             if answer is None:
                 return httpx.Response(
                     202, json={"request_id": req.request_id, "status": "pending_review"}
                 )
-            return httpx.Response(200, json=jsonable(answer.to_json()))
+            data = answer if isinstance(answer, dict) else answer.to_json()
+            return httpx.Response(200, json=jsonable(data))
+        except ValidationError as exc:
+            first = exc.errors()[0] if exc.errors() else {"msg": "invalid request"}
+            return _error(422, f"body is not a traceback request: {first.get('msg')}")
         except TracehopError as exc:
             return _error(exc.status, exc.message)
-        except (ValueError, TypeError) as exc:
-            return _error(422, f"body is not a traceback request: {exc}")
 
 
 def _error(status: int, message: str) -> httpx.Response:

@@ -32,7 +32,7 @@ from sqlalchemy import select
 from tracehop.analyst import jsonable, open_engine
 from tracehop.csvfiles import open_csv
 from tracehop.customers import CustomerRecord, list_customers
-from tracehop.errors import InputError, StoreError
+from tracehop.errors import ConflictError, InputError, StoreError
 from tracehop.numbers import to_e164
 from tracehop.settings import Settings
 from tracehop.store import Store, open_store
@@ -536,6 +536,7 @@ def record_requests(
     *,
     received_at: datetime,
     business_zone: str = DEFAULT_ZONE,
+    owner: str | None = None,
 ) -> dict[str, tuple[datetime, datetime]]:
     """Store requests before they are answered (a crash loses no request). A request id seen
     before keeps its first receipt and due time and takes the new details. Returns each
@@ -551,9 +552,15 @@ def record_requests(
         }
         for req in requests:
             row = old.get(req.request_id)
+            if row is not None and row.owner != owner:
+                # A request id belongs to whoever sent it first: nobody else may change it.
+                raise ConflictError(
+                    f"request id {req.request_id!r} is already used by another requester"
+                )
             if row is None:
                 row = TracebackRequestRow(
                     request_id=req.request_id,
+                    owner=owner,
                     received_at=received_at,
                     # 47 CFR 64.1200(n)(1): 24 h, counted from the next business morning.
                     due_at=due_at(received_at, business_zone),
@@ -570,8 +577,11 @@ def record_requests(
     return out
 
 
-def record_answers(store: Store, answers: Sequence[HopAnswer]) -> None:
-    """Store answers (one per request: answering again replaces it and counts)."""
+def record_answers(
+    store: Store, answers: Sequence[HopAnswer], *, status: str | None = None
+) -> None:
+    """Store answers (one per request: answering again replaces it and counts). ``status``
+    overrides answered/needs_review (review-first mode stores ``pending_review``)."""
     now = datetime.now(UTC)
     ids = [a.request_id for a in answers]
     with store.session() as s:
@@ -590,7 +600,7 @@ def record_answers(store: Store, answers: Sequence[HopAnswer]) -> None:
             a.answer, a.upstream, a.customer = ans.answer, ans.upstream, ans.customer
             a.confidence, a.needs_review = ans.confidence, ans.needs_review
             a.matches, a.reason = ans.matches, ans.reason or None
-            a.status = "needs_review" if ans.needs_review else "answered"
+            a.status = status or ("needs_review" if ans.needs_review else "answered")
             a.answered_at = now
             a.times_answered = (a.times_answered or 0) + 1
 
