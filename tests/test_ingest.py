@@ -365,3 +365,21 @@ def test_large_files_go_in_chunks_with_the_same_result(
         starts = [r["start"] for r in rows(settings, f"select start from read_parquet('{f}')")]
         assert starts == sorted(starts)
     assert not list((settings.lake_dir / "_staging").iterdir())
+
+
+def test_kamailio_bye_with_other_users_still_ends_its_call(settings: Settings, write_cdr) -> None:
+    """A BYE sent by the callee has other From/R-URI users (or none): it is not a call and
+    not a reject, and its INVITE gets its duration."""
+    path = write_cdr(
+        "acc.csv",
+        [
+            "method,from_tag,to_tag,callid,sip_code,sip_reason,time,src_user,src_domain,src_ip,dst_ouser,dst_user,dst_domain",
+            "INVITE,a,b,c5,200,OK,2021-02-07 10:00:00,2025550143,x,198.51.100.7,2125551234,2125551234,y",
+            "BYE,b,a,c5,200,OK,2021-02-07 10:01:40,,y,203.0.113.9,,,x",
+        ],
+    )
+    result = ingest([path], settings, format="kamailio")
+    assert (result.rows_ingested, result.rows_rejected) == (1, 0)
+    assert rows(settings, "select call_id, duration from calls") == [
+        {"call_id": "c5", "duration": 100}
+    ]

@@ -198,6 +198,9 @@ def fsync_dir(path: Path) -> None:
 
 def write_plan(stage: Path, moves: list[tuple[str, str]], manifest: dict[str, object]) -> None:
     """The commit point: after this rename the ingest will be completed, whatever happens."""
+    # the staged files' folder entries must be durable before the plan that names them
+    for folder in sorted({(stage / src).parent for src, _dst in moves}, reverse=True):
+        fsync_dir(folder)
     tmp = stage / (PLAN + ".tmp")
     with tmp.open("w") as fh:
         json.dump({"moves": moves, "manifest": manifest}, fh)
@@ -227,6 +230,8 @@ def apply_plan(lake: Lake, stage: Path, record: Callable[[dict[str, object]], No
         elif not dst.exists():
             raise FileNotFoundError(f"committed ingest lost {src_rel}")
     crash_point("moved")
+    for folder in sorted({(lake.root / dst).parent for _src, dst in plan["moves"]}):
+        fsync_dir(folder)  # the renames are durable before the manifest says "ingested"
     record(plan["manifest"])
     shutil.rmtree(stage, ignore_errors=True)
 

@@ -317,8 +317,10 @@ def _pair_transactions(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """CREATE OR REPLACE TEMP TABLE staged AS
         WITH bye AS (
+            -- a BYE only ends a call: its From/R-URI users may differ from the INVITE's, so
+            -- it needs a Call-ID and a readable time, nothing else
             SELECT call_id, min(start) AS bye_start FROM staged
-            WHERE method = 'BYE' AND reason IS NULL GROUP BY call_id
+            WHERE method = 'BYE' AND start IS NOT NULL AND call_id IS NOT NULL GROUP BY call_id
         )
         SELECT s.* REPLACE (
             CASE WHEN s.disposition = 'answered' AND b.bye_start IS NOT NULL
@@ -326,7 +328,8 @@ def _pair_transactions(con: duckdb.DuckDBPyConnection) -> None:
                  WHEN s.disposition = 'answered' THEN NULL
                  ELSE 0 END AS duration)
         FROM staged s LEFT JOIN bye b ON s.method = 'INVITE' AND s.call_id = b.call_id
-        WHERE s.method = 'INVITE' OR s.reason IS NOT NULL
+        WHERE s.method = 'INVITE'
+           OR (s.reason IS NOT NULL AND (s.start IS NULL OR s.call_id IS NULL))
         ORDER BY s.rid"""
     )
 
