@@ -383,3 +383,46 @@ def test_kamailio_bye_with_other_users_still_ends_its_call(settings: Settings, w
     assert rows(settings, "select call_id, duration from calls") == [
         {"call_id": "c5", "duration": 100}
     ]
+
+
+@pytest.mark.parametrize("fmt", ["generic", "asterisk"])
+def test_a_grown_file_adds_only_its_new_lines(
+    settings: Settings, data: Path, tmp_path: Path, fmt: str
+) -> None:
+    """Switches append to their CDR file (Asterisk's Master.csv): ingesting it again reads only
+    the lines appended since, with their own line numbers."""
+    source = (data / f"{fmt}.csv").read_text().splitlines(keepends=True)
+    cut = 6 if fmt == "generic" else 3
+    live = tmp_path / "Master.csv"
+    live.write_text("".join(source[:cut]))
+    first = ingest([live], settings, format=fmt)
+    live.write_text("".join(source))  # the switch appended the rest
+    second = ingest([live], settings, format=fmt)
+    assert "appended" in second.files[0].message
+    whole = ingest([data / f"{fmt}.csv"], load_settings_for(tmp_path / "whole"), format=fmt)
+    assert first.rows_ingested + second.rows_ingested == whole.rows_ingested
+    assert first.rows_rejected + second.rows_rejected == whole.rows_rejected
+    got = rows(settings, "select call_id, source_line from calls order by source_line")
+    want = rows(
+        load_settings_for(tmp_path / "whole"),
+        "select call_id, source_line from calls order by source_line",
+    )
+    assert got == want
+    assert ingest([live], settings, format=fmt).files_skipped == 1
+
+
+def load_settings_for(home: Path) -> Settings:
+    from tracehop.settings import load_settings
+
+    return load_settings(home=home)
+
+
+def test_a_file_that_grew_from_a_cut_line_is_refused(settings: Settings, tmp_path: Path) -> None:
+    live = tmp_path / "cdr.csv"
+    live.write_text(
+        "call_id,start,caller,called,upstream\na,2021-01-01T00:00:00Z,2025550100,2125550100,u"
+    )
+    ingest([live], settings)
+    live.write_text(live.read_text() + "x\nb,2021-01-01T00:00:01Z,2025550100,2125550100,u\n")
+    with pytest.raises(InputError, match="incomplete"):
+        ingest([live], settings)

@@ -9,6 +9,7 @@ source file's. Each chunk becomes its own sorted Parquet file per day.
 from __future__ import annotations
 
 import gzip
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from tracehop.cdr.lake import FileScan
+from tracehop.errors import InputError
 
 CHUNK_BYTES = 128 << 20
 READ_BYTES = 16 << 20
@@ -90,3 +92,67 @@ def split(
                 k += 1
             if not block:
                 return
+
+
+def is_gzip(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def prefix_sha256(path: Path, size: int) -> str:
+    """SHA-256 of the first ``size`` bytes of a file."""
+    digest = hashlib.sha256()
+    left = size
+    with path.open("rb") as fh:
+        while left > 0:
+            block = fh.read(min(READ_BYTES, left))
+            if not block:
+                break
+            digest.update(block)
+            left -= len(block)
+    return digest.hexdigest()
+
+
+def tail_file(path: Path, start: int, folder: Path, header: bool) -> tuple[Chunk, int]:
+    """The lines after byte ``start`` (where an earlier version of the file ended) as a file
+    of their own, with the header line first; and the line offset of its first data line."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with path.open("rb") as src:
+        head = src.readline() if header else b""
+        if head and not head.endswith(b"\n"):
+            head += b"\n"
+        src.seek(0)
+        before = 0
+        left = start
+        last = b"\n"
+        while left > 0:
+            block = src.read(min(READ_BYTES, left))
+            if not block:
+                break
+            before += block.count(b"\n")
+            left -= len(block)
+            last = block[-1:]
+        if start and last != b"\n":
+            raise InputError(
+                f"{path} grew, but the last line ingested before was incomplete: ingest "
+                "complete files (rotated CDR files) instead"
+            )
+        out = folder / "appended.csv"
+        with out.open("wb") as dst:
+            dst.write(head)
+            n = 0
+            ends_nl = True
+            while block := src.read(READ_BYTES):
+                dst.write(block)
+                n += block.count(b"\n")
+                ends_nl = block.endswith(b"\n")
+    lines = n + (0 if ends_nl else 1) + (1 if header else 0)
+    scan = FileScan(
+        sha256="",
+        size=out.stat().st_size,
+        lines=lines,
+        blank_lines=np.empty(0, dtype=np.int64),
+        blanks_known=False,
+    )
+    # data line k of the tail file (k counts the header as 1) is source line before + k - 1
+    return Chunk(path=out, scan=scan, line_offset=0, temporary=True), before - (1 if header else 0)

@@ -23,7 +23,15 @@ from sqlalchemy import select
 
 from tracehop.cdr import chunks, formats, pipeline
 from tracehop.cdr.formats import PRESETS
-from tracehop.cdr.lake import Lake, apply_plan, crash_point, recover, scan_file, write_plan
+from tracehop.cdr.lake import (
+    FileScan,
+    Lake,
+    apply_plan,
+    crash_point,
+    recover,
+    scan_file,
+    write_plan,
+)
 from tracehop.engine import connect
 from tracehop.errors import FormatError, InputError
 from tracehop.settings import Settings
@@ -207,6 +215,11 @@ def _ingest_one(
             message=f"already ingested on {when} as {seen.ingest_id} (same checksum)",
         )
     preset = PRESETS[fmt]
+    grown = (
+        _earlier_version(store, path, scan)
+        if preset.name in ("generic", "freeswitch", "asterisk")
+        else None
+    )
     now = datetime.now(UTC)
     ingest_id = now.strftime("%Y%m%dT%H%M%S%f") + "-" + scan.sha256[:8]
     stage = lake.staging_dir / ingest_id
@@ -219,12 +232,16 @@ def _ingest_one(
     try:
         # Kamailio pairs INVITE and BYE rows across the whole file; Parquet is read as is.
         chunkable = preset.name not in ("parquet", "kamailio")
-        parts = (
-            chunks.split(path, scan, chunk_dir, header=preset.header)
-            if chunkable
-            else chunks.whole(path, scan)
-        )
+        base_offset = 0
+        if grown is not None:  # only the lines appended since the last ingest of this file
+            tail, base_offset = chunks.tail_file(path, grown.size_bytes, chunk_dir, preset.header)
+            parts = chunks.split(tail.path, tail.scan, chunk_dir, header=preset.header)
+        elif chunkable:
+            parts = chunks.split(path, scan, chunk_dir, header=preset.header)
+        else:
+            parts = chunks.whole(path, scan)
         for k, chunk in enumerate(parts):
+            chunk.line_offset += base_offset
             step("reading" if k == 0 else f"reading part {k + 1}")
             staged = pipeline.stage(con, preset, chunk.path, chunk.scan, zone=zone)
             exact = exact and staged.exact_lines
@@ -280,9 +297,38 @@ def _ingest_one(
         rows_ingested=int(stats["good"]),
         rows_rejected=int(stats["bad"]),
         ingest_id=ingest_id,
-        message=f"read as {fmt}" + ("" if exact else "; some line numbers are approximate"),
+        message=f"read as {fmt}"
+        + (
+            f"; only the lines appended since {grown.ingest_id} (the file grew)"
+            if grown is not None
+            else ""
+        )
+        + ("" if exact else "; some line numbers are approximate"),
         line_numbers_exact=exact,
     )
+
+
+def _earlier_version(store: Store, path: Path, scan: FileScan) -> IngestManifest | None:
+    """The manifest row of an earlier, shorter version of this same file, if the file only
+    grew since (switches append to their CDR file: Asterisk's Master.csv). Then only the
+    appended lines are new; reading it all again would load the old rows twice."""
+    if chunks.is_gzip(path):
+        return None
+    with store.session() as s:
+        rows = (
+            s.execute(
+                select(IngestManifest)
+                .where(IngestManifest.source_path == str(path.resolve()))
+                .where(IngestManifest.size_bytes < scan.size)
+                .order_by(IngestManifest.size_bytes.desc())
+            )
+            .scalars()
+            .all()
+        )
+    for row in rows:
+        if chunks.prefix_sha256(path, row.size_bytes) == row.checksum:
+            return row
+    return None
 
 
 def _merge_stats(total: dict[str, object], part: dict[str, object]) -> None:
