@@ -12,8 +12,13 @@ DEMO_HOME ?= demo-home
 
 .PHONY: demo test lint format bench bench-ingest bench-lookup bench-hub system-deps clean docs-cli
 
+# Debian ships venv separately (python3-venv): install it as root when it is missing.
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { rm -rf $(VENV); \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null && \
+	    $(PYTHON) -m venv $(VENV); \
+	  else echo "python -m venv failed: install python3-venv (sudo apt-get install python3-venv)"; exit 1; fi; }
 	$(PIP) install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
