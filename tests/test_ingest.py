@@ -426,3 +426,19 @@ def test_a_file_that_grew_from_a_cut_line_is_refused(settings: Settings, tmp_pat
     live.write_text(live.read_text() + "x\nb,2021-01-01T00:00:01Z,2025550100,2125550100,u\n")
     with pytest.raises(InputError, match="incomplete"):
         ingest([live], settings)
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_blank_lines_before_the_header(
+    settings: Settings, write_cdr, monkeypatch: pytest.MonkeyPatch, chunked: bool
+) -> None:
+    from tracehop.cdr import chunks
+
+    if chunked:
+        monkeypatch.setattr(chunks, "CHUNK_BYTES", 64)
+    lines = ["", "", "call_id,start,caller,called,upstream"]
+    lines += [f"c{i},2021-01-01T00:00:{i:02d}Z,2025550100,2125550100,u" for i in range(5)]
+    result = ingest([write_cdr("lead.csv", lines)], settings)
+    assert (result.rows_ingested, result.rows_rejected) == (5, 0)
+    got = rows(settings, "select call_id, source_line from calls order by source_line")
+    assert [(r["call_id"], r["source_line"]) for r in got] == [(f"c{i}", 4 + i) for i in range(5)]

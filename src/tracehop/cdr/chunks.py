@@ -54,6 +54,9 @@ def split(
         if header:
             head = src.readline()
             lines_done = 1
+            while head and not head.strip():  # blank lines before the header
+                head = src.readline()
+                lines_done += 1
             if head and not head.endswith(b"\n"):
                 head += b"\n"
         buf = b""
@@ -119,6 +122,8 @@ def tail_file(path: Path, start: int, folder: Path, header: bool) -> tuple[Chunk
     folder.mkdir(parents=True, exist_ok=True)
     with path.open("rb") as src:
         head = src.readline() if header else b""
+        while header and head and not head.strip():
+            head = src.readline()
         if head and not head.endswith(b"\n"):
             head += b"\n"
         src.seek(0)

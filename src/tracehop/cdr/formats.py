@@ -381,6 +381,18 @@ def first_row(path: Path) -> list[str]:
     return []
 
 
+def header_line(path: Path) -> int:
+    """The 1-based number of the first non-blank line (where a header is)."""
+    try:
+        with open_text(path) as fh:
+            for number, line in enumerate(fh, start=1):
+                if line.strip():
+                    return number
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise FormatError(f"cannot read {path}: {exc}") from exc
+    return 1
+
+
 def normalise_header(cells: list[str]) -> list[str]:
     return [c.strip().lstrip("\ufeff").strip().lower() for c in cells]
 

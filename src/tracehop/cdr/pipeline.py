@@ -61,8 +61,11 @@ def csv_source(
     cols = formats.columns_for(preset, columns_from or path)
     cols = [c if c else f"column{i}" for i, c in enumerate(cols)]
     columns = "{" + ", ".join(f"{_lit(c)}: 'VARCHAR'" for c in cols) + "}"
+    # blank lines before the header are skipped, or the reader would take one for the header
+    skip = formats.header_line(path) - 1 if preset.header else 0
     options = (
-        f"columns = {columns}, header = {'true' if preset.header else 'false'}, delim = ',', "
+        f"columns = {columns}, header = {'true' if preset.header else 'false'}, "
+        f"skip = {skip}, delim = ',', "
         "quote = '\"', escape = '\"', auto_detect = false, strict_mode = false, "
         "store_rejects = true, rejects_table = 'th_rejects', rejects_scan = 'th_scans', "
         "max_line_size = 1048576, encoding = 'utf-8', compression = 'auto'"
