@@ -10,7 +10,7 @@ PIP := $(BIN)/python -m pip
 TEST_DEBS := postgresql
 DEMO_HOME ?= demo-home
 
-.PHONY: demo test lint format bench bench-ingest bench-lookup bench-hub system-deps clean docs-cli
+.PHONY: demo test lint format bench bench-ingest bench-lookup bench-hub bench-detect system-deps clean docs-cli
 
 # Debian ships venv separately (python3-venv): install it as root when it is missing.
 $(BIN)/python:
@@ -54,7 +54,7 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
-bench: bench-ingest bench-lookup bench-hub
+bench: bench-ingest bench-lookup bench-hub bench-detect
 
 bench-ingest: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/ingest.py $(BENCH_ARGS)
@@ -64,6 +64,9 @@ bench-lookup: $(VENV)/.installed-dev
 
 bench-hub: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/hub.py $(BENCH_ARGS)
+
+bench-detect: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/detect.py $(BENCH_ARGS)
 
 docs-cli: $(VENV)/.installed
 	$(BIN)/python -m tracehop.cli.docgen > docs/cli.md.tmp && mv docs/cli.md.tmp docs/cli.md
