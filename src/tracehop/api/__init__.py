@@ -15,27 +15,14 @@ from typing import Annotated, Any
 from fastapi import Body, Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tracehop.api.node import NodeService
+from tracehop.api.node import NodeService, RequestBody
 from tracehop.errors import NotFoundError, TracehopError
 from tracehop.settings import Settings
 from tracehop.store import open_store
-from tracehop.tracebacks.responder import make_request
 
 log = logging.getLogger(__name__)
-
-
-class RequestBody(BaseModel):
-    """A traceback request as the hub sends it (times in UTC; ``at`` may be a date)."""
-
-    request_id: str = Field(min_length=1, max_length=200)
-    caller: str = Field(min_length=1, max_length=100)
-    called: str = Field(min_length=1, max_length=100)
-    at: str = Field(min_length=1, max_length=64)
-    window: str | None = Field(default=None, max_length=20)
-    description: str = Field(default="", max_length=2000)
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -116,22 +103,8 @@ def create_app(
         body: Annotated[RequestBody, Body()],
     ) -> JSONResponse:
         client = request.client.host if request.client else "?"
-        req = make_request(
-            body.request_id,
-            body.caller,
-            body.called,
-            body.at,
-            window=body.window,
-            description=body.description,
-        )
-        ans = service.answer(req, token=name, client=client)
-        if ans is None:  # review-first: a person confirms before the answer leaves
-            return JSONResponse(
-                {"request_id": req.request_id, "status": "pending_review"}, status_code=202
-            )
-        if isinstance(ans, dict):  # asked again: the stored (perhaps confirmed) answer
-            return JSONResponse(_jsonable(ans))
-        return JSONResponse(_jsonable(ans.to_json()))
+        status, data = service.respond(body, token=name, client=client)
+        return JSONResponse(_jsonable(data), status_code=status)
 
     @app.get("/api/v1/tracebacks/requests/{request_id}")
     def get_answer(request_id: str, name: Annotated[str, Depends(token_holder)]) -> JSONResponse:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from tracehop.api import tokens
@@ -24,11 +25,27 @@ from tracehop.settings import Settings
 from tracehop.store import Store
 from tracehop.store.models import IngestManifest, TracebackAnswerRow, TracebackRequestRow
 from tracehop.tracebacks.protocol import HopAnswer, TracebackRequest
-from tracehop.tracebacks.responder import Responder, record_answers, record_requests
+from tracehop.tracebacks.responder import (
+    Responder,
+    make_request,
+    record_answers,
+    record_requests,
+)
 
 log = logging.getLogger(__name__)
 
 MODES = ("auto", "review")
+
+
+class RequestBody(BaseModel):
+    """A traceback request as the hub sends it (times in UTC; ``at`` may be a date)."""
+
+    request_id: str = Field(min_length=1, max_length=200)
+    caller: str = Field(min_length=1, max_length=100)
+    called: str = Field(min_length=1, max_length=100)
+    at: str = Field(min_length=1, max_length=64)
+    window: str | None = Field(default=None, max_length=20)
+    description: str = Field(default="", max_length=2000)
 
 
 class RateLimited(TracehopError):
@@ -144,6 +161,23 @@ class NodeService:
             upstream=ans.upstream,
         )
         return ans if self.mode == "auto" else None
+
+    def respond(self, body: RequestBody, *, token: str, client: str) -> tuple[int, dict[str, Any]]:
+        """(HTTP status, JSON) for a traceback request body, as the API returns it."""
+        req = make_request(
+            body.request_id,
+            body.caller,
+            body.called,
+            body.at,
+            window=body.window,
+            description=body.description,
+        )
+        answer = self.answer(req, token=token, client=client)
+        if answer is None:  # review-first: a person confirms before the answer leaves
+            return 202, {"request_id": req.request_id, "status": "pending_review"}
+        if isinstance(answer, dict):  # asked again: the stored (perhaps confirmed) answer
+            return 200, answer
+        return 200, answer.to_json()
 
     def stored(self, request_id: str, *, owner: str | None) -> dict[str, Any] | None:
         """The stored answer to a request of ``owner`` (None for anybody else's)."""

@@ -10,10 +10,8 @@ import httpx
 from pydantic import ValidationError
 
 from tracehop.analyst import jsonable
-from tracehop.api import RequestBody
-from tracehop.api.node import NodeService
+from tracehop.api.node import NodeService, RequestBody
 from tracehop.errors import TracehopError
-from tracehop.tracebacks.responder import make_request
 
 SUFFIX = ".node"
 
@@ -43,21 +41,8 @@ class LocalNodes(httpx.BaseTransport):
             token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
             name = service.authenticate(token, "local")
             body = RequestBody.model_validate_json(request.content or b"{}")
-            req = make_request(
-                body.request_id,
-                body.caller,
-                body.called,
-                body.at,
-                window=body.window,
-                description=body.description,
-            )
-            answer = service.answer(req, token=name, client="local")
-            if answer is None:
-                return httpx.Response(
-                    202, json={"request_id": req.request_id, "status": "pending_review"}
-                )
-            data = answer if isinstance(answer, dict) else answer.to_json()
-            return httpx.Response(200, json=jsonable(data))
+            status, data = service.respond(body, token=name, client="local")
+            return httpx.Response(status, json=jsonable(data))
         except ValidationError as exc:
             first = exc.errors()[0] if exc.errors() else {"msg": "invalid request"}
             return _error(422, f"body is not a traceback request: {first.get('msg')}")
