@@ -14,22 +14,12 @@ import argparse
 import csv
 import os
 import shutil
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-
-import httpx
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def read(path: Path) -> list[dict[str, str]]:
@@ -56,6 +46,7 @@ def main() -> None:
     from tracehop.store import open_store
     from tracehop.tracebacks.directory import import_blocks, import_directory
     from tracehop.tracebacks.hub import open_hub, trace_batch
+    from tracehop.tracebacks.nodeprocs import start_node, stop_all, wait_healthy
 
     base = args.keep or Path(tempfile.mkdtemp(prefix="tracehop-hub-"))
     procs: list[subprocess.Popen] = []
@@ -81,24 +72,10 @@ def main() -> None:
             ingest([out / p["cdr_file"]], settings, provider=pid, store=store)
             store.close()
             token = tokens.issue(home, "hub")
-            port = free_port()
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "tracehop", "--home", str(home), "serve",
-                     "--port", str(port), "--directory", str(out / "directory.csv")],
-                    env={**os.environ, "TRACEHOP_PROVIDER": pid},
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            )  # fmt: skip
-            rows.append([pid, f"http://127.0.0.1:{port}", token])
-        for _pid, url, _token in rows[1:]:
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+            proc, url = start_node(home, pid, directory=out / "directory.csv")
+            procs.append(proc)
+            rows.append([pid, url, token])
+        wait_healthy({r[0]: r[1] for r in rows[1:]}, procs, timeout=300)
         print(
             f"{len(procs)} node processes loaded and listening in {time.perf_counter() - t0:.0f} s",
             flush=True,
@@ -136,13 +113,7 @@ def main() -> None:
         print(f"hops per trace: mean {statistics.mean(hops):.2f}, max {max(hops)}")
         print("outcomes:", dict(sorted(Counter(t.outcome for t in traces).items())))
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +28,7 @@ from tracehop.customers import import_customers, parse_customers_csv
 from tracehop.settings import load_settings
 from tracehop.simulate import simulate
 from tracehop.store import open_store
+from tracehop.tracebacks.nodeprocs import free_port, start_node, stop_all, wait_healthy
 
 SEED, SCALE = 1, 0.05
 HOP_TIMEOUT = 5.0  # seconds: a cold first lookup on a busy machine stays well inside it
@@ -47,12 +46,6 @@ def tracehop(home: Path, *args: str) -> subprocess.CompletedProcess:
         text=True,
         timeout=300,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -88,19 +81,14 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
             issued = tracehop(home, "tokens", "issue", "hub", "--json")
             assert issued.returncode == 0, issued.stderr
             token = json.loads(issued.stdout)["token"]
-            port = free_port()
             log = (base / f"{pid}.log").open("w")
             logs.append(log)
-            command = [sys.executable, "-m", "tracehop", "--home", str(home), "serve",
-                       "--host", "127.0.0.1", "--port", str(port),
-                       "--directory", str(out / "directory.csv")]  # fmt: skip
-            env = {**os.environ, "TRACEHOP_PROVIDER": pid}
-            procs.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env))
-            nodes[pid] = f"http://127.0.0.1:{port}"
+            proc, nodes[pid] = start_node(home, pid, directory=out / "directory.csv", log=log)
+            procs.append(proc)
             rows.append([pid, nodes[pid], token])
         for pid in down:
             rows.append([pid, f"http://127.0.0.1:{free_port()}", "never-used"])
-        _wait_healthy(nodes, procs)
+        wait_healthy(nodes, procs)
         with (base / "nodes.csv").open("w", newline="") as fh:
             csv.writer(fh).writerows(rows)
         hub_home = base / "hub"
@@ -119,33 +107,9 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
         assert json.loads(r.stdout)["blocks"] == len(read(out / "number_blocks.csv"))
         yield Network(out, hub_home, nodes, down)
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_all(procs)
         for log in logs:
             log.close()
-
-
-def _wait_healthy(nodes: dict[str, str], procs: list[subprocess.Popen]) -> None:
-    waiting = dict(nodes)
-    deadline = time.monotonic() + 90
-    while waiting and time.monotonic() < deadline:
-        for pid, url in list(waiting.items()):
-            try:
-                r = httpx.get(f"{url}/api/v1/health", timeout=1)
-                if r.status_code == 200 and r.json()["ok"] is True:
-                    del waiting[pid]
-            except httpx.TransportError:
-                pass
-        dead = [p.args for p in procs if p.poll() is not None]
-        assert not dead, f"a node process exited: {dead}"
-        time.sleep(0.2)
-    assert not waiting, f"nodes not healthy after 90 s: {sorted(waiting)}"
 
 
 def test_complaints_traced_across_node_processes_match_the_truth(network: Network) -> None:
@@ -242,7 +206,7 @@ def _hub_service_agrees(network: Network, rows: dict, traces: list[dict]) -> Non
     )  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}"
-        _wait_healthy({"hub": base}, [proc])
+        wait_healthy({"hub": base}, [proc])
         served = httpx.get(f"{base}/api/v1/summary", timeout=10).json()
         assert {r["provider"]: r for r in served} == rows
         listed = httpx.get(f"{base}/api/v1/traces", params={"limit": 1000}, timeout=10).json()
