@@ -1,0 +1,399 @@
+"""Recall and false positives of detection on simulated worlds, against the simulator's truth.
+
+:func:`evaluate_world` loads every provider's home (``tracehop.demo.load_homes``), detects over
+each lake and compares each customer finding with ``truth/customers.csv`` at the customer's own
+provider (bad: has campaigns; legal: others); upstream ``carrier`` customers not in the truth
+are counted apart, with the campaign calls they passed (``truth/calls.csv``). :func:`evaluate`
+simulates (or reuses) one world per (seed, scenario); ``detect`` is injectable. Command:
+``python -m tracehop.detection.evaluate --seeds 30-39 --scenarios default,quiet [--json]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import multiprocessing
+import shutil
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from tracehop.detection.indicators import Window
+from tracehop.detection.run import DEFAULT_MIN_CALLS, Detection, Finding, detect_on
+from tracehop.detection.scoring import CUSTOMER_RULES, derive
+
+Detect = Callable[..., Detection]
+
+# Indicators kept per verdict: those the customer rules look at and a few more (all of them
+# are in the finding's evidence).
+_RULED = [t.indicator for r in CUSTOMER_RULES for t in r.thresholds]
+KEY_INDICATORS = list(dict.fromkeys(["calls", "asr", "acd", "distinct_callers", *_RULED]))
+
+
+@dataclass
+class Verdict:
+    """One customer's finding against the truth at its own provider."""
+
+    subject: str
+    provider: str
+    role: str
+    bad: bool
+    campaigns: list[str]
+    flagged: bool
+    score: float
+    categories: list[str]
+    truth_calls: int  # calls the truth says it made (its legal traffic included)
+    calls: int = 0  # attempts in the lake
+    rules: list[str] = field(default_factory=list)  # rules that fired
+    note: str = "no finding"
+    indicators: dict[str, Any] = field(default_factory=dict)
+    nearest: list[str] = field(default_factory=list)  # misses: the closest default rules
+
+
+@dataclass
+class CarrierVerdict:
+    """An upstream provider (kind ``carrier``, not in the truth) as seen by one provider."""
+
+    subject: str
+    provider: str
+    flagged: bool
+    score: float
+    categories: list[str]
+    calls: int
+    campaign_calls: int  # campaign calls it passed to ``provider`` (truth)
+
+
+@dataclass
+class WorldResult:
+    world: str
+    verdicts: list[Verdict]
+    carriers: list[CarrierVerdict]
+    unknown: list[str] = field(default_factory=list)  # findings matching neither
+    params: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def bad(self) -> list[Verdict]:
+        return [v for v in self.verdicts if v.bad]
+
+    @property
+    def legal(self) -> list[Verdict]:
+        return [v for v in self.verdicts if not v.bad]
+
+    @property
+    def misses(self) -> list[Verdict]:
+        return [v for v in self.bad if not v.flagged]
+
+    @property
+    def false_alarms(self) -> list[Verdict]:
+        return [v for v in self.legal if v.flagged]
+
+    def counts(self) -> dict[str, list[int]]:
+        """``[flagged, total]`` of bad and legal customers and of carriers; carriers that
+        passed campaign calls; carriers flagged without passing any."""
+        camp, clean = ([c for c in self.carriers if bool(c.campaign_calls) == b] for b in (1, 0))
+        return {
+            "bad_flagged": [len(self.bad) - len(self.misses), len(self.bad)],
+            "legal_flagged": [len(self.false_alarms), len(self.legal)],
+            "carriers_flagged": [sum(c.flagged for c in self.carriers), len(self.carriers)],
+            "campaign_carriers_flagged": [sum(c.flagged for c in camp), len(camp)],
+            "clean_carriers_flagged": [sum(c.flagged for c in clean), len(clean)],
+        }
+
+    def flagged_by_role(self) -> dict[str, list[int]]:
+        """``role -> [flagged, total]`` over the legal customers."""
+        out: dict[str, list[int]] = {}
+        for v in sorted(self.legal, key=lambda v: v.role):
+            out[v.role] = [out.get(v.role, [0, 0])[0] + v.flagged, out.get(v.role, [0, 0])[1] + 1]
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        c: dict[str, Any] = self.counts()
+        c |= {"recall": _ratio(*c["bad_flagged"]), "fp_rate": _ratio(*c["legal_flagged"])}
+        names = {"misses": self.misses, "false_alarms": self.false_alarms}
+        return asdict(self) | c | {k: [v.subject for v in vs] for k, vs in names.items()}
+
+
+def _ratio(n: int, d: int) -> float | None:
+    return n / d if d else None
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def truth_counts(world: Path) -> tuple[Counter[str], Counter[tuple[str, str]]]:
+    """Calls per truth customer, and campaign calls per (upstream, provider) hop."""
+    with duckdb.connect() as con:
+        con.execute(
+            "CREATE TEMP TABLE t AS SELECT customer, campaign, path FROM read_csv(?, "
+            "header = true, all_varchar = true)",
+            [str(world / "truth" / "calls.csv")],
+        )
+        per_customer = con.execute("SELECT customer, count(*) FROM t GROUP BY 1").fetchall()
+        hops = con.execute(
+            "SELECT p[i], p[i + 1], count(*) FROM (SELECT string_split(path, '>') AS p FROM t "
+            "WHERE coalesce(campaign, '') <> ''), range(1, len(p)) AS r(i) GROUP BY 1, 2"
+        ).fetchall()
+    return Counter(dict(per_customer)), Counter({(a, b): n for a, b, n in hops})
+
+
+def nearest_rules(values: dict[str, Any], top: int = 3) -> list[str]:
+    """The default strong rules closest to firing, with their indicator values: e.g.
+    ``low_asr_short_talk 0.83: asr=0.42 (< 0.35), talk_per_attempt=11.2 (< 45.0), ...``.
+    Closeness is the binding threshold's ratio (value / threshold, or threshold / value)."""
+    v = derive(values)
+    ranked = []
+    for rule in CUSTOMER_RULES:
+        if rule.weak is not None or v.get("customer_kind") in rule.exempt_kinds:
+            continue
+        parts, close = [], 1.0
+        for t in rule.evidence(v):
+            x, th = t["value"] or 0.0, t["threshold"]
+            close = min(
+                close, (x / th if th else 1.0) if t["op"] == ">=" else (th / x if x else 1.0)
+            )
+            parts.append(f"{t['indicator']}={x:g} ({t['op']} {th:g})")
+        ranked.append((close, f"{rule.name} {min(close, 1.0):.2f}: {', '.join(parts)}"))
+    ranked.sort(key=lambda x: -x[0])
+    return [text for _, text in ranked[:top]]
+
+
+def evaluate_world(
+    world_dir: Path,
+    homes_dir: Path,
+    *,
+    min_calls: int = DEFAULT_MIN_CALLS,
+    detect: Detect = detect_on,
+    label: str | None = None,
+) -> WorldResult:
+    """Detect at every provider (homes under ``homes_dir``, built or reused); judge by truth."""
+    from tracehop.analyst import open_engine
+    from tracehop.demo import load_homes
+
+    started = time.perf_counter()
+    world_dir, homes_dir = Path(world_dir), Path(homes_dir)
+    truth = {r["id"]: r for r in _read(world_dir / "truth" / "customers.csv")}
+    calls, hops = truth_counts(world_dir)
+    nodes, _ = load_homes(world_dir, homes_dir, _read(world_dir / "directory.csv"))
+    verdicts: dict[str, Verdict] = {}
+    carriers: list[CarrierVerdict] = []
+    unknown: list[str] = []
+    try:
+        for pid, node in nodes.items():
+            con = open_engine(node.settings, node.store)
+            try:
+                result = detect(con, Window(), min_calls=min_calls)
+            finally:
+                con.close()
+            for f in result.findings:
+                s, t = f.subject, truth.get(f.subject)
+                if f.kind != "customer":
+                    continue
+                if t is not None and t["provider"] == pid:
+                    verdicts[s] = _verdict(t, calls[s], f)
+                elif t is None and getattr(node.customers.get(s), "kind", "") == "carrier":
+                    n = int(f.evidence.get("indicators", {}).get("calls") or 0)
+                    cv = CarrierVerdict(s, pid, f.flagged, f.score, f.categories, n, hops[s, pid])
+                    carriers.append(cv)
+                else:
+                    unknown.append(f"{pid}:{s}")
+    finally:
+        for node in nodes.values():
+            node.close()
+    for cid, t in truth.items():  # customers the truth says called but the lake never saw
+        if calls[cid] and cid not in verdicts:
+            verdicts[cid] = _verdict(t, calls[cid], None)
+    return WorldResult(
+        world=label or world_dir.name,
+        verdicts=sorted(verdicts.values(), key=lambda v: (v.provider, v.subject)),
+        carriers=sorted(carriers, key=lambda c: (c.provider, c.subject)),
+        unknown=unknown,
+        seconds=round(time.perf_counter() - started, 2),
+    )
+
+
+def _verdict(t: dict[str, str], truth_calls: int, f: Finding | None) -> Verdict:
+    """A truth customer's verdict from its finding (None: the lake never saw it)."""
+    camps = [c for c in t["campaigns"].split(";") if c]
+    v = Verdict(t["id"], t["provider"], t["role"], bool(camps), camps, False, 0.0, [], truth_calls)
+    if f is not None:
+        ind = f.evidence.get("indicators", {})
+        d = derive(ind)
+        v.flagged, v.score, v.categories, v.calls = f.flagged, f.score, f.categories, d["calls"]
+        v.rules = [r["rule"] for r in f.evidence.get("rules", [])]
+        v.note = f.evidence.get("note", "")
+        v.indicators = {k: d[k] for k in KEY_INDICATORS if k in d}
+        v.nearest = nearest_rules(ind) if v.bad and not v.flagged else []
+    return v
+
+
+def _evaluate_one(
+    seed: int, scenario: str, scale: float, days: int, work: Path, min_calls: int, detect: Detect
+) -> WorldResult:
+    """Simulate (or reuse) one world under ``workdir`` and evaluate it."""
+    from tracehop.simulate import simulate
+
+    started = time.perf_counter()
+    base = Path(work) / f"{scenario}-s{seed}"
+    params = {"seed": seed, "scenario": scenario, "scale": scale, "days": days}
+    params_file = base / "params.json"
+    done = params_file.exists() and (base / "world" / "world.json").exists()
+    reused = done and json.loads(params_file.read_text()) == params
+    if not reused:
+        params_file.unlink(missing_ok=True)
+        shutil.rmtree(base / "homes", ignore_errors=True)  # homes of another world
+        simulate(base / "world", seed=seed, days=days, scale=scale, scenario=scenario)
+        params_file.write_text(json.dumps(params, indent=2) + "\n")
+    label = f"{scenario} s{seed}"
+    result = evaluate_world(
+        base / "world", base / "homes", min_calls=min_calls, detect=detect, label=label
+    )
+    result.params = {**params, "reused": reused}
+    result.seconds = round(time.perf_counter() - started, 2)
+    return result
+
+
+def evaluate(
+    seeds: Iterable[int],
+    scenarios: Iterable[str],
+    *,
+    scale: float = 0.05,
+    days: int = 1,
+    workdir: Path | None = None,
+    jobs: int = 1,
+    min_calls: int = DEFAULT_MIN_CALLS,
+    detect: Detect = detect_on,
+) -> list[WorldResult]:
+    """Evaluate one world per (seed, scenario), seed-major, in ``workdir/<scenario>-s<seed>``
+    (reused when its ``params.json`` matches; default: a temporary folder). With ``jobs > 1``
+    in processes (``detect`` must then be a module-level function)."""
+    tasks = [(s, sc) for s in seeds for sc in scenarios]
+    with tempfile.TemporaryDirectory(prefix="tracehop-eval-") as tmp:
+        work = Path(workdir) if workdir is not None else Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        args = [(s, sc, scale, days, work, min_calls, detect) for s, sc in tasks]
+        if jobs <= 1 or len(tasks) <= 1:
+            return [_evaluate_one(*a) for a in args]
+        spawn = multiprocessing.get_context("spawn")  # no fork of a process holding DuckDB
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=spawn) as pool:
+            return list(pool.map(_evaluate_one, *zip(*args, strict=True)))
+
+
+def _pct(n: int, d: int) -> str:
+    return f"{n}/{d} ({n / d:.1%})" if d else f"{n}/0 (-)"
+
+
+def totals(results: list[WorldResult]) -> dict[str, Any]:
+    """Counts pooled over all worlds, pooled recall and FP rate, legal flagged by role."""
+    out: dict[str, Any] = {"worlds": len(results)}
+    roles: dict[str, list[int]] = {}
+    for r in results:
+        for acc, part in ((out, r.counts()), (roles, r.flagged_by_role())):
+            for k, (n, d) in part.items():
+                acc[k] = [acc.get(k, [0, 0])[0] + n, acc.get(k, [0, 0])[1] + d]
+    out["recall"] = _ratio(*out.get("bad_flagged", [0, 0]))
+    out["fp_rate"] = _ratio(*out.get("legal_flagged", [0, 0]))
+    out["flagged_by_role"] = roles
+    out["unknown"] = sum(len(r.unknown) for r in results)
+    out["seconds"] = round(sum(r.seconds for r in results), 1)
+    return out
+
+
+def report(results: list[WorldResult]) -> str:
+    """Markdown: a row per world, the totals, then the misses and false alarms in detail."""
+    t = totals(results)
+    lines = [
+        "| world | bad flagged (recall) | legal flagged | carriers flagged | misses | false alarms |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    rows = [(r.world, r.counts(), _names(r.misses), _names(r.false_alarms)) for r in results]
+    misses, alarms = t["bad_flagged"][1] - t["bad_flagged"][0], t["legal_flagged"][0]
+    rows.append((f"**total ({len(results)} worlds)**", t, str(misses), str(alarms)))
+    for name, c, m, fa in rows:
+        cells = [_pct(*c[k]) for k in ("bad_flagged", "legal_flagged", "carriers_flagged")]
+        lines.append(f"| {name} | {' | '.join(cells)} | {m} | {fa} |")
+    roles = ", ".join(f"{k} {_pct(*v)}" for k, v in t["flagged_by_role"].items())
+    lines += [
+        f"\nLegal customers flagged by role: {roles}.",
+        "Carriers (provider, upstream pairs) flagged: that passed campaign calls "
+        f"{_pct(*t['campaign_carriers_flagged'])}; that passed none "
+        f"{_pct(*t['clean_carriers_flagged'])}; findings matching no truth customer and no "
+        f"carrier: {t['unknown']}.",
+        "\n## Misses (bad, not flagged)\n",
+    ]
+    for r in results:
+        for v in r.misses:
+            fired = f"rules fired: {', '.join(v.rules)}" if v.rules else ""
+            why = [f"score {v.score:g}", f"{v.calls} attempts", v.note, fired]
+            where = f"{v.provider} ({v.role}; {', '.join(v.campaigns)})"
+            lines.append(f"- {r.world} `{v.subject}` at {where}: {'; '.join(w for w in why if w)}")
+            lines += [f"  - near: {n}" for n in v.nearest]
+    lines += [] if misses else ["none"]
+    lines.append("\n## False alarms (legal, flagged)\n")
+    for r in results:
+        for v in r.false_alarms:
+            why = f"score {v.score:g}, {v.calls} attempts; rules: {', '.join(v.rules)}"
+            ind = ", ".join(f"{k}={x:g}" for k, x in v.indicators.items() if x is not None)
+            lines += [f"- {r.world} `{v.subject}` at {v.provider} ({v.role}): {why}", f"  - {ind}"]
+    lines += [] if alarms else ["none"]
+    return "\n".join(lines)
+
+
+def _names(verdicts: list[Verdict]) -> str:
+    return ", ".join(v.subject for v in verdicts) or "-"
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``30-39`` or ``1,4,7-9``."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        lo, _, hi = part.strip().partition("-")
+        seeds += range(int(lo), int(hi or lo) + 1)
+    return seeds
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tracehop.simulate import SCENARIOS
+
+    ap = argparse.ArgumentParser(
+        prog="python -m tracehop.detection.evaluate",
+        description="Detection recall and false positives on simulated worlds.",
+    )
+    ap.add_argument("--seeds", type=parse_seeds, default=[30], help="e.g. 30-39 or 1,4,7-9")
+    ap.add_argument("--scenarios", default="default", help="comma-separated scenario names")
+    ap.add_argument("--scale", type=float, default=0.05)
+    ap.add_argument("--days", type=int, default=1)
+    ap.add_argument("--workdir", type=Path, help="keep (and reuse) worlds here")
+    ap.add_argument("--jobs", type=int, default=1, help="worlds evaluated at once")
+    ap.add_argument("--min-calls", type=int, default=DEFAULT_MIN_CALLS)
+    ap.add_argument("--json", action="store_true", help="print JSON")
+    args = ap.parse_args(argv)
+    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    unknown = [s for s in scenarios if s not in SCENARIOS]
+    if unknown:
+        ap.error(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
+    started = time.perf_counter()
+    kw = {"scale": args.scale, "days": args.days, "workdir": args.workdir, "jobs": args.jobs}
+    results = evaluate(args.seeds, scenarios, min_calls=args.min_calls, **kw)
+    wall = round(time.perf_counter() - started, 1)
+    if args.json:
+        out = {"totals": totals(results) | {"wall_seconds": wall}}
+        print(json.dumps(out | {"worlds": [r.as_dict() for r in results]}, indent=2, default=str))
+    else:
+        print(report(results))
+        print(f"\n{len(results)} worlds in {wall} s (wall).")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
