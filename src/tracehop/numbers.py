@@ -26,6 +26,8 @@ from functools import lru_cache
 
 import phonenumbers
 
+from tracehop.nanp import nanp_valid
+
 # Kept equal to tracehop.cdr.sql.NUMBER_CHARS / STRIP (RE2 and Python read them alike).
 NUMBER_CHARS = r"[0-9+ \t().\-/]*"
 STRIP = " \t"
@@ -133,10 +135,9 @@ def caller_id_class(caller: str | None, called: str | None = None) -> CallerIdCl
     return CallerIdClass.VALID
 
 
-@lru_cache(maxsize=65536)
 def _nanp_valid(e164: str) -> bool:
-    parsed = _parse(e164)
-    return parsed is not None and phonenumbers.is_valid_number(parsed)
+    """``phonenumbers`` validity of a ``+1`` number, from the NPA-NXX table of tracehop.nanp."""
+    return nanp_valid(e164[2:])
 
 
 def _parse(e164: str) -> phonenumbers.PhoneNumber | None:
