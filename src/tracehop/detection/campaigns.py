@@ -1,10 +1,23 @@
 """Group flagged traffic into campaigns: one campaign entering through several customers is
-seen as one when they share caller IDs or hammer the same called numbers.
+seen as one when the customers share what a campaign cannot easily change.
 
-Two flagged customers join the same campaign when, in the window, they sent calls with at
-least ``MIN_SHARED_CALLERS`` identical caller IDs or share top called numbers (TDoS targets).
-Shared NPA-NXX is not enough: every neighbour spoofer would share them. A campaign is reported
-when it joins two or more flagged customers (a single customer is its own finding).
+Two flagged customers join the same campaign when, in the window, they share at least
+``MIN_SHARED_KEYS`` of these keys:
+
+- exact caller IDs among each customer's ``TOP_CALLERS`` most-used ones (a rotated pool of
+  numbers is bought once and used everywhere);
+- top called numbers (the three most-called numbers of each: TDoS targets);
+- STIR/SHAKEN origination identifiers (``orig_id``, the PASSporT ``origid`` naming the
+  originating switch or customer, ATIS-1000074), one key per identifier: the same signer's
+  origination point behind two customers is the same source. One shared ``orig_id`` counts
+  as ``MIN_SHARED_KEYS`` keys: it names one origin, unlike a caller ID that two unrelated
+  customers can both show.
+
+Shared NPA-NXX is not enough: every neighbour spoofer would share them. The campaign
+finding lists its customers, the keys that link them (with examples) and when each
+customer's flagged traffic was seen, so the timing across customers can be compared. A
+campaign is reported when it joins two or more flagged customers (a single customer is its
+own finding).
 """
 
 from __future__ import annotations
@@ -13,36 +26,59 @@ from typing import Any
 
 import duckdb
 
-# A link needs this many shared caller IDs (one shared number can be a coincidence).
-MIN_SHARED_CALLERS = 3
+from tracehop.detection.indicators import Window
+
+# A link needs this many shared keys (one shared caller ID can be a coincidence).
+MIN_SHARED_KEYS = 3
+# Each flagged customer's most-used caller IDs are compared (a rotated pool is used over
+# and over; a carrier's millions of one-off numbers are not what links a campaign).
+TOP_CALLERS = 2000
 
 
-def group_campaigns(con: duckdb.DuckDBPyConnection, flagged: list[Any]) -> list[Any]:
-    """Campaign findings over the flagged customers of a run (``th_features`` is prepared)."""
+def _links(
+    con: duckdb.DuckDBPyConnection, names: list[str], window: Window
+) -> list[tuple[str, str, int, list[str]]]:
+    con.register("th_flagged", _names_table(names))
+    try:
+        return con.execute(
+            f"""WITH k AS (
+                  SELECT upstream, unnest(arg_max(caller, n, {TOP_CALLERS})) AS key, 1 AS weight
+                  FROM th_uc WHERE upstream IN (SELECT name FROM th_flagged)
+                    AND caller IS NOT NULL AND caller <> '' GROUP BY upstream
+                  UNION ALL
+                  SELECT upstream, 'called:' || unnest(arg_max(called, n, 3)), 1
+                  FROM th_ud WHERE upstream IN (SELECT name FROM th_flagged) GROUP BY upstream
+                  UNION ALL
+                  SELECT DISTINCT upstream, 'orig_id:' || orig_id, {MIN_SHARED_KEYS} FROM calls
+                  WHERE {window.where()} AND orig_id IS NOT NULL AND orig_id <> ''
+                    AND upstream IN (SELECT name FROM th_flagged))
+                SELECT a.upstream, b.upstream, sum(a.weight) AS shared,
+                       list(a.key ORDER BY a.weight DESC, a.key)[1:5] AS examples
+                FROM k a JOIN k b ON a.key = b.key AND a.upstream < b.upstream
+                GROUP BY a.upstream, b.upstream
+                HAVING sum(a.weight) >= {MIN_SHARED_KEYS}"""
+        ).fetchall()
+    finally:
+        con.unregister("th_flagged")
+
+
+def _names_table(names: list[str]) -> Any:
+    import pyarrow as pa
+
+    return pa.table({"name": pa.array(names, type=pa.string())})
+
+
+def group_campaigns(
+    con: duckdb.DuckDBPyConnection, flagged: list[Any], window: Window | None = None
+) -> list[Any]:
+    """Campaign findings over the flagged customers of a run (``indicators.prepare`` ran)."""
     from tracehop.detection.run import Finding
 
     customers = {f.subject: f for f in flagged if f.kind == "customer"}
     if len(customers) < 2:
         return []
     names = sorted(customers)
-    placeholders = ", ".join("?" for _ in names)
-    links = con.execute(
-        f"""WITH k AS (
-              SELECT DISTINCT upstream, caller AS key FROM th_features
-              WHERE upstream IN ({placeholders}) AND caller IS NOT NULL
-              UNION ALL
-              SELECT upstream, 'called:' || called FROM (
-                SELECT upstream, called, row_number() OVER (
-                    PARTITION BY upstream ORDER BY count(*) DESC) AS rk
-                FROM th_features WHERE upstream IN ({placeholders}) AND called IS NOT NULL
-                GROUP BY upstream, called) WHERE rk <= 3)
-            SELECT a.upstream, b.upstream, count(*) AS shared,
-                   list(a.key ORDER BY a.key)[1:5] AS examples
-            FROM k a JOIN k b ON a.key = b.key AND a.upstream < b.upstream
-            GROUP BY a.upstream, b.upstream
-            HAVING count(*) >= {MIN_SHARED_CALLERS}""",
-        names + names,
-    ).fetchall()
+    links = _links(con, names, window or Window())
     parent = {n: n for n in names}
 
     def root(x: str) -> str:
@@ -54,7 +90,7 @@ def group_campaigns(con: duckdb.DuckDBPyConnection, flagged: list[Any]) -> list[
     shared: dict[tuple[str, str], tuple[int, list[str]]] = {}
     for a, b, n, examples in links:
         parent[root(a)] = root(b)
-        shared[(a, b)] = (n, examples)
+        shared[(a, b)] = (int(n), list(examples))
     groups: dict[str, list[str]] = {}
     for n in names:
         groups.setdefault(root(n), []).append(n)
@@ -77,9 +113,20 @@ def group_campaigns(con: duckdb.DuckDBPyConnection, flagged: list[Any]) -> list[
                         for (a, b), (n, ex) in shared.items()
                         if a in members
                     ],
+                    "timing": {
+                        f.subject: {
+                            "first_seen": _iso(f.first_seen),
+                            "last_seen": _iso(f.last_seen),
+                        }
+                        for f in fs
+                    },
                 },
                 first_seen=min((f.first_seen for f in fs if f.first_seen), default=None),
                 last_seen=max((f.last_seen for f in fs if f.last_seen), default=None),
             )
         )
     return out
+
+
+def _iso(t: Any) -> Any:
+    return t.isoformat().replace("+00:00", "Z") if t is not None else None

@@ -1,10 +1,16 @@
 """Detection indicators over the ``calls`` view, per customer (``upstream``) and per caller ID.
 
-Each indicator is a named, documented entry of :data:`INDICATORS`: a SQL aggregate over the
-per-call columns of :func:`call_features_sql` (one row per call in the window, with flags such
-as ``short``, ``neighbour`` or the caller-ID class ``cls``). :func:`customer_indicators` runs
-all of them in one DuckDB aggregate query (plus two small ones for the peak minute and the
-called-number concentration); nothing is computed per row in Python.
+Each indicator is a named, documented entry of :data:`INDICATORS` (or
+:data:`EXTRA_INDICATORS`). They are computed in two steps, all in DuckDB, nothing per row in
+Python:
+
+1. :func:`prepare` reads the window's calls **once per grouping** and keeps three small
+   tables: ``th_uc`` (one row per customer and caller ID, with per-call flags summed: attempts,
+   answered, short, failed, refused, neighbour-spoofed, unsigned, ...), ``th_ud`` (customer and
+   called number: attempts) and ``th_um`` (customer and minute: attempts). The caller-ID class
+   is computed once per distinct caller ID (``classes.py``), not per call.
+2. The indicators are sums over those tables: per customer (:func:`customer_indicators`)
+   and per caller ID (:func:`caller_indicators`, grouping ``th_uc`` by caller instead).
 
 The indicators are the "reasonable analytics" the Commission names and providers publish in
 their mitigation plans (DOMAIN.md, "What illegal traffic looks like in CDRs"). Thresholds are
@@ -19,28 +25,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
-from tracehop.numbers import TOLL_FREE_NPAS, CallerIdClass, caller_id_class
+from tracehop.detection.classes import INVALID_CLASSES, classify_callers
+from tracehop.numbers import CallerIdClass
 
 # Answered calls shorter than this are "short" (DOMAIN.md: share of answered calls under 6 s).
 SHORT_SECONDS = 6
 # SIP answers that mean a downstream refused the call as unwanted: 403 Forbidden,
 # 607 Unwanted (RFC 8197) and 608 Rejected (RFC 8688), as analytics-based blocking returns.
 REFUSED_CODES = (403, 607, 608)
-# Caller-ID classes that cannot be a real, assigned caller ID (DOMAIN.md "invalid caller IDs";
-# 47 CFR 64.1200(k)(2): calls from invalid, unallocated or unused numbers may be blocked).
-INVALID_CLASSES = (
-    CallerIdClass.INVALID_LENGTH,
-    CallerIdClass.INVALID_NPA,
-    CallerIdClass.UNASSIGNED_NPA,
-    CallerIdClass.N11,
-    CallerIdClass.FICTIONAL,
-    CallerIdClass.CALLER_EQUALS_CALLED,
-)
-
-_TOLL_FREE = ", ".join(f"'{n}'" for n in sorted(TOLL_FREE_NPAS))
-_MAP = "th_caller_class_map"
+# identity_status values that mean STIR/SHAKEN verification failed (RFC 8224 / ATIS-1000074:
+# the verification service's "TN-Validation-Failed"; tracehop's verifier writes "failed").
+VERIFY_FAILED = ("failed", "tn-validation-failed", "invalid")
 
 
 @dataclass(frozen=True)
@@ -52,113 +48,118 @@ class Window:
 
     def where(self, column: str = "start") -> str:
         """The window as a SQL condition; the bounds are datetimes rendered as literals
-        (a view cannot take parameters)."""
+        (a view cannot take parameters). The lake's ``day`` partitions (UTC days of
+        ``start``) outside the window are pruned."""
         parts = []
         if self.since is not None:
             parts.append(f"{column} >= TIMESTAMPTZ '{_iso(self.since)}'")
+            parts.append(f"day >= DATE '{_utc(self.since).date().isoformat()}'")
         if self.until is not None:
             parts.append(f"{column} < TIMESTAMPTZ '{_iso(self.until)}'")
+            parts.append(f"day <= DATE '{_utc(self.until).date().isoformat()}'")
         return " AND ".join(parts) or "TRUE"
 
 
-def _iso(t: datetime) -> str:
+def _utc(t: datetime) -> datetime:
     if t.tzinfo is None:
         t = t.replace(tzinfo=UTC)
-    return t.astimezone(UTC).isoformat()
+    return t.astimezone(UTC)
 
 
-def caller_class_sql(caller: str = "caller", called: str = "called", resolved: str = "r") -> str:
-    """The caller-ID class of :func:`tracehop.numbers.caller_id_class` as a SQL expression.
-
-    The structural checks (length, 0/1 and N9X codes, N11, 555-01XX, toll-free, caller =
-    called) run in SQL; what needs ``phonenumbers`` (is a well-formed NANP number assigned?
-    is an international number possible, premium rate?) comes from ``{resolved}.cls``, the
-    map that :func:`resolve_caller_classes` builds once per distinct caller.
-    """
-    n = f"substr({caller}, 3)"
-    npa, nxx, line = f"substr({n}, 1, 3)", f"substr({n}, 4, 3)", f"substr({n}, 7)"
-    return f"""(CASE
-        WHEN {caller} IS NULL OR {caller} = '' THEN 'missing'
-        WHEN {called} IS NOT NULL AND {called} <> '' AND {caller} = {called}
-            THEN 'caller_equals_called'
-        WHEN starts_with({caller}, '+1') THEN CASE
-            WHEN length({n}) <> 10 OR NOT regexp_full_match({n}, '[0-9]+') THEN 'invalid_length'
-            WHEN substr({npa}, 1, 1) IN ('0', '1') OR substr({nxx}, 1, 1) IN ('0', '1')
-                OR substr({npa}, 2, 1) = '9' THEN 'invalid_npa'
-            WHEN substr({npa}, 2) = '11' OR substr({nxx}, 2) = '11' THEN 'n11'
-            WHEN {nxx} = '555' AND {line} BETWEEN '0100' AND '0199' THEN 'fictional'
-            WHEN {npa} IN ({_TOLL_FREE}) THEN 'toll_free'
-            ELSE coalesce({resolved}.cls, 'valid') END
-        ELSE coalesce({resolved}.cls, 'invalid_length') END)"""
+def _iso(t: datetime) -> str:
+    return _utc(t).isoformat()
 
 
-def resolve_caller_classes(con: duckdb.DuckDBPyConnection, relation: str) -> str:
-    """Register the phonenumbers part of the caller-ID class per distinct caller of
-    ``relation`` (well-formed NANP numbers and international ones) as a temp view; return its
-    name. One Python call per distinct number, as ``tracehop.cdr.sql.resolve_international``
-    does, never one per row."""
-    n = "substr(caller, 3)"
-    rows = con.execute(
-        f"""SELECT DISTINCT caller FROM {relation} WHERE caller IS NOT NULL AND (
-            NOT starts_with(caller, '+1') OR (
-            length({n}) = 10 AND regexp_full_match({n}, '[2-9][0-8][0-9][2-9][0-9]{{6}}')
-            AND substr({n}, 2, 2) <> '11' AND substr({n}, 5, 2) <> '11'
-            AND substr({n}, 1, 3) NOT IN ({_TOLL_FREE})))"""
-    ).fetchall()
-    keys = [r[0] for r in rows]
-    classes = [str(caller_id_class(k)) for k in keys]
-    table = pa.table(
-        {"caller": pa.array(keys, type=pa.string()), "cls": pa.array(classes, type=pa.string())}
+# th_uc: one row per (upstream, caller) with per-call flags summed. ``cec`` counts calls whose
+# caller ID is the called number (that class belongs to the call); ``nc_unanswered`` the
+# unanswered calls among the others (for one-ring).
+_UC_SQL = """
+CREATE OR REPLACE TEMP TABLE th_uc AS
+SELECT upstream, caller,
+    count(*) AS n,
+    count(*) FILTER (WHERE cec) AS cec,
+    count(*) FILTER (WHERE answered) AS answered,
+    count(*) FILTER (WHERE answered AND duration < {short}) AS short,
+    count(*) FILTER (WHERE disposition = 'failed') AS failed,
+    count(*) FILTER (WHERE sip_code IN {refused}) AS refused,
+    count(*) FILTER (WHERE NOT answered AND NOT cec) AS nc_unanswered,
+    -- neighbour spoofing: caller ID shares the called number's NPA-NXX (DOMAIN.md)
+    count(*) FILTER (WHERE starts_with(caller, '+1') AND starts_with(called, '+1')
+        AND NOT cec AND substr(caller, 1, 8) = substr(called, 1, 8)) AS neighbour,
+    count(*) FILTER (WHERE attest IS NULL) AS unsigned,
+    count(*) FILTER (WHERE attest = 'B') AS attest_b,
+    count(*) FILTER (WHERE attest = 'C') AS attest_c,
+    count(*) FILTER (WHERE lower(identity_status) IN {verify_failed}) AS verify_failed,
+    coalesce(sum(duration) FILTER (WHERE answered), 0)::BIGINT AS dur,
+    min(start) AS first, max(start) AS last
+FROM (
+    SELECT upstream, caller, called, start, duration, disposition, sip_code, attest,
+        identity_status, disposition = 'answered' AS answered,
+        coalesce(caller <> '' AND caller = called, FALSE) AS cec
+    FROM calls WHERE {where})
+GROUP BY upstream, caller
+"""
+_UD_SQL = """
+CREATE OR REPLACE TEMP TABLE th_ud AS
+SELECT upstream, called, count(*) AS n FROM calls
+WHERE {where} AND upstream IS NOT NULL AND called IS NOT NULL GROUP BY upstream, called
+"""
+_UM_SQL = """
+CREATE OR REPLACE TEMP TABLE th_um AS
+SELECT upstream, date_trunc('minute', start) AS minute, count(*) AS n FROM calls
+WHERE {where} AND upstream IS NOT NULL GROUP BY upstream, minute
+"""
+
+
+def prepare(con: duckdb.DuckDBPyConnection, window: Window) -> None:
+    """Aggregate the window's calls into ``th_uc`` / ``th_ud`` / ``th_um`` and classify
+    every distinct caller ID into ``th_cls``."""
+    where = window.where()
+    con.execute(
+        _UC_SQL.format(
+            short=SHORT_SECONDS,
+            refused=REFUSED_CODES,
+            verify_failed=VERIFY_FAILED,
+            where=where,
+        )
     )
-    con.register(_MAP, table)
-    return _MAP
-
-
-def call_features_sql(relation: str, resolved: str) -> str:
-    """One row per call with the flags the indicators aggregate."""
-    cls = caller_class_sql("c.caller", "c.called", "r")
-    return f"""
-    SELECT c.upstream, c.caller, c.called, c.start, c.duration, c.attest, c.sip_code,
-        c.disposition = 'answered' AS answered,
-        c.disposition = 'answered' AND c.duration < {SHORT_SECONDS} AS short,
-        c.disposition = 'failed' AS failed,
-        coalesce(c.sip_code IN {REFUSED_CODES}, FALSE) AS refused,
-        {cls} AS cls,
-        -- neighbour spoofing: caller ID shares the called number's NPA-NXX (DOMAIN.md)
-        coalesce(starts_with(c.caller, '+1') AND starts_with(c.called, '+1')
-            AND c.caller <> c.called AND substr(c.caller, 1, 8) = substr(c.called, 1, 8), FALSE)
-            AS neighbour,
-        c.attest IS NULL AS unsigned,
-        coalesce(c.attest = 'C', FALSE) AS attest_c
-    FROM {relation} c LEFT JOIN {resolved} r ON r.caller = c.caller"""
+    con.execute(_UD_SQL.format(where=where))
+    con.execute(_UM_SQL.format(where=where))
+    classify_callers(con, "th_uc", "th_cls")
 
 
 @dataclass(frozen=True)
 class Indicator:
-    """One indicator: its SQL aggregate over the call features, and what it means."""
+    """One indicator: its SQL aggregate over ``th_uc`` rows joined with their caller class
+    ``cls``, and what it means."""
 
     name: str
     sql: str
     description: str
 
 
-def _share(condition: str, over: str = "count(*)") -> str:
-    return f"coalesce(count(*) FILTER (WHERE {condition}) / nullif({over}, 0), 0)::DOUBLE"
+def _share(part: str, over: str = "sum(n)") -> str:
+    return f"coalesce(sum({part}) / nullif({over}, 0), 0)::DOUBLE"
 
 
-_INVALID = ", ".join(f"'{c}'" for c in INVALID_CLASSES)
+def _class_calls(*classes: str) -> str:
+    """Calls (other than caller = called) whose caller ID is of one of ``classes``."""
+    names = ", ".join(f"'{c}'" for c in classes)
+    return f"CASE WHEN cls IN ({names}) THEN n - cec ELSE 0 END"
 
-# The per-subject indicators, in the order findings show them. Each aggregates the rows of
-# call_features_sql for one customer (or one caller ID) in the window.
+
+_INVALID_CALLER = [str(c) for c in INVALID_CLASSES if c != CallerIdClass.CALLER_EQUALS_CALLED]
+
+# The per-subject indicators, in the order findings show them.
 INDICATORS: dict[str, Indicator] = {
     i.name: i
     for i in (
-        Indicator("calls", "count(*)", "call attempts in the window"),
-        Indicator("first_seen", "min(start)", "first attempt in the window"),
-        Indicator("last_seen", "max(start)", "last attempt in the window"),
+        Indicator("calls", "sum(n)::BIGINT", "call attempts in the window"),
+        Indicator("first_seen", "min(first)", "first attempt in the window"),
+        Indicator("last_seen", "max(last)", "last attempt in the window"),
         Indicator(
             "calls_per_hour",
-            "count(*) / greatest(epoch(max(start)) - epoch(min(start)), 3600) * 3600",
+            "(sum(n) / greatest(epoch(max(last)) - epoch(min(first)), 3600) * 3600)::DOUBLE",
             "attempts per hour between the first and last attempt (at least one hour)",
         ),
         Indicator(
@@ -169,17 +170,17 @@ INDICATORS: dict[str, Indicator] = {
         ),
         Indicator(
             "acd",
-            "coalesce(avg(duration) FILTER (WHERE answered), 0)::DOUBLE",
+            "coalesce(sum(dur) / nullif(sum(answered), 0), 0)::DOUBLE",
             "average call duration of answered calls, seconds",
         ),
         Indicator(
             "talk_per_attempt",
-            "coalesce(sum(duration) FILTER (WHERE answered) / count(*), 0)::DOUBLE",
+            _share("dur"),
             "answered seconds per attempt (ASR x ACD): how much conversation each attempt buys",
         ),
         Indicator(
             "short_share",
-            _share("short", "count(*) FILTER (WHERE answered)"),
+            _share("short", "sum(answered)"),
             f"share of answered calls shorter than {SHORT_SECONDS} s (published rule: > 20%)",
         ),
         Indicator("failed_share", _share("failed"), "share of attempts that failed"),
@@ -188,62 +189,64 @@ INDICATORS: dict[str, Indicator] = {
             _share("refused"),
             "share of attempts answered 403, 607 or 608 downstream (refused as unwanted)",
         ),
-        Indicator("distinct_callers", "count(DISTINCT caller)", "distinct caller IDs"),
+        Indicator("distinct_callers", "count(caller)", "distinct caller IDs"),
         Indicator(
             "caller_rotation",
-            "(count(DISTINCT caller) / count(*))::DOUBLE",
+            "coalesce(count(caller) / nullif(sum(n), 0), 0)::DOUBLE",
             "distinct caller IDs per attempt: near 1 when each call shows a new number",
         ),
         Indicator(
             "invalid_share",
-            _share(f"cls IN ({_INVALID})"),
+            _share("cec + " + _class_calls(*_INVALID_CALLER)),
             "share of attempts whose caller ID cannot be real: wrong length, impossible or "
             "unassigned area code or exchange, N11, 555-01XX, caller = called",
         ),
         Indicator(
             "invalid_npa_share",
-            _share("cls IN ('invalid_npa', 'unassigned_npa')"),
+            _share(_class_calls("invalid_npa", "unassigned_npa")),
             "share with an impossible or unassigned NANP area code or exchange",
         ),
         Indicator(
             "invalid_length_share",
-            _share("cls = 'invalid_length'"),
+            _share(_class_calls("invalid_length")),
             "share with a caller ID of impossible length",
         ),
-        Indicator("n11_share", _share("cls = 'n11'"), "share with an N11 area code or exchange"),
+        Indicator(
+            "n11_share", _share(_class_calls("n11")), "share with an N11 area code or exchange"
+        ),
         Indicator(
             "fictional_share",
-            _share("cls = 'fictional'"),
+            _share(_class_calls("fictional")),
             "share with a fictional 555-01XX caller ID",
         ),
         Indicator(
             "caller_equals_called_share",
-            _share("cls = 'caller_equals_called'"),
+            _share("cec"),
             "share where the caller ID is the called number",
         ),
         Indicator(
             "missing_caller_share",
-            _share("cls = 'missing'"),
+            _share("CASE WHEN caller IS NULL OR caller = '' THEN n ELSE 0 END"),
             "share without a caller ID in E.164 form (anonymous, garbage)",
         ),
         Indicator(
             "toll_free_share",
-            _share("cls = 'toll_free'"),
+            _share(_class_calls("toll_free")),
             "share with a toll-free number as caller ID (toll-free numbers do not call)",
         ),
         Indicator(
             "toll_free_callers",
-            "count(DISTINCT caller) FILTER (WHERE cls = 'toll_free')",
+            "count(*) FILTER (WHERE cls = 'toll_free' AND n > cec)",
             "distinct toll-free caller IDs (many look-alikes of one line: spoofing)",
         ),
         Indicator(
             "premium_share",
-            _share("cls = 'premium_international'"),
+            _share(_class_calls("premium_international")),
             "share with an international premium-rate caller ID",
         ),
         Indicator(
             "one_ring_share",
-            _share("cls = 'premium_international' AND NOT answered"),
+            _share("CASE WHEN cls = 'premium_international' THEN nc_unanswered ELSE 0 END"),
             "share of unanswered attempts from international premium-rate caller IDs "
             "(one-ring / wangiri: ring once so the victim calls back)",
         ),
@@ -252,16 +255,22 @@ INDICATORS: dict[str, Indicator] = {
             _share("neighbour"),
             "share whose caller ID has the called number's NPA-NXX (neighbour spoofing)",
         ),
-        Indicator("distinct_called", "count(DISTINCT called)", "distinct called numbers"),
         Indicator("unsigned_share", _share("unsigned"), "share without STIR/SHAKEN attestation"),
+        Indicator("attest_b_share", _share("attest_b"), "share with partial (B) attestation"),
         Indicator("attest_c_share", _share("attest_c"), "share with gateway (C) attestation"),
+        Indicator(
+            "verify_failed_share",
+            _share("verify_failed"),
+            "share whose STIR/SHAKEN verification failed (identity_status)",
+        ),
     )
 }
 
 
-# Indicators computed by their own query (window functions); see customer_indicators.
+# Customer indicators computed from th_ud / th_um / customers (see customer_indicators).
 EXTRA_INDICATORS: dict[str, str] = {
     "peak_calls_per_minute": "most attempts in one minute",
+    "distinct_called": "distinct called numbers",
     "top3_called_share": "share of attempts to the three most-called numbers (TDoS)",
     "top3_called_calls": "attempts to the three most-called numbers",
     "sequential_share": "share of distinct called numbers that follow another one by exactly "
@@ -271,114 +280,95 @@ EXTRA_INDICATORS: dict[str, str] = {
 }
 
 
-def _prepare(con: duckdb.DuckDBPyConnection, window: Window) -> None:
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW th_window AS SELECT * FROM calls WHERE {window.where()}"
-    )
-    resolved = resolve_caller_classes(con, "th_window")
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE th_features AS " + call_features_sql("th_window", resolved)
-    )
-    con.unregister(resolved)
-
-
-def aggregate(
-    con: duckdb.DuckDBPyConnection, key: str, *, min_calls: int = 1
-) -> dict[str, dict[str, Any]]:
-    """Run every :data:`INDICATORS` aggregate over ``th_features`` grouped by ``key``."""
+def aggregate_sql(key: str, where: str = "TRUE") -> str:
+    """Every :data:`INDICATORS` aggregate over ``th_uc`` (joined with the caller classes)
+    grouped by ``key`` (``upstream`` or ``caller``), filtered by ``where`` on the indicator
+    values (e.g. ``calls >= 30``)."""
     select = ",\n".join(f"{i.sql} AS {i.name}" for i in INDICATORS.values())
-    cur = con.execute(
-        f"SELECT {key} AS subject, {select} FROM th_features WHERE {key} IS NOT NULL "
-        f"GROUP BY {key} HAVING count(*) >= ?",
-        [min_calls],
+    extra = (
+        ", count(upstream) AS customers, any_value(cls) AS caller_class" if key == "caller" else ""
     )
+    return (
+        f"SELECT * FROM (SELECT u.{key} AS subject, {select}{extra} FROM th_uc u "
+        f"LEFT JOIN th_cls k USING (caller) "
+        f"WHERE u.{key} IS NOT NULL GROUP BY u.{key}) WHERE {where}"
+    )
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> dict:
+    cur = con.execute(sql, params or [])
     cols = [d[0] for d in cur.description]
     return {r[0]: dict(zip(cols[1:], r[1:], strict=True)) for r in cur.fetchall()}
 
 
-def _extra(con: duckdb.DuckDBPyConnection, key: str, window: Window) -> dict[str, dict]:
+def _customer_extra(
+    con: duckdb.DuckDBPyConnection, window: Window, base: dict[str, dict]
+) -> dict[str, dict]:
     out: dict[str, dict[str, Any]] = {}
 
-    def put(sql: str) -> None:
-        cur = con.execute(sql)
-        cols = [d[0] for d in cur.description]
-        for r in cur.fetchall():
-            out.setdefault(r[0], {}).update(dict(zip(cols[1:], r[1:], strict=True)))
+    def put(sql: str, params: list | None = None) -> None:
+        for subject, values in _rows(con, sql, params).items():
+            out.setdefault(subject, {}).update(values)
 
+    put("SELECT upstream, max(n) AS peak_calls_per_minute FROM th_um GROUP BY upstream")
+    # Concentration on a few called numbers (TDoS): the three largest counts, no sort.
     put(
-        f"""SELECT {key}, max(n) AS peak_calls_per_minute FROM (
-            SELECT {key}, count(*) AS n FROM th_features WHERE {key} IS NOT NULL
-            GROUP BY {key}, date_trunc('minute', start)) GROUP BY {key}"""
+        """SELECT upstream, count(*) AS distinct_called,
+               list_sum(max(n, 3))::BIGINT AS top3_called_calls,
+               (list_sum(max(n, 3)) / sum(n))::DOUBLE AS top3_called_share
+           FROM th_ud GROUP BY upstream"""
     )
+    # Sequential dialling: of each customer's distinct NANP called numbers, the share whose
+    # predecessor (number - 1) was called too: a dialler walking a block (DOMAIN.md).
     put(
-        f"""SELECT {key}, (sum(n) FILTER (WHERE rk <= 3) / sum(n))::DOUBLE AS top3_called_share,
-                sum(n) FILTER (WHERE rk <= 3)::BIGINT AS top3_called_calls FROM (
-            SELECT {key}, n, row_number() OVER (PARTITION BY {key} ORDER BY n DESC) AS rk FROM (
-                SELECT {key}, called, count(*) AS n FROM th_features
-                WHERE {key} IS NOT NULL AND called IS NOT NULL GROUP BY {key}, called))
-            GROUP BY {key}"""
+        """WITH d AS (SELECT DISTINCT upstream, TRY_CAST(substr(called, 3) AS BIGINT) AS d
+                      FROM th_ud WHERE starts_with(called, '+1'))
+           SELECT d.upstream, (count(p.d) / count(*))::DOUBLE AS sequential_share
+           FROM d LEFT JOIN d p ON p.upstream = d.upstream AND p.d = d.d - 1
+           WHERE d.d IS NOT NULL GROUP BY d.upstream"""
     )
-    # Sequential dialling: sort each subject's distinct NANP called numbers; a run of numbers
-    # one apart is a dialler walking a block (DOMAIN.md "sequential dialling").
-    put(
-        f"""SELECT {key}, coalesce(avg(step)::DOUBLE, 0) AS sequential_share FROM (
-            SELECT {key}, coalesce(d - lag(d) OVER (PARTITION BY {key} ORDER BY d) = 1, FALSE)::INT AS step
-            FROM (SELECT DISTINCT {key}, TRY_CAST(substr(called, 3) AS BIGINT) AS d
-                  FROM th_features WHERE {key} IS NOT NULL AND starts_with(called, '+1')))
-            GROUP BY {key}"""
-    )
-    if key == "upstream":
-        end = "max(f.start)" if window.until is None else "?"
-        params = [] if window.until is None else [window.until]
-        cur = con.execute(
-            f"""SELECT f.upstream, k.kind, date_diff('day', k.onboarded, ({end})::DATE)
-                FROM th_features f LEFT JOIN customers k ON k.id = f.upstream
-                WHERE f.upstream IS NOT NULL GROUP BY f.upstream, k.kind, k.onboarded""",
-            params,
-        )
-        for sub, kind, age in cur.fetchall():
-            out.setdefault(sub, {}).update({"customer_kind": kind, "customer_age_days": age})
+    # Know-your-customer facts: kind and age (days onboarded before the window's end).
+    known = {
+        r[0]: r[1:] for r in con.execute("SELECT id, kind, onboarded FROM customers").fetchall()
+    }
+    for cid, values in base.items():
+        kind, onboarded = known.get(cid, (None, None))
+        end = window.until or values.get("last_seen")
+        age = (_utc(end).date() - onboarded).days if onboarded and end else None
+        out.setdefault(cid, {}).update({"customer_kind": kind, "customer_age_days": age})
     return out
 
 
 def customer_indicators(
-    con: duckdb.DuckDBPyConnection, window: Window, *, min_calls: int = 1
+    con: duckdb.DuckDBPyConnection, window: Window, *, min_calls: int = 1, prepared: bool = False
 ) -> dict[str, dict[str, Any]]:
     """Every indicator per customer (``upstream``) that sent ``min_calls`` or more in the
-    window: ``{customer: {indicator: value}}``."""
-    _prepare(con, window)
-    return _merge(aggregate(con, "upstream", min_calls=min_calls), _extra(con, "upstream", window))
-
-
-def caller_indicators(
-    con: duckdb.DuckDBPyConnection, window: Window, *, min_calls: int = 1
-) -> dict[str, dict[str, Any]]:
-    """Every indicator per caller ID with ``min_calls`` or more attempts in the window, plus
-    ``customers``: how many customers sent it. Reuses the features of the last
-    :func:`customer_indicators` call when ``prepared`` (the same window)."""
-    if not _has_features(con):
-        _prepare(con, window)
-    out = _merge(aggregate(con, "caller", min_calls=min_calls), _extra(con, "caller", window))
-    for caller, n, cls in con.execute(
-        "SELECT caller, count(DISTINCT upstream), any_value(cls) FROM th_features "
-        "WHERE caller IS NOT NULL GROUP BY caller HAVING count(*) >= ?",
-        [min_calls],
-    ).fetchall():
-        out[caller].update({"customers": n, "caller_class": cls})
-    return out
-
-
-def _has_features(con: duckdb.DuckDBPyConnection) -> bool:
-    row = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'th_features' AND temporary"
-    ).fetchone()
-    return bool(row and row[0])
-
-
-def _merge(base: dict[str, dict], extra: dict[str, dict]) -> dict[str, dict[str, Any]]:
+    window: ``{customer: {indicator: value}}``. ``prepared``: :func:`prepare` already ran
+    for this window on ``con``."""
+    if not prepared:
+        prepare(con, window)
+    base = _rows(con, aggregate_sql("upstream", "calls >= ?"), [min_calls])
+    extra = _customer_extra(con, window, base)
     for subject, values in base.items():
         values.update(extra.get(subject, {}))
     return base
+
+
+def caller_indicators(
+    con: duckdb.DuckDBPyConnection,
+    window: Window,
+    *,
+    min_calls: int = 1,
+    prepared: bool = False,
+    where: str = "TRUE",
+) -> dict[str, dict[str, Any]]:
+    """The :data:`INDICATORS` per caller ID with ``min_calls`` or more attempts in the
+    window, plus ``customers`` (how many customers sent it) and ``caller_class``. ``where``
+    is a further SQL condition on the aggregates (``scoring.candidates_sql``), so that only
+    caller IDs a rule can flag come back to Python."""
+    if not prepared:
+        prepare(con, window)
+    return _rows(con, aggregate_sql("caller", f"calls >= ? AND ({where})"), [min_calls])
 
 
 # Named functions for each indicator, for callers that want one value (and for the docs).

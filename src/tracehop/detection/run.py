@@ -10,8 +10,20 @@ from typing import Any
 import duckdb
 
 from tracehop.detection.campaigns import group_campaigns
-from tracehop.detection.indicators import Window, caller_indicators, customer_indicators
-from tracehop.detection.scoring import CALLER_RULES, CUSTOMER_RULES, FLAG_THRESHOLD, score
+from tracehop.detection.history import traceback_history
+from tracehop.detection.indicators import (
+    Window,
+    caller_indicators,
+    customer_indicators,
+    prepare,
+)
+from tracehop.detection.scoring import (
+    CALLER_RULES,
+    CUSTOMER_RULES,
+    FLAG_THRESHOLD,
+    candidates_sql,
+    score,
+)
 from tracehop.settings import Settings
 from tracehop.store import Store
 
@@ -54,13 +66,21 @@ def detect_on(
     *,
     min_calls: int = DEFAULT_MIN_CALLS,
     threshold: float = FLAG_THRESHOLD,
+    history: dict[str, dict[str, Any]] | None = None,
 ) -> Detection:
     """Findings for every customer that sent traffic in the window (flagged or not), for
-    flagged caller IDs, and for campaigns grouping flagged customers."""
-    customers = customer_indicators(con, window)
-    callers = caller_indicators(con, window, min_calls=CALLER_MIN_CALLS)
+    flagged caller IDs, and for campaigns grouping flagged customers. ``history``: per
+    customer indicators from the state DB (``history.traceback_history``)."""
+    prepare(con, window)
+    customers = customer_indicators(con, window, prepared=True)
+    # Only caller IDs that a caller rule can flag come back from DuckDB.
+    callers = caller_indicators(
+        con, window, min_calls=CALLER_MIN_CALLS, prepared=True, where=candidates_sql(CALLER_RULES)
+    )
     findings: list[Finding] = []
     for subject, values in customers.items():
+        if history is not None:
+            values.update(history.get(subject, {"tracebacks": 0}))
         s = score(values, CUSTOMER_RULES, threshold=threshold, min_calls=min_calls)
         if values["calls"] < min_calls:
             s.evidence["note"] = f"fewer than {min_calls} attempts: not scored"
@@ -69,7 +89,7 @@ def detect_on(
         s = score(values, CALLER_RULES, threshold=threshold, min_calls=CALLER_MIN_CALLS)
         if s.flagged:
             findings.append(_finding("caller_id", subject, s, values))
-    findings.extend(group_campaigns(con, [f for f in findings if f.flagged]))
+    findings.extend(group_campaigns(con, [f for f in findings if f.flagged], window))
     order = {"campaign": 0, "customer": 1, "caller_id": 2}
     findings.sort(key=lambda f: (not f.flagged, order[f.kind], -f.score, f.subject))
     first = [f.first_seen for f in findings if f.first_seen]
@@ -118,7 +138,13 @@ def run_detection(
     started = datetime.now(UTC)
     con = open_engine(settings, store)
     try:
-        result = detect_on(con, Window(since, until), min_calls=min_calls, threshold=threshold)
+        result = detect_on(
+            con,
+            Window(since, until),
+            min_calls=min_calls,
+            threshold=threshold,
+            history=traceback_history(store, until),
+        )
     finally:
         con.close()
     if save:
@@ -128,7 +154,8 @@ def run_detection(
 
 def save_run(store: Store, result: Detection, started: datetime) -> str:
     """Store a run and its findings; return the run id."""
-    from tracehop.analyst import jsonable
+    from sqlalchemy import insert
+
     from tracehop.store.models import DetectionFinding, DetectionRun
 
     run_id = uuid.uuid4().hex
@@ -148,19 +175,21 @@ def save_run(store: Store, result: Detection, started: datetime) -> str:
             )
         )
         session.flush()  # the run row first: findings refer to it
-        for i, f in enumerate(result.findings):
-            session.add(
-                DetectionFinding(
-                    run_id=run_id,
-                    seq=i,
-                    kind=f.kind,
-                    subject=f.subject,
-                    flagged=f.flagged,
-                    score=f.score,
-                    categories=f.categories,
-                    evidence=jsonable(f.evidence),
-                    first_seen=f.first_seen,
-                    last_seen=f.last_seen,
-                )
-            )
+        rows = [
+            {
+                "run_id": run_id,
+                "seq": i,
+                "kind": f.kind,
+                "subject": f.subject,
+                "flagged": f.flagged,
+                "score": f.score,
+                "categories": f.categories,
+                "evidence": f.evidence,  # JSON-ready (scoring.score, campaigns)
+                "first_seen": f.first_seen,
+                "last_seen": f.last_seen,
+            }
+            for i, f in enumerate(result.findings)
+        ]
+        for start in range(0, len(rows), 5000):  # one executemany per batch, not one per row
+            session.execute(insert(DetectionFinding), rows[start : start + 5000])
     return run_id

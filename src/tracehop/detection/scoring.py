@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 FLAG_THRESHOLD = 0.5
@@ -31,6 +32,10 @@ FLAG_THRESHOLD = 0.5
 STRONG_BASE = 0.6
 STRONG_MAX = 0.99
 NEW_CUSTOMER_STRENGTH = 0.15
+# Traceback history: this many tracebacks naming a customer in 90 days flag it; fewer only
+# raise its score.
+TRACEBACKS_STRONG = 3
+TRACEBACK_WEAK = 0.2
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,29 @@ CUSTOMER_RULES: tuple[Rule, ...] = (
         (_t("short_share", ">=", 0.20), _t("answered_calls", ">=", 100)),
     ),
     Rule(
+        "failed_verification",
+        "spoofed_caller_id",
+        "STIR/SHAKEN verification failed (a signature that does not verify, or does not "
+        "match the caller ID: ATIS-1000074, RFC 8224)",
+        (_t("verify_failed_share", ">=", 0.10), _t("verify_failed_calls", ">=", 20)),
+    ),
+    Rule(
+        "traceback_history",
+        "traceback_history",
+        "traceback requests named this customer as the source of reported illegal calls "
+        f"{TRACEBACKS_STRONG} or more times in the last 90 days (47 CFR 64.1200(n)(2): a "
+        "provider that is notified must mitigate)",
+        (_t("tracebacks", ">=", TRACEBACKS_STRONG),),
+    ),
+    Rule(
+        "traceback_named",
+        "traceback_history",
+        "a traceback request named this customer in the last 90 days; raises a score, never "
+        "flags alone",
+        (_t("tracebacks", ">=", 1),),
+        weak=TRACEBACK_WEAK,
+    ),
+    Rule(
         "new_customer",
         "new_customer",
         "customer onboarded less than 90 days before the window ended (know-your-customer: "
@@ -210,9 +238,36 @@ def derive(v: dict[str, Any]) -> dict[str, Any]:
     out["invalid_calls"] = round((v.get("invalid_share") or 0) * n)
     out["neighbour_calls"] = round((v.get("neighbour_share") or 0) * n)
     out["one_ring_calls"] = round((v.get("one_ring_share") or 0) * n)
+    out["verify_failed_calls"] = round((v.get("verify_failed_share") or 0) * n)
     distinct = v.get("distinct_called") or 0
     out["sequential_numbers"] = round((v.get("sequential_share") or 0) * distinct)
     return out
+
+
+# The counts of :func:`derive` as SQL over the indicator columns (for candidates_sql).
+DERIVED_SQL = {
+    "answered_calls": "round(asr * calls)",
+    "invalid_calls": "round(invalid_share * calls)",
+    "neighbour_calls": "round(neighbour_share * calls)",
+    "one_ring_calls": "round(one_ring_share * calls)",
+    "verify_failed_calls": "round(verify_failed_share * calls)",
+    "sequential_numbers": "round(sequential_share * distinct_called)",
+}
+
+
+def candidates_sql(rules: tuple[Rule, ...]) -> str:
+    """A SQL condition over the indicator columns that holds when any strong rule of
+    ``rules`` can fire: the subjects worth scoring in Python (the rest score 0)."""
+    ors = []
+    for rule in rules:
+        if rule.weak is not None or rule.exempt_kinds:
+            continue
+        ands = [
+            f"coalesce({DERIVED_SQL.get(t.indicator, t.indicator)} {t.op} {t.value!r}, FALSE)"
+            for t in rule.thresholds
+        ]
+        ors.append("(" + " AND ".join(ands) + ")")
+    return " OR ".join(ors) or "FALSE"
 
 
 def score(
@@ -261,4 +316,9 @@ def score(
 
 
 def _round(x: Any) -> Any:
-    return round(x, 4) if isinstance(x, float) else x
+    """An indicator value as it goes into JSON evidence."""
+    if isinstance(x, float):
+        return round(x, 4)
+    if isinstance(x, datetime):
+        return x.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return x

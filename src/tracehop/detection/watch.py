@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
+from tracehop.detection.history import traceback_history
 from tracehop.detection.indicators import Window
 from tracehop.detection.run import DEFAULT_MIN_CALLS, Detection, Finding, detect_on, save_run
 from tracehop.detection.scoring import FLAG_THRESHOLD
@@ -126,7 +127,13 @@ def watch_once(
             )
             window = Window(max(lo, since) if since else lo, min(hi, until) if until else hi)
             started = datetime.now(UTC)
-            result = detect_on(con, window, min_calls=min_calls, threshold=threshold)
+            result = detect_on(
+                con,
+                window,
+                min_calls=min_calls,
+                threshold=threshold,
+                history=traceback_history(store, window.until),
+            )
             if save:
                 result.run_id = save_run(store, result, started)
             runs.append(_compare(day, len(files), result, state))
