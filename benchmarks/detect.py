@@ -11,11 +11,22 @@ then, in the same run, each in its own child process so that its peak memory (ma
 measured alone:
 - **tracehop**: ``run_detection`` on the whole lake (indicators per customer and per caller
   ID, scores, campaigns, the run stored in the state DB), default settings;
-- **baseline**: pandas reads the lake's Parquet files (the columns it needs) and computes,
-  per customer, attempts, ASR, ACD, short-call share, distinct callers and distinct called
-  numbers with a straightforward ``groupby``.
-The two agree on those six aggregates for every customer (checked and printed). Prints
-seconds, calls/s and peak memory. Not a test: figures go to docs/performance.md.
+- **baseline**: a straightforward pandas program computing the same per-customer indicators
+  as tracehop's customer findings: it reads the lake's Parquet files (the columns it needs),
+  sets per-call flags (answered, short, failed, refused 403/607/608, caller = called,
+  neighbour, unsigned, attestation B/C, failed verification), classifies each distinct
+  caller ID with ``tracehop.numbers.caller_id_class`` and maps the classes onto the calls
+  (caller = called overriding them), then ``groupby("upstream")``: every entry of
+  ``INDICATORS`` plus the busiest minute (group-by customer and minute), distinct called
+  numbers and the three most-called ones (group-by customer and called number) and the
+  share of sequential NANP called numbers. ``customer_kind`` and ``customer_age_days`` come
+  from the customers table, not the calls, and are left out.
+The check compares every baseline indicator with tracehop's value for every customer: counts
+equal, floats within 1e-6 relative (or 1e-9), first/last call the same instant; it prints
+the indicators that differ. Findings round shares to 4 decimals, so the tracehop child keeps
+the run's own unrounded values (what ``customer_indicators`` returned to ``run_detection``).
+Prints seconds, calls/s and peak memory (VmHWM). Not a test: figures go to
+docs/performance.md.
 
     python benchmarks/detect.py [--sizes 10000000 50000000] [--keep DIR] [--seed N]
 
@@ -28,6 +39,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import platform
 import resource
@@ -36,13 +48,29 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
 # Lake rows per simulated day at --scale 1 (measured: scale 0.1, seed 1 gives 136,942).
 ROWS_PER_SCALE_DAY = 1_370_000
-AGGREGATES = ("calls", "asr", "acd", "short_share", "distinct_callers", "distinct_called")
+# Customer indicators outside INDICATORS that the baseline computes too (customer_kind and
+# customer_age_days come from the customers table, not from the calls: not compared).
+EXTRA = (
+    "peak_calls_per_minute",
+    "distinct_called",
+    "top3_called_share",
+    "top3_called_calls",
+    "sequential_share",
+)
+
+
+def indicator_names() -> list[str]:
+    """The customer indicators both sides compute and the check compares."""
+    from tracehop.detection.indicators import INDICATORS
+
+    return [*INDICATORS, *EXTRA]
 
 
 def build_lake(work: Path, rows: int, seed: int, scenario: str) -> Path:
@@ -112,20 +140,37 @@ DETECT_CHILD = (
     PEAK
     + """
 import json, sys, time
+from datetime import UTC, datetime
 from tracehop.settings import load_settings
 from tracehop.store import open_store
-from tracehop.detection.run import run_detection
+from tracehop.detection import run
 settings = load_settings(home=sys.argv[1])
 store = open_store(settings)
+
+# Findings round shares to 4 decimals (scoring._round); keep the run's own unrounded
+# customer indicators, the values the findings' evidence["indicators"] are rounded from.
+exact = {}
+customer_indicators = run.customer_indicators
+def keep_customer_indicators(*args, **kwargs):
+    values = customer_indicators(*args, **kwargs)
+    exact.update(values)
+    return values
+run.customer_indicators = keep_customer_indicators
+
 t0 = time.perf_counter()
-result = run_detection(settings, store)
+result = run.run_detection(settings, store)
 dt = time.perf_counter() - t0
-aggs = {f.subject: [f.evidence["indicators"].get(k) for k in json.loads(sys.argv[2])]
-        for f in result.findings if f.kind == "customer"}
+rss = peak_mb()
+
+def plain(v):
+    return v.astimezone(UTC).isoformat() if isinstance(v, datetime) else v
+
+customers = {f.subject for f in result.findings if f.kind == "customer"}
+aggs = {c: {k: plain(v) for k, v in exact[c].items()} for c in customers}
 print(json.dumps({"seconds": dt, "customers": result.window["customers"],
                   "flagged": result.window["flagged"],
                   "findings": len(result.findings), "aggregates": aggs,
-                  "max_rss_mb": peak_mb()}))
+                  "max_rss_mb": rss}))
 """
 )
 
@@ -135,50 +180,177 @@ PANDAS_CHILD = (
 import json, sys, time
 from pathlib import Path
 import pandas as pd
-files = sorted(str(p) for p in Path(sys.argv[1]).rglob("*.parquet"))
+from tracehop.numbers import caller_id_class
+
+files = sorted(str(p) for p in Path(sys.argv[1]).glob("day=*/*.parquet"))
 t0 = time.perf_counter()
-df = pd.read_parquet(files, columns=["upstream", "caller", "called", "disposition",
-                                    "duration"])
+df = pd.read_parquet(files, columns=["upstream", "start", "caller", "called", "duration",
+                                    "disposition", "sip_code", "attest", "identity_status"])
+
+# Per-call flags.
 df["answered"] = df["disposition"] == "answered"
 df["short"] = df["answered"] & (df["duration"] < 6)
-df["answered_duration"] = df["duration"].where(df["answered"])
+df["answered_seconds"] = df["duration"].where(df["answered"], 0)
+df["capped_seconds"] = df["answered_seconds"].clip(upper=300)
+df["failed"] = df["disposition"] == "failed"
+df["refused"] = df["sip_code"].isin([403, 607, 608])
+df["caller_equals_called"] = (df["caller"] != "") & (df["caller"] == df["called"])
+df["neighbour"] = (df["caller"].str.startswith("+1") & df["called"].str.startswith("+1")
+                   & (df["caller"].str[:8] == df["called"].str[:8])
+                   & ~df["caller_equals_called"])
+df["unsigned"] = df["attest"].isna()
+df["attest_b"] = df["attest"] == "B"
+df["attest_c"] = df["attest"] == "C"
+df["verify_failed"] = df["identity_status"].str.lower().isin(
+    ["failed", "tn-validation-failed", "invalid"])
+
+# Caller-ID class: once per distinct caller ID, mapped onto the calls; caller = called is a
+# property of the call and overrides the caller's class.
+callers = df["caller"].dropna().unique()
+class_of = pd.Series([str(caller_id_class(c)) for c in callers], index=callers)
+cls = df["caller"].map(class_of).fillna("missing")
+cls = cls.where(~df["caller_equals_called"], "caller_equals_called")
+df["invalid"] = cls.isin(["invalid_length", "invalid_npa", "unassigned_npa", "n11",
+                          "fictional", "caller_equals_called"])
+df["invalid_npa"] = cls.isin(["invalid_npa", "unassigned_npa"])
+for name in ["invalid_length", "n11", "fictional", "missing", "toll_free"]:
+    df[name] = cls == name
+df["premium"] = cls == "premium_international"
+df["one_ring"] = df["premium"] & ~df["answered"]
+del cls
+
+# Per customer.
 g = df.groupby("upstream")
-out = pd.DataFrame({
-    "calls": g.size(),
-    "asr": g["answered"].mean(),
-    "acd": g["answered_duration"].mean(),
-    "short_share": g["short"].sum() / g["answered"].sum(),
-    "distinct_callers": g["caller"].nunique(),
-    "distinct_called": g["called"].nunique(),
-})
+calls = g.size()
+s = g[["answered", "short", "failed", "refused", "caller_equals_called", "neighbour",
+       "unsigned", "attest_b", "attest_c", "verify_failed", "invalid", "invalid_npa",
+       "invalid_length", "n11", "fictional", "missing", "toll_free", "premium", "one_ring",
+       "answered_seconds", "capped_seconds"]].sum()
+out = pd.DataFrame({"calls": calls, "first_seen": g["start"].min(),
+                    "last_seen": g["start"].max()})
+span = (out["last_seen"] - out["first_seen"]).dt.total_seconds().clip(lower=3600)
+out["calls_per_hour"] = calls / span * 3600
+out["asr"] = s["answered"] / calls
+out["acd"] = (s["answered_seconds"] / s["answered"]).fillna(0.0)
+out["talk_per_attempt"] = s["answered_seconds"] / calls
+# each answered call counted up to 300 s, and its upper bound: mean + two standard errors
+out["capped_talk_per_attempt"] = s["capped_seconds"] / calls
+out["capped_talk_upper"] = (out["capped_talk_per_attempt"]
+                            + 2 * g["capped_seconds"].std(ddof=0) / calls ** 0.5)
+out["short_share"] = (s["short"] / s["answered"]).fillna(0.0)
+out["failed_share"] = s["failed"] / calls
+out["refused_share"] = s["refused"] / calls
+out["distinct_callers"] = g["caller"].nunique()
+out["caller_rotation"] = out["distinct_callers"] / calls
+out["invalid_share"] = s["invalid"] / calls
+out["invalid_npa_share"] = s["invalid_npa"] / calls
+out["invalid_length_share"] = s["invalid_length"] / calls
+out["n11_share"] = s["n11"] / calls
+out["fictional_share"] = s["fictional"] / calls
+out["caller_equals_called_share"] = s["caller_equals_called"] / calls
+out["missing_caller_share"] = s["missing"] / calls
+out["toll_free_share"] = s["toll_free"] / calls
+out["toll_free_callers"] = (df[df["toll_free"]].groupby("upstream")["caller"].nunique()
+                            .reindex(out.index, fill_value=0))
+out["premium_share"] = s["premium"] / calls
+out["one_ring_share"] = s["one_ring"] / calls
+out["neighbour_share"] = s["neighbour"] / calls
+out["unsigned_share"] = s["unsigned"] / calls
+out["attest_b_share"] = s["attest_b"] / calls
+out["attest_c_share"] = s["attest_c"] / calls
+out["verify_failed_share"] = s["verify_failed"] / calls
+
+# Busiest minute.
+per_minute = df.groupby(["upstream", df["start"].dt.floor("min")]).size()
+out["peak_calls_per_minute"] = per_minute.groupby(level="upstream").max()
+
+# Called numbers: how many, and how concentrated on the three most called (TDoS).
+per_called = df.groupby(["upstream", "called"]).size()
+out["distinct_called"] = per_called.groupby(level="upstream").size()
+top3 = (per_called.sort_values(ascending=False).groupby(level="upstream").head(3)
+        .groupby(level="upstream").sum())
+out["top3_called_calls"] = top3
+out["top3_called_share"] = top3 / per_called.groupby(level="upstream").sum()
+
+# Sequential dialling: of each customer's distinct NANP called numbers (sorted), the share
+# that directly follows the previous one (number - 1 was called too).
+nanp = per_called.reset_index()[["upstream", "called"]]
+nanp = nanp[nanp["called"].str.startswith("+1")]
+nanp["number"] = pd.to_numeric(nanp["called"].str[2:], errors="coerce")
+nanp = (nanp.dropna(subset=["number"]).drop_duplicates(["upstream", "number"])
+        .sort_values(["upstream", "number"]))
+nanp["follows"] = ((nanp["number"].diff() == 1)
+                   & (nanp["upstream"] == nanp["upstream"].shift()))
+out["sequential_share"] = nanp.groupby("upstream")["follows"].mean()
 dt = time.perf_counter() - t0
-out = out.fillna(0.0)
+rss = peak_mb()
+
+def plain(v):
+    if pd.isna(v):
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.isoformat()
+    return v.item() if hasattr(v, "item") else v
+
+aggs = {c: {k: plain(v) for k, v in row.items()} for c, row in out.iterrows()}
 print(json.dumps({"seconds": dt, "rows": len(df), "customers": len(out),
-                  "aggregates": {k: [float(x) for x in v] for k, v in
-                                 zip(out.index, out.itertuples(index=False))},
-                  "max_rss_mb": peak_mb()}))
+                  "aggregates": aggs, "max_rss_mb": rss}))
 """
 )
 
 
 def child(code: str, *args: str) -> dict:
-    proc = subprocess.run(
-        [sys.executable, "-c", code, *args], check=True, capture_output=True, text=True
-    )
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    if proc.returncode:
+        sys.exit(f"child process failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def compare(a: dict[str, list], b: dict[str, list]) -> str:
-    """Whether both sides found the same customers and the same six aggregates (findings
-    round shares and seconds to 4 decimals)."""
+def same(x: object, y: object) -> bool:
+    """One indicator value: counts equal, floats within 1e-6 (relative) or 1e-9, datetimes
+    (ISO strings) the same instant, missing (None) on both sides."""
+    if x is None or y is None:
+        return x is None and y is None
+    if isinstance(x, str) or isinstance(y, str):
+        return datetime.fromisoformat(str(x)) == datetime.fromisoformat(str(y))
+    if isinstance(x, int) and isinstance(y, int):
+        return x == y
+    return math.isclose(float(x), float(y), rel_tol=1e-6, abs_tol=1e-9)
+
+
+def compare(a: dict[str, dict], b: dict[str, dict]) -> str:
+    """Whether tracehop (``a``) and the baseline (``b``) found the same customers and the
+    same value of every :func:`indicator_names` indicator for each; prints what differs."""
     if set(a) != set(b):
+        print(
+            f"customers only in tracehop: {sorted(set(a) - set(b))[:10]}; only in pandas: "
+            f"{sorted(set(b) - set(a))[:10]}"
+        )
         return f"no: customers differ ({len(set(a) ^ set(b))} only on one side)"
-    bad = 0
-    for k, va in a.items():
-        for x, y in zip(va, b[k], strict=True):
-            if abs(float(x or 0) - float(y or 0)) > 6e-5 + 1e-9 * abs(float(y or 0)):
-                bad += 1
-    return "yes" if not bad else f"no: {bad} values differ"
+    names = indicator_names()
+    computed = set().union(*(v.keys() for v in b.values())) if b else set(names)
+    missing = [n for n in names if n not in computed]
+    if missing:
+        print(f"indicators the baseline does not compute: {missing}")
+        return f"no: baseline lacks {', '.join(missing)}"
+    skipped = sorted(set().union(*(v.keys() for v in a.values())) - set(names)) if a else []
+    if skipped:
+        print(f"tracehop indicators not compared (not from the calls): {skipped}")
+    unknown = sorted(computed - set(names))
+    if unknown:
+        print(f"baseline indicators tracehop does not have (not compared): {unknown}")
+    differ: dict[str, list] = {}
+    for customer, va in sorted(a.items()):
+        for name in names:
+            x, y = va.get(name), b[customer].get(name)
+            if not same(x, y):
+                differ.setdefault(name, []).append((customer, x, y))
+    for name, bad in differ.items():
+        examples = "; ".join(f"{c}: tracehop {x!r}, pandas {y!r}" for c, x, y in bad[:3])
+        print(f"{name} differs for {len(bad)} of {len(a)} customers, e.g. {examples}")
+    if not differ:
+        return f"yes ({len(names)} indicators x {len(a):,} customers)"
+    return f"no: {', '.join(differ)} differ"
 
 
 def mem_available_mb() -> float:
@@ -207,7 +379,7 @@ def main() -> None:
         for size in args.sizes:
             home = build_lake(work, size, args.seed, args.scenario)
             info = json.loads((home / "bench-lake.json").read_text())
-            th = child(DETECT_CHILD, str(home), json.dumps(list(AGGREGATES)))
+            th = child(DETECT_CHILD, str(home))
             print(
                 f"{info['rows']:,} rows: tracehop {th['seconds']:.2f} s, "
                 f"{th['max_rss_mb']:.0f} MB; {th['flagged']} of {th['customers']} customers "
