@@ -103,12 +103,16 @@ def load_homes(
         store = open_store(settings)
         records = parse_customers_csv(world / "customers" / f"{pid}.csv")
         imported = import_customers(store, records)
-        result = ingest([world / row["cdr_file"]], settings, provider=pid, store=store)
+        cdrs = world / row["cdr_file"]
+        rows = rejected = 0
+        if cdrs.stat().st_size:  # a provider that carried no call in the world has no CDRs
+            result = ingest([cdrs], settings, provider=pid, store=store)
+            rows, rejected = result.rows_ingested, result.rows_rejected
         nodes[pid] = Node(settings, store, customers={r.id: r for r in records})
         loaded[pid] = {
             "customers": imported.created + imported.updated,
-            "rows": result.rows_ingested,
-            "rejected": result.rows_rejected,
+            "rows": rows,
+            "rejected": rejected,
         }
     return nodes, loaded
 

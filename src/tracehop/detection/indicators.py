@@ -31,6 +31,8 @@ from tracehop.numbers import CallerIdClass
 
 # Answered calls shorter than this are "short" (DOMAIN.md: share of answered calls under 6 s).
 SHORT_SECONDS = 6
+# Talk per attempt counts each answered call up to this many seconds (capped_talk_*).
+TALK_CAP = 300
 # SIP answers that mean a downstream refused the call as unwanted: 403 Forbidden,
 # 607 Unwanted (RFC 8197) and 608 Rejected (RFC 8688), as analytics-based blocking returns.
 REFUSED_CODES = (403, 607, 608)
@@ -91,6 +93,8 @@ SELECT upstream, caller,
     count(*) FILTER (WHERE attest = 'C') AS attest_c,
     count(*) FILTER (WHERE lower(identity_status) IN {verify_failed}) AS verify_failed,
     coalesce(sum(duration) FILTER (WHERE answered), 0)::BIGINT AS dur,
+    coalesce(sum(least(duration, {cap})) FILTER (WHERE answered), 0)::BIGINT AS cdur,
+    coalesce(sum(least(duration, {cap})::DOUBLE ** 2) FILTER (WHERE answered), 0) AS cdur2,
     min(start) AS first, max(start) AS last
 FROM (
     SELECT upstream, caller, called, start, duration, disposition, sip_code, attest,
@@ -118,6 +122,7 @@ def prepare(con: duckdb.DuckDBPyConnection, window: Window) -> None:
     con.execute(
         _UC_SQL.format(
             short=SHORT_SECONDS,
+            cap=TALK_CAP,
             refused=REFUSED_CODES,
             verify_failed=VERIFY_FAILED,
             where=where,
@@ -177,6 +182,19 @@ INDICATORS: dict[str, Indicator] = {
             "talk_per_attempt",
             _share("dur"),
             "answered seconds per attempt (ASR x ACD): how much conversation each attempt buys",
+        ),
+        Indicator(
+            "capped_talk_per_attempt",
+            _share("cdur"),
+            f"answered seconds per attempt, each call counted up to {TALK_CAP} s: robust to "
+            "the few very long calls that decide a plain average",
+        ),
+        Indicator(
+            "capped_talk_upper",
+            f"coalesce({_share('cdur')} + 2 * sqrt(greatest({_share('cdur2')} "
+            f"- ({_share('cdur')}) ** 2, 0) / sum(n)), 0)::DOUBLE",
+            "upper confidence bound (two standard errors, about 97.5%) of "
+            "capped_talk_per_attempt: what it could still be, given how few attempts were seen",
         ),
         Indicator(
             "short_share",

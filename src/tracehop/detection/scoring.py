@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tracehop.detection.indicators import TALK_CAP
+
 FLAG_THRESHOLD = 0.5
 # A rule firing exactly at its threshold gives this strength; twice as far past it, STRONG_MAX.
 STRONG_BASE = 0.6
@@ -144,10 +146,17 @@ CUSTOMER_RULES: tuple[Rule, ...] = (
         "low_asr_short_talk",
         "imposter_robocall",
         "low completion and little conversation per attempt together (published: ASR < 50% "
-        "after > 120 attempts an hour, and short calls; here ASR < 35% and under 45 answered "
-        "seconds per attempt, because consented call centers answer about a third of their "
-        "calls but talk long, and reminders are short but answered)",
-        (_t("asr", "<", 0.35), _t("talk_per_attempt", "<", 45.0), _t("calls", ">=", 100)),
+        "after > 120 attempts an hour, and short calls). Here ASR < 40% and under 43 answered "
+        f"seconds per attempt, each call counted up to {TALK_CAP} s, at the upper confidence "
+        "bound: consented call centers answer about a third of their calls but talk long, "
+        "reminders are short but answered; the cap keeps a few long calls from hiding "
+        "robocalls mixed into a reseller's traffic, and the bound keeps a small customer whose "
+        "few calls happened to be short from being flagged on chance",
+        (
+            _t("asr", "<", 0.40),
+            _t("capped_talk_upper", "<", 43.0),
+            _t("calls", ">=", 100),
+        ),
         scored=(0, 1),
     ),
     Rule(
@@ -213,7 +222,11 @@ CALLER_RULES: tuple[Rule, ...] = (
         "low_asr_short_talk",
         "imposter_robocall",
         "one caller ID with low completion and little conversation per attempt",
-        (_t("asr", "<", 0.35), _t("talk_per_attempt", "<", 45.0), _t("calls", ">=", 100)),
+        (
+            _t("asr", "<", 0.40),
+            _t("capped_talk_upper", "<", 43.0),
+            _t("calls", ">=", 100),
+        ),
         scored=(0, 1),
     ),
 )
