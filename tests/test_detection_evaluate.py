@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -113,13 +114,27 @@ def flag_nothing(con: duckdb.DuckDBPyConnection, window: Window, **kw: object) -
 
 
 def test_an_injected_detect_that_flags_nothing(
-    results: dict[str, WorldResult], workdir: Path
+    results: dict[str, WorldResult], workdir: Path, tmp_path: Path
 ) -> None:
-    base = workdir / f"default-s{SEED}"
-    r = evaluate_world(base / "world", base / "homes", detect=flag_nothing)
+    """On a copy of the default world where one intermediate carrier wrote no CDR row (as a
+    gateway does in some quiet worlds): that provider is skipped, not an ingest error."""
+    world = tmp_path / "world"
+    shutil.copytree(workdir / f"default-s{SEED}" / "world", world)
+    info = json.loads((world / "world.json").read_text())
+    with (world / "directory.csv").open(newline="") as fh:
+        transit = [r["id"] for r in csv.DictReader(fh) if r["roles"] == "intermediate"]
+    empty = min(transit, key=lambda p: info["cdr_files"][p]["rows"])
+    (world / "cdrs" / f"{empty}.csv").write_text("")
+    info["cdr_files"][empty]["rows"] = 0
+    (world / "world.json").write_text(json.dumps(info))
+    r = evaluate_world(world, tmp_path / "homes", detect=flag_nothing)
+    assert r.world == "world" and r.carriers
+    assert empty not in {c.provider for c in r.carriers}
+    assert not (tmp_path / "homes" / empty).exists()
     d = r.as_dict()
     assert d["recall"] == 0.0 and d["fp_rate"] == 0.0 and d["carriers_flagged"][0] == 0
     assert len(r.misses) == len(r.bad) == 7 and r.false_alarms == []
+    assert [v.subject for v in r.verdicts] == [v.subject for v in results["default"].verdicts]
     # the misses name the rules that came closest, with their indicator values
     for v in r.misses:
         assert len(v.nearest) == 3 and all("=" in n and "(" in n for n in v.nearest)

@@ -184,7 +184,10 @@ def evaluate_world(
     world_dir, homes_dir = Path(world_dir), Path(homes_dir)
     truth = {r["id"]: r for r in _read(world_dir / "truth" / "customers.csv")}
     calls, hops = truth_counts(world_dir)
-    nodes, _ = load_homes(world_dir, homes_dir, _read(world_dir / "directory.csv"))
+    files = json.loads((world_dir / "world.json").read_text())["cdr_files"]
+    # a provider without CDR rows (a gateway in a quiet world) has nothing to ingest or judge
+    directory = [d for d in _read(world_dir / "directory.csv") if files[d["id"]]["rows"]]
+    nodes, _ = load_homes(world_dir, homes_dir, directory)
     verdicts: dict[str, Verdict] = {}
     carriers: list[CarrierVerdict] = []
     unknown: list[str] = []
@@ -213,13 +216,10 @@ def evaluate_world(
     for cid, t in truth.items():  # customers the truth says called but the lake never saw
         if calls[cid] and cid not in verdicts:
             verdicts[cid] = _verdict(t, calls[cid], None)
-    return WorldResult(
-        world=label or world_dir.name,
-        verdicts=sorted(verdicts.values(), key=lambda v: (v.provider, v.subject)),
-        carriers=sorted(carriers, key=lambda c: (c.provider, c.subject)),
-        unknown=unknown,
-        seconds=round(time.perf_counter() - started, 2),
-    )
+    judged = sorted(verdicts.values(), key=lambda v: (v.provider, v.subject))
+    carriers.sort(key=lambda c: (c.provider, c.subject))
+    seconds = round(time.perf_counter() - started, 2)
+    return WorldResult(label or world_dir.name, judged, carriers, unknown, seconds=seconds)
 
 
 def _verdict(t: dict[str, str], truth_calls: int, f: Finding | None) -> Verdict:
