@@ -4,7 +4,6 @@ written on (rules were written looking at seed 1, default scenario)."""
 
 from __future__ import annotations
 
-import csv
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -17,10 +16,10 @@ import pytest
 from tracehop.analyst import open_engine
 from tracehop.cdr.ingest import ingest
 from tracehop.customers import import_customers, parse_customers_csv
-from tracehop.demo import load_homes
 from tracehop.detection.classes import classify_callers
+from tracehop.detection.evaluate import WorldResult, evaluate_world
 from tracehop.detection.indicators import Window, caller_indicators, customer_indicators
-from tracehop.detection.run import detect_on, run_detection
+from tracehop.detection.run import Detection, detect_on, run_detection
 from tracehop.detection.scoring import CUSTOMER_RULES, score
 from tracehop.numbers import caller_id_class
 from tracehop.settings import Settings, load_settings
@@ -263,63 +262,53 @@ def test_caller_indicators(hand_home: Settings) -> None:
 
 
 # --- the simulator: bounds on worlds the rules were not written on ---------------------------
-
-
-def world_verdicts(out: Path) -> dict[str, object]:
-    """Detect at every provider of a world; score customers against the truth at their
-    entry provider."""
-    directory = list(csv.DictReader((out / "world" / "directory.csv").open()))
-    truth = {r["id"]: r for r in csv.DictReader((out / "world" / "truth" / "customers.csv").open())}
-    nodes, _ = load_homes(out / "world", out / "homes", directory)
-    verdicts: dict[str, dict] = {}
-    for pid, node in nodes.items():
-        con = open_engine(node.settings, node.store)
-        try:
-            result = detect_on(con, Window())
-        finally:
-            con.close()
-            node.store.close()
-        for f in result.findings:
-            t = truth.get(f.subject)
-            if f.kind == "customer" and t and t["provider"] == pid:
-                verdicts[f.subject] = {"role": t["role"], "bad": bool(t["campaigns"]), "finding": f}
-    return verdicts
+# The rules were calibrated on seeds 1-6 (docs/detection.md); these seeds were not looked at.
 
 
 @pytest.fixture(scope="module")
-def held_out(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, dict]]:
+def held_out(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[WorldResult, list]]:
     worlds = []
-    for seed, scenario in ((7, "default"), (5, "notice")):
+    for seed, scenario in ((57, "default"), (52, "notice")):
         out = tmp_path_factory.mktemp(f"det-{scenario}")
         simulate(out / "world", seed=seed, days=1, scale=0.05, scenario=scenario)
-        worlds.append(world_verdicts(out))
+        findings: list = []
+
+        def detect(
+            con: duckdb.DuckDBPyConnection, window: Window, keep: list = findings, **kw: object
+        ) -> Detection:
+            result = detect_on(con, window, **kw)  # type: ignore[arg-type]
+            keep.extend(f for f in result.findings if f.kind == "customer")
+            return result
+
+        worlds.append((evaluate_world(out / "world", out / "homes", detect=detect), findings))
     return worlds
 
 
-def test_recall_and_false_positives_on_held_out_worlds(held_out: list[dict[str, dict]]) -> None:
-    for verdicts in held_out:
-        bad = [v for v in verdicts.values() if v["bad"]]
-        legal = [v for v in verdicts.values() if not v["bad"]]
-        assert len(bad) >= 4 and len(legal) >= 30
-        recall = sum(v["finding"].flagged for v in bad) / len(bad)
-        false_pos = sum(v["finding"].flagged for v in legal) / len(legal)
-        assert recall >= 0.95, [(k, v["finding"].score) for k, v in verdicts.items() if v["bad"]]
-        assert false_pos <= 0.01
-        for v in legal:
-            if v["role"] in ("informational", "call_center", "wholesale"):
-                assert not v["finding"].flagged
+def test_recall_and_false_positives_on_held_out_worlds(
+    held_out: list[tuple[WorldResult, list]],
+) -> None:
+    for world, _ in held_out:
+        assert len(world.bad) >= 4 and len(world.legal) >= 30
+        recall = sum(v.flagged for v in world.bad) / len(world.bad)
+        false_pos = sum(v.flagged for v in world.legal) / len(world.legal)
+        assert recall >= 0.95, [(v.subject, v.score, v.nearest) for v in world.misses]
+        assert false_pos <= 0.01, [(v.subject, v.rules) for v in world.false_alarms]
+        for v in world.legal:
+            if v.role in ("informational", "call_center", "wholesale"):
+                assert not v.flagged, (v.subject, v.rules)
+        # carriers that passed no campaign call are never flagged
+        assert not [c for c in world.carriers if c.flagged and not c.campaign_calls]
 
 
-def test_flagged_customers_explain_themselves(held_out: list[dict[str, dict]]) -> None:
-    for verdicts in held_out:
-        for v in verdicts.values():
-            f = v["finding"]
-            if not f.flagged:
-                continue
-            assert f.categories
-            rules = f.evidence["rules"]
-            assert rules and all(r["thresholds"] for r in rules)
-            for r in rules:
-                for t in r["thresholds"]:
-                    assert {"indicator", "value", "op", "threshold"} <= set(t)
-                    assert t["value"] is not None
+def test_flagged_customers_explain_themselves(held_out: list[tuple[WorldResult, list]]) -> None:
+    flagged = [f for _, findings in held_out for f in findings if f.flagged]
+    assert len(flagged) >= 9
+    for f in flagged:
+        assert f.categories
+        rules = f.evidence["rules"]
+        assert rules and all(r["thresholds"] for r in rules)
+        for r in rules:
+            for t in r["thresholds"]:
+                assert {"indicator", "value", "op", "threshold"} <= set(t)
+                assert t["value"] is not None
+                assert t["value"] == f.evidence["indicators"].get(t["indicator"], t["value"])

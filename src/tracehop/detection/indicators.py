@@ -36,8 +36,9 @@ TALK_CAP = 300
 # SIP answers that mean a downstream refused the call as unwanted: 403 Forbidden,
 # 607 Unwanted (RFC 8197) and 608 Rejected (RFC 8688), as analytics-based blocking returns.
 REFUSED_CODES = (403, 607, 608)
-# identity_status values that mean STIR/SHAKEN verification failed (RFC 8224 / ATIS-1000074:
-# the verification service's "TN-Validation-Failed"; tracehop's verifier writes "failed").
+# identity_status values that mean STIR/SHAKEN verification failed: "failed", "invalid", or the
+# verstat value "TN-Validation-Failed" of a verification service (ATIS-1000074, RFC 8224).
+# Ingest leaves identity_status empty today; a verification step fills it.
 VERIFY_FAILED = ("failed", "tn-validation-failed", "invalid")
 
 
