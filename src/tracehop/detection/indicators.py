@@ -19,7 +19,8 @@ not here: they belong to the scoring rules (``scoring.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -299,18 +300,23 @@ EXTRA_INDICATORS: dict[str, str] = {
 }
 
 
-def aggregate_sql(key: str, where: str = "TRUE") -> str:
-    """Every :data:`INDICATORS` aggregate over ``th_uc`` (joined with the caller classes)
-    grouped by ``key`` (``upstream`` or ``caller``), filtered by ``where`` on the indicator
-    values (e.g. ``calls >= 30``)."""
-    select = ",\n".join(f"{i.sql} AS {i.name}" for i in INDICATORS.values())
+def aggregate_sql(
+    key: str, where: str = "TRUE", *, names: Iterable[str] | None = None, rows: str = "TRUE"
+) -> str:
+    """The :data:`INDICATORS` aggregates (all, or ``names``) over the ``th_uc`` rows matching
+    ``rows`` (joined with the caller classes), grouped by ``key`` (``upstream`` or
+    ``caller``) and filtered by ``where`` on the indicator values (e.g. ``calls >= 30``)."""
+    chosen = [INDICATORS[n] for n in names] if names is not None else INDICATORS.values()
+    select = ",\n".join(f"{i.sql} AS {i.name}" for i in chosen)
     extra = (
-        ", count(upstream) AS customers, any_value(cls) AS caller_class" if key == "caller" else ""
+        ", count(upstream) AS customers, any_value(cls) AS caller_class"
+        if key == "caller" and names is None
+        else ""
     )
     return (
         f"SELECT * FROM (SELECT u.{key} AS subject, {select}{extra} FROM th_uc u "
         f"LEFT JOIN th_cls k USING (caller) "
-        f"WHERE u.{key} IS NOT NULL GROUP BY u.{key}) WHERE {where}"
+        f"WHERE u.{key} IS NOT NULL AND {rows} GROUP BY u.{key}) WHERE {where}"
     )
 
 
@@ -337,11 +343,12 @@ def _customer_extra(
                (list_sum(max(n, 3)) / sum(n))::DOUBLE AS top3_called_share
            FROM th_ud GROUP BY upstream"""
     )
-    # Sequential dialling: of each customer's distinct NANP called numbers, the share whose
-    # predecessor (number - 1) was called too: a dialler walking a block (DOMAIN.md).
+    # Sequential dialling: of each customer's distinct NANP called numbers (+1 and ten
+    # digits; th_ud has each once), the share whose predecessor (number - 1) was called too:
+    # a dialler walking a block (DOMAIN.md).
     put(
-        """WITH d AS (SELECT DISTINCT upstream, TRY_CAST(substr(called, 3) AS BIGINT) AS d
-                      FROM th_ud WHERE starts_with(called, '+1'))
+        """WITH d AS (SELECT upstream, TRY_CAST(substr(called, 3) AS BIGINT) AS d FROM th_ud
+                      WHERE starts_with(called, '+1') AND length(called) = 12)
            SELECT d.upstream, (count(p.d) / count(*))::DOUBLE AS sequential_share
            FROM d LEFT JOIN d p ON p.upstream = d.upstream AND p.d = d.d - 1
            WHERE d.d IS NOT NULL GROUP BY d.upstream"""
@@ -387,7 +394,20 @@ def caller_indicators(
     caller IDs a rule can flag come back to Python."""
     if not prepared:
         prepare(con, window)
-    return _rows(con, aggregate_sql("caller", f"calls >= ? AND ({where})"), [min_calls])
+    cond = f"calls >= {int(min_calls)} AND ({where})"
+    if where == "TRUE":
+        return _rows(con, aggregate_sql("caller", cond))
+    # Two passes: the indicators the condition reads, for every caller ID, select the
+    # candidates; then every indicator for the candidates only.
+    used = ["calls"] + [n for n in INDICATORS if n != "calls" and re.search(rf"\b{n}\b", where)]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE th_candidates AS SELECT subject AS caller FROM ("
+        + aggregate_sql("caller", cond, names=used)
+        + ")"
+    )
+    return _rows(
+        con, aggregate_sql("caller", rows="u.caller IN (SELECT caller FROM th_candidates)")
+    )
 
 
 # Named functions for each indicator, for callers that want one value (and for the docs).

@@ -322,14 +322,25 @@ def score(
             }
             for r, s in fired
         ],
-        "indicators": {k: _round(val) for k, val in values.items()},
+        "indicators": _json_values(values),
         "threshold": threshold,
     }
     return Score(total, flagged, sorted(categories) if flagged else [], evidence)
 
 
+def _json_values(values: dict[str, Any]) -> dict[str, Any]:
+    """Indicator values as they go into JSON evidence: floats to 4 decimals, times in ISO."""
+    out = {k: round(x, 4) if type(x) is float else x for k, x in values.items()}
+    for k in ("first_seen", "last_seen"):
+        if k in out:
+            out[k] = _round(out[k])
+    return out
+
+
 def _round(x: Any) -> Any:
     """An indicator value as it goes into JSON evidence."""
+    if x is None or type(x) is int or type(x) is str:
+        return x
     if isinstance(x, float):
         return round(x, 4)
     if isinstance(x, datetime):
