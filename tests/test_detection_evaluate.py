@@ -15,6 +15,7 @@ import pytest
 
 from tracehop.detection.evaluate import (
     KEY_INDICATORS,
+    CarrierVerdict,
     WorldResult,
     evaluate,
     evaluate_world,
@@ -92,6 +93,8 @@ def test_a_world_has_sane_counts(results: dict[str, WorldResult], workdir: Path)
     camp, clean = c["campaign_carriers_flagged"], c["clean_carriers_flagged"]
     assert camp[1] + clean[1] == len(r.carriers) and camp[1] > 0
     assert camp[0] + clean[0] == c["carriers_flagged"][0]
+    for x in r.carriers:
+        assert x.calls == x.indicators["calls"] > 0 and bool(x.rules) >= x.flagged
 
 
 def test_a_quiet_world_has_no_recall(results: dict[str, WorldResult]) -> None:
@@ -174,6 +177,24 @@ def test_the_command_prints_the_table_and_reuses_the_world(
         (v.subject, v.flagged, v.score) for v in r.verdicts
     ]
     assert Counter(v["bad"] for v in again["verdicts"]) == {True: 7, False: legal}
+
+
+def test_a_flagged_carrier_without_campaign_calls_is_a_false_alarm() -> None:
+    fired = ["low_asr_short_talk"]
+    carriers = [
+        CarrierVerdict("upco", "transit", True, 0.62, ["imposter_robocall"], 400, 0, fired),
+        CarrierVerdict("upco", "gw", True, 0.9, ["one_ring"], 300, 120, ["one_ring"]),
+        CarrierVerdict("other", "transit", False, 0.0, [], 50, 0),
+    ]
+    carriers[0].indicators = {"calls": 400, "asr": 0.39}
+    r = WorldResult("w", [], carriers)
+    c = r.counts()
+    assert c["carriers_flagged"] == [2, 3]
+    assert c["campaign_carriers_flagged"] == [1, 1] and c["clean_carriers_flagged"] == [1, 2]
+    alarms = report([r]).split("## False alarms")[1]
+    line = "- w `upco` at transit (carrier without campaign calls): score 0.62, 400 attempts; "
+    assert line + "rules: low_asr_short_talk" in alarms
+    assert "calls=400, asr=0.39" in alarms and "at gw" not in alarms
 
 
 def test_seed_ranges() -> None:

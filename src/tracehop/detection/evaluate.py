@@ -32,8 +32,7 @@ from tracehop.detection.scoring import CUSTOMER_RULES, derive
 
 Detect = Callable[..., Detection]
 
-# Indicators kept per verdict: those the customer rules look at and a few more (all of them
-# are in the finding's evidence).
+# Indicators kept per verdict: those the customer rules look at and a few more.
 _RULED = [t.indicator for r in CUSTOMER_RULES for t in r.thresholds]
 KEY_INDICATORS = list(dict.fromkeys(["calls", "asr", "acd", "distinct_callers", *_RULED]))
 
@@ -69,6 +68,8 @@ class CarrierVerdict:
     categories: list[str]
     calls: int
     campaign_calls: int  # campaign calls it passed to ``provider`` (truth)
+    rules: list[str] = field(default_factory=list)
+    indicators: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -133,11 +134,10 @@ def _read(path: Path) -> list[dict[str, str]]:
 
 def truth_counts(world: Path) -> tuple[Counter[str], Counter[tuple[str, str]]]:
     """Calls per truth customer, and campaign calls per (upstream, provider) hop."""
+    p = str(world / "truth" / "calls.csv")
     with duckdb.connect() as con:
         con.execute(
-            "CREATE TEMP TABLE t AS SELECT customer, campaign, path FROM read_csv(?, "
-            "header = true, all_varchar = true)",
-            [str(world / "truth" / "calls.csv")],
+            "CREATE TEMP TABLE t AS FROM read_csv(?, header = true, all_varchar = true)", [p]
         )
         per_customer = con.execute("SELECT customer, count(*) FROM t GROUP BY 1").fetchall()
         hops = con.execute(
@@ -164,8 +164,7 @@ def nearest_rules(values: dict[str, Any], top: int = 3) -> list[str]:
             )
             parts.append(f"{t['indicator']}={x:g} ({t['op']} {th:g})")
         ranked.append((close, f"{rule.name} {min(close, 1.0):.2f}: {', '.join(parts)}"))
-    ranked.sort(key=lambda x: -x[0])
-    return [text for _, text in ranked[:top]]
+    return [text for _, text in sorted(ranked, key=lambda x: -x[0])[:top]]
 
 
 def evaluate_world(
@@ -205,8 +204,8 @@ def evaluate_world(
                 if t is not None and t["provider"] == pid:
                     verdicts[s] = _verdict(t, calls[s], f)
                 elif t is None and getattr(node.customers.get(s), "kind", "") == "carrier":
-                    n = int(f.evidence.get("indicators", {}).get("calls") or 0)
-                    cv = CarrierVerdict(s, pid, f.flagged, f.score, f.categories, n, hops[s, pid])
+                    cv = CarrierVerdict(s, pid, f.flagged, f.score, f.categories, 0, hops[s, pid])
+                    cv.calls, cv.rules, cv.indicators = _explain(f)
                     carriers.append(cv)
                 else:
                     unknown.append(f"{pid}:{s}")
@@ -227,14 +226,18 @@ def _verdict(t: dict[str, str], truth_calls: int, f: Finding | None) -> Verdict:
     camps = [c for c in t["campaigns"].split(";") if c]
     v = Verdict(t["id"], t["provider"], t["role"], bool(camps), camps, False, 0.0, [], truth_calls)
     if f is not None:
-        ind = f.evidence.get("indicators", {})
-        d = derive(ind)
-        v.flagged, v.score, v.categories, v.calls = f.flagged, f.score, f.categories, d["calls"]
-        v.rules = [r["rule"] for r in f.evidence.get("rules", [])]
+        v.flagged, v.score, v.categories = f.flagged, f.score, f.categories
+        v.calls, v.rules, v.indicators = _explain(f)
         v.note = f.evidence.get("note", "")
-        v.indicators = {k: d[k] for k in KEY_INDICATORS if k in d}
-        v.nearest = nearest_rules(ind) if v.bad and not v.flagged else []
+        v.nearest = nearest_rules(f.evidence["indicators"]) if v.bad and not v.flagged else []
     return v
+
+
+def _explain(f: Finding) -> tuple[int, list[str], dict[str, Any]]:
+    """A finding's attempts, the rules that fired and its key indicator values."""
+    d = derive(f.evidence.get("indicators", {}))
+    keys = {k: d[k] for k in KEY_INDICATORS if k in d}
+    return int(d.get("calls") or 0), [r["rule"] for r in f.evidence.get("rules", [])], keys
 
 
 def _evaluate_one(
@@ -254,10 +257,8 @@ def _evaluate_one(
         shutil.rmtree(base / "homes", ignore_errors=True)  # homes of another world
         simulate(base / "world", seed=seed, days=days, scale=scale, scenario=scenario)
         params_file.write_text(json.dumps(params, indent=2) + "\n")
-    label = f"{scenario} s{seed}"
-    result = evaluate_world(
-        base / "world", base / "homes", min_calls=min_calls, detect=detect, label=label
-    )
+    result = evaluate_world(base / "world", base / "homes", min_calls=min_calls, detect=detect)
+    result.world = f"{scenario} s{seed}"
     result.params = {**params, "reused": reused}
     result.seconds = round(time.perf_counter() - started, 2)
     return result
@@ -277,12 +278,11 @@ def evaluate(
     """Evaluate one world per (seed, scenario), seed-major, in ``workdir/<scenario>-s<seed>``
     (reused when its ``params.json`` matches; default: a temporary folder). With ``jobs > 1``
     in processes (``detect`` must then be a module-level function)."""
-    tasks = [(s, sc) for s in seeds for sc in scenarios]
     with tempfile.TemporaryDirectory(prefix="tracehop-eval-") as tmp:
         work = Path(workdir) if workdir is not None else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        args = [(s, sc, scale, days, work, min_calls, detect) for s, sc in tasks]
-        if jobs <= 1 or len(tasks) <= 1:
+        args = [(s, sc, scale, days, work, min_calls, detect) for s in seeds for sc in scenarios]
+        if jobs <= 1 or len(args) <= 1:
             return [_evaluate_one(*a) for a in args]
         spawn = multiprocessing.get_context("spawn")  # no fork of a process holding DuckDB
         with ProcessPoolExecutor(max_workers=jobs, mp_context=spawn) as pool:
@@ -339,13 +339,15 @@ def report(results: list[WorldResult]) -> str:
             lines.append(f"- {r.world} `{v.subject}` at {where}: {'; '.join(w for w in why if w)}")
             lines += [f"  - near: {n}" for n in v.nearest]
     lines += [] if misses else ["none"]
-    lines.append("\n## False alarms (legal, flagged)\n")
+    lines.append("\n## False alarms (legal customers; carriers that passed no campaign call)\n")
     for r in results:
-        for v in r.false_alarms:
+        clean = [c for c in r.carriers if c.flagged and not c.campaign_calls]
+        for v in [*r.false_alarms, *clean]:
+            role = getattr(v, "role", "carrier without campaign calls")
             why = f"score {v.score:g}, {v.calls} attempts; rules: {', '.join(v.rules)}"
             ind = ", ".join(f"{k}={x:g}" for k, x in v.indicators.items() if x is not None)
-            lines += [f"- {r.world} `{v.subject}` at {v.provider} ({v.role}): {why}", f"  - {ind}"]
-    lines += [] if alarms else ["none"]
+            lines += [f"- {r.world} `{v.subject}` at {v.provider} ({role}): {why}", f"  - {ind}"]
+    lines += [] if alarms + t["clean_carriers_flagged"][0] else ["none"]
     return "\n".join(lines)
 
 
@@ -355,11 +357,8 @@ def _names(verdicts: list[Verdict]) -> str:
 
 def parse_seeds(text: str) -> list[int]:
     """``30-39`` or ``1,4,7-9``."""
-    seeds: list[int] = []
-    for part in text.split(","):
-        lo, _, hi = part.strip().partition("-")
-        seeds += range(int(lo), int(hi or lo) + 1)
-    return seeds
+    pairs = [p.strip().partition("-") for p in text.split(",")]
+    return [s for lo, _, hi in pairs for s in range(int(lo), int(hi or lo) + 1)]
 
 
 def main(argv: list[str] | None = None) -> int:
