@@ -115,6 +115,7 @@ def simulate(
     done = 0
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # our own progress goes to `say`
     writer = CdrWriter(out, world, con)
     try:
         for plan in plans:
