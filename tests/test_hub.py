@@ -453,19 +453,24 @@ def test_a_node_that_never_answers_is_no_response_at_the_deadline(tiny_hub: Stor
 
 
 def test_directory_import_validates_and_keeps_tokens_secret(tmp_path: Path) -> None:
-    store = open_store(load_settings(home=tmp_path / "h"))
+    settings = load_settings(home=tmp_path / "h")
+    store = open_store(settings)
     d = tmp_path / "d.csv"
     d.write_text("id,name,country\nterm,Term,US\ngw,Gateway,us\n")
     n = tmp_path / "n.csv"
     n.write_text("id,node_url,token\nterm,https://tb.term.example/,s3cret\n")
     assert import_directory(store, d, n).to_json() == {"created": 2, "updated": 0, "nodes": 1}
-    p = load_directory(store)
+    p = load_directory(store, settings)
     assert p["term"].node_url == "https://tb.term.example" and p["term"].token == "s3cret"
     assert p["term"].to_json()["token"] == "set" and p["gw"].to_json()["token"] is None
+    assert "s3cret" not in repr(p["term"])
     assert p["gw"].country == "US" and p["gw"].in_consortium
+    # without the hub's settings (listings, the API) the token is not even decrypted
+    listed = load_directory(store)["term"]
+    assert (listed.token, listed.has_token, listed.to_json()["token"]) == (None, True, "set")
     # a second import without --nodes keeps the node and its token
     assert import_directory(store, d).to_json() == {"created": 0, "updated": 2, "nodes": 0}
-    assert load_directory(store)["term"].token == "s3cret"
+    assert load_directory(store, settings)["term"].token == "s3cret"
     bad = [
         ("id,name\nx,X\n", None, "a provider directory needs the columns id, name, country"),
         ("id,name,country\nx,X,USA\n", None, "country 'USA' is not an ISO-2 code"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tracehop.errors import ConfigError
@@ -30,6 +30,13 @@ SETTINGS_HELP: list[tuple[str, str, str]] = [
     ("TRACEHOP_MEMORY_LIMIT", "1GB", "Memory the query engine may use before spilling to disk."),
     ("TRACEHOP_THREADS", "0", "Query engine threads (0 = one per core)."),
     ("TRACEHOP_LOG_LEVEL", "WARNING", "Logging level (DEBUG, INFO, WARNING, ERROR)."),
+    (
+        "TRACEHOP_HUB_KEY",
+        "<home>/hub-secret.key",
+        "The hub's Fernet key for the node tokens it stores; unset: the key in that file "
+        "(created on first use, mode 0600). Several, comma-separated, to rotate: the first "
+        "encrypts.",
+    ),
 ]
 
 
@@ -45,6 +52,7 @@ class Settings(BaseSettings):
     memory_limit: str = "1GB"
     threads: int = 0
     log_level: str = "WARNING"
+    hub_key: SecretStr | None = None  # tracehop.hubkey; SecretStr: never in a repr or a log
 
     @field_validator("timezone")
     @classmethod

@@ -61,7 +61,7 @@ def directory_import(
     """Create or update providers (all rows or none); providers not in the file stay."""
     store = open_store(ctx.obj)
     try:
-        result = import_directory(store, directory, nodes)
+        result = import_directory(store, directory, nodes, settings=ctx.obj)
     finally:
         store.close()
     if as_json:

@@ -117,7 +117,9 @@ class HubProvider(Base):
     rmd_id: Mapped[str | None] = mapped_column(String(64))
     contact: Mapped[str | None] = mapped_column(Text)
     node_url: Mapped[str | None] = mapped_column(Text)  # base URL of its node, e.g. https://...
-    token: Mapped[str | None] = mapped_column(Text)  # bearer token its operator issued the hub
+    # bearer token its operator issued the hub, encrypted: "fernet:..." (tracehop.hubkey); a
+    # value without the prefix was stored in clear before that, and is encrypted on next import
+    token: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -4,12 +4,16 @@ The directory says who each provider is (name, country, consortium and RMD membe
 how to reach its tracehop node (base URL and the bearer token its operator issued to the
 hub). The number blocks (NPA-NXX -> terminating provider, as number portability data gives
 them) tell the hub where a trace starts. Formats: docs/traceback.md, "Hub".
+
+Tokens are stored encrypted with the hub's key (``tracehop.hubkey``); an import encrypts the
+ones it is given and any stored in clear before tokens were encrypted.
 """
 
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,10 +22,14 @@ from urllib.parse import urlparse
 from sqlalchemy import delete, select
 
 from tracehop.csvfiles import open_csv
-from tracehop.errors import InputError
+from tracehop.errors import ConfigError, InputError
+from tracehop.hubkey import TokenBox, TokenKeyError, is_encrypted
 from tracehop.numbers import to_e164
+from tracehop.settings import Settings, load_settings
 from tracehop.store import Store
 from tracehop.store.models import HubNumberBlock, HubProvider
+
+log = logging.getLogger(__name__)
 
 DIRECTORY_REQUIRED = ("id", "name", "country")
 NODES_REQUIRED = ("id", "node_url")
@@ -32,7 +40,9 @@ _FALSE = ("false", "no", "n", "0", "f", "")
 
 @dataclass(frozen=True)
 class Provider:
-    """A directory entry as the hub uses it (the token stays out of ``to_json``)."""
+    """A directory entry as the hub uses it. ``token`` is the clear token (from a file, or
+    loaded for the hub with its key); it stays out of ``to_json`` and the repr. Loaded without
+    the key, ``token`` is None and ``has_token`` says whether one is stored."""
 
     id: str
     name: str
@@ -43,7 +53,8 @@ class Provider:
     roles: str | None = None
     contact: str | None = None
     node_url: str | None = None
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)
+    has_token: bool = False
 
     @property
     def foreign(self) -> bool:
@@ -60,7 +71,7 @@ class Provider:
             "rmd_id": self.rmd_id,
             "contact": self.contact,
             "node_url": self.node_url,
-            "token": "set" if self.token else None,  # never shown
+            "token": "set" if self.token or self.has_token else None,  # never shown
         }
 
 
@@ -165,9 +176,35 @@ def read_nodes(path: Path) -> dict[str, tuple[str | None, str | None, str | None
     return nodes
 
 
-def import_directory(store: Store, directory: Path, nodes: Path | None = None) -> ImportResult:
+def hub_settings(store: Store, settings: Settings | None) -> Settings:
+    """The hub's settings (where its token key is). Callers written before tokens were
+    encrypted pass only the store: a SQLite store at ``HOME/state.db`` names its home."""
+    if settings is not None:
+        return settings
+    url = store.engine.url
+    db = url.database if url.get_backend_name() == "sqlite" else None
+    if not db or Path(db).name != "state.db":
+        raise ConfigError(
+            "the hub's node tokens are encrypted with a key kept in its home: "
+            "pass the hub's settings (settings=...)"
+        )
+    return load_settings(home=Path(db).parent)
+
+
+def import_directory(
+    store: Store,
+    directory: Path,
+    nodes: Path | None = None,
+    *,
+    settings: Settings | None = None,
+) -> ImportResult:
     """Create or update providers from a directory CSV, with node URLs and tokens from a
-    nodes CSV. All or nothing: a bad row changes nothing. Providers not in the file stay."""
+    nodes CSV. All or nothing: a bad row changes nothing. Providers not in the file stay.
+
+    Tokens are stored encrypted with the hub's key (``settings``: see ``hub_settings``);
+    tokens already stored are re-encrypted where needed (stored in clear before encryption,
+    or under an older key while the key is rotated)."""
+    box = TokenBox(hub_settings(store, settings))
     providers = read_directory(directory)
     by_id = {p.id: p for p in providers}
     node_rows = read_nodes(nodes) if nodes is not None else {}
@@ -182,6 +219,7 @@ def import_directory(store: Store, directory: Path, nodes: Path | None = None) -
                 f"{nodes}: providers not in the directory: {', '.join(unknown[:5])}"
                 + (" ..." if len(unknown) > 5 else "")
             )
+        given: dict[str, str] = {}  # clear tokens from the files, the nodes file last
         for p in providers:
             row = existing.get(p.id)
             if row is None:
@@ -196,35 +234,77 @@ def import_directory(store: Store, directory: Path, nodes: Path | None = None) -
             # columns the file leaves empty keep what an earlier import gave
             row.contact = p.contact or row.contact
             row.node_url = p.node_url or row.node_url
-            row.token = p.token or row.token
+            if p.token:
+                given[p.id] = p.token
             row.updated_at = now
         for pid, (url, token, contact) in node_rows.items():
             row = existing[pid]
             row.node_url = url
-            row.token = token or row.token
+            if token:
+                given[pid] = token
             row.contact = contact or row.contact
             row.updated_at = now
             result.nodes += url is not None
+        unreadable = []
+        for pid, row in existing.items():
+            if pid in given:
+                row.token = box.encrypt(given[pid])
+            elif row.token:
+                stored = box.reencrypt(row.token)
+                if stored is None:
+                    unreadable.append(pid)
+                elif stored != row.token:
+                    row.token = stored
+    if unreadable:
+        # not an error: re-importing the tokens is the way out, and may come in parts
+        log.warning("%s", box.cannot_decrypt(sorted(unreadable)))
     return result
 
 
-def load_directory(store: Store) -> dict[str, Provider]:
+def load_directory(store: Store, settings: Settings | None = None) -> dict[str, Provider]:
+    """The directory. With the hub's ``settings`` the tokens are decrypted (for the hub that
+    sends them: ``TokenKeyError`` if its key does not decrypt them); without, only
+    ``has_token`` says which providers have one (listings, the API)."""
     with store.session() as s:
-        return {
-            r.id: Provider(
-                id=r.id,
-                name=r.name,
-                country=r.country,
-                in_consortium=r.in_consortium,
-                rmd_listed=r.rmd_listed,
-                rmd_id=r.rmd_id,
-                roles=r.roles,
-                contact=r.contact,
-                node_url=r.node_url,
-                token=r.token,
+        rows = list(s.scalars(select(HubProvider).order_by(HubProvider.id)))
+    tokens: dict[str, str] = {}
+    if settings is not None:
+        box = TokenBox(settings)
+        unreadable, legacy = [], []
+        for r in rows:
+            if not r.token:
+                continue
+            if not is_encrypted(r.token):
+                legacy.append(r.id)
+            token = box.try_decrypt(r.token)
+            if token is None:
+                unreadable.append(r.id)
+            else:
+                tokens[r.id] = token
+        if unreadable:
+            raise TokenKeyError(box.cannot_decrypt(unreadable))
+        if legacy:
+            log.warning(
+                "%d node tokens are stored in clear (written before tokens were encrypted): "
+                "`tracehop hub directory import` encrypts them",
+                len(legacy),
             )
-            for r in s.scalars(select(HubProvider).order_by(HubProvider.id))
-        }
+    return {
+        r.id: Provider(
+            id=r.id,
+            name=r.name,
+            country=r.country,
+            in_consortium=r.in_consortium,
+            rmd_listed=r.rmd_listed,
+            rmd_id=r.rmd_id,
+            roles=r.roles,
+            contact=r.contact,
+            node_url=r.node_url,
+            token=tokens.get(r.id),
+            has_token=bool(r.token),
+        )
+        for r in rows
+    }
 
 
 def import_blocks(store: Store, path: Path) -> int:

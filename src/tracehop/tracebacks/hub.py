@@ -42,7 +42,13 @@ from tracehop.errors import InputError, NotFoundError
 from tracehop.settings import Settings
 from tracehop.store import Store, open_store
 from tracehop.store.models import HubHop, HubTrace
-from tracehop.tracebacks.directory import Provider, load_blocks, load_directory, npa_nxx
+from tracehop.tracebacks.directory import (
+    Provider,
+    hub_settings,
+    load_blocks,
+    load_directory,
+    npa_nxx,
+)
 from tracehop.tracebacks.protocol import ANSWERS, parse_at
 
 log = logging.getLogger(__name__)
@@ -184,17 +190,23 @@ class Trace:
 
 class Hub:
     """The hub's state DB, its directory and number blocks, and one HTTP client for the
-    nodes (thread-safe: ``trace_batch`` shares it between workers)."""
+    nodes (thread-safe: ``trace_batch`` shares it between workers).
+
+    ``settings`` say where the key of the stored node tokens is (``tracehop.hubkey``); the
+    directory is loaded with the tokens decrypted, so a key that does not decrypt them is a
+    ``TokenKeyError`` here, before any node is asked."""
 
     def __init__(
         self,
         store: Store,
         *,
+        settings: Settings | None = None,
         transport: httpx.BaseTransport | None = None,
         max_connections: int = 32,
         own_store: bool = False,
     ) -> None:
         self.store = store
+        self.settings = hub_settings(store, settings)
         self._own_store = own_store
         self.client = httpx.Client(
             transport=transport,
@@ -204,11 +216,15 @@ class Hub:
         )
         self.directory: dict[str, Provider] = {}
         self.blocks: dict[str, str] = {}
-        self.reload()
+        try:
+            self.reload()
+        except BaseException:
+            self.close()
+            raise
 
     def reload(self) -> None:
         """Read the directory and number blocks again (after an import)."""
-        self.directory = load_directory(self.store)
+        self.directory = load_directory(self.store, self.settings)
         self.blocks = load_blocks(self.store)
 
     def close(self) -> None:
@@ -225,7 +241,7 @@ class Hub:
 
 def open_hub(settings: Settings, *, transport: httpx.BaseTransport | None = None) -> Hub:
     """A hub on the state DB of ``settings`` (its home)."""
-    return Hub(open_store(settings), transport=transport, own_store=True)
+    return Hub(open_store(settings), settings=settings, transport=transport, own_store=True)
 
 
 # --- asking one node ------------------------------------------------------------------------
