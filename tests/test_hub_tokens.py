@@ -199,18 +199,20 @@ def test_rotating_the_key(net: Net) -> None:
     store.close()
 
 
-def test_callers_without_settings_use_the_sqlite_home(net: Net, tmp_path: Path) -> None:
-    """demo.py and benchmarks/hub.py pass only the store to import_directory."""
+def test_callers_without_settings_use_the_store_home(net: Net, tmp_path: Path) -> None:
+    """demo.py and benchmarks/hub.py pass only the store: it knows the home it was opened
+    for. A store made without settings cannot say where the key is."""
     store = net.hub_store()
     import_directory(store, net.directory, net.nodes)
     assert (net.hub.home / "hub-secret.key").exists()
     with open_hub(net.hub, transport=LocalNodes(net.service_map)) as hub:
         assert trace(hub, *CALL, hop_timeout=30).outcome == "not_found"
     store.close()
-    elsewhere = open_store(load_settings(database_url=f"sqlite:///{tmp_path / 'other.db'}"))
+    opened = open_store(load_settings(home=tmp_path / "other"))
+    bare = Store(engine=opened.engine, sessions=opened.sessions)
     with pytest.raises(ConfigError, match=r"pass the hub's settings \(settings=\.\.\.\)"):
-        import_directory(elsewhere, net.directory)
-    elsewhere.close()
+        import_directory(bare, net.directory)
+    opened.close()
 
 
 def test_no_output_or_log_shows_a_token(net: Net, cli, caplog: pytest.LogCaptureFixture) -> None:

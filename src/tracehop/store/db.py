@@ -31,6 +31,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 class Store:
     engine: Engine
     sessions: sessionmaker[Session]
+    settings: Settings | None = None  # the home it was opened for (keys kept beside it)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -111,7 +112,9 @@ def open_store(settings: Settings) -> Store:
             f"cannot open the state DB at {_redact(url)}: {exc.__class__.__name__}: "
             f"{str(exc).splitlines()[0]}"
         ) from exc
-    return Store(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
+    return Store(
+        engine=engine, sessions=sessionmaker(engine, expire_on_commit=False), settings=settings
+    )
 
 
 def _redact(url: str) -> str:

@@ -25,7 +25,7 @@ from tracehop.csvfiles import open_csv
 from tracehop.errors import ConfigError, InputError
 from tracehop.hubkey import TokenBox, TokenKeyError, is_encrypted
 from tracehop.numbers import to_e164
-from tracehop.settings import Settings, load_settings
+from tracehop.settings import Settings
 from tracehop.store import Store
 from tracehop.store.models import HubNumberBlock, HubProvider
 
@@ -177,18 +177,16 @@ def read_nodes(path: Path) -> dict[str, tuple[str | None, str | None, str | None
 
 
 def hub_settings(store: Store, settings: Settings | None) -> Settings:
-    """The hub's settings (where its token key is). Callers written before tokens were
-    encrypted pass only the store: a SQLite store at ``HOME/state.db`` names its home."""
+    """The hub's settings (where its token key is): given, or those the store was opened
+    with."""
     if settings is not None:
         return settings
-    url = store.engine.url
-    db = url.database if url.get_backend_name() == "sqlite" else None
-    if not db or Path(db).name != "state.db":
+    if store.settings is None:
         raise ConfigError(
             "the hub's node tokens are encrypted with a key kept in its home: "
             "pass the hub's settings (settings=...)"
         )
-    return load_settings(home=Path(db).parent)
+    return store.settings
 
 
 def import_directory(
