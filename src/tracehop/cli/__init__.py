@@ -61,11 +61,23 @@ def _register() -> None:
     if _registered:
         return
     _registered = True
-    from tracehop.cli import customers, demo, detect, hub, ingest, query, serve, simulate, trace
+    from tracehop.cli import (
+        complaints,
+        customers,
+        demo,
+        detect,
+        hub,
+        ingest,
+        query,
+        serve,
+        simulate,
+        trace,
+    )
 
     ingest.register(app)
     query.register(app)
     app.add_typer(customers.app, name="customers")
+    app.add_typer(complaints.app, name="complaints")
     demo.register(app)
     simulate.register(app)
     app.add_typer(trace.app, name="trace")

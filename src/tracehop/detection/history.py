@@ -63,3 +63,13 @@ def traceback_history(
             "last_traceback": last.isoformat().replace("+00:00", "Z") if last else None,
         }
     return out
+
+
+def customer_history(store: Store, until: datetime | None = None) -> dict[str, dict[str, Any]]:
+    """Traceback history and complaints (``tracehop.complaints``) per customer."""
+    from tracehop.complaints import complaint_history
+
+    out = {k: dict(v) for k, v in traceback_history(store, until).items()}
+    for customer, values in complaint_history(store, until).items():
+        out.setdefault(customer, {"tracebacks": 0}).update(values)
+    return out

@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 
 from tracehop.detection.campaigns import group_campaigns
-from tracehop.detection.history import traceback_history
+from tracehop.detection.history import customer_history
 from tracehop.detection.indicators import (
     Window,
     caller_indicators,
@@ -70,7 +70,7 @@ def detect_on(
 ) -> Detection:
     """Findings for every customer that sent traffic in the window (flagged or not), for
     flagged caller IDs, and for campaigns grouping flagged customers. ``history``: per
-    customer indicators from the state DB (``history.traceback_history``)."""
+    customer indicators from the state DB (``history.customer_history``: tracebacks, complaints)."""
     prepare(con, window)
     customers = customer_indicators(con, window, prepared=True)
     # Only caller IDs that a caller rule can flag come back from DuckDB.
@@ -80,7 +80,7 @@ def detect_on(
     findings: list[Finding] = []
     for subject, values in customers.items():
         if history is not None:
-            values.update(history.get(subject, {"tracebacks": 0}))
+            values.update({"tracebacks": 0, "complaints": 0} | history.get(subject, {}))
         s = score(values, CUSTOMER_RULES, threshold=threshold, min_calls=min_calls)
         if values["calls"] < min_calls:
             s.evidence["note"] = f"fewer than {min_calls} attempts: not scored"
@@ -143,7 +143,7 @@ def run_detection(
             Window(since, until),
             min_calls=min_calls,
             threshold=threshold,
-            history=traceback_history(store, until),
+            history=customer_history(store, until),
         )
     finally:
         con.close()

@@ -38,6 +38,9 @@ NEW_CUSTOMER_STRENGTH = 0.15
 # raise its score.
 TRACEBACKS_STRONG = 3
 TRACEBACK_WEAK = 0.2
+# Complaints traced to a customer: weak evidence (people complain about legal calls too).
+COMPLAINTS_WEAK_AT = 2
+COMPLAINTS_WEAK = 0.2
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,15 @@ CUSTOMER_RULES: tuple[Rule, ...] = (
         "flags alone",
         (_t("tracebacks", ">=", 1),),
         weak=TRACEBACK_WEAK,
+    ),
+    Rule(
+        "complaints",
+        "complaints",
+        "complaints about calls traced to this customer in the last 90 days (tracehop "
+        f"complaints import); {COMPLAINTS_WEAK_AT} or more raise a score, never flag alone: "
+        "consumers also complain about legal calls (reminders, call centers)",
+        (_t("complaints", ">=", COMPLAINTS_WEAK_AT),),
+        weak=COMPLAINTS_WEAK,
     ),
     Rule(
         "new_customer",

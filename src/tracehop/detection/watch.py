@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from tracehop.detection.history import traceback_history
+from tracehop.detection.history import customer_history
 from tracehop.detection.indicators import Window
 from tracehop.detection.run import DEFAULT_MIN_CALLS, Detection, Finding, detect_on, save_run
 from tracehop.detection.scoring import FLAG_THRESHOLD
@@ -132,7 +132,7 @@ def watch_once(
                 window,
                 min_calls=min_calls,
                 threshold=threshold,
-                history=traceback_history(store, window.until),
+                history=customer_history(store, window.until),
             )
             if save:
                 result.run_id = save_run(store, result, started)

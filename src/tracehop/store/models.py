@@ -218,3 +218,21 @@ class DetectionFinding(Base):
     evidence: Mapped[dict] = mapped_column(JSON)
     first_seen: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_seen: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ComplaintRow(Base):
+    """A complaint about a call this provider carried, and the customer it came from
+    (looked up in the lake like a traceback request)."""
+
+    __tablename__ = "complaints"
+
+    complaint_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    caller: Mapped[str] = mapped_column(String(100))  # as reported
+    called: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # UTC
+    on_date: Mapped[date | None] = mapped_column(Date)  # date-only reports
+    description: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answer: Mapped[str] = mapped_column(String(30))  # the lookup's hop answer
+    upstream: Mapped[str | None] = mapped_column(String(200), index=True)
+    confidence: Mapped[float] = mapped_column(Float)
