@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -40,58 +42,140 @@ def split(
 ) -> Iterator[Chunk]:
     """Yield chunk files one at a time (each is written only when the previous one is done)."""
     chunk_bytes = chunk_bytes or CHUNK_BYTES
-    read_bytes = min(READ_BYTES, chunk_bytes)
-    with path.open("rb") as fh:
-        gz = fh.read(2) == b"\x1f\x8b"
+    gz = is_gzip(path)
     if not gz and scan.size <= chunk_bytes:
         yield from whole(path, scan)
         return
     folder.mkdir(parents=True, exist_ok=True)
-    opener = gzip.open if gz else open
-    with opener(path, "rb") as src:
-        head = b""
-        lines_done = 0  # source lines before the current chunk's first data line
-        if header:
-            head = src.readline()
-            lines_done = 1
-            while head and not head.strip():  # blank lines before the header
-                head = src.readline()
-                lines_done += 1
-            if head and not head.endswith(b"\n"):
-                head += b"\n"
-        buf = b""
+    if gz:
+        yield from _split_stream(path, folder, header=header, chunk_bytes=chunk_bytes)
+    else:
+        yield from _split_plain(path, folder, header=header, chunk_bytes=chunk_bytes)
+
+
+def _read_header(src: BinaryIO, header: bool) -> tuple[bytes, int]:
+    """The header line (blank lines before it skipped) and the source lines it took."""
+    if not header:
+        return b"", 0
+    head = src.readline()
+    lines_done = 1
+    while head and not head.strip():  # blank lines before the header
+        head = src.readline()
+        lines_done += 1
+    if head and not head.endswith(b"\n"):
+        head += b"\n"
+    return head, lines_done
+
+
+def _chunk(
+    folder: Path, k: int, head: bytes, size: int, newlines: int, ends_nl: bool, lines_done: int
+) -> Chunk:
+    n = newlines + (0 if ends_nl else 1)
+    scan = FileScan(
+        sha256="",
+        size=len(head) + size,
+        lines=n + (1 if head else 0),
+        blank_lines=np.empty(0, dtype=np.int64),
+        blanks_known=False,
+    )
+    return Chunk(
+        path=folder / f"chunk-{k:05d}.csv",
+        scan=scan,
+        line_offset=lines_done - (1 if head else 0),
+        temporary=True,
+    )
+
+
+def _split_plain(path: Path, folder: Path, *, header: bool, chunk_bytes: int) -> Iterator[Chunk]:
+    """An uncompressed file: each chunk is a byte range ending after a newline, copied through
+    one reused buffer (newlines counted on the way), never held whole in memory."""
+    buf = bytearray(min(READ_BYTES, chunk_bytes))
+    view = memoryview(buf)
+    with path.open("rb") as src:
+        size = os.fstat(src.fileno()).st_size
+        head, lines_done = _read_header(src, header)
+        if header and not head:
+            return
+        pos = src.tell()
+        k = 0
+        while pos < size:
+            cut = _cut_after(src, pos + chunk_bytes, size)
+            src.seek(pos)
+            chunk_path = folder / f"chunk-{k:05d}.csv"
+            newlines, last = 0, 0
+            with chunk_path.open("wb") as dst:
+                dst.write(head)
+                left = cut - pos
+                while left > 0:
+                    got = src.readinto(view[: min(len(buf), left)])
+                    if not got:  # the file shrank while read: stop at what is there
+                        break
+                    newlines += buf.count(b"\n", 0, got)
+                    last = buf[got - 1]
+                    dst.write(view[:got])
+                    left -= got
+            chunk = _chunk(folder, k, head, cut - pos - left, newlines, last == 10, lines_done)
+            yield chunk
+            chunk_path.unlink(missing_ok=True)
+            lines_done += chunk.scan.lines - (1 if head else 0)
+            pos = cut
+            k += 1
+
+
+def _cut_after(src: BinaryIO, target: int, size: int) -> int:
+    """The offset just after the first newline at or after ``target - 1`` (or the end)."""
+    if target >= size:
+        return size
+    src.seek(target - 1)
+    offset = target - 1
+    while block := src.read(1 << 16):
+        i = block.find(b"\n")
+        if i != -1:
+            return offset + i + 1
+        offset += len(block)
+    return size
+
+
+def _split_stream(path: Path, folder: Path, *, header: bool, chunk_bytes: int) -> Iterator[Chunk]:
+    """A gzip file: read on, cutting after the last newline of each ``chunk_bytes``."""
+    read_bytes = min(READ_BYTES, chunk_bytes)
+    with gzip.open(path, "rb") as src:
+        head, lines_done = _read_header(src, header)
+        if header and not head:
+            return
+        blocks: list[bytes] = []
+        held = 0
         k = 0
         while True:
             block = src.read(read_bytes)
-            buf += block
-            if block and len(buf) < chunk_bytes:
-                continue
             if block:
-                cut = buf.rfind(b"\n") + 1
+                blocks.append(block)
+                held += len(block)
+                if held < chunk_bytes:
+                    continue
+                data = b"".join(blocks)
+                cut = data.rfind(b"\n") + 1
                 if cut == 0:  # a line longer than a chunk: read on
+                    blocks = [data]
                     continue
             else:
-                cut = len(buf)
-            body, buf = buf[:cut], buf[cut:]
+                data = b"".join(blocks)
+                cut = len(data)
+            body = data[:cut]
+            rest = data[cut:]
+            blocks, held = ([rest], len(rest)) if rest else ([], 0)
+            del data
             if body:
-                chunk_path = folder / f"chunk-{k:05d}.csv"
-                chunk_path.write_bytes(head + body)
-                n = body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
-                chunk_scan = FileScan(
-                    sha256="",
-                    size=len(head) + len(body),
-                    lines=n + (1 if header else 0),
-                    blank_lines=np.empty(0, dtype=np.int64),
-                    blanks_known=False,
+                chunk = _chunk(
+                    folder, k, head, len(body), body.count(b"\n"), body.endswith(b"\n"), lines_done
                 )
-                yield Chunk(
-                    path=chunk_path,
-                    scan=chunk_scan,
-                    line_offset=lines_done - (1 if header else 0),
-                    temporary=True,
-                )
-                chunk_path.unlink(missing_ok=True)
-                lines_done += n
+                with chunk.path.open("wb") as dst:
+                    dst.write(head)
+                    dst.write(body)
+                del body
+                yield chunk
+                chunk.path.unlink(missing_ok=True)
+                lines_done += chunk.scan.lines - (1 if head else 0)
                 k += 1
             if not block:
                 return
