@@ -149,6 +149,20 @@ def _share(part: str, over: str = "sum(n)") -> str:
     return f"coalesce(sum({part}) / nullif({over}, 0), 0)::DOUBLE"
 
 
+# A steady line: one caller ID with many attempts, most of them answered (notification calls).
+STEADY_MIN_CALLS = 20
+STEADY_MIN_ASR = 0.5  # the published ASR line: at 50% or more, completion is not suspect
+_STEADY = f"(n >= {STEADY_MIN_CALLS} AND answered >= {STEADY_MIN_ASR} * n)"
+
+
+def _other_share(part: str) -> str:
+    """``part`` per attempt over the calls from caller IDs other than steady lines."""
+    return (
+        f"coalesce(sum({part}) FILTER (WHERE NOT {_STEADY}) / "
+        f"nullif(sum(n) FILTER (WHERE NOT {_STEADY}), 0), 0)::DOUBLE"
+    )
+
+
 def _class_calls(*classes: str) -> str:
     """Calls (other than caller = called) whose caller ID is of one of ``classes``."""
     names = ", ".join(f"'{c}'" for c in classes)
@@ -197,6 +211,32 @@ INDICATORS: dict[str, Indicator] = {
             f"- ({_share('cdur')}) ** 2, 0) / sum(n)), 0)::DOUBLE",
             "upper confidence bound (two standard errors, about 97.5%) of "
             "capped_talk_per_attempt: what it could still be, given how few attempts were seen",
+        ),
+        Indicator(
+            "steady_line_calls",
+            f"coalesce(sum(n) FILTER (WHERE {_STEADY}), 0)::BIGINT",
+            f"attempts from steady lines: caller IDs with {STEADY_MIN_CALLS} or more attempts "
+            f"answered {STEADY_MIN_ASR:.0%} of the time or more (notification lines: reminders, "
+            "alerts); the *_other_lines indicators leave them out",
+        ),
+        Indicator(
+            "calls_other_lines",
+            f"coalesce(sum(n) FILTER (WHERE NOT {_STEADY}), 0)::BIGINT",
+            "attempts from caller IDs other than steady lines",
+        ),
+        Indicator(
+            "asr_other_lines",
+            _other_share("answered"),
+            "ASR of the attempts from caller IDs other than steady lines",
+        ),
+        Indicator(
+            "capped_talk_upper_other_lines",
+            f"coalesce({_other_share('cdur')} + 2 * sqrt(greatest({_other_share('cdur2')} "
+            f"- ({_other_share('cdur')}) ** 2, 0) / sum(n) FILTER (WHERE NOT {_STEADY})), 0)"
+            "::DOUBLE",
+            "capped_talk_upper of the attempts from caller IDs other than steady lines: a "
+            "carrier that mixes its customers' notification calls (answered, very short) with "
+            "call-center calls (long, rarely answered) does not look like a robocaller",
         ),
         Indicator(
             "short_share",

@@ -154,11 +154,13 @@ CUSTOMER_RULES: tuple[Rule, ...] = (
         "bound: consented call centers answer about a third of their calls but talk long, "
         "reminders are short but answered; the cap keeps a few long calls from hiding "
         "robocalls mixed into a reseller's traffic, and the bound keeps a small customer whose "
-        "few calls happened to be short from being flagged on chance",
+        "few calls happened to be short from being flagged on chance. Steady notification "
+        "lines (one caller ID, many attempts, mostly answered) are left out: a carrier mixing "
+        "reminders with call-center traffic is not a robocaller",
         (
-            _t("asr", "<", 0.40),
-            _t("capped_talk_upper", "<", 43.0),
-            _t("calls", ">=", 100),
+            _t("asr_other_lines", "<", 0.40),
+            _t("capped_talk_upper_other_lines", "<", 43.0),
+            _t("calls_other_lines", ">=", 100),
         ),
         scored=(0, 1),
     ),
