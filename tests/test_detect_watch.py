@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tracehop.cdr.ingest import ingest
-from tracehop.detection.watch import WatchState, parse_interval, watch_once
+from tracehop.detection.watch import WatchState, parse_interval, resume_state, watch_once
 from tracehop.settings import load_settings
 from tracehop.store import open_store
 from tracehop.store.models import DetectionRun
@@ -78,6 +78,39 @@ def test_one_iteration_per_change_processes_only_the_new_day(watched) -> None:  
             assert s.query(DetectionRun).count() == 2
     finally:
         store.close()
+
+
+def test_a_restarted_watch_goes_on_where_it_stopped(watched) -> None:  # type: ignore[no-untyped-def]
+    settings, day1, day2 = watched
+    ingest([day1, day2], settings)
+    store = open_store(settings)
+    try:
+        first = watch_once(settings, store, WatchState())
+        assert first.processed_days == [date(2025, 3, 3), date(2025, 3, 4)]
+        # a restart: the state comes back from the stored runs and the manifest
+        state = resume_state(store)
+        assert len(state.seen) == 2
+        assert state.flagged[date(2025, 3, 4)] == {
+            (f.kind, f.subject): (f.score, tuple(f.categories))
+            for f in first.days[1].detection.findings
+            if f.flagged
+        }
+        again = watch_once(settings, store, state)
+        assert again.new_files == 0 and again.processed_days == []  # nothing read twice
+        # a file for day 2 lands after the restart: only day 2 again, nothing "new" in it
+        more = write_cdr_rows(settings, "day2b.csv", rows("d", DAY2, "good-co", 30))
+        ingest([more], settings, store=store)
+        later = watch_once(settings, store, resume_state(store))
+        assert later.processed_days == [date(2025, 3, 4)]
+        assert later.days[0].new == []  # bad-co was flagged before the restart too
+    finally:
+        store.close()
+
+
+def write_cdr_rows(settings, name: str, lines: list[str]):  # type: ignore[no-untyped-def]
+    path = settings.home.parent / name
+    path.write_text("\n".join([HEADER, *lines]) + "\n")
+    return path
 
 
 def test_cli_watch_one_iteration_json(watched, cli) -> None:  # type: ignore[no-untyped-def]

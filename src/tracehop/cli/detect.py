@@ -119,7 +119,7 @@ def _watch(
     interrupted; prints the new and changed flagged findings of each changed day."""
     import time
 
-    from tracehop.detection.watch import WatchState, parse_interval, watch_once
+    from tracehop.detection.watch import parse_interval, resume_state, watch_once
     from tracehop.store import open_store
 
     try:
@@ -127,8 +127,8 @@ def _watch(
     except ValueError as exc:
         raise InputError(f"--interval: {exc}") from None
     console = stdout_console()
-    state = WatchState()
     store = open_store(settings)
+    state = resume_state(store)  # a restarted watch goes on where the last one stopped
     n = 0
     try:
         while True:

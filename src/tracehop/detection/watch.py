@@ -16,8 +16,9 @@ names, for every ingested source file, the lake files it wrote
 
 The first iteration processes every day in the lake. Verdicts are per UTC day: a customer
 is judged on each day's traffic, the way a daily review would. State (manifest rows seen,
-the last flagged findings per day) lives in :class:`WatchState`, in memory: a restarted
-watch processes every day once more.
+the last flagged findings per day) lives in :class:`WatchState`; a restarted watch reads it
+back from the state DB (:func:`resume_state`: the stored one-day runs and the manifest) and
+processes only the days whose files are newer than their last run.
 """
 
 from __future__ import annotations
@@ -47,6 +48,52 @@ class WatchState:
     flagged: dict[date, dict[tuple[str, str], tuple[float, tuple[str, ...]]]] = field(
         default_factory=dict
     )
+
+
+def resume_state(store: Store) -> WatchState:
+    """The state a restarted watch continues from, read back from the state DB: a manifest
+    row counts as seen when every UTC day it wrote has a stored one-day run that started
+    after the row was ingested; each day's flagged findings are those of its latest run.
+    Days with files newer than their last run are processed again; nothing else is."""
+    from sqlalchemy import select
+
+    from tracehop.store.models import DetectionFinding, DetectionRun, IngestManifest
+
+    state = WatchState()
+    latest: dict[date, tuple[datetime, str]] = {}
+    with store.session() as s:
+        for run_id, since, until, started in s.execute(
+            select(
+                DetectionRun.run_id, DetectionRun.since, DetectionRun.until, DetectionRun.started_at
+            )
+        ):
+            if since is None or until is None:
+                continue
+            lo, hi, at = _utc(since), _utc(until), _utc(started)
+            if lo.time() != time() or hi - lo != timedelta(days=1):
+                continue  # only whole-day runs stand for a day
+            if lo.date() not in latest or at > latest[lo.date()][0]:
+                latest[lo.date()] = (at, run_id)
+        for checksum, files, ingested in s.execute(
+            select(IngestManifest.checksum, IngestManifest.files, IngestManifest.ingested_at)
+        ):
+            days = [date.fromisoformat(m.group(1)) for f in files or [] if (m := _DAY.match(f))]
+            if all(d in latest and latest[d][0] >= _utc(ingested) for d in days):
+                state.seen.add(checksum)
+        for day, (_at, run_id) in latest.items():
+            state.flagged[day] = {
+                (f.kind, f.subject): (f.score, tuple(f.categories or ()))
+                for f in s.scalars(
+                    select(DetectionFinding).where(
+                        DetectionFinding.run_id == run_id, DetectionFinding.flagged
+                    )
+                )
+            }
+    return state
+
+
+def _utc(t: datetime) -> datetime:
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)  # SQLite: naive UTC
 
 
 @dataclass
