@@ -137,3 +137,44 @@ def test_campaign_links_customers_by_origination_identifier() -> None:
     link = campaigns[0].evidence["links"][0]
     assert link["examples"] == ["orig_id:oid-1"] and link["shared_keys"] == 3
     assert set(campaigns[0].evidence["timing"]) == {"blue", "red"}
+
+
+def test_campaign_links_customers_that_walk_the_same_number_ranges() -> None:
+    # Two customers with invalid caller IDs (N11) dialling the same three NPA-NXX blocks in
+    # sequence, from different caller IDs and with no origid: one list behind both.
+    def walk(upstream: str, start: int, npa: str) -> list[tuple]:
+        out = []
+        for k, block in enumerate(("+1312555", "+1415555", "+1617555")):
+            for j in range(12):
+                i = start + 12 * k + j
+                at = T0 + timedelta(seconds=30 * i)
+                called = f"{block}{j:04d}"
+                out.append(
+                    (
+                        f"c{i}",
+                        at,
+                        60,
+                        f"+1{npa}211{i:04d}",
+                        called,
+                        upstream,
+                        "answered",
+                        200,
+                        "A",
+                        "",
+                        None,
+                        at.date(),
+                    )
+                )
+        return out
+
+    rows = walk("red", 0, "617") + walk("blue", 100, "508")
+    result = detect_on(_memory_con(rows), Window())
+    assert {f.subject for f in result.findings if f.kind == "customer" and f.flagged} == {
+        "red",
+        "blue",
+    }
+    campaigns = [f for f in result.findings if f.kind == "campaign"]
+    assert [c.subject for c in campaigns] == ["blue+red"]
+    link = campaigns[0].evidence["links"][0]
+    assert link["shared_keys"] == 3
+    assert link["examples"] == ["range:+1312555", "range:+1415555", "range:+1617555"]

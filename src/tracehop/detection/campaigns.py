@@ -7,6 +7,8 @@ Two flagged customers join the same campaign when, in the window, they share at 
 - exact caller IDs among each customer's ``TOP_CALLERS`` most-used ones (a rotated pool of
   numbers is bought once and used everywhere);
 - top called numbers (the three most-called numbers of each: TDoS targets);
+- called-number ranges: NPA-NXX blocks that both walked in sequence (``RANGE_MIN_SEQUENTIAL``
+  numbers dialled right after their predecessor), as one sequential dialler's list does;
 - STIR/SHAKEN origination identifiers (``orig_id``, the PASSporT ``origid`` naming the
   originating switch or customer, ATIS-1000074), one key per identifier: the same signer's
   origination point behind two customers is the same source. One shared ``orig_id`` counts
@@ -33,6 +35,9 @@ MIN_SHARED_KEYS = 3
 # Each flagged customer's most-used caller IDs are compared (a rotated pool is used over
 # and over; a carrier's millions of one-off numbers are not what links a campaign).
 TOP_CALLERS = 2000
+# An NPA-NXX block is a shared range when each customer dialled this many numbers of it in
+# sequence (the number before it dialled too).
+RANGE_MIN_SEQUENTIAL = 10
 
 
 def _links(
@@ -41,13 +46,23 @@ def _links(
     con.register("th_flagged", _names_table(names))
     try:
         return con.execute(
-            f"""WITH k AS (
+            f"""WITH nanp AS (
+                  SELECT upstream, TRY_CAST(substr(called, 3) AS BIGINT) AS d FROM th_ud
+                  WHERE upstream IN (SELECT name FROM th_flagged)
+                    AND starts_with(called, '+1') AND length(called) = 12),
+                k AS (
                   SELECT upstream, unnest(arg_max(caller, n, {TOP_CALLERS})) AS key, 1 AS weight
                   FROM th_uc WHERE upstream IN (SELECT name FROM th_flagged)
                     AND caller IS NOT NULL AND caller <> '' GROUP BY upstream
                   UNION ALL
                   SELECT upstream, 'called:' || unnest(arg_max(called, n, 3)), 1
                   FROM th_ud WHERE upstream IN (SELECT name FROM th_flagged) GROUP BY upstream
+                  UNION ALL
+                  -- called-number ranges walked in sequence: NPA-NXX blocks where the
+                  -- customer called RANGE_MIN_SEQUENTIAL numbers whose predecessor it called
+                  SELECT a.upstream, 'range:+1' || (a.d // 10000)::VARCHAR, 1
+                  FROM nanp a JOIN nanp b ON b.upstream = a.upstream AND b.d = a.d - 1
+                  GROUP BY a.upstream, a.d // 10000 HAVING count(*) >= {RANGE_MIN_SEQUENTIAL}
                   UNION ALL
                   SELECT DISTINCT upstream, 'orig_id:' || orig_id, {MIN_SHARED_KEYS} FROM calls
                   WHERE {window.where()} AND orig_id IS NOT NULL AND orig_id <> ''
