@@ -16,7 +16,7 @@ import csv
 import gzip
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -41,7 +41,10 @@ SORTED_COLUMNS = (
     "disposition, sip_code, attest, orig_id, identity, source_line, extra"
 )
 INTL_COLUMNS = ("caller", "called")
-PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION snappy"
+# A dictionary is kept for columns with few values per row group (upstream, disposition, ...);
+# for the others (numbers, call ids, line numbers) DuckDB gives up sooner: same files, less CPU.
+PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION snappy, DICTIONARY_SIZE_LIMIT 1000"
+EPOCH = date(1970, 1, 1)
 
 
 @dataclass
@@ -356,10 +359,11 @@ def write(
     good, bad, first, last, days = con.execute(
         "SELECT count(*) FILTER (WHERE reason IS NULL), count(*) FILTER (WHERE reason IS NOT NULL),"
         " min(start) FILTER (WHERE reason IS NULL), max(start) FILTER (WHERE reason IS NULL),"
-        " list(DISTINCT strftime(timezone('UTC', start), '%Y-%m-%d') ORDER BY"
-        "      strftime(timezone('UTC', start), '%Y-%m-%d')) FILTER (WHERE reason IS NULL)"
+        # UTC days as day numbers (cheaper than formatting every start); good rows are 1990-2100
+        " list(DISTINCT epoch_us(start) // 86400000000) FILTER (WHERE reason IS NULL)"
         " FROM staged_v"
     ).fetchall()[0]
+    days = [(EPOCH + timedelta(days=int(n))).isoformat() for n in sorted(days or [])]
     parse_bad = con.execute("SELECT count(*) FROM parse_rejects").fetchall()[0][0]
     written: list[str] = []
     # A call without a Call-ID gets a stable one: the same file and line give the same id.

@@ -80,16 +80,32 @@ def resolve_international(con, table: str, columns: tuple[str, ...]) -> None:  #
         con.unregister("th_intl_map")
 
 
+FAST_NUMBER = "\\+?[0-9]+"
+
+
 def number_columns_sql(raw: str, name: str) -> tuple[str, str, str]:
     """Three projection layers giving ``{name}_s`` (cleaned), ``{name}_d`` (digits) and
-    ``{name}_ok`` (written only with NUMBER_CHARS). Plain digit strings (most switch output)
-    skip the URI and punctuation work; each layer reads the one before, so nothing is computed
-    twice or for rows that do not need it."""
-    first = f"regexp_full_match({raw}, '\\+?[0-9]+') AS {name}_fast"
-    second = f"CASE WHEN {name}_fast THEN {raw} ELSE {clean_number_sql(raw)} END AS {name}_s"
-    third = f"""CASE WHEN {name}_fast THEN ltrim({name}_s, '+')
+    ``{name}_ok`` (written only with NUMBER_CHARS). Each layer reads the one before, so nothing
+    is computed twice or for rows that do not need it.
+
+    ``{name}_k`` sorts values by the work they need: 1, digits with at most a leading ``+`` (most
+    switch output: the value is its own cleaned text, its digits a slice of it); 2, only
+    NUMBER_CHARS (no URI: cleaning is a trim, no second check); 3, anything else (the URI steps
+    and the check); 0, NULL. For kind 2, ``{name}_s`` keeps trailing blanks (the trim is costly
+    and they change neither the digits, nor the leading ``+``, nor whether it is empty).
+    """
+    first = f"""CASE WHEN regexp_full_match({raw}, '{FAST_NUMBER}') THEN 1
+            WHEN regexp_full_match({raw}, '{NUMBER_CHARS}') THEN 2
+            WHEN {raw} IS NULL THEN 0 ELSE 3 END AS {name}_k"""
+    blank = " OR ".join(f"starts_with({raw}, {_lit(c)})" for c in STRIP)
+    second = f"""CASE {name}_k WHEN 1 THEN {raw}
+            WHEN 2 THEN CASE WHEN {blank} THEN ltrim({raw}, {_lit(STRIP)}) ELSE {raw} END
+            WHEN 3 THEN {clean_number_sql(raw)} END AS {name}_s"""
+    third = f"""CASE WHEN {name}_k = 1 THEN
+                 CASE WHEN starts_with({name}_s, '+') THEN substr({name}_s, 2) ELSE {name}_s END
                  ELSE regexp_replace({name}_s, '[^0-9]', '', 'g') END AS {name}_d,
-            {name}_fast OR regexp_full_match({name}_s, '{NUMBER_CHARS}') AS {name}_ok"""
+            CASE WHEN {name}_k = 3 THEN regexp_full_match({name}_s, '{NUMBER_CHARS}')
+                 ELSE {name}_k > 0 END AS {name}_ok"""
     return first, second, third
 
 
