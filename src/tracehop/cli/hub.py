@@ -22,12 +22,15 @@ from tracehop.tracebacks.hub import (
     trace,
     trace_batch,
 )
+from tracehop.tracebacks.shortcut import import_origins, list_origins
 
 app = typer.Typer(help="The traceback hub: provider directory, hop-by-hop traces, summaries.")
 directory_app = typer.Typer(help="The provider directory (who each provider is, its node).")
 blocks_app = typer.Typer(help="Number blocks: which provider terminates each NPA-NXX.")
 app.add_typer(directory_app, name="directory")
+origins_app = typer.Typer(help="Known orig_ids (STIR/SHAKEN origid) and their providers.")
 app.add_typer(blocks_app, name="blocks")
+app.add_typer(origins_app, name="origins")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print as JSON.")]
 DeadlineOpt = Annotated[
@@ -112,6 +115,54 @@ def blocks_import(
         stdout_console().print(f"{n} number blocks")
 
 
+ShortcutOpt = Annotated[
+    bool,
+    typer.Option(
+        "--shortcut",
+        help="When the first hop's best match is A-attested with an orig_id the hub knows, ask "
+        "that originating provider directly (off: the record stays hop by hop).",
+    ),
+]
+
+
+@origins_app.command("import")
+def origins_import(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="CSV: orig_id, provider (providers' own lists)")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Create or update known orig_ids (all rows or none); the hub also learns them from
+    traces that end at an origin with an A-attested match."""
+    store = open_store(ctx.obj)
+    try:
+        n = import_origins(store, path)
+    finally:
+        store.close()
+    if as_json:
+        emit_json({"origins": n})
+    else:
+        stdout_console().print(f"{n} orig_ids imported")
+
+
+@origins_app.command("list")
+def origins_list(
+    ctx: typer.Context,
+    as_json: JsonOpt = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print as CSV.")] = False,
+) -> None:
+    """List the known orig_ids: provider, the trace learned from (empty: imported), times seen."""
+    store = open_store(ctx.obj)
+    try:
+        rows = list_origins(store)
+    finally:
+        store.close()
+    if as_json:
+        emit_json(rows)
+        return
+    columns = ["orig_id", "provider", "trace_id", "learned_at", "times_seen"]
+    emit_rows(columns, [[r[c] for c in columns] for r in rows], as_csv=as_csv, title="Origins")
+
+
 @app.command("trace")
 def trace_(
     ctx: typer.Context,
@@ -133,6 +184,7 @@ def trace_(
         typer.Option(help="Your reference (e.g. a complaint id).", show_default=False),
     ] = None,
     description: Annotated[str, typer.Option(help="What was reported.")] = "",
+    shortcut: ShortcutOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Trace one call hop by hop from the terminating provider to where it ends."""
@@ -148,6 +200,7 @@ def trace_(
             hop_timeout=deadline,
             reference=reference or f"cli-{uuid.uuid4().hex[:8]}",
             description=description,
+            shortcut=shortcut,
         )
     if as_json:
         emit_json(t.to_json())
@@ -170,13 +223,16 @@ def trace_batch_(
         int | None, typer.Option(help="Trace only the first N complaints.", show_default=False)
     ] = None,
     raw: Annotated[bool, typer.Option("--raw", help="With --json: each node's answer.")] = False,
+    shortcut: ShortcutOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Trace every complaint of a CSV (bad rows are reported with their line)."""
     settings: Settings = ctx.obj
     deadline = parse_deadline(hop_timeout)
     with open_hub(settings) as hub:
-        result = trace_batch(hub, complaints, workers=workers, hop_timeout=deadline, limit=limit)
+        result = trace_batch(
+            hub, complaints, workers=workers, hop_timeout=deadline, limit=limit, shortcut=shortcut
+        )
     for e in result.errors:
         typer.echo(f"{complaints}:{e.line}: {e.reason}", err=True)
     if as_json:
@@ -262,6 +318,7 @@ def _print_trace(t: Trace) -> None:
     out.print(
         f"  trace {t.trace_id} {t.caller} -> {t.called} at {t.to_json()['at']}"
         + (f", gateway {t.gateway}" if t.gateway else "")
+        + (f", shortcut via orig_id {t.shortcut_via}" if t.shortcut_via else "")
         + (f", {t.seconds:.2f} s" if t.seconds is not None else ""),
         highlight=False,
     )
@@ -269,7 +326,8 @@ def _print_trace(t: Trace) -> None:
         took = f"{h.seconds:.2f} s" if h.seconds is not None else f"{h.attempts} attempt(s)"
         named = f" {h.upstream}" if h.upstream else ""
         review = " [yellow](needs review)[/]" if h.needs_review else ""
-        why = f" - {h.reason}" if h.answer == "no_response" else ""
+        detour = h.answer == "no_response" or h.reason.startswith("shortcut:")
+        why = f" - {h.reason}" if detour else ""
         out.print(
             f"  hop {h.hop}: {h.provider:<14} {h.answer}{named} ({took}){review}{why}",
             highlight=False,

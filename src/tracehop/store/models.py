@@ -155,6 +155,9 @@ class HubTrace(Base):
     gateway: Mapped[str | None] = mapped_column(String(200))  # first US provider after abroad
     reason: Mapped[str | None] = mapped_column(Text)
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the orig_id whose known originating provider was asked directly (the STIR/SHAKEN
+    # shortcut, tracebacks/shortcut.py); None for a trace walked hop by hop
+    shortcut_via: Mapped[str | None] = mapped_column(String(200))
 
 
 class HubHop(Base):
@@ -180,6 +183,19 @@ class HubHop(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     reason: Mapped[str | None] = mapped_column(Text)
     raw: Mapped[dict | None] = mapped_column(JSON)  # the node's answer JSON, as received
+
+
+class HubOrigin(Base):
+    """Which provider an orig_id (the PASSporT ``origid``) belongs to: learned from traces that
+    ended at an origin with a fully attested (A) match, or imported from a provider's list."""
+
+    __tablename__ = "hub_origins"
+
+    orig_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(200))
+    trace_id: Mapped[str | None] = mapped_column(String(80))  # learned from; None = imported
+    learned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    times_seen: Mapped[int] = mapped_column(Integer)
 
 
 # --- detection (issue 5) ---------------------------------------------------------------------

@@ -15,7 +15,8 @@ The hub asks the terminating provider's tracehop node "who sent you this call?"
 - ``no_start``: no number block (or directory entry) says where to start.
 
 Every hop (provider, asked and answered times, answer, upstream, confidence, the answer's
-JSON) and the outcome are stored in the hub's state DB. docs/traceback.md, "Hub".
+JSON) and the outcome are stored in the hub's state DB. docs/traceback.md, "Hub". With
+``shortcut=True`` a signed call may skip to its known origin (``tracebacks.shortcut``).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from tracehop.tracebacks.directory import (
     npa_nxx,
 )
 from tracehop.tracebacks.protocol import ANSWERS, parse_at
+from tracehop.tracebacks.shortcut import learn, mainline, take
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +151,7 @@ class Trace:
     gateway: str | None = None
     reason: str = ""
     needs_review: bool = False
+    shortcut_via: str | None = None  # the orig_id whose known origin was asked directly
     hops: list[Hop] = field(default_factory=list)
 
     @property
@@ -183,6 +186,7 @@ class Trace:
                 "gateway": self.gateway,
                 "reason": self.reason,
                 "needs_review": self.needs_review,
+                "shortcut_via": self.shortcut_via,
                 "hops": hops,
             }
         )
@@ -408,12 +412,13 @@ def trace(
     reference: str | None = None,
     description: str = "",
     window: str | None = None,
+    shortcut: bool = False,
 ) -> Trace:
     """Trace one reported call hop by hop; store and return the trace.
 
     ``start_at`` names the first provider to ask (default: the owner of the called number's
     NPA-NXX in the number blocks). ``hop_timeout`` is each node's deadline (seconds or a
-    timedelta).
+    timedelta). ``shortcut``: ask a signed call's known origin directly (``shortcut.take``).
     """
     limit = _seconds(hop_timeout)
     when = parse_at(at) if isinstance(at, str) else at
@@ -435,7 +440,7 @@ def trace(
         t.start_provider = hub.blocks.get(block) if block else None
     _save_trace(hub.store, t)
     try:
-        _walk(hub, t, limit, window)
+        _walk(hub, t, limit, window, shortcut)
     finally:
         t.finished_at = _now()
         t.needs_review = any(h.needs_review for h in t.hops)
@@ -443,6 +448,7 @@ def trace(
         if t.outcome is None:  # interrupted
             t.reason = t.reason or "interrupted"
         _save_trace(hub.store, t)
+    learn(hub.store, t)
     log.info("trace %s: %s at %s", t.trace_id, t.outcome, t.outcome_provider)
     return t
 
@@ -451,7 +457,7 @@ def _end(t: Trace, outcome: str, provider: str | None, customer: str | None, why
     t.outcome, t.outcome_provider, t.outcome_customer, t.reason = outcome, provider, customer, why
 
 
-def _walk(hub: Hub, t: Trace, limit: float, window: str | None) -> None:
+def _walk(hub: Hub, t: Trace, limit: float, window: str | None, shortcut: bool) -> None:
     directory = hub.directory
     if t.start_provider is None:
         block = npa_nxx(t.called)
@@ -471,6 +477,18 @@ def _walk(hub: Hub, t: Trace, limit: float, window: str | None) -> None:
     }
     if window:
         body["window"] = window
+
+    def ask_hop(pid: str) -> Hop:
+        now = _now()
+        n, due = len(t.hops) + 1, now + timedelta(seconds=limit)
+        hop = Hop(hop=n, provider=pid, request_id=f"{t.trace_id}-{n}", asked_at=now, due_at=due)
+        ask(hub, directory[pid], {**body, "request_id": hop.request_id}, hop, hop_timeout=limit)
+        return hop
+
+    def keep(hop: Hop) -> None:
+        t.hops.append(hop)
+        _save_hop(hub.store, t.trace_id, hop)
+
     while True:
         seen.add(current)
         provider = directory[current]
@@ -478,17 +496,7 @@ def _walk(hub: Hub, t: Trace, limit: float, window: str | None) -> None:
             # only the first provider gets here: upstreams are checked before the next hop
             _end(t, "no_node", current, None, f"{current} has no node URL in the directory")
             return
-        asked = _now()
-        hop = Hop(
-            hop=len(t.hops) + 1,
-            provider=current,
-            request_id=f"{t.trace_id}-{len(t.hops) + 1}",
-            asked_at=asked,
-            due_at=asked + timedelta(seconds=limit),
-        )
-        ask(hub, provider, {**body, "request_id": hop.request_id}, hop, hop_timeout=limit)
-        t.hops.append(hop)
-        _save_hop(hub.store, t.trace_id, hop)
+        keep(hop := ask_hop(current))
         if hop.answer == "no_response":
             _end(t, "no_response", current, None, hop.reason)
             return
@@ -498,6 +506,10 @@ def _walk(hub: Hub, t: Trace, limit: float, window: str | None) -> None:
         upstream = hop.upstream or ""
         if hop.answer == "origin":
             _end(t, "origin", current, upstream, f"{current} names its customer {upstream}")
+            return
+        if shortcut and len(t.hops) == 1 and (got := take(hub, t, hop, ask_hop, keep)):
+            why = f"asked directly (orig_id {t.shortcut_via}): names its customer {got.upstream}"
+            _end(t, "origin", got.provider, got.upstream, why)
             return
         nxt = directory.get(upstream)
         country = nxt.country if nxt else hop.upstream_country
@@ -522,7 +534,7 @@ def _walk(hub: Hub, t: Trace, limit: float, window: str | None) -> None:
 def _gateway(directory: dict[str, Provider], hops: Sequence[Hop]) -> str | None:
     """The first US provider after a foreign one, in the call's direction: a US provider
     asked that named a non-US upstream (directory country, else the node's customer record)."""
-    for h in reversed(hops):  # hops run from the terminating provider towards the origin
+    for h in reversed(mainline(list(hops))):  # from the terminating provider to the origin
         me = directory.get(h.provider)
         if not h.upstream or me is None or me.foreign or h.answer == "origin":
             continue
@@ -536,6 +548,13 @@ def _gateway(directory: dict[str, Provider], hops: Sequence[Hop]) -> str | None:
 # --- storing and reading traces --------------------------------------------------------------
 
 
+# copied as they are between Trace/Hop and their rows
+_TRACE_FIELDS = ("start_provider", "started_at", "finished_at", "outcome", "outcome_provider",
+                 "outcome_customer", "gateway", "needs_review", "shortcut_via")  # fmt: skip
+_HOP_FIELDS = ("hop", "provider", "request_id", "asked_at", "answered_at", "due_at", "answer",
+               "upstream", "confidence", "needs_review", "http_status", "attempts")  # fmt: skip
+
+
 def _save_trace(store: Store, t: Trace) -> None:
     with store.session() as s:
         row = s.get(HubTrace, t.trace_id) or HubTrace(trace_id=t.trace_id)
@@ -543,41 +562,17 @@ def _save_trace(store: Store, t: Trace) -> None:
         row.at = t.at if isinstance(t.at, datetime) else None
         row.on_date = t.at if not isinstance(t.at, datetime) else None
         row.description = t.description or None
-        row.start_provider, row.started_at, row.finished_at = (
-            t.start_provider,
-            t.started_at,
-            t.finished_at,
-        )
-        row.outcome, row.outcome_provider, row.outcome_customer = (
-            t.outcome,
-            t.outcome_provider,
-            t.outcome_customer,
-        )
-        row.gateway, row.reason, row.needs_review = t.gateway, t.reason or None, t.needs_review
+        for name in _TRACE_FIELDS:
+            setattr(row, name, getattr(t, name))
+        row.reason = t.reason or None
         s.merge(row)
 
 
 def _save_hop(store: Store, trace_id: str, h: Hop) -> None:
     with store.session() as s:
-        s.merge(
-            HubHop(
-                trace_id=trace_id,
-                hop=h.hop,
-                provider=h.provider,
-                request_id=h.request_id,
-                asked_at=h.asked_at,
-                answered_at=h.answered_at,
-                due_at=h.due_at,
-                answer=h.answer,
-                upstream=h.upstream,
-                confidence=h.confidence,
-                needs_review=h.needs_review,
-                http_status=h.http_status,
-                attempts=h.attempts,
-                reason=h.reason or None,
-                raw=jsonable(h.raw) if h.raw is not None else None,
-            )
-        )
+        raw = jsonable(h.raw) if h.raw is not None else None
+        fields = {name: getattr(h, name) for name in _HOP_FIELDS}
+        s.merge(HubHop(trace_id=trace_id, **fields, reason=h.reason or None, raw=raw))
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -604,6 +599,7 @@ def _from_rows(row: HubTrace, hops: Sequence[HubHop]) -> Trace:
         gateway=row.gateway,
         reason=row.reason or "",
         needs_review=row.needs_review,
+        shortcut_via=row.shortcut_via,
     )
     for h in sorted(hops, key=lambda h: h.hop):
         t.hops.append(
@@ -735,9 +731,10 @@ def trace_batch(
     workers: int = DEFAULT_WORKERS,
     hop_timeout: float | timedelta = DEFAULT_HOP_TIMEOUT,
     limit: int | None = None,
+    shortcut: bool = False,
 ) -> BatchResult:
     """Trace every complaint (a CSV path or parsed complaints) with at most ``workers``
-    traces at once; traces come back in file order."""
+    traces at once; traces come back in file order. ``shortcut`` as for ``trace``."""
     if workers < 1:
         raise InputError("workers must be at least 1")
     seconds = _seconds(hop_timeout)
@@ -758,6 +755,7 @@ def trace_batch(
             hop_timeout=seconds,
             reference=c.reference,
             description=c.description,
+            shortcut=shortcut,
         )
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hub") as pool:
