@@ -46,11 +46,7 @@ def _links(
     con.register("th_flagged", _names_table(names))
     try:
         return con.execute(
-            f"""WITH nanp AS (
-                  SELECT upstream, TRY_CAST(substr(called, 3) AS BIGINT) AS d FROM th_ud
-                  WHERE upstream IN (SELECT name FROM th_flagged)
-                    AND starts_with(called, '+1') AND length(called) = 12),
-                k AS (
+            f"""WITH k AS (
                   SELECT upstream, unnest(arg_max(caller, n, {TOP_CALLERS})) AS key, 1 AS weight
                   FROM th_uc WHERE upstream IN (SELECT name FROM th_flagged)
                     AND caller IS NOT NULL AND caller <> '' GROUP BY upstream
@@ -60,9 +56,9 @@ def _links(
                   UNION ALL
                   -- called-number ranges walked in sequence: NPA-NXX blocks where the
                   -- customer called RANGE_MIN_SEQUENTIAL numbers whose predecessor it called
-                  SELECT a.upstream, 'range:+1' || (a.d // 10000)::VARCHAR, 1
-                  FROM nanp a JOIN nanp b ON b.upstream = a.upstream AND b.d = a.d - 1
-                  GROUP BY a.upstream, a.d // 10000 HAVING count(*) >= {RANGE_MIN_SEQUENTIAL}
+                  SELECT upstream, 'range:+1' || block::VARCHAR, 1 FROM th_seq
+                  WHERE upstream IN (SELECT name FROM th_flagged)
+                    AND sequential >= {RANGE_MIN_SEQUENTIAL}
                   UNION ALL
                   SELECT DISTINCT upstream, 'orig_id:' || orig_id, {MIN_SHARED_KEYS} FROM calls
                   WHERE {window.where()} AND orig_id IS NOT NULL AND orig_id <> ''

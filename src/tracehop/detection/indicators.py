@@ -386,12 +386,19 @@ def _customer_extra(
     # Sequential dialling: of each customer's distinct NANP called numbers (+1 and ten
     # digits; th_ud has each once), the share whose predecessor (number - 1) was called too:
     # a dialler walking a block (DOMAIN.md).
-    put(
-        """WITH d AS (SELECT upstream, TRY_CAST(substr(called, 3) AS BIGINT) AS d FROM th_ud
+    # Kept per NPA-NXX block in th_seq (campaigns link customers that walk the same ranges).
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE th_seq AS
+           WITH d AS (SELECT upstream, TRY_CAST(substr(called, 3) AS BIGINT) AS d FROM th_ud
                       WHERE starts_with(called, '+1') AND length(called) = 12)
-           SELECT d.upstream, (count(p.d) / count(*))::DOUBLE AS sequential_share
+           SELECT d.upstream, d.d // 10000 AS block, count(*) AS numbers,
+               count(p.d) AS sequential
            FROM d LEFT JOIN d p ON p.upstream = d.upstream AND p.d = d.d - 1
-           WHERE d.d IS NOT NULL GROUP BY d.upstream"""
+           WHERE d.d IS NOT NULL GROUP BY d.upstream, block"""
+    )
+    put(
+        """SELECT upstream, (sum(sequential) / sum(numbers))::DOUBLE AS sequential_share
+           FROM th_seq GROUP BY upstream"""
     )
     # Know-your-customer facts: kind and age (days onboarded before the window's end).
     known = {
