@@ -18,18 +18,33 @@ BODIES = [
 ]
 
 
+@pytest.mark.parametrize("block", [16 << 20, 1, 4])
 @pytest.mark.parametrize("gz", [False, True])
 @pytest.mark.parametrize("header", [False, True])
 @pytest.mark.parametrize("chunk_bytes", [1, 5, 64, 1 << 20])
 @pytest.mark.parametrize("body", BODIES)
 def test_chunks_put_back_together_are_the_file(
-    tmp_path: Path, gz: bool, header: bool, chunk_bytes: int, body: bytes
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    block: int,
+    gz: bool,
+    header: bool,
+    chunk_bytes: int,
+    body: bytes,
 ) -> None:
+    """``block``: the scan's read size; when it divides the chunk size, an uncompressed file
+    is cut using the scan's newline counts (and the fallback that reads the bytes is not used)."""
     head = b"\n\nh1,h2\n" if header else b""
     data = head + body
     path = tmp_path / "src.csv"
     path.write_bytes(gzip.compress(data) if gz else data)
-    scan = scan_file(path)
+    scan = scan_file(path, chunk=block)
+    if not gz and chunk_bytes % block == 0:
+
+        def no_fallback(*args: object, **kwargs: object) -> None:
+            raise AssertionError("the scan's newline counts were not used")
+
+        monkeypatch.setattr(chunks, "_split_plain", no_fallback)
     source_lines = data.split(b"\n")
     if data.endswith(b"\n"):
         source_lines.pop()

@@ -49,6 +49,8 @@ def split(
     folder.mkdir(parents=True, exist_ok=True)
     if gz:
         yield from _split_stream(path, folder, header=header, chunk_bytes=chunk_bytes)
+    elif scan.newlines_at is not None and scan.block and chunk_bytes % scan.block == 0:
+        yield from _split_indexed(path, scan, folder, header=header, chunk_bytes=chunk_bytes)
     else:
         yield from _split_plain(path, folder, header=header, chunk_bytes=chunk_bytes)
 
@@ -120,6 +122,74 @@ def _split_plain(path: Path, folder: Path, *, header: bool, chunk_bytes: int) ->
             lines_done += chunk.scan.lines - (1 if head else 0)
             pos = cut
             k += 1
+
+
+def _split_indexed(
+    path: Path, scan: FileScan, folder: Path, *, header: bool, chunk_bytes: int
+) -> Iterator[Chunk]:
+    """An uncompressed file whose scan counted the newlines before every ``scan.block`` bytes:
+    chunks are cut after the first newline at or after each multiple of ``chunk_bytes``, so
+    their line counts come from the scan and their bytes are copied by the kernel, unread."""
+    size = scan.size  # the bytes the checksum covers, even if the file grew since
+    index = scan.newlines_at
+    assert index is not None
+    with path.open("rb") as src:
+        head, lines_done = _read_header(src, header)
+        if header and not head:
+            return
+        pos = src.tell()
+        ends_nl = size > 0 and os.pread(src.fileno(), 1, size - 1) == b"\n"
+        k = 0
+        target = chunk_bytes
+        while pos < size:
+            if target >= size:
+                cut, before_cut = size, index[-1]
+            else:
+                cut = _cut_after(src, target, size)
+                # a newline at target - 1 is counted before target; else the one ending the
+                # cut is the only newline in [target, cut)
+                before_cut = index[target // scan.block] + (0 if cut == target else 1)
+                if cut == size:
+                    before_cut = index[-1]
+            target += chunk_bytes
+            if cut <= pos:  # the header reached past this target
+                continue
+            newlines = before_cut - lines_done
+            last_nl = cut < size or ends_nl
+            chunk = _chunk(folder, k, head, cut - pos, newlines, last_nl, lines_done)
+            _copy_range(src, pos, cut - pos, chunk.path, head)
+            yield chunk
+            chunk.path.unlink(missing_ok=True)
+            lines_done = before_cut
+            pos = cut
+            k += 1
+
+
+def _copy_range(src: BinaryIO, start: int, length: int, out: Path, head: bytes) -> None:
+    """``head`` then ``length`` bytes of ``src`` from ``start`` into ``out`` (in the kernel
+    where it can, else through a buffer)."""
+    with out.open("wb") as dst:
+        dst.write(head)
+        dst.flush()
+        done = 0
+        copy = getattr(os, "copy_file_range", None)
+        while copy is not None and done < length:
+            try:
+                n = copy(src.fileno(), dst.fileno(), length - done, start + done)
+            except OSError:
+                break
+            if n == 0:
+                break
+            done += n
+        if done < length:
+            src.seek(start + done)
+            left = length - done
+            while left > 0:
+                block = src.read(min(READ_BYTES, left))
+                if not block:
+                    break
+                dst.write(block)
+                left -= len(block)
 
 
 def _cut_after(src: BinaryIO, target: int, size: int) -> int:

@@ -18,6 +18,7 @@ import os
 import shutil
 import signal
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +89,10 @@ class FileScan:
     lines: int  # physical lines of the (decompressed) text
     blank_lines: np.ndarray = field(repr=False)  # 1-based numbers of empty lines
     blanks_known: bool = True  # False when scanned without looking for blank lines
+    # Uncompressed files: newlines_at[i] is the number of newlines before byte i * block (the
+    # last entry: before the end), so a chunk cut after a newline knows its lines unread.
+    block: int = 0
+    newlines_at: list[int] | None = field(default=None, repr=False)
 
 
 def scan_file(path: Path, chunk: int = 16 << 20, *, find_blanks: bool = True) -> FileScan:
@@ -108,25 +113,59 @@ def scan_file(path: Path, chunk: int = 16 << 20, *, find_blanks: bool = True) ->
     tail = b"\n"  # last bytes seen; a virtual newline before line 1
     last_byte = -1
     offset = 0
-    with path.open("rb") as raw:
-        text = gzip.GzipFile(fileobj=_Tee(raw, digest)) if gz else None
-        while True:
-            buf = text.read(chunk) if text is not None else raw.read(chunk)
-            if not buf:
-                break
-            if text is None:
-                digest.update(buf)
-            if find_blanks:
-                found = _blank_lines(buf, tail, lines)
-                if found.size:
-                    blanks.append(found)
-            lines += buf.count(b"\n")
-            tail = (tail + buf)[-2:]
-            last_byte = buf[-1]
-            offset += len(buf)
+    newlines_at: list[int] | None = None if gz else []
+    # A big uncompressed file is hashed in a second thread (hashlib lets go of the GIL) while
+    # this one counts its lines.
+    pool = ThreadPoolExecutor(max_workers=1) if not gz and size > chunk else None
+    hashing: Future[None] | None = None
+    try:
+        with path.open("rb") as raw:
+            text = gzip.GzipFile(fileobj=_Tee(raw, digest)) if gz else None
+            while True:
+                buf = text.read(chunk) if text is not None else raw.read(chunk)
+                if not buf:
+                    break
+                if hashing is not None:
+                    hashing.result()
+                    hashing = None
+                if pool is not None:
+                    hashing = pool.submit(digest.update, buf)
+                elif text is None:
+                    digest.update(buf)
+                if newlines_at is not None:
+                    if len(buf) != chunk and offset + len(buf) != size:  # a short read: no index
+                        newlines_at = None
+                    else:
+                        newlines_at.append(lines)
+                if find_blanks:
+                    found = _blank_lines(buf, tail, lines)
+                    if found.size:
+                        blanks.append(found)
+                lines += int(np.count_nonzero(np.frombuffer(buf, dtype=np.uint8) == 10))
+                tail = (tail + buf[-2:])[-2:]
+                last_byte = buf[-1]
+                offset += len(buf)
+            if hashing is not None:
+                hashing.result()
+    finally:
+        if pool is not None:
+            pool.shutdown()
     total_lines = lines + (1 if offset and last_byte != 10 else 0)
     blank_arr = np.concatenate(blanks) if blanks else np.empty(0, dtype=np.int64)
-    return FileScan(digest.hexdigest(), size, total_lines, blank_arr.astype(np.int64), find_blanks)
+    if newlines_at is not None:
+        if offset != size:  # the file changed while read
+            newlines_at = None
+        else:
+            newlines_at.append(lines)
+    return FileScan(
+        digest.hexdigest(),
+        size,
+        total_lines,
+        blank_arr.astype(np.int64),
+        find_blanks,
+        block=chunk,
+        newlines_at=newlines_at,
+    )
 
 
 def _blank_lines(buf: bytes, tail: bytes, lines_before: int, few: int = 64) -> np.ndarray:
