@@ -160,7 +160,7 @@ CUSTOMER_RULES: tuple[Rule, ...] = (
         (
             _t("asr_other_lines", "<", 0.40),
             _t("capped_talk_upper_other_lines", "<", 43.0),
-            _t("calls_other_lines", ">=", 100),
+            _t("calls_other_lines", ">=", 200),
         ),
         scored=(0, 1),
     ),
