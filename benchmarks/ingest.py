@@ -128,6 +128,7 @@ def main() -> None:
         with csv_path.open("rb") as fh:
             while fh.read(16 << 20):
                 pass
+        load_before = os.getloadavg()
         base_s = baseline(csv_path, work / "baseline.parquet")
         home = work / "home"
         shutil.rmtree(home, ignore_errors=True)
@@ -137,6 +138,13 @@ def main() -> None:
         print(
             f"machine: {os.cpu_count()} cores, {platform.machine()}, Python "
             f"{platform.python_version()}, duckdb {duckdb.__version__}"
+        )
+        # other work on the machine changes both timings (and their ratio): say how much ran
+        print(
+            "load average (1, 5, 15 min) before: "
+            + ", ".join(f"{x:.2f}" for x in load_before)
+            + "; after: "
+            + ", ".join(f"{x:.2f}" for x in os.getloadavg())
         )
         print(f"{'':24}{'seconds':>10}{'rows/s':>14}")
         print(f"{'baseline (DuckDB)':24}{base_s:>10.2f}{base_rate:>14,.0f}")
