@@ -260,6 +260,20 @@ out["attest_b_share"] = s["attest_b"] / calls
 out["attest_c_share"] = s["attest_c"] / calls
 out["verify_failed_share"] = s["verify_failed"] / calls
 
+# Steady lines: caller IDs with 20+ attempts at a customer, half or more answered; the
+# ASR / capped talk of the rest.
+per_line = df.groupby(["upstream", "caller"])["answered"].agg(["size", "sum"])
+steady = per_line[(per_line["size"] >= 20) & (per_line["sum"] >= 0.5 * per_line["size"])]
+is_steady = pd.MultiIndex.from_frame(df[["upstream", "caller"]]).isin(steady.index)
+rest = df[~is_steady].groupby("upstream")
+rest_calls = rest.size().reindex(out.index, fill_value=0)
+out["steady_line_calls"] = calls - rest_calls
+out["calls_other_lines"] = rest_calls
+out["asr_other_lines"] = (rest["answered"].sum() / rest_calls).fillna(0.0)
+rest_talk = (rest["capped_seconds"].sum() / rest_calls).fillna(0.0)
+out["capped_talk_upper_other_lines"] = (
+    rest_talk + 2 * rest["capped_seconds"].std(ddof=0) / rest_calls ** 0.5).fillna(0.0)
+
 # Busiest minute.
 per_minute = df.groupby(["upstream", df["start"].dt.floor("min")]).size()
 out["peak_calls_per_minute"] = per_minute.groupby(level="upstream").max()
