@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tracehop.api import tokens
 from tracehop.api.node import NodeService
-from tracehop.demo import Node, load_homes
+from tracehop.demo import Node, load_homes, serve_nodes
 from tracehop.errors import InputError
 from tracehop.settings import load_settings
 from tracehop.simulate import simulate
@@ -35,9 +34,8 @@ from tracehop.tracebacks.hub import (
     trace,
     trace_batch,
 )
-from tracehop.tracebacks.localnet import LocalNodes, node_url
+from tracehop.tracebacks.localnet import LocalNodes
 from tracehop.tracebacks.protocol import parse_at
-from tracehop.tracebacks.responder import load_known_providers
 from tracehop.tracebacks.shortcut import (
     best_match,
     import_origins,
@@ -87,20 +85,8 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     simulate(world, seed=SEED, days=1, scale=SCALE)
     directory = read(world / "directory.csv")
     nodes, _ = load_homes(world, base / "homes", directory)
-    known = load_known_providers(world / "directory.csv")
-    services: dict[str, NodeService] = {}
-    down: set[str] = set()
-    rows = [["id", "node_url", "token"]]
-    for r in directory:
-        node = nodes[r["id"]]
-        services[r["id"]] = NodeService(node.settings, node.store, known_providers=known)
-        if r["in_consortium"] == "true":
-            rows.append([r["id"], node_url(r["id"]), tokens.issue(Path(node.settings.home), "hub")])
-        if r["responsive"] != "true":
-            down.add(r["id"])
     nodes_csv = base / "nodes.csv"
-    with nodes_csv.open("w", newline="") as fh:
-        csv.writer(fh).writerows(rows)
+    services, down = serve_nodes(world, nodes, nodes_csv, consortium_only=True)
     yield Net(world, base, directory, nodes, services, down, nodes_csv)
     for service in services.values():
         service.close()

@@ -216,27 +216,37 @@ def _campaign_entries(world: Path, nodes: dict[str, Node]) -> list[dict[str, obj
     return out
 
 
-def _trace_complaints(out: Path, world: Path, nodes: dict[str, Node]) -> dict[str, object]:
-    """The consortium's work on the complaints: a hub (``tracehop.tracebacks.hub``) asks each
-    provider's node (the node API's own service, in this process) hop by hop; every hop is
-    checked against the simulator's truth."""
-    directory_rows = _read(world / "directory.csv")
+def serve_nodes(
+    world: Path, nodes: dict[str, Node], nodes_csv: Path, *, consortium_only: bool = False
+) -> tuple[dict[str, NodeService], set[str]]:
+    """Every provider's node service (in this process, for ``LocalNodes``), with a token
+    issued to the hub; writes the hub's nodes file (``id, node_url, token``; only consortium
+    members with ``consortium_only``). Returns the services and the providers whose node
+    never answers (the world's non-responsive ones: the hub records No Response)."""
     known = load_known_providers(world / "directory.csv")
     services: dict[str, NodeService] = {}
     down: set[str] = set()
     rows = [["id", "node_url", "token"]]
-    for r in directory_rows:
+    for r in _read(world / "directory.csv"):
         pid = r["id"]
         node = nodes[pid]
-        token = tokens.issue(Path(node.settings.home), "hub")
         services[pid] = NodeService(node.settings, node.store, known_providers=known)
-        rows.append([pid, node_url(pid), token])
+        if not consortium_only or r["in_consortium"] == "true":
+            rows.append([pid, node_url(pid), tokens.issue(Path(node.settings.home), "hub")])
         if r["responsive"] != "true":
-            down.add(pid)  # its node never answers: the hub records No Response
+            down.add(pid)
+    with nodes_csv.open("w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    return services, down
+
+
+def _trace_complaints(out: Path, world: Path, nodes: dict[str, Node]) -> dict[str, object]:
+    """The consortium's work on the complaints: a hub (``tracehop.tracebacks.hub``) asks each
+    provider's node (the node API's own service, in this process) hop by hop; every hop is
+    checked against the simulator's truth."""
     hub_home = out / "hub"
     hub_home.mkdir(parents=True, exist_ok=True)
-    with (hub_home / "nodes.csv").open("w", newline="") as fh:
-        csv.writer(fh).writerows(rows)
+    services, down = serve_nodes(world, nodes, hub_home / "nodes.csv")
     hub_settings = load_settings(home=hub_home)
     store = open_store(hub_settings)
     import_directory(store, world / "directory.csv", hub_home / "nodes.csv")
