@@ -19,6 +19,7 @@ from tracehop.detection.indicators import (
 )
 from tracehop.detection.scoring import (
     CALLER_RULES,
+    CALLER_SHOWN,
     CUSTOMER_RULES,
     FLAG_THRESHOLD,
     candidates_sql,
@@ -86,7 +87,13 @@ def detect_on(
             s.evidence["note"] = f"fewer than {min_calls} attempts: not scored"
         findings.append(_finding("customer", subject, s, values))
     for subject, values in callers.items():
-        s = score(values, CALLER_RULES, threshold=threshold, min_calls=CALLER_MIN_CALLS)
+        s = score(
+            values,
+            CALLER_RULES,
+            threshold=threshold,
+            min_calls=CALLER_MIN_CALLS,
+            shown=CALLER_SHOWN,
+        )
         if s.flagged:
             findings.append(_finding("caller_id", subject, s, values))
     findings.extend(group_campaigns(con, [f for f in findings if f.flagged], window))

@@ -246,6 +246,27 @@ CALLER_RULES: tuple[Rule, ...] = (
 )
 
 
+# What a caller-ID finding's evidence lists (a run can flag tens of thousands of caller IDs:
+# every indicator of each would be most of the run's time and storage).
+CALLER_SHOWN = (
+    "calls",
+    "first_seen",
+    "last_seen",
+    "customers",
+    "caller_class",
+    "asr",
+    "acd",
+    "capped_talk_per_attempt",
+    "capped_talk_upper",
+    "invalid_share",
+    "toll_free_share",
+    "neighbour_share",
+    "one_ring_share",
+    "caller_equals_called_share",
+    "verify_failed_share",
+)
+
+
 @dataclass
 class Score:
     """A subject's verdict: score, flag, categories and the evidence behind them."""
@@ -304,8 +325,10 @@ def score(
     threshold: float = FLAG_THRESHOLD,
     min_calls: int = 1,
     rule_filter: Callable[[Rule], bool] | None = None,
+    shown: tuple[str, ...] | None = None,
 ) -> Score:
-    """Score one subject from its indicators."""
+    """Score one subject from its indicators. ``shown``: the indicators the evidence lists
+    (default all; the rules' own thresholds are always listed with their values)."""
     v = derive(values)
     fired: list[tuple[Rule, float]] = []
     if (v.get("calls") or 0) >= min_calls:
@@ -336,7 +359,9 @@ def score(
             }
             for r, s in fired
         ],
-        "indicators": _json_values(values),
+        "indicators": _json_values(
+            values if shown is None else {k: values[k] for k in shown if k in values}
+        ),
         "threshold": threshold,
     }
     return Score(total, flagged, sorted(categories) if flagged else [], evidence)
