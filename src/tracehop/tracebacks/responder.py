@@ -27,7 +27,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from tracehop.analyst import jsonable, open_engine
 from tracehop.csvfiles import open_csv
@@ -550,30 +550,41 @@ def record_requests(
                 select(TracebackRequestRow).where(TracebackRequestRow.request_id.in_(ids))
             )
         }
+        due = due_at(received_at, business_zone)  # 47 CFR 64.1200(n)(1): same for the batch
+        new: dict[str, dict[str, Any]] = {}  # first seen now: one bulk INSERT, last details win
         for req in requests:
+            details = {
+                "caller": req.caller,
+                "called": req.called,
+                "caller_e164": to_e164(req.caller),
+                "called_e164": to_e164(req.called),
+                "at": req.at.astimezone(UTC) if isinstance(req.at, datetime) else None,
+                "on_date": None if isinstance(req.at, datetime) else req.at,
+                "window_seconds": req.window.total_seconds() if req.window is not None else None,
+                "description": req.description or None,
+            }
             row = old.get(req.request_id)
-            if row is not None and row.owner != owner:
+            if row is None:
+                # 24 h, counted from the next business morning (deadlines.due_at).
+                new[req.request_id] = {
+                    "request_id": req.request_id,
+                    "owner": owner,
+                    "received_at": received_at,
+                    "due_at": due,
+                    **details,
+                }
+                out[req.request_id] = (received_at, due)
+                continue
+            if row.owner != owner:
                 # A request id belongs to whoever sent it first: nobody else may change it.
                 raise ConflictError(
                     f"request id {req.request_id!r} is already used by another requester"
                 )
-            if row is None:
-                row = TracebackRequestRow(
-                    request_id=req.request_id,
-                    owner=owner,
-                    received_at=received_at,
-                    # 47 CFR 64.1200(n)(1): 24 h, counted from the next business morning.
-                    due_at=due_at(received_at, business_zone),
-                )
-                s.add(row)
-                old[req.request_id] = row
-            row.caller, row.called = req.caller, req.called
-            row.caller_e164, row.called_e164 = to_e164(req.caller), to_e164(req.called)
-            row.at = req.at.astimezone(UTC) if isinstance(req.at, datetime) else None
-            row.on_date = None if isinstance(req.at, datetime) else req.at
-            row.window_seconds = req.window.total_seconds() if req.window is not None else None
-            row.description = req.description or None
+            for key, value in details.items():
+                setattr(row, key, value)
             out[req.request_id] = (_aware(row.received_at), _aware(row.due_at))  # type: ignore[assignment]
+        if new:
+            s.execute(insert(TracebackRequestRow), list(new.values()))
     return out
 
 
@@ -591,18 +602,29 @@ def record_answers(
                 select(TracebackAnswerRow).where(TracebackAnswerRow.request_id.in_(ids))
             )
         }
+        new: dict[str, dict[str, Any]] = {}  # not answered before: one bulk INSERT
         for ans in answers:
+            details = {
+                "answer": ans.answer,
+                "upstream": ans.upstream,
+                "customer": ans.customer,
+                "confidence": ans.confidence,
+                "needs_review": ans.needs_review,
+                "matches": ans.matches,
+                "reason": ans.reason or None,
+                "status": status or ("needs_review" if ans.needs_review else "answered"),
+                "answered_at": now,
+            }
             a = old.get(ans.request_id)
-            if a is None:
-                a = TracebackAnswerRow(request_id=ans.request_id, times_answered=0)
-                s.add(a)
-                old[ans.request_id] = a
-            a.answer, a.upstream, a.customer = ans.answer, ans.upstream, ans.customer
-            a.confidence, a.needs_review = ans.confidence, ans.needs_review
-            a.matches, a.reason = ans.matches, ans.reason or None
-            a.status = status or ("needs_review" if ans.needs_review else "answered")
-            a.answered_at = now
-            a.times_answered = (a.times_answered or 0) + 1
+            if a is not None:
+                for key, value in details.items():
+                    setattr(a, key, value)
+                a.times_answered = (a.times_answered or 0) + 1
+                continue
+            times = new[ans.request_id]["times_answered"] + 1 if ans.request_id in new else 1
+            new[ans.request_id] = {"request_id": ans.request_id, **details, "times_answered": times}
+        if new:
+            s.execute(insert(TracebackAnswerRow), list(new.values()))
 
 
 def stored_answers(store: Store) -> list[dict[str, Any]]:
