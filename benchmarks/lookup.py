@@ -143,7 +143,10 @@ def main() -> None:
         responder.close()
         store.close()
 
-        reqs = [to_request(c, f"b{k}") for k, c in enumerate(batch)]
+        # New request ids on every run: with --keep the state DB holds the last run's, and a
+        # batch of requests answered before would measure re-answering instead.
+        run = time.strftime("%Y%m%dT%H%M%S")
+        reqs = [to_request(c, f"b{run}-{k}") for k, c in enumerate(batch)]
         t = time.perf_counter()
         answers = answer_batch(settings, reqs)
         batch_s = time.perf_counter() - t
