@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from tracehop.cdr.ingest import ingest
+from tracehop.csvfiles import read_rows as read
 from tracehop.customers import import_customers, parse_customers_csv
 from tracehop.errors import InputError, NotFoundError
 from tracehop.settings import load_settings
@@ -52,11 +53,6 @@ SEED, SCALE = 1, 0.05
 # Long enough for a cold lookup on a busy machine (nodes answer one at a time here), short
 # enough for the down node's hop.
 DEADLINE = 3.0
-
-
-def read(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
 
 
 @dataclass

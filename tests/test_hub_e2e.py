@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from tracehop.cdr.ingest import ingest
+from tracehop.csvfiles import read_rows as read
 from tracehop.customers import import_customers, parse_customers_csv
 from tracehop.settings import load_settings
 from tracehop.simulate import simulate
@@ -32,11 +33,6 @@ from tracehop.tracebacks.nodeprocs import free_port, start_node, stop_all, wait_
 
 SEED, SCALE = 1, 0.05
 HOP_TIMEOUT = 5.0  # seconds: a cold first lookup on a busy machine stays well inside it
-
-
-def read(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
 
 
 def tracehop(home: Path, *args: str) -> subprocess.CompletedProcess:

@@ -8,7 +8,6 @@ A-attested origins), then again with ``shortcut=True``.
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tracehop.api.node import NodeService
+from tracehop.csvfiles import read_rows as read
 from tracehop.demo import Node, load_homes, serve_nodes
 from tracehop.errors import InputError
 from tracehop.settings import load_settings
@@ -51,11 +51,6 @@ DEADLINE = 3.0  # seconds: the non-responsive provider's hop waits this long
 # The world's complaints are mostly about illegal campaigns, rarely signed A; as many again
 # A-signed calls of the world (truth/calls.csv) are reported too, one per originating provider.
 SIGNED_CALLS = 13
-
-
-def read(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
 
 
 @dataclass

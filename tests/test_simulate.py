@@ -6,7 +6,6 @@ re-parsing them here.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import Counter, defaultdict
 from datetime import datetime
@@ -17,17 +16,13 @@ import pytest
 
 from tracehop.analyst import query
 from tracehop.cdr.ingest import ingest
+from tracehop.csvfiles import read_rows as read
 from tracehop.numbers import CallerIdClass, caller_id_class
 from tracehop.settings import load_settings
 from tracehop.simulate import CAMPAIGNS, SCENARIOS, hop_tolerance, simulate
 from tracehop.simulate.world import NPAS, PREMIUM_RANGES
 
 SCALE = 0.03
-
-
-def read(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
 
 
 @pytest.fixture(scope="module")

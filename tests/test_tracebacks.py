@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tracehop.cdr.ingest import ingest
+from tracehop.csvfiles import read_rows as read
 from tracehop.customers import import_customers, parse_customers_csv
 from tracehop.errors import InputError
 from tracehop.settings import Settings, load_settings
@@ -32,11 +33,6 @@ from tracehop.tracebacks.responder import (
 # The "notice" scenario has the most complaints for its size; seed 5 gives date-only ones and
 # mistyped caller IDs (not_found) among them.
 SEED, SCALE, SCENARIO = 5, 0.1, "notice"
-
-
-def read(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
 
 
 @dataclass

@@ -22,3 +22,10 @@ def open_csv(path: Path | str) -> tuple[csv.DictReader, list[str]]:
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     reader.fieldnames = header
     return reader, header
+
+
+def read_rows(path: Path | str) -> list[dict[str, str]]:
+    """Every row of a UTF-8 CSV file the simulator or tracehop wrote, as dicts (header as
+    written). For files people hand tracehop, use :func:`open_csv`."""
+    with Path(path).open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))

@@ -27,6 +27,7 @@ from tracehop.analyst import open_engine
 from tracehop.api import tokens
 from tracehop.api.node import NodeService
 from tracehop.cdr.ingest import ingest
+from tracehop.csvfiles import read_rows as _read
 from tracehop.customers import CustomerRecord, import_customers, parse_customers_csv
 from tracehop.detection.run import run_detection
 from tracehop.errors import InputError
@@ -51,11 +52,6 @@ class DemoReport:
     home: str
     lines: list[str] = field(default_factory=list)
     figures: dict[str, object] = field(default_factory=dict)
-
-
-def _read(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
 
 
 @dataclass

@@ -11,7 +11,6 @@ simulates (or reuses) one world per (seed, scenario); ``detect`` is injectable. 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import multiprocessing
 import shutil
@@ -26,6 +25,7 @@ from typing import Any
 
 import duckdb
 
+from tracehop.csvfiles import read_rows as _read
 from tracehop.detection.indicators import Window
 from tracehop.detection.run import DEFAULT_MIN_CALLS, Detection, Finding, detect_on
 from tracehop.detection.scoring import CUSTOMER_RULES, derive
@@ -125,11 +125,6 @@ class WorldResult:
 
 def _ratio(n: int, d: int) -> float | None:
     return n / d if d else None
-
-
-def _read(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
 
 
 def truth_counts(world: Path) -> tuple[Counter[str], Counter[tuple[str, str]]]:
