@@ -13,6 +13,7 @@ import pytest
 
 from tracehop.cdr.ingest import ingest
 from tracehop.detection.watch import WatchState, parse_interval, resume_state, watch_once
+from tracehop.errors import InputError
 from tracehop.settings import load_settings
 from tracehop.store import open_store
 from tracehop.store.models import DetectionRun
@@ -130,7 +131,7 @@ def test_cli_watch_one_iteration_json(watched, cli) -> None:  # type: ignore[no-
 def test_parse_interval() -> None:
     assert parse_interval("10s") == 10 and parse_interval("2m") == 120
     assert parse_interval("1h") == 3600 and parse_interval("5") == 5
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match="interval '0s' must be above 0"):
         parse_interval("0s")
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match="interval 'later' is not a duration"):
         parse_interval("later")

@@ -524,7 +524,7 @@ def test_parse_deadline(text: str, seconds: float) -> None:
 
 @pytest.mark.parametrize("text", ["", "0s", "soon", "-1s"])
 def test_parse_deadline_rejects(text: str) -> None:
-    with pytest.raises(InputError, match="is not a positive duration"):
+    with pytest.raises(InputError, match="hop deadline"):
         parse_deadline(text)
 
 

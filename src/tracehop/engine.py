@@ -7,13 +7,13 @@ Spark is the scale-out engine of DESIGN.md; it reads the same Parquet lake.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from tracehop.cdr.lake import Lake
 from tracehop.settings import Settings
+from tracehop.sqltext import lit, lit_list
 
 log = logging.getLogger(__name__)
 
@@ -40,21 +40,13 @@ def connect(settings: Settings, *, lake: Lake | None = None) -> duckdb.DuckDBPyC
     con = duckdb.connect(":memory:", config=config)
     tmp = lake.root / "_tmp"
     tmp.mkdir(parents=True, exist_ok=True)
-    con.execute(f"SET temp_directory = {_lit(str(tmp))}")
+    con.execute(f"SET temp_directory = {lit(str(tmp))}")
     con.execute("SET TimeZone = 'UTC'")
     # DuckDB's own progress bar would print into our output (and --json); we draw our own.
     con.execute("SET enable_progress_bar = false")
     # A value shown inside a reject reason: quoted and cut to a readable length.
     con.execute("CREATE MACRO th_quote(s) AS '\"' || left(coalesce(s, ''), 80) || '\"'")
     return con
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _file_list(files: list[Path]) -> str:
-    return "[" + ", ".join(_lit(str(f)) for f in files) + "]"
 
 
 def register_views(
@@ -65,7 +57,7 @@ def register_views(
     if calls:
         con.execute(
             "CREATE OR REPLACE VIEW calls AS SELECT * REPLACE (day::DATE AS day) FROM "
-            f"read_parquet({_file_list(calls)}, hive_partitioning = true, union_by_name = true)"
+            f"read_parquet({lit_list(calls)}, hive_partitioning = true, union_by_name = true)"
         )
     else:
         con.execute(f"CREATE OR REPLACE TABLE _empty_calls ({CALLS_SCHEMA})")
@@ -74,7 +66,7 @@ def register_views(
     if rejects:
         con.execute(
             "CREATE OR REPLACE VIEW rejects AS SELECT * FROM "
-            f"read_parquet({_file_list(rejects)}, union_by_name = true)"
+            f"read_parquet({lit_list(rejects)}, union_by_name = true)"
         )
     else:
         con.execute(f"CREATE OR REPLACE TABLE _empty_rejects ({REJECTS_SCHEMA})")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tracehop.errors import FormatError
+from tracehop.sqltext import lit
 
 CANONICAL_COLUMNS: tuple[str, ...] = (
     "call_id",
@@ -49,10 +50,6 @@ DISPOSITIONS: tuple[str, ...] = ("answered", "no_answer", "busy", "cancelled", "
 def q(name: str) -> str:
     """Quote an identifier for DuckDB."""
     return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)
@@ -92,7 +89,7 @@ def _extra_json(columns: list[str]) -> str:
     """Columns tracehop does not know are kept, as a JSON object in ``extra``."""
     if not columns:
         return "NULL"
-    pairs = ", ".join(f"{_lit(c)}, {q(c)}" for c in columns)
+    pairs = ", ".join(f"{lit(c)}, {q(c)}" for c in columns)
     return f"json_object({pairs})::VARCHAR"
 
 
@@ -166,7 +163,7 @@ FREESWITCH_CAUSES: dict[str, tuple[str, int]] = {
 
 
 def _case_map(expr: str, mapping: dict[str, str | int], default: str = "NULL") -> str:
-    whens = " ".join(f"WHEN {_lit(k)} THEN {_lit(str(v))}" for k, v in mapping.items())
+    whens = " ".join(f"WHEN {lit(k)} THEN {lit(str(v))}" for k, v in mapping.items())
     return f"(CASE {expr} {whens} ELSE {default} END)"
 
 

@@ -28,6 +28,7 @@ from tracehop.cdr.formats import PRESETS, Preset, q
 from tracehop.cdr.lake import FileScan, scan_file
 from tracehop.cdr.sql import normalise_sql, resolve_international
 from tracehop.errors import FormatError
+from tracehop.sqltext import lit
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +54,13 @@ class Staged:
     exact_lines: bool
 
 
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def csv_source(
     preset: Preset, path: Path, *, columns_from: Path | None = None
 ) -> tuple[str, list[str]]:
     """The ``read_csv`` call for a CDR file, and its column names."""
     cols = formats.columns_for(preset, columns_from or path)
     cols = [c if c else f"column{i}" for i, c in enumerate(cols)]
-    columns = "{" + ", ".join(f"{_lit(c)}: 'VARCHAR'" for c in cols) + "}"
+    columns = "{" + ", ".join(f"{lit(c)}: 'VARCHAR'" for c in cols) + "}"
     # blank lines before the header are skipped, or the reader would take one for the header
     skip = formats.header_line(path) - 1 if preset.header else 0
     options = (
@@ -73,7 +70,7 @@ def csv_source(
         "store_rejects = true, rejects_table = 'th_rejects', rejects_scan = 'th_scans', "
         "max_line_size = 1048576, encoding = 'utf-8', compression = 'auto'"
     )
-    return f"read_csv({_lit(str(path))}, {options})", cols
+    return f"read_csv({lit(str(path))}, {options})", cols
 
 
 def parquet_source(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, list[str]]:
@@ -82,7 +79,7 @@ def parquet_source(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, lis
         names = [
             r[0]
             for r in con.execute(
-                f"DESCRIBE SELECT * FROM read_parquet({_lit(str(path))})"
+                f"DESCRIBE SELECT * FROM read_parquet({lit(str(path))})"
             ).fetchall()
         ]
     except duckdb.Error as exc:
@@ -99,7 +96,7 @@ def parquet_source(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, lis
         return f"CAST({q(c)} AS VARCHAR)"
 
     casts = ", ".join(f"{text(c)} AS {q(c)}" for c in wanted)
-    return f"(SELECT {casts} FROM read_parquet({_lit(str(path))}))", wanted
+    return f"(SELECT {casts} FROM read_parquet({lit(str(path))}))", wanted
 
 
 def first_line(exc: BaseException) -> str:
@@ -192,7 +189,7 @@ def _normalise(
         select += ", th__line"
     sql = normalise_sql(f"(SELECT {select} FROM {rel})", passthrough=passthrough)
     # Naive timestamps are the switch's local time: read them in its zone, store UTC.
-    con.execute(f"SET TimeZone = {_lit(zone)}")
+    con.execute(f"SET TimeZone = {lit(zone)}")
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE staged AS {sql}")
     finally:
@@ -369,11 +366,11 @@ def write(
     # A call without a Call-ID gets a stable one: the same file and line give the same id.
     line = f"(source_line + {int(line_offset)})"
     finish = (
-        f"coalesce(call_id, 'th-' || substr(md5({_lit(checksum)} || ':' || {line}::VARCHAR),"
+        f"coalesce(call_id, 'th-' || substr(md5({lit(checksum)} || ':' || {line}::VARCHAR),"
         " 1, 24)) AS call_id, start, duration, caller, called, caller_raw, called_raw, upstream, "
         "downstream, disposition, sip_code, attest, orig_id, identity, "
-        f"NULL::VARCHAR AS identity_status, {_lit(provider)} AS provider, "
-        f"{_lit(source)} AS source_file, {line} AS source_line, extra"
+        f"NULL::VARCHAR AS identity_status, {lit(provider)} AS provider, "
+        f"{lit(source)} AS source_file, {line} AS source_line, extra"
     )
     if good:
         src, where = "lined", "reason IS NULL AND "
@@ -392,9 +389,9 @@ def write(
             out.parent.mkdir(parents=True, exist_ok=True)
             con.execute(
                 f"COPY (SELECT {finish} FROM (SELECT {SORTED_COLUMNS} FROM {src} WHERE {where}"
-                f"start >= {_lit(lo.isoformat())}::TIMESTAMPTZ "
-                f"AND start < {_lit(hi.isoformat())}::TIMESTAMPTZ ORDER BY start)) "
-                f"TO {_lit(str(out))} ({PARQUET_OPTIONS})"
+                f"start >= {lit(lo.isoformat())}::TIMESTAMPTZ "
+                f"AND start < {lit(hi.isoformat())}::TIMESTAMPTZ ORDER BY start)) "
+                f"TO {lit(str(out))} ({PARQUET_OPTIONS})"
             )
             written.append(rel)
     if bad or parse_bad:
@@ -447,12 +444,12 @@ def _write_rejects(
     )
     con.execute(
         f"""COPY (
-            SELECT {_lit(source)} AS source_file, source_line + {int(line_offset)} AS source_line,
+            SELECT {lit(source)} AS source_file, source_line + {int(line_offset)} AS source_line,
                    reason, raw,
-                   {_lit(ingest_id)} AS ingest_id, {_lit(provider)} AS provider
+                   {lit(ingest_id)} AS ingest_id, {lit(provider)} AS provider
             FROM (SELECT * FROM value_rejects UNION ALL SELECT * FROM parse_rejects)
             ORDER BY source_line
-        ) TO {_lit(str(out))} (FORMAT parquet, COMPRESSION zstd)"""
+        ) TO {lit(str(out))} (FORMAT parquet, COMPRESSION zstd)"""
     )
     con.execute("DROP TABLE value_rejects")
 

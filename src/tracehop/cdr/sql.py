@@ -7,8 +7,9 @@ for a bad one, what was wrong with it (the row then goes to the rejects table, n
 
 from __future__ import annotations
 
-from tracehop.cdr.formats import DISPOSITIONS, _lit
+from tracehop.cdr.formats import DISPOSITIONS
 from tracehop.numbers import NUMBER_CHARS, SCHEME, STRIP
+from tracehop.sqltext import lit
 
 
 def clean_number_sql(col: str) -> str:
@@ -17,9 +18,9 @@ def clean_number_sql(col: str) -> str:
     Most values are plain numbers: the URI steps run only when one of ``@ ; :`` is present
     (without them the steps change nothing but the trim).
     """
-    strip = _lit(STRIP)
+    strip = lit(STRIP)
     s = f"split_part(split_part(trim({col}, {strip}), '@', 1), ';', 1)"
-    s = f"regexp_replace(trim({s}, {strip}), {_lit(SCHEME)}, '')"
+    s = f"regexp_replace(trim({s}, {strip}), {lit(SCHEME)}, '')"
     return (
         f"(CASE WHEN regexp_matches({col}, '[@;:]') THEN trim({s}, {strip}) "
         f"ELSE trim({col}, {strip}) END)"
@@ -94,9 +95,9 @@ def number_columns_sql(raw: str, name: str) -> tuple[str, str, str]:
     first = f"""CASE WHEN regexp_full_match({raw}, '{FAST_NUMBER}') THEN 1
             WHEN regexp_full_match({raw}, '{NUMBER_CHARS}') THEN 2
             WHEN {raw} IS NULL THEN 0 ELSE 3 END AS {name}_k"""
-    blank = " OR ".join(f"starts_with({raw}, {_lit(c)})" for c in STRIP)
+    blank = " OR ".join(f"starts_with({raw}, {lit(c)})" for c in STRIP)
     second = f"""CASE {name}_k WHEN 1 THEN {raw}
-            WHEN 2 THEN CASE WHEN {blank} THEN ltrim({raw}, {_lit(STRIP)}) ELSE {raw} END
+            WHEN 2 THEN CASE WHEN {blank} THEN ltrim({raw}, {lit(STRIP)}) ELSE {raw} END
             WHEN 3 THEN {clean_number_sql(raw)} END AS {name}_s"""
     third = f"""CASE WHEN {name}_k = 1 THEN
                  CASE WHEN starts_with({name}_s, '+') THEN substr({name}_s, 2) ELSE {name}_s END
@@ -161,7 +162,7 @@ def normalise_sql(
     once it knows which lines the reader skipped) plus ``reason`` (NULL when the row is good)
     and any ``passthrough`` columns."""
     keep = "".join(f", {c}" for c in passthrough)
-    synonyms = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in _DISPOSITION_SYNONYMS.items())
+    synonyms = " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in _DISPOSITION_SYNONYMS.items())
     caller_1, caller_2, caller_3 = number_columns_sql("caller_raw", "caller")
     called_1, called_2, called_3 = number_columns_sql("called_raw", "called")
     # Casts tolerate surrounding blanks, so values are trimmed only where a check needs it.

@@ -124,8 +124,8 @@ def _watch(
 
     try:
         seconds = parse_interval(interval)
-    except ValueError as exc:
-        raise InputError(f"--interval: {exc}") from None
+    except InputError as exc:
+        raise InputError(f"--interval: {exc.message}") from None
     console = stdout_console()
     store = open_store(settings)
     state = resume_state(store)  # a restarted watch goes on where the last one stopped

@@ -32,7 +32,9 @@ from tracehop.detection.indicators import Window
 from tracehop.detection.run import DEFAULT_MIN_CALLS, Detection, Finding, detect_on, save_run
 from tracehop.detection.scoring import FLAG_THRESHOLD
 from tracehop.settings import Settings
+from tracehop.sqltext import lit_list
 from tracehop.store import Store
+from tracehop.times import parse_duration
 
 _DAY = re.compile(r"^calls/day=(\d{4}-\d{2}-\d{2})/[^/]+\.parquet$")
 # A flagged finding whose score moved at least this much is reported again.
@@ -169,7 +171,7 @@ def watch_once(
             # Only this day's files: the other days are not read at all.
             con.execute(
                 "CREATE OR REPLACE VIEW calls AS SELECT * REPLACE (day::DATE AS day) FROM "
-                f"read_parquet({_files_sql(files)}, hive_partitioning = true, "
+                f"read_parquet({lit_list(files)}, hive_partitioning = true, "
                 "union_by_name = true)"
             )
             window = Window(max(lo, since) if since else lo, min(hi, until) if until else hi)
@@ -187,10 +189,6 @@ def watch_once(
     finally:
         con.close()
     return WatchIteration(new_files=new_files, days=runs)
-
-
-def _files_sql(files: list) -> str:
-    return "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
 
 
 def _compare(day: date, files: int, result: Detection, state: WatchState) -> DayRun:
@@ -211,11 +209,5 @@ def _compare(day: date, files: int, result: Detection, state: WatchState) -> Day
 
 
 def parse_interval(value: str) -> float:
-    """``10s``, ``2m``, ``1h`` or plain seconds."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", value or "")
-    if not m:
-        raise ValueError(f"{value!r} is not an interval: use e.g. 10s, 2m, 1h")
-    n = float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
-    if n <= 0:
-        raise ValueError("the interval must be above 0")
-    return n
+    """``10s``, ``2m``, ``1h`` or plain seconds (``tracehop.times``)."""
+    return parse_duration(value, what="interval")

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import re
 import time
 import uuid
 from collections import Counter
@@ -43,6 +42,7 @@ from tracehop.errors import InputError, NotFoundError
 from tracehop.settings import Settings
 from tracehop.store import Store, open_store
 from tracehop.store.models import HubHop, HubTrace
+from tracehop.times import format_span, parse_duration
 from tracehop.tracebacks.directory import (
     Provider,
     hub_settings,
@@ -286,7 +286,7 @@ def ask(
     deadline = time.monotonic() + hop_timeout
     delay = FIRST_RETRY_SECONDS
     pending = False  # the node took the request and a person is reviewing the answer
-    reason = f"no answer within {_span(hop_timeout)}"
+    reason = f"no answer within {format_span(hop_timeout)}"
 
     def wait() -> None:
         nonlocal delay
@@ -309,7 +309,7 @@ def ask(
                     url, json=body, headers=headers, timeout=httpx.Timeout(remaining)
                 )
         except httpx.TimeoutException:
-            reason = f"no answer within {_span(hop_timeout)}"
+            reason = f"no answer within {format_span(hop_timeout)}"
             continue
         except httpx.TransportError as exc:
             reason = f"cannot reach {provider.node_url}: {exc.__class__.__name__}: {exc}"
@@ -318,7 +318,7 @@ def ask(
         hop.http_status = resp.status_code
         if resp.status_code == 202:
             pending = True
-            reason = f"still under review at {provider.id} after {_span(hop_timeout)}"
+            reason = f"still under review at {provider.id} after {format_span(hop_timeout)}"
             wait()
             continue
         if resp.status_code == 404 and pending:
@@ -335,7 +335,7 @@ def ask(
             hop.reason = f"HTTP {resp.status_code}: {_error_text(resp)}"
             return hop
         if time.monotonic() > deadline:
-            hop.reason = f"answered after the deadline ({_span(hop_timeout)})"
+            hop.reason = f"answered after the deadline ({format_span(hop_timeout)})"
             return hop
         return _read_answer(hop, resp)
 
@@ -367,22 +367,9 @@ def _read_answer(hop: Hop, resp: httpx.Response) -> Hop:
     return hop
 
 
-_SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$", re.IGNORECASE)
-_SPAN_UNIT = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
-
-
 def parse_deadline(text: str) -> float:
     """A hop deadline: ``10s``, ``5m``, ``24h``, ``2d`` or plain seconds; in seconds."""
-    m = _SPAN.match(text or "")
-    if not m or float(m.group(1)) <= 0:
-        raise InputError(f"hop deadline {text!r} is not a positive duration: use e.g. 10s or 24h")
-    return float(m.group(1)) * _SPAN_UNIT[(m.group(2) or "s").lower()]
-
-
-def _span(seconds: float) -> str:
-    if seconds >= 3600 and seconds % 3600 == 0:
-        return f"{int(seconds // 3600)} h"
-    return f"{seconds:g} s"
+    return parse_duration(text, what="hop deadline")
 
 
 # --- the walk ------------------------------------------------------------------------------

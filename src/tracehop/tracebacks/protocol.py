@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from tracehop.errors import InputError
+from tracehop.times import parse_duration
 
 Answer = Literal["received_from", "origin", "provider_not_listed", "not_found"]
 ANSWERS: tuple[str, ...] = ("received_from", "origin", "provider_not_listed", "not_found")
@@ -90,19 +91,10 @@ class HopAnswer(BaseModel):
         }
 
 
-_WINDOW = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h)?\s*$", re.IGNORECASE)
-_UNIT = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
-
-
 def parse_window(text: str) -> timedelta:
-    """``90s``, ``5m``, ``1h`` or plain seconds; at most 24 h."""
-    m = _WINDOW.match(text or "")
-    if not m:
-        raise InputError(f"window {text!r} is not a duration: use e.g. 90s, 5m or 1h")
-    seconds = float(m.group(1)) * _UNIT[(m.group(2) or "s").lower()]
-    if seconds > 86400:
-        raise InputError(f"window {text!r} is too wide: at most 24h")
-    return timedelta(seconds=seconds)
+    """A match window (``90s``, ``5m``, ``1h`` or plain seconds; ``tracehop.times``), at most
+    24 h."""
+    return timedelta(seconds=parse_duration(text, what="window", maximum=86400, allow_zero=True))
 
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
