@@ -81,7 +81,7 @@ def sample_calls(days: int, per_day: int, n: int, seed: int = 1) -> list[tuple]:
 
 
 def to_request(call: tuple, rid: str):  # type: ignore[no-untyped-def]
-    from tracehop.tracebacks.responder import make_request
+    from tracehop.tracebacks.requests import make_request
 
     start: datetime = call[1].replace(tzinfo=UTC)
     # reported to the minute, as a complaint would be

@@ -6,8 +6,10 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -88,3 +90,63 @@ class Cli:
 @pytest.fixture
 def cli(home: Path) -> Cli:
     return Cli(home)
+
+
+# --- a simulated network of real nodes, shared by the hub tests --------------------------------
+
+
+@dataclass
+class SimNet:
+    """Seed 1, scale 0.05, one day, default scenario: every provider's home (its CDRs and
+    customers loaded), served by its real node app in this process
+    (``tracehop.api.inprocess``), with a token issued to the hub in ``nodes_csv`` for each
+    consortium member. ``down`` are the world's non-responsive providers."""
+
+    world: Path
+    base: Path
+    directory: list[dict[str, str]]
+    nodes: dict[str, Any]
+    services: dict[str, Any]
+    down: set[str]
+    nodes_csv: Path
+    known: set[str]
+
+    def hub_store(self, home: Path, *, nodes_csv: Path | None = None) -> Any:
+        """A new hub home at ``home`` with the directory, the nodes file and the number
+        blocks."""
+        from tracehop.store import open_store
+        from tracehop.tracebacks.directory import import_blocks, import_directory
+
+        store = open_store(load_settings(home=home))
+        import_directory(store, self.world / "directory.csv", nodes_csv or self.nodes_csv)
+        import_blocks(store, self.world / "number_blocks.csv")
+        return store
+
+    def hub(self, store: Any, **kw: Any) -> Any:
+        """A hub on ``store`` that reaches the nodes in this process (``kw``: e.g. a clock)."""
+        from tracehop.api.inprocess import InProcessNodes
+        from tracehop.tracebacks.hub import Hub
+
+        return Hub(store, transport=InProcessNodes.serving(self.services, self.down), **kw)
+
+
+@pytest.fixture(scope="session")
+def sim_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimNet]:
+    from tracehop.csvfiles import read_rows
+    from tracehop.demo import load_homes, serve_nodes
+    from tracehop.simulate import simulate
+    from tracehop.tracebacks.requests import load_known_providers
+
+    base = tmp_path_factory.mktemp("simnet")
+    world = base / "world"
+    simulate(world, seed=1, days=1, scale=0.05)
+    directory = read_rows(world / "directory.csv")
+    nodes, _ = load_homes(world, base / "homes", directory)
+    nodes_csv = base / "nodes.csv"
+    services, down = serve_nodes(world, nodes, nodes_csv, consortium_only=True)
+    known = load_known_providers(world / "directory.csv")
+    yield SimNet(world, base, directory, nodes, services, down, nodes_csv, known)
+    for service in services.values():
+        service.close()
+    for node in nodes.values():
+        node.close()

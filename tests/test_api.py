@@ -14,11 +14,13 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tracehop.api import create_app, tokens
+from tracehop.api.node import create_node_app, node_service
 from tracehop.cdr.ingest import ingest
 from tracehop.customers import import_customers, parse_customers_csv
+from tracehop.node import tokens
 from tracehop.settings import Settings, load_settings
 from tracehop.store import open_store
+from tracehop.times import SYSTEM, Clock, FakeClock
 
 ASK = {
     "request_id": "r-1",
@@ -38,9 +40,13 @@ def node_home(tmp_path: Path, data: Path) -> Settings:
     return settings
 
 
-def client(settings: Settings, **kw) -> tuple[TestClient, str]:
+def client(
+    settings: Settings, *, clock: Clock = SYSTEM, **changes: object
+) -> tuple[TestClient, str]:
+    """The node app of ``settings`` with ``changes`` (e.g. ``node_mode="review"``)."""
     token = tokens.issue(settings.home, "hub")
-    return TestClient(create_app(settings, **kw)), token
+    service = node_service(settings.replace(**changes), clock=clock)
+    return TestClient(create_node_app(service)), token
 
 
 def assert_error(resp: httpx.Response, status: int, text: str) -> None:
@@ -129,7 +135,7 @@ def test_revoked_token_is_refused(node_home: Settings) -> None:
 
 
 def test_review_first_mode(node_home: Settings) -> None:
-    c, token = client(node_home, mode="review")
+    c, token = client(node_home, node_mode="review")
     auth = {"Authorization": f"Bearer {token}"}
     with c:
         resp = c.post("/api/v1/tracebacks/requests", json=ASK, headers=auth)
@@ -140,7 +146,7 @@ def test_review_first_mode(node_home: Settings) -> None:
         again = c.get("/api/v1/tracebacks/requests/r-1", headers=auth)
         assert again.status_code == 202
     # the request and its computed answer are stored, waiting for a person
-    from tracehop.tracebacks.responder import stored_answers
+    from tracehop.tracebacks.answers import stored_answers
 
     store = open_store(node_home)
     stored = stored_answers(store)
@@ -151,16 +157,22 @@ def test_review_first_mode(node_home: Settings) -> None:
 
 
 def test_rate_limit(node_home: Settings) -> None:
-    c, token = client(node_home, rate=0.5)  # burst of 1 request, then one every 2 s
+    clock = FakeClock()
+    c, token = client(node_home, clock=clock, node_rate=0.5)  # a burst of 1, then 1 every 2 s
     auth = {"Authorization": f"Bearer {token}"}
+
+    def ask(i: int) -> int:
+        body = {**ASK, "request_id": f"q{i}"}
+        return c.post("/api/v1/tracebacks/requests", json=body, headers=auth).status_code
+
     with c:
-        codes = [
-            c.post(
-                "/api/v1/tracebacks/requests", json={**ASK, "request_id": f"q{i}"}, headers=auth
-            ).status_code
-            for i in range(3)
-        ]
-    assert codes[0] == 200 and 429 in codes[1:]
+        assert [ask(1), ask(2), ask(3)] == [200, 429, 429]
+        clock.advance(1.9)
+        assert ask(4) == 429
+        clock.advance(0.1)
+        assert [ask(5), ask(6)] == [200, 429]
+    events = [e["event"] for e in c.app.state.node.auditlog.read()]
+    assert events.count("rate_limited") == 4 and events.count("answered") == 2
 
 
 def _free_port() -> int:
@@ -229,7 +241,7 @@ def test_a_request_id_belongs_to_its_requester(node_home: Settings) -> None:
 
 def test_a_retry_gets_the_confirmed_answer(node_home: Settings) -> None:
     """A person corrected the answer; the hub asking again must get that, not a new one."""
-    from tracehop.tracebacks.responder import confirm
+    from tracehop.tracebacks.answers import confirm
 
     c, token = client(node_home)
     auth = {"Authorization": f"Bearer {token}"}
@@ -257,12 +269,12 @@ def test_unexpected_errors_keep_the_error_shape(node_home: Settings) -> None:
 
 
 def test_local_transport_rejects_bad_bodies(node_home: Settings) -> None:
-    from tracehop.api.node import NodeService
-    from tracehop.tracebacks.localnet import LocalNodes, node_url
+    from tracehop.api.inprocess import InProcessNodes, node_url
+    from tracehop.node.service import NodeService
 
     token = tokens.issue(node_home.home, "hub")
     service = NodeService(node_home, open_store(node_home))
-    transport = LocalNodes({"telco-x": service})
+    transport = InProcessNodes.serving({"telco-x": service})
     with httpx.Client(transport=transport) as http:
         url = node_url("telco-x") + "/api/v1/tracebacks/requests"
         auth = {"Authorization": f"Bearer {token}"}

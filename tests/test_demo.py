@@ -37,7 +37,7 @@ def test_demo_figures_are_real(tmp_path: Path) -> None:
     assert any(f"{t['matched_truth']} of {t['traced']}" in line for line in report.lines)
     # the hub stored every trace it made, with its hops
     from tracehop.store import open_store
-    from tracehop.tracebacks.hub import list_traces
+    from tracehop.tracebacks.traces import list_traces
 
     store = open_store(load_settings(home=out / "hub"))
     stored = list_traces(store)

@@ -18,8 +18,8 @@ from tracehop.detection.run import detect_on, run_detection
 from tracehop.engine import CALLS_SCHEMA, CUSTOMERS_SCHEMA
 from tracehop.settings import load_settings
 from tracehop.store import open_store
+from tracehop.tracebacks.answers import record_answers, record_requests
 from tracehop.tracebacks.protocol import HopAnswer, TracebackRequest
-from tracehop.tracebacks.responder import record_answers, record_requests
 
 T0 = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
 HEADER = "call_id,start,caller,called,upstream,downstream,duration,disposition,sip_code,attest"

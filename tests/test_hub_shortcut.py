@@ -1,7 +1,7 @@
 """The hub's STIR/SHAKEN shortcut (``tracehop.tracebacks.shortcut``), on the simulator's world.
 
 Every provider's node is its real tracehop home (``tracehop.demo.load_homes``) answering
-through the node API's own service in this process (``tracebacks.localnet.LocalNodes``). The
+through the node API's own service in this process (``tracehop.api.inprocess.InProcessNodes``: the real node app). The
 complaints are traced once hop by hop (the hub learns orig_id -> origin provider from the
 A-attested origins), then again with ``shortcut=True``.
 """
@@ -16,25 +16,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tracehop.api.node import NodeService
 from tracehop.csvfiles import read_rows as read
-from tracehop.demo import Node, load_homes, serve_nodes
 from tracehop.errors import InputError
 from tracehop.settings import load_settings
-from tracehop.simulate import simulate
 from tracehop.store import Store, open_store
 from tracehop.store.models import HubOrigin
-from tracehop.tracebacks.directory import import_blocks, import_directory
-from tracehop.tracebacks.hub import (
-    Complaint,
-    Hub,
-    Trace,
-    get_trace,
-    read_complaints,
-    trace,
-    trace_batch,
-)
-from tracehop.tracebacks.localnet import LocalNodes
+from tracehop.times import FakeClock
+from tracehop.tracebacks.batch import Complaint, read_complaints, trace_batch
+from tracehop.tracebacks.hub import trace
 from tracehop.tracebacks.protocol import parse_at
 from tracehop.tracebacks.shortcut import (
     best_match,
@@ -42,51 +31,22 @@ from tracehop.tracebacks.shortcut import (
     list_origins,
     signed_orig_id,
 )
+from tracehop.tracebacks.traces import Trace, get_trace
 
 if TYPE_CHECKING:
-    from conftest import Cli
+    from conftest import Cli, SimNet
 
 SEED, SCALE = 1, 0.05
-DEADLINE = 3.0  # seconds: the non-responsive provider's hop waits this long
+DEADLINE = 3.0  # fake seconds: the non-responsive provider's hop waits this long
 # The world's complaints are mostly about illegal campaigns, rarely signed A; as many again
 # A-signed calls of the world (truth/calls.csv) are reported too, one per originating provider.
 SIGNED_CALLS = 13
 
 
-@dataclass
-class Net:
-    world: Path
-    base: Path
-    directory: list[dict[str, str]]
-    nodes: dict[str, Node]
-    services: dict[str, NodeService]
-    down: set[str]
-    nodes_csv: Path
-
-    def hub_store(self, name: str) -> Store:
-        store = open_store(load_settings(home=self.base / name))
-        import_directory(store, self.world / "directory.csv", self.nodes_csv)
-        import_blocks(store, self.world / "number_blocks.csv")
-        return store
-
-    def hub(self, store: Store) -> Hub:
-        return Hub(store, transport=LocalNodes(self.services, self.down))
-
-
 @pytest.fixture(scope="module")
-def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
-    base = tmp_path_factory.mktemp("shortcut")
-    world = base / "world"
-    simulate(world, seed=SEED, days=1, scale=SCALE)
-    directory = read(world / "directory.csv")
-    nodes, _ = load_homes(world, base / "homes", directory)
-    nodes_csv = base / "nodes.csv"
-    services, down = serve_nodes(world, nodes, nodes_csv, consortium_only=True)
-    yield Net(world, base, directory, nodes, services, down, nodes_csv)
-    for service in services.values():
-        service.close()
-    for node in nodes.values():
-        node.close()
+def net(sim_net: SimNet) -> SimNet:
+    """The simulated network of conftest.py (seed 1, scale 0.05)."""
+    return sim_net
 
 
 @dataclass
@@ -97,12 +57,12 @@ class Runs:
 
 
 @pytest.fixture(scope="module")
-def runs(net: Net) -> Iterator[Runs]:
-    store = net.hub_store("hub")
+def runs(net: SimNet) -> Iterator[Runs]:
+    store = net.hub_store(net.base / "shortcut-hub")
     complaints, bad = read_complaints(net.world / "complaints.csv")
     assert bad == []
     complaints += signed_calls(net.world)
-    with net.hub(store) as hub:
+    with net.hub(store, clock=FakeClock()) as hub:
         first = trace_batch(hub, complaints, workers=2, hop_timeout=DEADLINE)
         second = trace_batch(hub, complaints, workers=2, hop_timeout=DEADLINE, shortcut=True)
     assert first.errors == second.errors == []
@@ -231,7 +191,7 @@ def test_every_a_signed_origin_is_reached_in_at_most_two_hops(runs: Runs) -> Non
     )
 
 
-def test_a_wrong_mapping_falls_back_to_the_full_walk(net: Net, runs: Runs) -> None:
+def test_a_wrong_mapping_falls_back_to_the_full_walk(net: SimNet, runs: Runs) -> None:
     before = next(
         t
         for t in runs.first.values()
@@ -246,12 +206,12 @@ def test_a_wrong_mapping_falls_back_to_the_full_walk(net: Net, runs: Runs) -> No
         for r in net.directory
         if r["in_consortium"] == "true" and r["responsive"] == "true" and r["id"] not in on_path
     )
-    store = net.hub_store("hub-wrong")
+    store = net.hub_store(net.base / "shortcut-hub-wrong")
     try:
         path = net.base / "origins.csv"
         path.write_text(f"orig_id,provider\n{oid},{wrong}\n")
         assert import_origins(store, path) == 1
-        with net.hub(store) as hub:
+        with net.hub(store, clock=FakeClock()) as hub:
             after = trace(
                 hub,
                 before.caller,

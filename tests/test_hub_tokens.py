@@ -1,6 +1,6 @@
 """Node tokens at rest in the hub's state DB: encrypted (tracehop.hubkey), still sent, never
 shown. The node is a real node service (its own token check) in this process
-(``tracehop.tracebacks.localnet.LocalNodes``); the store is a real SQLite file."""
+(``tracehop.api.inprocess.InProcessNodes``: the real node app); the store is a real SQLite file."""
 
 from __future__ import annotations
 
@@ -15,16 +15,16 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from tracehop.api import tokens
-from tracehop.api.node import NodeService
+from tracehop.api.inprocess import InProcessNodes, node_url
 from tracehop.errors import ConfigError
 from tracehop.hubkey import PREFIX, TokenBox, TokenKeyError, decrypt, encrypt
+from tracehop.node import tokens
+from tracehop.node.service import NodeService
 from tracehop.settings import Settings, load_settings
 from tracehop.store import Store, open_store
 from tracehop.store.models import HubProvider
 from tracehop.tracebacks.directory import import_blocks, import_directory, load_directory
 from tracehop.tracebacks.hub import Hub, open_hub, trace
-from tracehop.tracebacks.localnet import LocalNodes, node_url
 
 CALL = ("2025550143", "2125551234", "2025-03-03T16:50:00Z")
 
@@ -59,7 +59,7 @@ class Net:
     def trace(self, store: Store, settings: Settings | None = None) -> tuple[str, int | None]:
         """Trace the call; (outcome, the node's HTTP status): not_found/200 when the node
         took the token, no_response/401 when it refused it."""
-        transport = LocalNodes(self.service_map)
+        transport = InProcessNodes.serving(self.service_map)
         with Hub(store, settings=settings or self.hub, transport=transport) as hub:
             t = trace(hub, *CALL, hop_timeout=30)
         return t.outcome or "", t.hops[0].http_status
@@ -205,7 +205,7 @@ def test_callers_without_settings_use_the_store_home(net: Net, tmp_path: Path) -
     store = net.hub_store()
     import_directory(store, net.directory, net.nodes)
     assert (net.hub.home / "hub-secret.key").exists()
-    with open_hub(net.hub, transport=LocalNodes(net.service_map)) as hub:
+    with open_hub(net.hub, transport=InProcessNodes.serving(net.service_map)) as hub:
         assert trace(hub, *CALL, hop_timeout=30).outcome == "not_found"
     store.close()
     opened = open_store(load_settings(home=tmp_path / "other"))

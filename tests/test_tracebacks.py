@@ -22,13 +22,9 @@ from tracehop.settings import Settings, load_settings
 from tracehop.simulate import simulate
 from tracehop.store import open_store
 from tracehop.tracebacks import answer_batch, load_known_providers, lookup
+from tracehop.tracebacks.answers import stored_answers
 from tracehop.tracebacks.protocol import parse_at, parse_window
-from tracehop.tracebacks.responder import (
-    make_request,
-    parse_requests_bytes,
-    parse_requests_csv,
-    stored_answers,
-)
+from tracehop.tracebacks.requests import make_request, parse_requests_bytes, parse_requests_csv
 
 # The "notice" scenario has the most complaints for its size; seed 5 gives date-only ones and
 # mistyped caller IDs (not_found) among them.

@@ -25,7 +25,7 @@ from sqlalchemy import func, or_, select
 from tracehop.settings import Settings
 from tracehop.store import Store
 from tracehop.store.models import ComplaintRow
-from tracehop.tracebacks.hub import Complaint, ComplaintError, read_complaints
+from tracehop.tracebacks.batch import Complaint, ComplaintError, read_complaints
 from tracehop.tracebacks.protocol import TracebackRequest
 from tracehop.tracebacks.responder import Responder
 

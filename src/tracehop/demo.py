@@ -7,8 +7,9 @@ provider's node "who sent you this call?" and follows the answers hop by hop, an
 checked against the simulator's truth. Detection then runs in every provider's lake. Every
 figure printed is counted from the homes or the run, never assumed.
 
-The nodes run in this process (``tracebacks.localnet``: the node API's own service without
-the socket), so the demo needs no ports; ``tracehop serve`` runs the same node for real.
+The nodes run in this process (``tracehop.api.inprocess``: each provider's real node app,
+reached through its ASGI interface instead of a socket), so the demo needs no ports;
+``tracehop serve`` runs the same app on a socket.
 """
 
 from __future__ import annotations
@@ -24,20 +25,20 @@ from pathlib import Path
 import duckdb
 
 from tracehop.analyst import open_engine
-from tracehop.api import tokens
-from tracehop.api.node import NodeService
 from tracehop.cdr.ingest import ingest
 from tracehop.csvfiles import read_rows as _read
 from tracehop.customers import CustomerRecord, import_customers, parse_customers_csv
 from tracehop.detection.run import run_detection
 from tracehop.errors import InputError
+from tracehop.node import tokens
+from tracehop.node.service import NodeService
 from tracehop.settings import Settings, load_settings
 from tracehop.simulate import simulate
 from tracehop.store import Store, open_store
+from tracehop.tracebacks.batch import trace_batch
 from tracehop.tracebacks.directory import import_blocks, import_directory
-from tracehop.tracebacks.hub import open_hub, trace_batch
-from tracehop.tracebacks.localnet import LocalNodes, node_url
-from tracehop.tracebacks.responder import load_known_providers
+from tracehop.tracebacks.hub import open_hub
+from tracehop.tracebacks.requests import load_known_providers
 
 # A small world: big enough to look like a network, small enough for well under 3 minutes.
 DEMO_SCALE = 0.25
@@ -215,10 +216,12 @@ def _campaign_entries(world: Path, nodes: dict[str, Node]) -> list[dict[str, obj
 def serve_nodes(
     world: Path, nodes: dict[str, Node], nodes_csv: Path, *, consortium_only: bool = False
 ) -> tuple[dict[str, NodeService], set[str]]:
-    """Every provider's node service (in this process, for ``LocalNodes``), with a token
+    """Every provider's node service (in this process, for ``InProcessNodes``), with a token
     issued to the hub; writes the hub's nodes file (``id, node_url, token``; only consortium
     members with ``consortium_only``). Returns the services and the providers whose node
     never answers (the world's non-responsive ones: the hub records No Response)."""
+    from tracehop.api.inprocess import node_url
+
     known = load_known_providers(world / "directory.csv")
     services: dict[str, NodeService] = {}
     down: set[str] = set()
@@ -242,13 +245,15 @@ def _trace_complaints(out: Path, world: Path, nodes: dict[str, Node]) -> dict[st
     checked against the simulator's truth."""
     hub_home = out / "hub"
     hub_home.mkdir(parents=True, exist_ok=True)
+    from tracehop.api.inprocess import InProcessNodes  # the web shell, only when it runs
+
     services, down = serve_nodes(world, nodes, hub_home / "nodes.csv")
     hub_settings = load_settings(home=hub_home)
     store = open_store(hub_settings)
     import_directory(store, world / "directory.csv", hub_home / "nodes.csv")
     import_blocks(store, world / "number_blocks.csv")
     store.close()
-    with open_hub(hub_settings, transport=LocalNodes(services, down)) as hub:
+    with open_hub(hub_settings, transport=InProcessNodes.serving(services, down)) as hub:
         batch = trace_batch(
             hub,
             world / "complaints.csv",

@@ -59,3 +59,16 @@ class StoreError(TracehopError):
 
     status = 503
     transient = True
+
+
+class UnauthorizedError(TracehopError):
+    """No valid credentials (a missing, unknown or revoked token)."""
+
+    status = 401
+
+
+class RateLimitedError(TracehopError):
+    """Too many requests from one token holder or client; try again later."""
+
+    status = 429
+    transient = True

@@ -37,7 +37,28 @@ SETTINGS_HELP: list[tuple[str, str, str]] = [
         "(created on first use, mode 0600). Several, comma-separated, to rotate: the first "
         "encrypts.",
     ),
+    (
+        "TRACEHOP_BUSINESS_TIMEZONE",
+        "America/New_York",
+        "IANA zone of this provider's business hours: a traceback request received outside "
+        "them counts from 8:00 the next business morning (47 CFR 64.1200(n)(1)).",
+    ),
+    ("TRACEHOP_NODE_MODE", "auto", "Node answers: auto (at once) or review (a person confirms)."),
+    ("TRACEHOP_NODE_RATE", "50", "Traceback requests a second per token the node accepts."),
+    (
+        "TRACEHOP_NODE_DIRECTORY",
+        "(none)",
+        "Consortium directory CSV for the node: carriers not in it are answered "
+        "provider_not_listed.",
+    ),
+    (
+        "TRACEHOP_HUB_TOKEN",
+        "(none)",
+        "Bearer token `tracehop hub serve` requires on its API (unset: no token asked).",
+    ),
 ]
+
+NODE_MODES = ("auto", "review")
 
 
 class Settings(BaseSettings):
@@ -53,17 +74,31 @@ class Settings(BaseSettings):
     threads: int = 0
     log_level: str = "WARNING"
     hub_key: SecretStr | None = None  # tracehop.hubkey; SecretStr: never in a repr or a log
+    business_timezone: str = "America/New_York"
+    node_mode: str = "auto"
+    node_rate: float = Field(default=50.0, gt=0)
+    node_directory: Path | None = None
+    hub_token: SecretStr | None = None
 
-    @field_validator("timezone")
+    @field_validator("node_mode")
+    @classmethod
+    def _mode(cls, value: str) -> str:
+        if value not in NODE_MODES:
+            raise ValueError(f"must be auto or review, not {value!r}")
+        return value
+
+    @field_validator("timezone", "business_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
+        return check_zone(value, error=ValueError)
+
+    def replace(self, **changes: object) -> Settings:
+        """A copy with ``changes`` (None values ignored), validated like the environment."""
+        data = {**self.model_dump(), **{k: v for k, v in changes.items() if v is not None}}
         try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(
-                f"unknown time zone {value!r}: use an IANA name such as America/New_York"
-            ) from exc
-        return value
+            return type(self)(**data)
+        except ValueError as exc:  # pydantic.ValidationError is a ValueError
+            raise ConfigError(_first_error(exc)) from exc
 
     @property
     def lake_dir(self) -> Path:
@@ -74,6 +109,17 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'state.db').resolve()}"
+
+
+def check_zone(name: str, *, error: type[Exception] = ConfigError) -> str:
+    """``name`` if it is an IANA time zone; ``error`` saying what to give otherwise."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise error(
+            f"unknown time zone {name!r}: use an IANA name such as America/New_York"
+        ) from None
+    return name
 
 
 def load_settings(**overrides: object) -> Settings:

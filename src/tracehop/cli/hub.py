@@ -11,18 +11,11 @@ import typer
 from tracehop.cli.output import emit_json, emit_rows, stdout_console
 from tracehop.settings import Settings
 from tracehop.store import open_store
+from tracehop.tracebacks.batch import DEFAULT_WORKERS, trace_batch
 from tracehop.tracebacks.directory import import_blocks, import_directory, load_directory
-from tracehop.tracebacks.hub import (
-    DEFAULT_WORKERS,
-    Trace,
-    get_trace,
-    open_hub,
-    parse_deadline,
-    summary,
-    trace,
-    trace_batch,
-)
+from tracehop.tracebacks.hub import open_hub, parse_deadline, trace
 from tracehop.tracebacks.shortcut import import_origins, list_origins
+from tracehop.tracebacks.traces import Trace, get_trace, summary
 
 app = typer.Typer(help="The traceback hub: provider directory, hop-by-hop traces, summaries.")
 directory_app = typer.Typer(help="The provider directory (who each provider is, its node).")
@@ -342,16 +335,14 @@ def serve(
 ) -> None:
     """Serve the hub's traces, summary and directory as read-only JSON (uvicorn). With
     TRACEHOP_HUB_TOKEN set, every endpoint but /api/v1/health needs it as a bearer token."""
-    import os
-
     import uvicorn
 
-    token = os.environ.get("TRACEHOP_HUB_TOKEN") or None
-    if token is None and host not in ("127.0.0.1", "localhost", "::1"):
+    from tracehop.api.hub import create_hub_app
+
+    settings: Settings = ctx.obj
+    if settings.hub_token is None and host not in ("127.0.0.1", "localhost", "::1"):
         stdout_console().print(
             f"Warning: serving traces on {host} without TRACEHOP_HUB_TOKEN: anyone who can "
             "reach it can read them."
         )
-    from tracehop.api.hub import create_hub_app
-
-    uvicorn.run(create_hub_app(ctx.obj, token=token), host=host, port=port, log_level="warning")
+    uvicorn.run(create_hub_app(settings), host=host, port=port, log_level="warning")

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from tracehop.api import tokens
 from tracehop.cli.output import emit_json, emit_rows, stdout_console
 from tracehop.errors import ConfigError
+from tracehop.node import tokens
 from tracehop.settings import Settings
 
 tokens_app = typer.Typer(help="Issue, list and revoke the API tokens of this node.")
@@ -31,9 +30,20 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         mode: Annotated[
-            str, typer.Option(help="auto: answer at once; review: a person confirms first.")
-        ] = "auto",
-        rate: Annotated[float, typer.Option(help="Requests a second per token.")] = 50.0,
+            str | None,
+            typer.Option(
+                help="auto: answer at once; review: a person confirms first "
+                "(default TRACEHOP_NODE_MODE, auto).",
+                show_default=False,
+            ),
+        ] = None,
+        rate: Annotated[
+            float | None,
+            typer.Option(
+                help="Requests a second per token (default TRACEHOP_NODE_RATE, 50).",
+                show_default=False,
+            ),
+        ] = None,
         provider: Annotated[
             str | None,
             typer.Option(
@@ -44,30 +54,21 @@ def register(app: typer.Typer) -> None:
         """Run the node API: POST /api/v1/tracebacks/requests (docs/traceback.md)."""
         import uvicorn
 
-        settings: Settings = ctx.obj
-        if mode not in ("auto", "review"):
-            raise ConfigError(f"--mode must be auto or review, not {mode!r}")
+        from tracehop.api.node import create_node_app, node_service
+
         if directory is not None and not directory.is_file():
             raise ConfigError(f"no directory file at {directory}")
-        env = {
-            "TRACEHOP_HOME": str(settings.home),
-            "TRACEHOP_NODE_MODE": mode,
-            "TRACEHOP_NODE_RATE": str(rate),
-            "TRACEHOP_PROVIDER": provider or settings.provider,
-        }
-        if settings.database_url:
-            env["TRACEHOP_DATABASE_URL"] = settings.database_url
-        if directory is not None:
-            env["TRACEHOP_NODE_DIRECTORY"] = str(directory)
-        os.environ.update(env)
+        # The options are settings (TRACEHOP_NODE_*): the app gets them as one object.
+        settings: Settings = ctx.obj.replace(
+            node_mode=mode, node_rate=rate, node_directory=directory, provider=provider
+        )
         if not tokens.load(Path(settings.home)):
             stdout_console().print(
                 "No API token issued yet: every request will get 401. Issue one with: "
                 f"tracehop --home {settings.home} tokens issue hub"
             )
-        uvicorn.run(
-            "tracehop.api:app_from_env", factory=True, host=host, port=port, log_level="warning"
-        )
+        app = create_node_app(node_service(settings))
+        uvicorn.run(app, host=host, port=port, log_level="warning")
 
     app.add_typer(tokens_app, name="tokens")
 

@@ -12,15 +12,10 @@ import typer
 from tracehop.analyst import jsonable
 from tracehop.cli.output import emit_json, stdout_console
 from tracehop.errors import InputError
-from tracehop.settings import Settings
-from tracehop.tracebacks.deadlines import DEFAULT_ZONE
+from tracehop.settings import Settings, check_zone
 from tracehop.tracebacks.protocol import HopAnswer
-from tracehop.tracebacks.responder import (
-    answer_batch,
-    load_known_providers,
-    make_request,
-    parse_requests_csv,
-)
+from tracehop.tracebacks.requests import load_known_providers, make_request, parse_requests_csv
+from tracehop.tracebacks.responder import answer_batch
 
 app = typer.Typer(help="Answer traceback requests: who sent us this call?")
 
@@ -34,10 +29,12 @@ DirectoryOpt = Annotated[
     ),
 ]
 ZoneOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--business-zone",
-        help="Zone of your business hours (8:00-17:00 Mon-Fri) for the 24-hour due time.",
+        help="Zone of your business hours (8:00-17:00 Mon-Fri) for the 24-hour due time "
+        "(default: TRACEHOP_BUSINESS_TIMEZONE, America/New_York).",
+        show_default=False,
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the answers as JSON.")]
@@ -47,16 +44,8 @@ def _known(path: Path | None) -> set[str] | None:
     return load_known_providers(path) if path is not None else None
 
 
-def _check_zone(zone: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InputError(
-            f"unknown time zone {zone!r}: use an IANA name such as America/New_York"
-        ) from None
-    return zone
+def _zone(settings: Settings, zone: str | None) -> str:
+    return check_zone(zone) if zone else settings.business_timezone
 
 
 @app.command()
@@ -76,11 +65,12 @@ def lookup(
         ),
     ] = None,
     directory: DirectoryOpt = None,
-    business_zone: ZoneOpt = DEFAULT_ZONE,
+    business_zone: ZoneOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer one request: find the call, name its upstream, say which hop answer it is."""
     settings: Settings = ctx.obj
+    zone = _zone(settings, business_zone)
     request = make_request(
         request_id or f"lookup-{uuid.uuid4().hex[:12]}", caller, called, at, window=window
     )
@@ -88,12 +78,12 @@ def lookup(
         settings,
         [request],
         known_providers=_known(directory),
-        business_zone=_check_zone(business_zone),
+        business_zone=zone,
     )[0]
     if as_json:
         emit_json(answer.to_json())
         return
-    _print_answer(answer, business_zone)
+    _print_answer(answer, zone)
 
 
 @app.command()
@@ -107,14 +97,14 @@ def answer(
         typer.Option("--out", help="Also write the JSON answers to this file.", show_default=False),
     ] = None,
     directory: DirectoryOpt = None,
-    business_zone: ZoneOpt = DEFAULT_ZONE,
+    business_zone: ZoneOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer a CSV of requests. A bad row is reported with its line (answer "error") and
     does not stop the others."""
     settings: Settings = ctx.obj
     parsed = parse_requests_csv(requests)
-    zone = _check_zone(business_zone)
+    zone = _zone(settings, business_zone)
     known = _known(directory)
     answers = (
         answer_batch(
@@ -205,7 +195,7 @@ def confirm(
 ) -> None:
     """Confirm a stored answer (review-first mode): the node then gives it to the hub."""
     from tracehop.store import open_store
-    from tracehop.tracebacks.responder import confirm as confirm_answer
+    from tracehop.tracebacks.answers import confirm as confirm_answer
 
     store = open_store(ctx.obj)
     try:

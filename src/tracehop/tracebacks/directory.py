@@ -85,7 +85,7 @@ class ImportResult:
         return {"created": self.created, "updated": self.updated, "nodes": self.nodes}
 
 
-def _rows(path: Path, required: tuple[str, ...], what: str) -> list[tuple[int, dict[str, str]]]:
+def read_rows(path: Path, required: tuple[str, ...], what: str) -> list[tuple[int, dict[str, str]]]:
     """Read a CSV with a header; (line, row) with lower-case keys and stripped values."""
     reader, header = open_csv(path)
     missing = [c for c in required if c not in header]
@@ -135,7 +135,7 @@ def read_directory(path: Path) -> list[Provider]:
     in_consortium, rmd_listed, rmd_id, contact, node_url, token`` (the simulator's
     directory.csv works as is; its other columns are ignored)."""
     providers: dict[str, Provider] = {}
-    for line, row in _rows(path, DIRECTORY_REQUIRED, "provider directory"):
+    for line, row in read_rows(path, DIRECTORY_REQUIRED, "provider directory"):
         pid = row["id"]
         country = row["country"].upper()
         if not pid:
@@ -162,7 +162,7 @@ def read_directory(path: Path) -> list[Provider]:
 def read_nodes(path: Path) -> dict[str, tuple[str | None, str | None, str | None]]:
     """``id, node_url[, token, contact]`` per provider: id -> (node_url, token, contact)."""
     nodes: dict[str, tuple[str | None, str | None, str | None]] = {}
-    for line, row in _rows(path, NODES_REQUIRED, "nodes file"):
+    for line, row in read_rows(path, NODES_REQUIRED, "nodes file"):
         pid = row["id"]
         if not pid:
             raise InputError(f"{path}:{line}: id is empty")
@@ -309,7 +309,7 @@ def import_blocks(store: Store, path: Path) -> int:
     """Replace the number blocks with ``npa_nxx, provider[, use]`` from a CSV (the
     simulator's number_blocks.csv): portability data is a full snapshot."""
     blocks: dict[str, tuple[str, str | None]] = {}
-    for line, row in _rows(path, BLOCKS_REQUIRED, "number blocks file"):
+    for line, row in read_rows(path, BLOCKS_REQUIRED, "number blocks file"):
         code = row["npa_nxx"]
         if len(code) != 6 or not code.isdigit():
             raise InputError(f"{path}:{line}: npa_nxx {code!r} is not six digits (NPA-NXX)")

@@ -15,36 +15,23 @@ Every request and its answer are stored in the state DB with the 24-hour due tim
 
 from __future__ import annotations
 
-import csv
 import logging
-import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
-from pydantic import ValidationError
-from sqlalchemy import insert, select
 
 from tracehop.analyst import jsonable, open_engine
-from tracehop.csvfiles import open_csv
 from tracehop.customers import CustomerRecord, list_customers
-from tracehop.errors import ConflictError, InputError, StoreError
 from tracehop.numbers import to_e164
 from tracehop.settings import Settings
 from tracehop.store import Store, open_store
-from tracehop.store.models import TracebackAnswerRow, TracebackRequestRow
-from tracehop.tracebacks.deadlines import DEFAULT_ZONE, due_at
-from tracehop.tracebacks.protocol import (
-    MATCH_COLUMNS,
-    HopAnswer,
-    TracebackRequest,
-    parse_at,
-    parse_window,
-)
+from tracehop.tracebacks import lookups
+from tracehop.tracebacks.answers import record_answers, record_requests
+from tracehop.tracebacks.protocol import HopAnswer, TracebackRequest
+from tracehop.tracebacks.requests import digits
 
 log = logging.getLogger(__name__)
 
@@ -63,193 +50,9 @@ REVIEW_BELOW = 0.8
 DATE_ONLY_CONFIDENCE = 0.9
 MAX_MATCHES = 20
 ORIGIN_KINDS = ("end_user", "enterprise", "call_center")
-REQUEST_COLUMNS = ("request_id", "caller", "called", "at")
-OPTIONAL_COLUMNS = ("description", "window")
-
-
-@dataclass
-class RowError:
-    """A request row that could not be read: its line (header = 1) and why."""
-
-    line: int
-    reason: str
-    request_id: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "request_id": self.request_id,
-            "answer": "error",
-            "upstream": None,
-            "confidence": 0.0,
-            "needs_review": True,
-            "matches": [],
-            "line": self.line,
-            "error": self.reason,
-        }
-
-
-@dataclass
-class RequestFile:
-    requests: list[tuple[int, TracebackRequest]] = field(default_factory=list)
-    errors: list[RowError] = field(default_factory=list)
-
-
-# --- reading requests -------------------------------------------------------------------
-
-
-def make_request(
-    request_id: str,
-    caller: str,
-    called: str,
-    at: str,
-    *,
-    window: str | None = None,
-    description: str = "",
-) -> TracebackRequest:
-    """Build a request from text as a person or a CSV gives it; InputError says what is wrong."""
-    request_id = (request_id or "").strip()
-    if not request_id:
-        raise InputError("request_id is empty")
-    for name, number in (("caller", caller), ("called", called)):
-        if not _digits(number or ""):
-            raise InputError(f"{name} {number!r} has no digits: give a phone number")
-    when = parse_at(at)
-    span = parse_window(window) if window and window.strip() else None
-    try:
-        return TracebackRequest(
-            request_id=request_id,
-            caller=caller.strip(),
-            called=called.strip(),
-            at=when,
-            window=span,
-            description=(description or "").strip(),
-        )
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        raise InputError(f"{where}: {first.get('msg')}") from None
-
-
-def parse_requests_csv(path: Path) -> RequestFile:
-    """Read ``request_id, caller, called, at[, description, window]``.
-
-    A file that cannot be read, or whose header lacks a required column, is an InputError.
-    A bad row is a ``RowError`` with its line; the other rows are still read.
-    """
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    return parse_requests_bytes(data, str(path))
-
-
-def parse_requests_bytes(data: bytes, path: str = "requests") -> RequestFile:
-    """``parse_requests_csv`` on the file's bytes (``path`` names it in messages)."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = exc.object[: exc.start].count(b"\n") + 1
-        raise InputError(f"{path}:{line}: not UTF-8 text") from None
-    if "\x00" in text:
-        raise InputError(f"{path}: contains NUL bytes: not a CSV text file")
-    # One record per physical line (as in CDR ingest): a quote left open must not swallow
-    # the rows after it, and every error names the line a person sees in an editor.
-    lines = _LINE_BREAK.split(text)
-    if lines and lines[-1] == "":
-        lines.pop()
-    if not lines or not lines[0].strip():
-        raise InputError(f"{path}: empty file (columns: {', '.join(REQUEST_COLUMNS)})")
-    try:
-        header = [h.strip().lower() for h in _split(lines[0])]
-    except csv.Error as exc:
-        raise InputError(f"{path}:1: header is not readable as CSV: {exc}") from None
-    missing = [c for c in REQUEST_COLUMNS if c not in header]
-    if missing:
-        raise InputError(
-            f"{path}: header lacks {', '.join(missing)} "
-            f"(columns: {', '.join(REQUEST_COLUMNS + OPTIONAL_COLUMNS)})"
-        )
-    out = RequestFile()
-    seen: dict[str, int] = {}
-    for line, raw in enumerate(lines[1:], start=2):
-        try:
-            fields = _split(raw)
-        except csv.Error as exc:
-            why = (
-                "a quoted value does not end on its line" if "end of data" in str(exc) else str(exc)
-            )
-            out.errors.append(RowError(line, f"not readable as CSV: {why}"))
-            continue
-        if not fields or all(not f.strip() for f in fields):
-            continue  # blank line
-        if len(fields) < len(header):  # trailing optional columns left out
-            fields += [""] * (len(header) - len(fields))
-        if len(fields) != len(header):
-            out.errors.append(
-                RowError(
-                    line,
-                    f"expected {len(header)} fields ({', '.join(header)}), found {len(fields)}",
-                    fields[header.index("request_id")].strip() or None,
-                )
-            )
-            continue
-        row = dict(zip(header, fields, strict=True))
-        rid = row["request_id"].strip() or None
-        try:
-            req = make_request(
-                row["request_id"],
-                row["caller"],
-                row["called"],
-                row["at"],
-                window=row.get("window"),
-                description=row.get("description", ""),
-            )
-        except InputError as exc:
-            out.errors.append(RowError(line, exc.message, rid))
-            continue
-        if req.request_id in seen:
-            out.errors.append(
-                RowError(line, f"request_id repeats line {seen[req.request_id]}", rid)
-            )
-            continue
-        seen[req.request_id] = line
-        out.requests.append((line, req))
-    return out
-
-
-def _split(line: str) -> list[str]:
-    """One CSV record from one line; csv.Error when a quote is left open."""
-    rows = list(csv.reader([line], strict=True))
-    return rows[0] if rows else []
-
-
-def load_known_providers(path: Path) -> set[str]:
-    """Provider ids a hub knows (its directory): a CSV with ``id`` and, when present,
-    ``in_consortium`` (only rows marked true count, as in the simulator's directory.csv)."""
-    reader, header = open_csv(path)
-    if "id" not in header:
-        raise InputError(f"{path}: a provider directory needs an id column")
-    known: set[str] = set()
-    try:
-        for row in reader:
-            pid = (row.get("id") or "").strip()
-            flag = (row.get("in_consortium") or "true").strip().lower()
-            if pid and flag in ("true", "yes", "1", "y", "t"):
-                known.add(pid)
-    except csv.Error as exc:
-        raise InputError(f"{path}:{reader.line_num}: not readable as CSV: {exc}") from None
-    return known
 
 
 # --- finding and ranking candidates ------------------------------------------------------
-
-
-_NON_DIGIT = re.compile(r"\D")
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what csv and editors count as a line break
-
-
-def _digits(number: str) -> str:
-    return _NON_DIGIT.sub("", number)
 
 
 @dataclass
@@ -300,92 +103,29 @@ class Responder:
 
     def candidates(self, request: TracebackRequest) -> list[Candidate]:
         lo, hi = search_span(request)
-        caller, called = to_e164(request.caller), to_e164(request.called)
-        where = ["day BETWEEN ? AND ?", "start >= ?", "start < ?"]
-        params: list[object] = [lo.date(), hi.date(), lo, hi]
-        # Numbers without an E.164 form (short codes, invalid caller IDs) match on digits.
-        for col, e164, raw in (
-            ("called", called, request.called),
-            ("caller", caller, request.caller),
-        ):
-            if e164:
-                where.append(f"{col} = ?")
-                params.append(e164)
-            else:
-                where.append(f"{col} IS NULL AND regexp_replace({col}_raw, '[^0-9]', '', 'g') = ?")
-                params.append(_digits(raw))
-        sql = f"SELECT {', '.join(MATCH_COLUMNS)} FROM calls WHERE {' AND '.join(where)}"
-        try:
-            cur = self.con.execute(sql, params)
-            rows = [dict(zip(MATCH_COLUMNS, r, strict=True)) for r in cur.fetchall()]
-        except duckdb.Error as exc:
-            raise StoreError(f"lake lookup failed: {str(exc).splitlines()[0]}") from exc
-        out: list[Candidate] = []
-        for r in rows:
-            start: datetime = r["start"]
-            if isinstance(request.at, datetime):
-                out.append(Candidate(r, abs((start - request.at).total_seconds())))
-            else:
-                out.append(Candidate(r, None, start.astimezone(UTC).date() == request.at))
-        return rank(out)
+        rows = lookups.calls_matching(
+            self.con,
+            lo=lo,
+            hi=hi,
+            caller=(to_e164(request.caller), digits(request.caller)),
+            called=(to_e164(request.called), digits(request.called)),
+        )
+        return rank([_candidate(request, r) for r in rows])
 
     def candidates_many(self, requests: Sequence[TracebackRequest]) -> dict[str, list[Candidate]]:
         """Candidates for many requests in one join (a batch scans the lake once, not once per
         request). Requests whose numbers have no E.164 form are not included: ask
         :meth:`candidates` for those."""
-        rows = []
+        batch = []
         for req in requests:
             caller, called = to_e164(req.caller), to_e164(req.called)
             if caller and called:
                 lo, hi = search_span(req)
-                rows.append((req.request_id, caller, called, lo, hi))
-        if not rows:
-            return {}
-        table = pa.table(
-            {
-                "request_id": pa.array([r[0] for r in rows], pa.string()),
-                "caller": pa.array([r[1] for r in rows], pa.string()),
-                "called": pa.array([r[2] for r in rows], pa.string()),
-                "lo": pa.array([r[3] for r in rows], pa.timestamp("us", tz="UTC")),
-                "hi": pa.array([r[4] for r in rows], pa.timestamp("us", tz="UTC")),
-            }
-        )
-        first = min(r[3] for r in rows).date()
-        last = max(r[4] for r in rows).date()
-        cols = ", ".join(f"c.{c}" for c in MATCH_COLUMNS)
-        con = self.con
-        con.register("th_requests", table)
-        try:
-            # First the calls to any called number asked about (a semi-join that reads one
-            # column of the lake), then the exact join on that small set.
-            con.execute(
-                f"""CREATE OR REPLACE TEMP TABLE th_candidates AS
-                    SELECT {cols} FROM calls c
-                    WHERE c.day BETWEEN ? AND ?
-                      AND c.called IN (SELECT DISTINCT called FROM th_requests)""",
-                [first, last],
-            )
-            cur = con.execute(
-                f"""SELECT r.request_id, {cols} FROM th_requests r
-                    JOIN th_candidates c ON c.called = r.called AND c.caller = r.caller
-                     AND c.start >= r.lo AND c.start < r.hi"""
-            )
-            found = cur.fetchall()
-        except duckdb.Error as exc:
-            raise StoreError(f"lake lookup failed: {str(exc).splitlines()[0]}") from exc
-        finally:
-            con.unregister("th_requests")
-            con.execute("DROP TABLE IF EXISTS th_candidates")
+                batch.append((req.request_id, caller, called, lo, hi))
         by_id = {req.request_id: req for req in requests}
-        out: dict[str, list[Candidate]] = {r[0]: [] for r in rows}
-        for rec in found:
-            row = dict(zip(MATCH_COLUMNS, rec[1:], strict=True))
-            req = by_id[rec[0]]
-            start: datetime = row["start"]
-            if isinstance(req.at, datetime):
-                out[rec[0]].append(Candidate(row, abs((start - req.at).total_seconds())))
-            else:
-                out[rec[0]].append(Candidate(row, None, start.astimezone(UTC).date() == req.at))
+        out: dict[str, list[Candidate]] = {r[0]: [] for r in batch}
+        for rid, row in lookups.calls_matching_many(self.con, batch):
+            out[rid].append(_candidate(by_id[rid], row))
         return {rid: rank(c) for rid, c in out.items()}
 
     def answer_many(self, requests: Sequence[TracebackRequest]) -> list[HopAnswer]:
@@ -404,10 +144,7 @@ class Responder:
         lo, hi = search_span(request)
         key = (lo.date(), hi.date())
         if key not in self._covered:
-            n = self.con.execute(
-                "SELECT count(*) FROM calls WHERE day BETWEEN ? AND ?", list(key)
-            ).fetchone()
-            self._covered[key] = bool(n and n[0])
+            self._covered[key] = lookups.calls_on_days(self.con, *key) > 0
         return self._covered[key]
 
     def answer(self, request: TracebackRequest) -> HopAnswer:
@@ -481,6 +218,13 @@ class Responder:
         return "origin", customer, f"customer kind {rec.kind!r} is unknown", False
 
 
+def _candidate(request: TracebackRequest, row: dict[str, Any]) -> Candidate:
+    start: datetime = row["start"]
+    if isinstance(request.at, datetime):
+        return Candidate(row, abs((start - request.at).total_seconds()))
+    return Candidate(row, None, start.astimezone(UTC).date() == request.at)
+
+
 def rank(found: list[Candidate]) -> list[Candidate]:
     """Closest to the reported time first; for a date, calls inside the UTC day first, then
     answered calls (what a person reports), then by start."""
@@ -520,145 +264,6 @@ def _customer_json(rec: CustomerRecord) -> dict[str, Any]:
     return {k: jsonable(v) for k, v in rec.as_row().items()}
 
 
-# --- storing ------------------------------------------------------------------------------
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite gives naive datetimes back: they were stored in UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
-def record_requests(
-    store: Store,
-    requests: Sequence[TracebackRequest],
-    *,
-    received_at: datetime,
-    business_zone: str = DEFAULT_ZONE,
-    owner: str | None = None,
-) -> dict[str, tuple[datetime, datetime]]:
-    """Store requests before they are answered (a crash loses no request). A request id seen
-    before keeps its first receipt and due time and takes the new details. Returns each
-    request's (received_at, due_at)."""
-    ids = [req.request_id for req in requests]
-    out: dict[str, tuple[datetime, datetime]] = {}
-    with store.session() as s:
-        old = {
-            r.request_id: r
-            for r in s.scalars(
-                select(TracebackRequestRow).where(TracebackRequestRow.request_id.in_(ids))
-            )
-        }
-        due = due_at(received_at, business_zone)  # 47 CFR 64.1200(n)(1): same for the batch
-        new: dict[str, dict[str, Any]] = {}  # first seen now: one bulk INSERT, last details win
-        for req in requests:
-            details = {
-                "caller": req.caller,
-                "called": req.called,
-                "caller_e164": to_e164(req.caller),
-                "called_e164": to_e164(req.called),
-                "at": req.at.astimezone(UTC) if isinstance(req.at, datetime) else None,
-                "on_date": None if isinstance(req.at, datetime) else req.at,
-                "window_seconds": req.window.total_seconds() if req.window is not None else None,
-                "description": req.description or None,
-            }
-            row = old.get(req.request_id)
-            if row is None:
-                # 24 h, counted from the next business morning (deadlines.due_at).
-                new[req.request_id] = {
-                    "request_id": req.request_id,
-                    "owner": owner,
-                    "received_at": received_at,
-                    "due_at": due,
-                    **details,
-                }
-                out[req.request_id] = (received_at, due)
-                continue
-            if row.owner != owner:
-                # A request id belongs to whoever sent it first: nobody else may change it.
-                raise ConflictError(
-                    f"request id {req.request_id!r} is already used by another requester"
-                )
-            for key, value in details.items():
-                setattr(row, key, value)
-            out[req.request_id] = (_aware(row.received_at), _aware(row.due_at))  # type: ignore[assignment]
-        if new:
-            s.execute(insert(TracebackRequestRow), list(new.values()))
-    return out
-
-
-def record_answers(
-    store: Store, answers: Sequence[HopAnswer], *, status: str | None = None
-) -> None:
-    """Store answers (one per request: answering again replaces it and counts). ``status``
-    overrides answered/needs_review (review-first mode stores ``pending_review``)."""
-    now = datetime.now(UTC)
-    ids = [a.request_id for a in answers]
-    with store.session() as s:
-        old = {
-            r.request_id: r
-            for r in s.scalars(
-                select(TracebackAnswerRow).where(TracebackAnswerRow.request_id.in_(ids))
-            )
-        }
-        new: dict[str, dict[str, Any]] = {}  # not answered before: one bulk INSERT
-        for ans in answers:
-            details = {
-                "answer": ans.answer,
-                "upstream": ans.upstream,
-                "customer": ans.customer,
-                "confidence": ans.confidence,
-                "needs_review": ans.needs_review,
-                "matches": ans.matches,
-                "reason": ans.reason or None,
-                "status": status or ("needs_review" if ans.needs_review else "answered"),
-                "answered_at": now,
-            }
-            a = old.get(ans.request_id)
-            if a is not None:
-                for key, value in details.items():
-                    setattr(a, key, value)
-                a.times_answered = (a.times_answered or 0) + 1
-                continue
-            times = new[ans.request_id]["times_answered"] + 1 if ans.request_id in new else 1
-            new[ans.request_id] = {"request_id": ans.request_id, **details, "times_answered": times}
-        if new:
-            s.execute(insert(TracebackAnswerRow), list(new.values()))
-
-
-def stored_answers(store: Store) -> list[dict[str, Any]]:
-    """Every stored request with its answer, oldest first (for review and reports)."""
-    with store.session() as s:
-        rows = s.execute(
-            select(TracebackRequestRow, TracebackAnswerRow)
-            .join(
-                TracebackAnswerRow, TracebackAnswerRow.request_id == TracebackRequestRow.request_id
-            )
-            .order_by(TracebackRequestRow.received_at, TracebackRequestRow.request_id)
-        ).all()
-        return [
-            {
-                "request_id": r.request_id,
-                "caller": r.caller,
-                "called": r.called,
-                "at": _aware(r.at),
-                "on_date": r.on_date,
-                "received_at": _aware(r.received_at),
-                "due_at": _aware(r.due_at),
-                "answered_at": _aware(a.answered_at),
-                "answer": a.answer,
-                "upstream": a.upstream,
-                "confidence": a.confidence,
-                "needs_review": a.needs_review,
-                "status": a.status,
-                "times_answered": a.times_answered,
-                "matches": a.matches,
-            }
-            for r, a in rows
-        ]
-
-
 # --- the library entry points ----------------------------------------------------------------
 
 
@@ -669,7 +274,7 @@ def answer_batch(
     store: Store | None = None,
     known_providers: Iterable[str] | None = None,
     received_at: datetime | None = None,
-    business_zone: str = DEFAULT_ZONE,
+    business_zone: str | None = None,
 ) -> list[HopAnswer]:
     """Answer many requests with one engine; store every request and answer."""
     received_at = (received_at or datetime.now(UTC)).astimezone(UTC)
@@ -677,7 +282,10 @@ def answer_batch(
     store = store or open_store(settings)
     try:
         times = record_requests(
-            store, requests, received_at=received_at, business_zone=business_zone
+            store,
+            requests,
+            received_at=received_at,
+            business_zone=business_zone or settings.business_timezone,
         )
         responder = Responder(settings, store, known_providers=known_providers)
         try:
@@ -701,7 +309,7 @@ def lookup(
     store: Store | None = None,
     known_providers: Iterable[str] | None = None,
     received_at: datetime | None = None,
-    business_zone: str = DEFAULT_ZONE,
+    business_zone: str | None = None,
 ) -> HopAnswer:
     """Answer one request (and store it)."""
     return answer_batch(
@@ -712,22 +320,3 @@ def lookup(
         received_at=received_at,
         business_zone=business_zone,
     )[0]
-
-
-def confirm(store: Store, request_id: str, *, upstream: str | None = None) -> dict[str, Any]:
-    """A person confirms a stored answer (review-first mode, or one that needs review); with
-    ``upstream`` they correct who sent the call. The node then gives it to the hub."""
-    from tracehop.errors import NotFoundError
-
-    with store.session() as s:
-        row = s.get(TracebackAnswerRow, request_id)
-        if row is None:
-            raise NotFoundError(f"no answered traceback request {request_id!r}")
-        if upstream is not None and upstream != row.upstream:
-            row.upstream = upstream
-            row.matches = [m for m in row.matches if m.get("upstream") == upstream]
-            row.reason = ((row.reason + "; ") if row.reason else "") + "upstream set by a person"
-        row.needs_review = False
-        row.status = "answered"
-        row.answered_at = datetime.now(UTC)
-        return {"request_id": request_id, "status": row.status, "upstream": row.upstream}

@@ -25,16 +25,15 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 
 from tracehop.errors import InputError, StoreError
 from tracehop.store import Store
 from tracehop.store.models import HubOrigin
-
-if TYPE_CHECKING:
-    from tracehop.tracebacks.hub import Hop, Hub, Trace
+from tracehop.tracebacks.directory import Provider, read_rows
+from tracehop.tracebacks.traces import Hop, Trace
 
 ORIGINS_REQUIRED = ("orig_id", "provider")
 # identity_status values that mean STIR/SHAKEN verification failed (as detection reads them:
@@ -106,10 +105,8 @@ def known_provider(store: Store, oid: str) -> str | None:
 
 def import_origins(store: Store, path: Path) -> int:
     """Create or update ``orig_id, provider`` rows from a CSV (all rows or none)."""
-    from tracehop.tracebacks.directory import _rows
-
     rows: dict[str, str] = {}
-    for line, row in _rows(path, ORIGINS_REQUIRED, "origins file"):
+    for line, row in read_rows(path, ORIGINS_REQUIRED, "origins file"):
         oid, provider = row["orig_id"], row["provider"]
         if not oid or not provider:
             raise InputError(f"{path}:{line}: orig_id and provider must both be given")
@@ -139,7 +136,8 @@ def list_origins(store: Store) -> list[dict[str, Any]]:
 
 
 def take(
-    hub: Hub,
+    store: Store,
+    directory: dict[str, Provider],
     t: Trace,
     first: Hop,
     ask: Callable[[str], Hop],
@@ -151,8 +149,8 @@ def take(
     if first.answer != "received_from":
         return None
     oid = signed_orig_id(best_match(first))
-    pid = known_provider(hub.store, oid) if oid else None
-    p = hub.directory.get(pid) if pid else None
+    pid = known_provider(store, oid) if oid else None
+    p = directory.get(pid) if pid else None
     if (
         p is None
         or not p.in_consortium
@@ -172,14 +170,3 @@ def take(
     hop.reason = f"{detour}: {hop.reason}" if hop.reason else detour
     keep(hop)
     return None
-
-
-def mainline(hops: list[Hop]) -> list[Hop]:
-    """The hops of the hop-by-hop chain: without a shortcut hop the walk did not continue from
-    (each hop's provider is the upstream the one before it named)."""
-    out: list[Hop] = []
-    for h in hops:
-        if out and h.provider != out[-1].upstream:
-            continue
-        out.append(h)
-    return out

@@ -1,0 +1,28 @@
+"""The node's audit log: one JSON line per event in ``HOME/audit.log`` (append-only)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from tracehop.times import SYSTEM, Clock
+
+
+class AuditLog:
+    def __init__(self, path: Path, *, clock: Clock = SYSTEM) -> None:
+        self.path = Path(path)
+        self.clock = clock
+        self._lock = threading.Lock()
+
+    def write(self, **fields: Any) -> None:
+        line = json.dumps({"at": self.clock.now().isoformat(), **fields}, default=str)
+        with self._lock, self.path.open("a") as fh:
+            fh.write(line + "\n")
+
+    def read(self) -> list[dict[str, Any]]:
+        """Every event, oldest first (for tests and reviews)."""
+        if not self.path.exists():
+            return []
+        return [json.loads(x) for x in self.path.read_text().splitlines() if x.strip()]

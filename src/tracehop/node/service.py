@@ -1,0 +1,178 @@
+"""The node's service: a provider's traceback responder behind authentication, a rate
+limit, the audit log and (optionally) a person's review.
+
+``POST /api/v1/tracebacks/requests`` (``tracehop.api.node``) answers one request about one
+call (never bulk CDRs), for holders of a token the operator issued. Every request is stored
+before it is answered (with its 24-hour due time, 47 CFR 64.1200(n)(1)), rate-limited per
+token, and written to the audit log.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from tracehop.errors import ConfigError, RateLimitedError, UnauthorizedError
+from tracehop.node import tokens
+from tracehop.node.audit import AuditLog
+from tracehop.node.ratelimit import RateLimiter
+from tracehop.settings import NODE_MODES, Settings
+from tracehop.store import Store
+from tracehop.store.models import IngestManifest
+from tracehop.times import SYSTEM, Clock
+from tracehop.tracebacks.answers import record_answers, record_requests, stored_answer
+from tracehop.tracebacks.protocol import HopAnswer, TracebackRequest
+from tracehop.tracebacks.requests import make_request
+from tracehop.tracebacks.responder import Responder
+
+log = logging.getLogger(__name__)
+
+
+class RequestBody(BaseModel):
+    """A traceback request as the hub sends it (times in UTC; ``at`` may be a date)."""
+
+    request_id: str = Field(min_length=1, max_length=200)
+    caller: str = Field(min_length=1, max_length=100)
+    called: str = Field(min_length=1, max_length=100)
+    at: str = Field(min_length=1, max_length=64)
+    window: str | None = Field(default=None, max_length=20)
+    description: str = Field(default="", max_length=2000)
+
+
+class NodeService:
+    """One home's responder, shared by the API's worker threads.
+
+    ``settings`` give the mode (``node_mode``: auto or review), the rate limit per token
+    (``node_rate``) and the business time zone of the 24-hour rule; ``clock`` is the real one
+    unless a test passes a ``FakeClock``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        known_providers: set[str] | None = None,
+        clock: Clock = SYSTEM,
+        own_store: bool = False,
+    ) -> None:
+        if settings.node_mode not in NODE_MODES:
+            raise ConfigError(f"node mode must be auto or review, not {settings.node_mode!r}")
+        self.settings, self.store, self.clock = settings, store, clock
+        self.known = known_providers
+        self.mode, self.zone, self.rate = (
+            settings.node_mode,
+            settings.business_timezone,
+            settings.node_rate,
+        )
+        self.limiter = RateLimiter(self.rate, clock=clock)
+        self.auditlog = AuditLog(Path(settings.home) / "audit.log", clock=clock)
+        self._own_store = own_store
+        self._lock = threading.Lock()
+        self._responder: Responder | None = None
+        self._lake_version: int | None = None
+
+    @property
+    def provider(self) -> str:
+        return self.settings.provider
+
+    def authenticate(self, token: str | None, client: str) -> str:
+        """The name the token was issued to; 401 or 429 (``TracehopError``) otherwise."""
+        name = tokens.verify(tokens.load(Path(self.settings.home)), token)
+        if name is None:
+            # Audited, but at most at the rate limit per client, so nobody can flood the log.
+            if self.limiter.take("unauthorized:" + client):
+                self.audit(event="unauthorized", client=client)
+                log.warning("traceback request without a valid token from %s", client)
+            raise UnauthorizedError("a valid token is required: Authorization: Bearer <token>")
+        if not self.limiter.take(name):
+            self.audit(event="rate_limited", token=name, client=client)
+            raise RateLimitedError(f"too many requests from {name}: at most {self.rate:g} a second")
+        return name
+
+    def answer(
+        self, request: TracebackRequest, *, token: str, client: str
+    ) -> HopAnswer | dict[str, Any] | None:
+        """Store, answer, store the answer. A request already answered for this requester gets
+        the stored answer again (a retry must not undo a person's confirmation); in review
+        mode the answer waits for a person (None)."""
+        received = self.clock.now()
+        with self._lock:
+            stored = self.stored(request.request_id, owner=token)
+            if stored is not None and stored["status"] in ("answered", "pending_review"):
+                self.audit(event="repeated", token=token, client=client,
+                           request_id=request.request_id)  # fmt: skip
+                return None if stored["status"] == "pending_review" else stored
+            times = record_requests(
+                self.store,
+                [request],
+                received_at=received,
+                business_zone=self.zone,
+                owner=token,
+            )
+            ans = self._current().answer(request)
+            ans.received_at, ans.due_at = times[request.request_id]
+            if self.mode == "review":
+                ans.needs_review = True
+            # one transaction: a reader never sees a review-first answer before a person does
+            record_answers(
+                self.store,
+                [ans],
+                status="pending_review" if self.mode == "review" else None,
+                now=self.clock.now(),
+            )
+        self.audit(
+            event="answered" if self.mode == "auto" else "queued",
+            token=token,
+            client=client,
+            request_id=request.request_id,
+            answer=ans.answer,
+            upstream=ans.upstream,
+        )
+        return ans if self.mode == "auto" else None
+
+    def respond(self, body: RequestBody, *, token: str, client: str) -> tuple[int, dict[str, Any]]:
+        """(HTTP status, JSON) for a traceback request body, as the API returns it."""
+        req = make_request(
+            body.request_id,
+            body.caller,
+            body.called,
+            body.at,
+            window=body.window,
+            description=body.description,
+        )
+        answer = self.answer(req, token=token, client=client)
+        if answer is None:  # review-first: a person confirms before the answer leaves
+            return 202, {"request_id": req.request_id, "status": "pending_review"}
+        if isinstance(answer, dict):  # asked again: the stored (perhaps confirmed) answer
+            return 200, answer
+        return 200, answer.to_json()
+
+    def stored(self, request_id: str, *, owner: str | None) -> dict[str, Any] | None:
+        """The stored answer to a request of ``owner`` (None for anybody else's)."""
+        return stored_answer(self.store, request_id, owner=owner)
+
+    def _current(self) -> Responder:
+        """The responder, reopened when new CDR files have been ingested since."""
+        with self.store.session() as s:
+            version = s.scalar(select(func.count()).select_from(IngestManifest)) or 0
+        if self._responder is None or version != self._lake_version:
+            if self._responder is not None:
+                self._responder.close()
+            self._responder = Responder(self.settings, self.store, known_providers=self.known)
+            self._lake_version = version
+        return self._responder
+
+    def audit(self, **fields: Any) -> None:
+        self.auditlog.write(**fields)
+
+    def close(self) -> None:
+        if self._responder is not None:
+            self._responder.close()
+            self._responder = None
+        if self._own_store:
+            self.store.close()
