@@ -38,14 +38,14 @@ def main() -> None:
     ap.add_argument("--keep", type=Path)
     args = ap.parse_args()
 
-    from tracehop.node import tokens
     from tracehop.cdr.ingest import ingest
     from tracehop.customers import import_customers, parse_customers_csv
+    from tracehop.node import tokens
     from tracehop.settings import load_settings
     from tracehop.simulate import simulate
     from tracehop.store import open_store
-    from tracehop.tracebacks.directory import import_blocks, import_directory
     from tracehop.tracebacks.batch import trace_batch
+    from tracehop.tracebacks.directory import import_blocks, import_directory
     from tracehop.tracebacks.hub import open_hub
     from tracehop.tracebacks.nodeprocs import start_node, stop_all, wait_healthy
 
