@@ -221,7 +221,7 @@ def test_real_server_process(node_home: Settings) -> None:
         )
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.communicate(timeout=10)  # reaps it and closes its pipes
 
 
 def test_a_request_id_belongs_to_its_requester(node_home: Settings) -> None:

@@ -43,8 +43,8 @@ def child(home: Path, cdr: Path, crash_at: str | None) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "tracehop", "--home", str(home), "ingest", str(cdr), "--json"],
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,  # only its exit matters; unread pipes would leak
+        stderr=subprocess.DEVNULL,
     )
 
 
