@@ -20,7 +20,7 @@ from tracehop.csvfiles import read_rows as read
 from tracehop.numbers import CallerIdClass, caller_id_class
 from tracehop.settings import load_settings
 from tracehop.simulate import CAMPAIGNS, SCENARIOS, hop_tolerance, simulate
-from tracehop.simulate.world import NPAS, PREMIUM_RANGES
+from tracehop.simulate.model import NPAS, PREMIUM_RANGES
 
 SCALE = 0.03
 

@@ -19,7 +19,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from tracehop.simulate.world import ATTEST, World
+from tracehop.simulate.model import ATTEST, World
 
 GENERIC_HEADER = (
     "call_id,start,caller,called,upstream,downstream,duration,disposition,sip_code,attest,orig_id"
