@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from tracehop.simulate.model import World
 from tracehop.simulate.traffic import ANSWERED, CANCELLED, Calls, SourceArrays
-from tracehop.simulate.world import World
 
 COMPLAINT_HEADER = [
     "complaint_id",

@@ -102,3 +102,20 @@ BAD_ACTORS = (
     "Secure Help Desk Services",
     "Nova Callers",
 )
+
+
+def numbered(table: tuple[tuple[str, ...], ...], n: int, suffix: str) -> list[tuple[str, ...]]:
+    """The first ``n`` rows of ``table``, and numbered copies once it runs out (a world with
+    more providers of a kind than there are names: ``bluewave-10``, "... East 10")."""
+    out = list(table[: min(n, len(table))])
+    for k in range(len(out), n):
+        base = table[k % len(table)]
+        out.append((f"{base[0]}-{k}", f"{base[1]} {suffix} {k}", *base[2:]))
+    return out
+
+
+def slug(text: str) -> str:
+    """'Clearwater Law Offices' -> 'clearwater-law-offices' (trunk names of a switch)."""
+    drop = {"llc", "inc", "ltd", "co", "pvt", "fze", "&"}
+    words = ["".join(ch for ch in w if ch.isalnum()) for w in text.lower().split()]
+    return "-".join([w for w in words if w and w not in drop][:3])

@@ -26,9 +26,10 @@ from tracehop.simulate.complaints import (
     ComplaintLog,
     collect,
 )
+from tracehop.simulate.model import World
 from tracehop.simulate.scenarios import get_scenario
 from tracehop.simulate.traffic import explode_hops, plan_day, slice_calls, source_arrays
-from tracehop.simulate.world import World, build_world
+from tracehop.simulate.world import build_world
 from tracehop.simulate.writers import CdrWriter, write_csv, write_static
 
 

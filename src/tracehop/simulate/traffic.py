@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tracehop.simulate.model import NPAS, World
 from tracehop.simulate.scenarios import CALLED_STRATEGIES, CLI_STRATEGIES
-from tracehop.simulate.world import NPAS, World
 
 # Disposition codes used in the arrays (the writers map them to each switch's words).
 ANSWERED, NO_ANSWER, BUSY, CANCELLED, FAILED = range(5)

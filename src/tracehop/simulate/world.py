@@ -1,30 +1,46 @@
-"""The simulated world: providers, their customers, number blocks, routes and traffic sources.
+"""Building a world from a seed: providers, routes, number plan, customers and their sources.
 
-Built once from the seed (small: tens of providers, a few hundred customers), then used by
-``traffic.py`` as flat numpy arrays so that millions of calls are generated without a Python
-loop per call. Why each piece exists:
+``build_world`` runs the steps below in a fixed order. They share one random stream, so the
+order of the draws is part of the output (same seed, same bytes): a step that draws must keep
+its place, and a new draw belongs after the last one. What a world is, and why each piece
+exists, is in ``model.py``. The steps, in order:
 
-- **Providers** in the roles of DOMAIN.md. Index order matters: US originating, access
-  (terminating carriers that also originate their subscribers' calls), foreign, gateways,
-  intermediates. Intermediates only route to intermediates of a higher index, so routes are
-  loop-free and a path has at most ``max_transit`` transit hops (3 to 7 providers in all).
-- **Customers**: who sends each provider its calls. The ``upstream`` value in a provider's
-  CDRs is a customer id or, for provider-to-provider traffic, the sending provider's id.
-- **Sources**: one stream of calls each (a customer's legal traffic or a campaign), with its
-  caller-ID and called-number strategies, volume, time profile, answer rate and durations.
-- **Number plan**: NPA-NXX blocks owned by access providers (subscribers) and by originating
-  providers (their customers' numbers), so the terminating provider of a call follows from its
-  called number, as number portability data would tell a real hub.
+1. ``_providers``: every provider with its RMD number and clock offset, then
+   ``_provider_flags``: who is outside the consortium or the RMD, non-responsive, lax.
+2. ``_route_weights``: least-cost-routing partners of each provider (the network's shape).
+3. ``_number_plan``: who owns each NPA-NXX block (subscribers and customers' numbers).
+4. ``_gateway_ingress``: the orig_id a gateway signs for each foreign upstream.
+5. Customers and their legal traffic, kind by kind: ``_residential``, ``_enterprises``,
+   ``_call_centers``, ``_informational``, ``_us_wholesale``, ``_foreign_business``.
+6. ``_campaigns``: each campaign's entry customer, caller-ID pool and source, then the TDoS
+   target lines (``_place_targets``).
+
+The world under construction is a ``_Draft``: what the steps share, and the helpers that draw
+caller-ID pools, origination ids and customers from the stream.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
 
+from tracehop.simulate.model import (
+    FORMATS,
+    NPAS,
+    PREMIUM_RANGES,
+    PROVIDER_KINDS,
+    TOLL_FREE_NPAS,
+    WEEKLY,
+    Customer,
+    Provider,
+    Source,
+    World,
+    hour_profile,
+)
 from tracehop.simulate.names import (
     ACCESS_NAMES,
     BAD_ACTORS,
@@ -37,185 +53,201 @@ from tracehop.simulate.names import (
     RESELLERS_FOREIGN,
     RESELLERS_US,
     US_NAMES,
+    numbered,
+    slug,
 )
-from tracehop.simulate.scenarios import Scenario
-
-# Assigned, geographic NANP area codes (checked valid by phonenumbers in the tests).
-_NPA_TEXT = (
-    "201 202 203 205 206 207 208 209 210 212 213 214 215 216 217 218 219 224 225 228 229 "
-    "231 234 239 240 248 251 252 253 254 256 260 262 267 269 270 276 281 301 302 303 304 "
-    "305 307 308 309 310 312 313 314 315 316 317 318 319 320 321 323 325 330 334 336 337 "
-    "339 347 351 352 360 361 386 401 402 404 405 406 407 408 409 410 412 413 414 415 417 "
-    "419 423 424 425 430 432 434 435 440 443 469 478 479 480 484 501 502 503 504 505 507 "
-    "508 509 510 512 513 515 516 517 518 520 530 540 541 551 559 561 562 563 567 570 571 "
-    "573 574 575 580 585 586 601 602 603 605 606 607 608 609 610 612 614 615 616 617 618 "
-    "619 620 623 626 630 631 636 641 646 650 651 660 661 662 678 682 701 702 703 704 706 "
-    "707 708 712 713 714 715 716 717 718 719 720 724 727 731 732 734 740 754 757 760 763 "
-    "765 770 772 773 774 775 781 785 786 801 802 803 804 805 806 810 812 813 814 815 816 "
-    "817 818 828 830 831 832 843 845 847 848 850 856 857 858 859 860 862 863 864 865 870 "
-    "872 901 903 904 906 907 908 909 910 912 913 914 915 916 917 918 919 920 925 928 931 "
-    "936 937 940 941 949 951 952 954 956 970 971 972 973 978 979 980 985 989"
-)
-NPAS: tuple[int, ...] = tuple(int(x) for x in _NPA_TEXT.split())
-TOLL_FREE_NPAS: tuple[int, ...] = (800, 833, 844, 855, 866, 877, 888)
-# International premium-rate ranges (country code + range prefix, total digits), all classed
-# PREMIUM_RATE by phonenumbers: the numbers one-ring scams want the victim to call back.
-PREMIUM_RANGES: tuple[tuple[str, int], ...] = (
-    ("44909", 12),  # United Kingdom 09xx
-    ("21688", 11),  # Tunisia
-    ("375902", 13),  # Belarus
-    ("370900", 11),  # Lithuania
-    ("43900", 11),  # Austria
-)
-FORMATS: tuple[str, ...] = ("generic", "freeswitch", "asterisk", "kamailio")
-ATTEST = ("", "A", "B", "C")
-
-# Hour-of-day weights in UTC (US Eastern is UTC-5 in winter, UTC-4 from mid-March).
-_H = np.arange(24)
-_ET = (_H - 5) % 24  # Eastern hour for each UTC hour
-
-
-def _profile(name: str, burst_hours: tuple[int, ...] = ()) -> np.ndarray:
-    et = _ET
-    if name == "business":  # 8 a.m. - 8 p.m. Eastern, dip at lunch; TCPA calling hours
-        w = np.where((et >= 8) & (et < 20), 1.0, 0.02) * np.where(et == 12, 0.7, 1.0)
-    elif name == "residential":  # low at night, evening peak
-        w = np.interp(et, [0, 5, 8, 12, 17, 20, 23], [0.15, 0.05, 0.5, 0.9, 1.0, 0.9, 0.35])
-    elif name == "reminders":  # appointment and school notices: morning and early evening
-        w = np.where((et >= 7) & (et < 10), 1.0, 0.0) + np.where((et >= 16) & (et < 19), 0.7, 0)
-        w = w + 0.01
-    elif name == "evening":  # one-ring: evenings and nights, when people call back
-        w = np.interp(et, [0, 6, 12, 17, 21, 23], [0.6, 0.2, 0.2, 0.8, 1.0, 0.8])
-    elif name == "burst":  # floods: a couple of hours, nothing else
-        w = np.full(24, 0.002)
-        w[list(burst_hours)] = 1.0
-    else:
-        raise ValueError(name)
-    return (w / w.sum()).astype(np.float64)
-
-
-WEEKLY: dict[str, tuple[float, ...]] = {  # Monday .. Sunday
-    "business": (1, 1, 1, 1, 1, 0.35, 0.15),
-    "residential": (1, 1, 1, 1, 1.05, 0.95, 0.85),
-    "call_center": (1, 1, 1, 1, 1, 0.3, 0.0),
-    "reminders": (1, 1, 1, 1, 0.9, 0.2, 0.05),
-    "campaign": (1, 1, 1, 1, 1, 0.6, 0.4),
-}
-
-
-@dataclass
-class Provider:
-    idx: int
-    id: str
-    name: str
-    country: str
-    kind: str  # us_originating | access | foreign | gateway | intermediate
-    roles: tuple[str, ...]
-    rmd_listed: bool
-    rmd_id: str
-    in_consortium: bool
-    responsive: bool
-    cdr_format: str
-    skew: float  # this switch's clock offset, seconds
-    ip: str
-    signing: str  # strict | lax | none (foreign providers do not sign)
-
-
-@dataclass
-class Customer:
-    idx: int  # position in World.names (providers come first)
-    id: str
-    name: str
-    kind: str  # CustomerRecord kind: end_user | enterprise | call_center | carrier
-    role: str  # truth: residential, enterprise, call_center, informational, wholesale, ...
-    country: str
-    onboarded: date
-    provider: int
-    campaigns: list[str] = field(default_factory=list)
-    notes: str = ""
-    ip: str = ""
-
-
-@dataclass
-class Source:
-    """One stream of calls: a customer's legal traffic, or a campaign through a customer."""
-
-    customer: int  # name index of the upstream customer at the entry provider
-    provider: int  # entry provider
-    campaign: str  # "" for legal traffic
-    role: str
-    cli: str
-    called: str
-    per_day: float
-    profile: np.ndarray
-    weekly: tuple[float, ...]
-    answer: float
-    busy: float
-    cancel: float
-    failed: float
-    dur_median: float
-    dur_sigma: float
-    ring_min: float
-    ring_max: float
-    pool: tuple[int, int] = (0, 0)  # offset, length into World.pool_*
-    targets: tuple[int, int] = (0, 0)  # offset, length into World.targets
-    attest: int = 0  # 0 none, 1 A, 2 B, 3 C
-    oid: int = -1
-    cnam: int = 0
-    active_share: float = 1.0
-    description: str = ""
-
-
-@dataclass
-class World:
-    scenario: Scenario
-    seed: int
-    providers: list[Provider]
-    customers: list[Customer]
-    sources: list[Source]
-    route_cum: np.ndarray  # P x (P+1) cumulative next-hop probabilities; column P = exit
-    owner: np.ndarray  # NPA-NXX (6 digits) -> provider index, -1 unowned
-    sub_blocks: np.ndarray  # subscriber NPA-NXX blocks (of access providers)
-    sub_block_start: np.ndarray  # per provider: first index into sub_blocks (access only)
-    sub_block_count: np.ndarray
-    pool_num: np.ndarray  # caller-ID pools: digits
-    pool_len: np.ndarray  # number of digits
-    pool_intl: np.ndarray  # True: international digits (with country code)
-    targets: np.ndarray  # TDoS target lines (10-digit national numbers)
-    oids: list[str]
-    ingress_oid: np.ndarray  # P x P: orig_id a gateway signs for traffic from an upstream
-    cnams: list[str]
-    # Honeypots: lines >= 10000 - honeypot_lines in every NPA-NXX block divisible by 8.
-    honeypot_lines: int
-
-    @property
-    def names(self) -> list[str]:
-        return [p.id for p in self.providers] + [c.id for c in self.customers]
-
-    @property
-    def n_providers(self) -> int:
-        return len(self.providers)
-
-    def customer_by_idx(self, name_idx: int) -> Customer:
-        return self.customers[name_idx - len(self.providers)]
-
-    def upstreams_of(self, p: int) -> list[int]:
-        """Providers that may hand calls to provider ``p`` (their route weight is positive)."""
-        prob = np.diff(np.concatenate([np.zeros((self.n_providers, 1)), self.route_cum], axis=1))
-        if self.providers[p].kind == "access":
-            return [q for q in range(self.n_providers) if prob[q, -1] > 0]
-        return [q for q in range(self.n_providers) if prob[q, p] > 0]
+from tracehop.simulate.scenarios import CampaignSpec, Scenario
 
 
 def _uuid(rng: np.random.Generator) -> str:
     return str(uuid.UUID(bytes=rng.bytes(16), version=4))
 
 
+@dataclass
+class NumberPlan:
+    """Who owns which NPA-NXX block (``World.owner`` and the subscriber blocks)."""
+
+    nxx: np.ndarray  # valid central-office codes: no N11, no 555
+    owner: np.ndarray  # NPA-NXX (6 digits) -> provider index, -1 unowned
+    sub_blocks: np.ndarray  # subscriber blocks, access provider after access provider
+    sub_start: np.ndarray  # per provider: first index into sub_blocks (access only)
+    sub_count: np.ndarray
+    did_blocks: dict[int, np.ndarray]  # US originating provider -> its customers' blocks
+
+
+@dataclass
+class _Draft:
+    """The world under construction: what the steps share, and the helpers that draw."""
+
+    scenario: Scenario
+    rng: np.random.Generator
+    providers: list[Provider]
+    by_kind: dict[str, list[int]]
+    plan: NumberPlan
+    customers: list[Customer] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
+    pools: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    pool_size: int = 0
+    oids: list[str] = field(default_factory=list)
+    cnams: list[str] = field(default_factory=lambda: [""])  # index 0: no caller name
+    wholesale: list[Customer] = field(default_factory=list)  # US resellers (campaigns hide)
+    gw_resellers: list[Customer] = field(default_factory=list)  # unlisted, at gateways
+
+    @property
+    def start(self) -> date:
+        return date.fromisoformat(self.scenario.start)
+
+    def add_pool(
+        self, num: np.ndarray, length: int | np.ndarray = 10, intl: bool = False
+    ) -> tuple[int, int]:
+        """Append caller IDs to the world's pools; returns (offset, length) for a Source."""
+        num = np.asarray(num, dtype=np.int64)
+        lens = np.broadcast_to(np.asarray(length, dtype=np.int8), num.shape).copy()
+        self.pools.append((num, lens, np.full(num.shape, intl)))
+        off = self.pool_size
+        self.pool_size += len(num)
+        return off, len(num)
+
+    def own_numbers(self, prov: int, n: int) -> tuple[int, int]:
+        """A pool of ``n`` numbers in the originating provider's own blocks."""
+        b = self.rng.choice(self.plan.did_blocks[prov], size=n)
+        return self.add_pool(b * 10000 + self.rng.integers(0, 10000, n))
+
+    def random_valid(self, n: int) -> np.ndarray:
+        """``n`` valid NANP numbers anywhere (not necessarily owned by anyone)."""
+        rng, nxx = self.rng, self.plan.nxx
+        return (
+            np.array(NPAS)[rng.integers(0, len(NPAS), n)] * 1000 + nxx[rng.integers(0, len(nxx), n)]
+        ) * 10000 + rng.integers(0, 10000, n)
+
+    def new_oid(self) -> int:
+        self.oids.append(_uuid(self.rng))
+        return len(self.oids) - 1
+
+    def cnam(self, text: str) -> int:
+        if text not in self.cnams:
+            self.cnams.append(text)
+        return self.cnams.index(text)
+
+    def add_customer(
+        self,
+        pid: int,
+        cid: str,
+        name: str,
+        kind: str,
+        role: str,
+        country: str = "US",
+        recent: bool = False,
+        notes: str = "",
+    ) -> Customer:
+        """A customer of provider ``pid``, onboarded long ago (or recently: bad actors)."""
+        days_ago = int(self.rng.integers(20, 120)) if recent else int(self.rng.integers(120, 1500))
+        n = len(self.customers)
+        c = Customer(
+            idx=len(self.providers) + n,
+            id=cid,
+            name=name,
+            kind=kind,
+            role=role,
+            country=country,
+            onboarded=self.start - timedelta(days=days_ago),
+            provider=pid,
+            notes=notes,
+            ip=f"10.{(n // 250) % 250}.{n % 250}.{10 + pid}",
+        )
+        self.customers.append(c)
+        return c
+
+    def add_legal(
+        self,
+        c: Customer,
+        role: str,
+        cli: str,
+        per_day: float,
+        profile: str,
+        weekly: str,
+        pool: tuple[int, int] = (0, 0),
+        answer: float = 0.45,
+        dur: float = 90,
+        sigma: float = 1.0,
+        attest: int = 1,
+        name: str = "",
+    ) -> None:
+        """The customer's legal traffic, as one source (signed ``attest`` unless 0)."""
+        self.sources.append(
+            Source(
+                customer=c.idx,
+                provider=c.provider,
+                campaign="",
+                role=role,
+                cli=cli,
+                called="random",
+                per_day=per_day,
+                profile=hour_profile(profile),
+                weekly=WEEKLY[weekly],
+                answer=answer,
+                busy=0.06,
+                cancel=0.08,
+                failed=0.02,
+                dur_median=dur,
+                dur_sigma=sigma,
+                ring_min=3,
+                ring_max=20,
+                pool=pool,
+                attest=attest,
+                oid=self.new_oid() if attest else -1,
+                cnam=self.cnam(name),
+            )
+        )
+
+
 def build_world(scenario: Scenario, seed: int) -> World:
     """Draw providers, customers, routes, number blocks and sources from ``seed``."""
     scenario.check()
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
-    start = date.fromisoformat(scenario.start)
+    providers = _providers(scenario, rng)
+    by_kind = {k: [p.idx for p in providers if p.kind == k] for k in PROVIDER_KINDS}
+    _provider_flags(scenario, providers, by_kind)
+    weights = _route_weights(providers, by_kind, rng)
+    plan = _number_plan(scenario, by_kind, len(providers), rng)
+    d = _Draft(scenario=scenario, rng=rng, providers=providers, by_kind=by_kind, plan=plan)
+    ingress_oid = _gateway_ingress(d, weights)
+    # Customers kind by kind, then the campaigns (which reuse the wholesale customers).
+    _residential(d)
+    _enterprises(d)
+    _call_centers(d)
+    _informational(d)
+    _us_wholesale(d)
+    _foreign_business(d)
+    targets = _campaigns(d)
+    return World(
+        scenario=scenario,
+        seed=seed,
+        providers=providers,
+        customers=d.customers,
+        sources=d.sources,
+        route_cum=_route_table(weights),
+        owner=plan.owner,
+        sub_blocks=plan.sub_blocks,
+        sub_block_start=plan.sub_start,
+        sub_block_count=plan.sub_count,
+        pool_num=np.concatenate([p[0] for p in d.pools] or [np.zeros(0, np.int64)]),
+        pool_len=np.concatenate([p[1] for p in d.pools] or [np.zeros(0, np.int8)]),
+        pool_intl=np.concatenate([p[2] for p in d.pools] or [np.zeros(0, bool)]),
+        targets=targets,
+        oids=d.oids,
+        ingress_oid=ingress_oid,
+        cnams=d.cnams,
+        honeypot_lines=max(1, round(10000 * scenario.honeypot_share * 8)),
+    )
+
+
+# --- 1. providers ----------------------------------------------------------------------------
+
+
+def _providers(scenario: Scenario, rng: np.random.Generator) -> list[Provider]:
+    """Every provider, kind after kind (``PROVIDER_KINDS`` order), from the name tables and
+    the scenario's counts; draws each one's RMD number and switch clock offset."""
     providers: list[Provider] = []
 
     def add(pid: str, name: str, country: str, kind: str, roles: tuple[str, ...]) -> None:
@@ -239,40 +271,48 @@ def build_world(scenario: Scenario, seed: int) -> World:
             )
         )
 
-    def names(table: tuple, n: int, suffix: str) -> list[tuple]:
-        out = list(table[: min(n, len(table))])
-        for k in range(len(out), n):
-            base = table[k % len(table)]
-            out.append((f"{base[0]}-{k}", f"{base[1]} {suffix} {k}", *base[2:]))
-        return out
-
-    for pid, name in names(US_NAMES, scenario.us_originating, "East"):
+    for pid, name in numbered(US_NAMES, scenario.us_originating, "East"):
         add(pid, name, "US", "us_originating", ("originating",))
-    for pid, name in names(ACCESS_NAMES, scenario.access, "Unit"):
+    for pid, name in numbered(ACCESS_NAMES, scenario.access, "Unit"):
         add(pid, name, "US", "access", ("originating", "terminating"))
-    for pid, name, cc in names(FOREIGN_NAMES, scenario.foreign, "Intl"):
+    for pid, name, cc in numbered(FOREIGN_NAMES, scenario.foreign, "Intl"):
         add(pid, name, cc, "foreign", ("originating",))
-    for pid, name in names(GATEWAY_NAMES, scenario.gateways, "Global"):
+    for pid, name in numbered(GATEWAY_NAMES, scenario.gateways, "Global"):
         add(pid, name, "US", "gateway", ("gateway", "intermediate"))
-    for pid, name in names(INTERMEDIATE_NAMES, scenario.intermediates, "Transit"):
+    for pid, name in numbered(INTERMEDIATE_NAMES, scenario.intermediates, "Transit"):
         add(pid, name, "US", "intermediate", ("intermediate",))
-    P = len(providers)
-    by_kind = {
-        k: [p.idx for p in providers if p.kind == k]
-        for k in ("us_originating", "access", "foreign", "gateway", "intermediate")
-    }
-    foreign, gateways, inter = by_kind["foreign"], by_kind["gateway"], by_kind["intermediate"]
+    return providers
+
+
+def _provider_flags(
+    scenario: Scenario, providers: list[Provider], by_kind: dict[str, list[int]]
+) -> None:
+    """The exceptions among providers (no draws): foreign providers outside the consortium or
+    the RMD, non-responsive intermediates, lax signers."""
+    foreign, inter = by_kind["foreign"], by_kind["intermediate"]
+    us = by_kind["us_originating"]
     for k, f in enumerate(foreign):
         providers[f].in_consortium = k < scenario.foreign_in_consortium
         providers[f].rmd_listed = k % 3 != 2  # some foreign providers never filed in the RMD
         if not providers[f].rmd_listed:
             providers[f].rmd_id = ""
+    # In the middle tier, so that some traces cross it and some do not.
     for k in range(min(scenario.non_responsive, len(inter) - 1)):
         providers[inter[len(inter) // 2 + k]].responsive = False
-    for k in range(min(scenario.lax_signers, len(by_kind["us_originating"]))):
-        providers[by_kind["us_originating"][-1 - k]].signing = "lax"
+    for k in range(min(scenario.lax_signers, len(us))):
+        providers[us[-1 - k]].signing = "lax"
 
-    # --- routes (least-cost-routing-like: a few partners each, weighted by price) ----------
+
+# --- 2. routes -------------------------------------------------------------------------------
+
+
+def _route_weights(
+    providers: list[Provider], by_kind: dict[str, list[int]], rng: np.random.Generator
+) -> np.ndarray:
+    """P x (P+1) next-hop weights (column P: hand to the terminating provider), drawn like
+    least-cost routing: a few partners each, weighted by price."""
+    P = len(providers)
+    foreign, gateways, inter = by_kind["foreign"], by_kind["gateway"], by_kind["intermediate"]
     w = np.zeros((P, P + 1))
     tier1 = inter[: max(2, len(inter) // 2)]
     for o in by_kind["us_originating"] + by_kind["access"]:
@@ -288,7 +328,7 @@ def build_world(scenario: Scenario, seed: int) -> World:
             w[g, j] = rng.uniform(1, 5)
         w[g, P] = w[g].sum() * 0.3  # some gateways also deliver straight to terminating
     for rank, i in enumerate(inter):
-        later = [j for j in inter if j > i]
+        later = [j for j in inter if j > i]  # higher index only: no loops
         if later:
             k = min(len(later), int(rng.integers(1, 3)))
             for j in rng.choice(later, size=k, replace=False):
@@ -304,12 +344,27 @@ def build_world(scenario: Scenario, seed: int) -> World:
     for i in inter:  # non-responsive carriers are small: few routes go through them
         if not providers[i].responsive:
             w[:, i] *= 0.1
+    return w
+
+
+def _route_table(w: np.ndarray) -> np.ndarray:
+    """Route weights -> cumulative next-hop probabilities per provider (``World.route_cum``)."""
     sums = w.sum(axis=1, keepdims=True)
     sums[sums == 0] = 1.0
     route_cum = np.cumsum(w / sums, axis=1)
+    # Exactly 1.0 at the end, so that a uniform draw always finds a next hop.
     route_cum[:, -1] = np.where(w.sum(axis=1) > 0, 1.0, route_cum[:, -1])
+    return route_cum
 
-    # --- number plan ----------------------------------------------------------------------
+
+# --- 3. number plan --------------------------------------------------------------------------
+
+
+def _number_plan(
+    scenario: Scenario, by_kind: dict[str, list[int]], n_providers: int, rng: np.random.Generator
+) -> NumberPlan:
+    """Distinct NPA-NXX blocks: ``blocks_per_access`` subscriber blocks per access provider,
+    then 3 customer-number blocks per US originating provider."""
     nxx = np.array([x for x in range(200, 1000) if x % 100 != 11 and x != 555], dtype=np.int64)
     n_blocks = len(by_kind["access"]) * scenario.blocks_per_access + 3 * len(
         by_kind["us_originating"]
@@ -317,8 +372,8 @@ def build_world(scenario: Scenario, seed: int) -> World:
     keys = rng.choice(len(NPAS) * len(nxx), size=n_blocks, replace=False)
     blocks = np.array(NPAS, dtype=np.int64)[keys // len(nxx)] * 1000 + nxx[keys % len(nxx)]
     owner = np.full(1_000_000, -1, dtype=np.int16)
-    sub_start = np.zeros(P, dtype=np.int64)
-    sub_count = np.zeros(P, dtype=np.int64)
+    sub_start = np.zeros(n_providers, dtype=np.int64)
+    sub_count = np.zeros(n_providers, dtype=np.int64)
     pos = 0
     for a in by_kind["access"]:
         sub_start[a], sub_count[a] = pos, scenario.blocks_per_access
@@ -330,181 +385,106 @@ def build_world(scenario: Scenario, seed: int) -> World:
         did_blocks[o] = blocks[pos : pos + 3]
         owner[did_blocks[o]] = o
         pos += 3
+    return NumberPlan(
+        nxx=nxx,
+        owner=owner,
+        sub_blocks=sub_blocks,
+        sub_start=sub_start,
+        sub_count=sub_count,
+        did_blocks=did_blocks,
+    )
 
-    pools: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    pool_size = 0
 
-    def add_pool(
-        num: np.ndarray, length: int | np.ndarray = 10, intl: bool = False
-    ) -> tuple[int, int]:
-        nonlocal pool_size
-        num = np.asarray(num, dtype=np.int64)
-        lens = np.broadcast_to(np.asarray(length, dtype=np.int8), num.shape).copy()
-        pools.append((num, lens, np.full(num.shape, intl)))
-        off = pool_size
-        pool_size += len(num)
-        return off, len(num)
+# --- 4. gateway ingress ----------------------------------------------------------------------
 
-    def own_numbers(prov: int, n: int) -> tuple[int, int]:
-        b = rng.choice(did_blocks[prov], size=n)
-        return add_pool(b * 10000 + rng.integers(0, 10000, n))
 
-    def random_valid(n: int) -> np.ndarray:
-        return (
-            np.array(NPAS)[rng.integers(0, len(NPAS), n)] * 1000 + nxx[rng.integers(0, len(nxx), n)]
-        ) * 10000 + rng.integers(0, 10000, n)
-
-    oids: list[str] = []
-
-    def new_oid() -> int:
-        oids.append(_uuid(rng))
-        return len(oids) - 1
-
+def _gateway_ingress(d: _Draft, weights: np.ndarray) -> np.ndarray:
+    """P x P: the orig_id a gateway signs (C) for traffic from each upstream that routes to
+    it, one per ingress point; -1 elsewhere."""
+    P = len(d.providers)
     ingress_oid = np.full((P, P), -1, dtype=np.int32)
-    for g in gateways:
+    for g in d.by_kind["gateway"]:
         for f in range(P):
-            if w[f, g] > 0:
-                ingress_oid[g, f] = new_oid()
-    cnams: list[str] = [""]
+            if weights[f, g] > 0:
+                ingress_oid[g, f] = d.new_oid()
+    return ingress_oid
 
-    def cnam(text: str) -> int:
-        if text not in cnams:
-            cnams.append(text)
-        return cnams.index(text)
 
-    # --- customers and their sources ---------------------------------------------------------
-    customers: list[Customer] = []
-    sources: list[Source] = []
+# --- 5. customers and their legal traffic ----------------------------------------------------
 
-    def customer(
-        pid: int,
-        cid: str,
-        name: str,
-        kind: str,
-        role: str,
-        country: str = "US",
-        recent: bool = False,
-        notes: str = "",
-    ) -> Customer:
-        days_ago = int(rng.integers(20, 120)) if recent else int(rng.integers(120, 1500))
-        c = Customer(
-            idx=P + len(customers),
-            id=cid,
-            name=name,
-            kind=kind,
-            role=role,
-            country=country,
-            onboarded=start - timedelta(days=days_ago),
-            provider=pid,
-            notes=notes,
-            ip=f"10.{(len(customers) // 250) % 250}.{len(customers) % 250}.{10 + pid}",
-        )
-        customers.append(c)
-        return c
 
-    def legal(
-        c: Customer,
-        role: str,
-        cli: str,
-        per_day: float,
-        profile: str,
-        weekly: str,
-        pool: tuple[int, int] = (0, 0),
-        answer: float = 0.45,
-        dur: float = 90,
-        sigma: float = 1.0,
-        attest: int = 1,
-        name: str = "",
-    ) -> None:
-        sources.append(
-            Source(
-                customer=c.idx,
-                provider=c.provider,
-                campaign="",
-                role=role,
-                cli=cli,
-                called="random",
-                per_day=per_day,
-                profile=_profile(profile),
-                weekly=WEEKLY[weekly],
-                answer=answer,
-                busy=0.06,
-                cancel=0.08,
-                failed=0.02,
-                dur_median=dur,
-                dur_sigma=sigma,
-                ring_min=3,
-                ring_max=20,
-                pool=pool,
-                attest=attest,
-                oid=new_oid() if attest else -1,
-                cnam=cnam(name),
-            )
-        )
-
-    def slug(text: str) -> str:
-        """'Clearwater Law Offices' -> 'clearwater-law-offices' (trunk names of a switch)."""
-        drop = {"llc", "inc", "ltd", "co", "pvt", "fze", "&"}
-        words = ["".join(ch for ch in w if ch.isalnum()) for w in text.lower().split()]
-        return "-".join([w for w in words if w and w not in drop][:3])
-
-    access = by_kind["access"]
-    share = rng.dirichlet(np.full(len(access), 4.0))
+def _residential(d: _Draft) -> None:
+    """One residential customer per access provider (its subscriber lines), sharing
+    ``residential_per_day``; they call from their own lines, signed A."""
+    access = d.by_kind["access"]
+    share = d.rng.dirichlet(np.full(len(access), 4.0))
     for a, s in zip(access, share, strict=True):
-        c = customer(
-            a,
-            f"{providers[a].id}-residential",
-            f"{providers[a].name} residential lines",
-            "end_user",
-            "residential",
+        p = d.providers[a]
+        c = d.add_customer(
+            a, f"{p.id}-residential", f"{p.name} residential lines", "end_user", "residential"
         )
-        legal(
+        d.add_legal(
             c,
             "residential",
             "subscriber",
-            scenario.residential_per_day * s,
+            d.scenario.residential_per_day * s,
             "residential",
             "residential",
             answer=0.55,
             dur=100,
         )
-    us = by_kind["us_originating"]
-    ent_share = rng.dirichlet(np.full(len(ENTERPRISES), 2.0))
+
+
+def _enterprises(d: _Draft) -> None:
+    """The ENTERPRISES, spread over the US originating providers, each calling from 3 to 19
+    of its own numbers (signed A)."""
+    us = d.by_kind["us_originating"]
+    share = d.rng.dirichlet(np.full(len(ENTERPRISES), 2.0))
     for k, name in enumerate(ENTERPRISES):
         p = us[k % len(us)]
-        c = customer(p, slug(name), name, "enterprise", "enterprise")
-        legal(
+        c = d.add_customer(p, slug(name), name, "enterprise", "enterprise")
+        d.add_legal(
             c,
             "enterprise",
             "own",
-            scenario.enterprise_per_day * ent_share[k],
+            d.scenario.enterprise_per_day * share[k],
             "business",
             "business",
-            pool=own_numbers(p, int(rng.integers(3, 20))),
+            pool=d.own_numbers(p, int(d.rng.integers(3, 20))),
             answer=0.5,
             dur=150,
         )
-    cc_share = rng.dirichlet(np.full(len(CALL_CENTERS), 3.0))
+
+
+def _call_centers(d: _Draft) -> None:
+    """The consented CALL_CENTERS: 20 to 59 own numbers each, business hours, no Sunday."""
+    us = d.by_kind["us_originating"]
+    share = d.rng.dirichlet(np.full(len(CALL_CENTERS), 3.0))
     for k, name in enumerate(CALL_CENTERS):
         p = us[(k * 2 + 1) % len(us)]
-        c = customer(
+        c = d.add_customer(
             p, slug(name), name, "call_center", "call_center", notes="consented outbound calling"
         )
-        legal(
+        d.add_legal(
             c,
             "call_center",
             "own",
-            scenario.call_center_per_day * cc_share[k],
+            d.scenario.call_center_per_day * share[k],
             "business",
             "call_center",
-            pool=own_numbers(p, int(rng.integers(20, 60))),
+            pool=d.own_numbers(p, int(d.rng.integers(20, 60))),
             answer=0.33,
             dur=120,
         )
-    inf_share = rng.dirichlet(np.full(len(INFORMATIONAL), 3.0))
+
+
+def _informational(d: _Draft) -> None:
+    """The INFORMATIONAL robocallers (reminders, notices): legal look-alikes of a campaign."""
+    us = d.by_kind["us_originating"]
+    share = d.rng.dirichlet(np.full(len(INFORMATIONAL), 3.0))
     for k, (name, shown) in enumerate(INFORMATIONAL):
         p = us[(k * 3 + 2) % len(us)]
-        c = customer(
+        c = d.add_customer(
             p,
             slug(name),
             name,
@@ -513,23 +493,28 @@ def build_world(scenario: Scenario, seed: int) -> World:
             notes="informational robocalls (consented)",
         )
         # High volume, short calls, but one or two consistent, valid, A-signed numbers.
-        legal(
+        d.add_legal(
             c,
             "informational",
             "own",
-            scenario.informational_per_day * inf_share[k],
+            d.scenario.informational_per_day * share[k],
             "reminders",
             "reminders",
-            pool=own_numbers(p, int(rng.integers(1, 3))),
+            pool=d.own_numbers(p, int(d.rng.integers(1, 3))),
             answer=0.7,
             dur=22,
             sigma=0.35,
             name=shown,
         )
-    resellers: list[Customer] = []
+
+
+def _us_wholesale(d: _Draft) -> None:
+    """The RESELLERS_US: unlisted wholesale carriers whose legal traffic (200 valid numbers)
+    is signed B; two campaigns hide in it (``d.wholesale``)."""
+    us = d.by_kind["us_originating"]
     for k, name in enumerate(RESELLERS_US):
         p = us[(k * 2) % len(us)]
-        c = customer(
+        c = d.add_customer(
             p,
             slug(name),
             name,
@@ -537,128 +522,66 @@ def build_world(scenario: Scenario, seed: int) -> World:
             "wholesale",
             notes="wholesale customer (not in the traceback directory)",
         )
-        resellers.append(c)
-        legal(
+        d.wholesale.append(c)
+        d.add_legal(
             c,
             "wholesale",
             "own",
-            scenario.wholesale_per_day / len(RESELLERS_US),
+            d.scenario.wholesale_per_day / len(RESELLERS_US),
             "business",
             "business",
-            pool=add_pool(random_valid(200)),
+            pool=d.add_pool(d.random_valid(200)),
             answer=0.42,
             dur=80,
             attest=2,
         )
-    f_share = rng.dirichlet(np.full(len(foreign), 3.0))
+
+
+def _foreign_business(d: _Draft) -> None:
+    """One business customer per foreign provider, calling valid US numbers, unsigned (the
+    gateway signs C)."""
+    foreign = d.by_kind["foreign"]
+    share = d.rng.dirichlet(np.full(len(foreign), 3.0))
     for k, f in enumerate(foreign):
-        c = customer(
+        p = d.providers[f]
+        c = d.add_customer(
             f,
-            f"{providers[f].id}-business",
-            f"{providers[f].name} business customers",
+            f"{p.id}-business",
+            f"{p.name} business customers",
             "enterprise",
             "foreign_enterprise",
-            country=providers[f].country,
+            country=p.country,
         )
-        legal(
+        d.add_legal(
             c,
             "foreign",
             "own",
-            scenario.foreign_legal_per_day * f_share[k],
+            d.scenario.foreign_legal_per_day * share[k],
             "business",
             "business",
-            pool=add_pool(random_valid(100)),
+            pool=d.add_pool(d.random_valid(100)),
             answer=0.45,
             dur=200,
             attest=0,
         )
-    gw_resellers: list[Customer] = []
 
-    # --- campaigns ----------------------------------------------------------------------------
-    hospital = sub_blocks[int(rng.integers(0, len(sub_blocks)))] * 10000
-    bad_names = list(BAD_ACTORS)
-    for n, spec in enumerate(scenario.campaigns):
-        bad = bad_names[n % len(bad_names)] + ("" if n < len(bad_names) else f" {n}")
-        if spec.entry == "us_direct":
-            p = us[-1 - (n % len(us))]  # the lax signer first: bad actors choose lax providers
-            c = customer(
-                p, slug(bad), bad, "call_center" if n % 2 else "end_user", "bad_actor", recent=True
-            )
-            attest = 1 if providers[p].signing == "lax" else 2
-        elif spec.entry == "us_reseller":
-            c = resellers[n % len(resellers)]
-            attest = 2
-        elif spec.entry == "foreign":
-            f = foreign[-1 - (n % len(foreign))]  # the unlisted, non-consortium ones first
-            c = customer(
-                f,
-                slug(bad),
-                bad,
-                "call_center",
-                "bad_actor",
-                country=providers[f].country,
-                recent=True,
-            )
-            attest = 0
-        else:  # gateway_reseller: an unlisted foreign reseller at a US gateway
-            k = len(gw_resellers)
-            if k < len(RESELLERS_FOREIGN):
-                g = gateways[k % (scenario.reseller_gateways or len(gateways))]
-                rname, cc = RESELLERS_FOREIGN[k]
-                c = customer(
-                    g,
-                    slug(rname),
-                    rname,
-                    "carrier",
-                    "foreign_reseller",
-                    country=cc,
-                    recent=True,
-                    notes="foreign wholesale customer",
-                )
-                gw_resellers.append(c)
-                legal(
-                    c,
-                    "foreign_reseller",
-                    "own",
-                    scenario.foreign_legal_per_day / 4,
-                    "business",
-                    "business",
-                    pool=add_pool(random_valid(100)),
-                    answer=0.4,
-                    dur=150,
-                    attest=3,
-                )
-            else:
-                c = gw_resellers[n % len(gw_resellers)]
-            attest = 3
+
+# --- 6. campaigns ----------------------------------------------------------------------------
+
+
+def _campaigns(d: _Draft) -> np.ndarray:
+    """One source per campaign of the scenario, through the customer its entry names, with
+    its caller-ID pool; returns the TDoS target lines (``World.targets``)."""
+    # Drawn before the campaigns (and even with none) so that every later draw keeps its place.
+    hospital = d.plan.sub_blocks[int(d.rng.integers(0, len(d.plan.sub_blocks)))] * 10000
+    for n, spec in enumerate(d.scenario.campaigns):
+        c, attest = _ENTRIES[spec.entry](d, n)
         c.campaigns.append(spec.kind)
-        if spec.cli == "rotation":
-            pool = add_pool(random_valid(spec.pool_size))
-        elif spec.cli == "toll_free":  # look-alikes of one support line: last digits vary
-            base = (
-                TOLL_FREE_NPAS[int(rng.integers(0, len(TOLL_FREE_NPAS)))] * 1000
-                + int(nxx[rng.integers(0, len(nxx))])
-            ) * 10000 + int(rng.integers(0, 100)) * 100
-            pool = add_pool(base + rng.choice(100, size=min(100, spec.pool_size), replace=False))
-        elif spec.cli == "intl_premium":
-            rows = [
-                PREMIUM_RANGES[int(i)] for i in rng.integers(0, len(PREMIUM_RANGES), spec.pool_size)
-            ]
-            num = np.array(
-                [
-                    int(pre) * 10 ** (L - len(pre)) + int(rng.integers(0, 10 ** (L - len(pre))))
-                    for pre, L in rows
-                ],
-                dtype=np.int64,
-            )
-            pool = add_pool(num, np.array([L for _p, L in rows]), intl=True)
-        else:
-            pool = (0, 0)
-        targets = (0, 0)
-        if spec.called == "targets":
-            targets = (n, spec.targets)  # offsets are fixed below: one target set per campaign
-        burst = tuple(int(h) for h in rng.choice(np.arange(13, 22), size=2, replace=False))
-        sources.append(
+        pool = _CLI_POOLS[spec.cli](d, spec) if spec.cli in _CLI_POOLS else (0, 0)
+        # offsets are fixed by _place_targets: one target set per campaign
+        targets = (n, spec.targets) if spec.called == "targets" else (0, 0)
+        burst = tuple(int(h) for h in d.rng.choice(np.arange(13, 22), size=2, replace=False))
+        d.sources.append(
             Source(
                 customer=c.idx,
                 provider=c.provider,
@@ -666,8 +589,8 @@ def build_world(scenario: Scenario, seed: int) -> World:
                 role="campaign",
                 cli=spec.cli,
                 called=spec.called,
-                per_day=spec.calls_per_day * scenario.campaign_volume,
-                profile=_profile(spec.profile, burst),
+                per_day=spec.calls_per_day * d.scenario.campaign_volume,
+                profile=hour_profile(spec.profile, burst),
                 weekly=WEEKLY["campaign"],
                 answer=spec.answer_rate,
                 busy=spec.busy_rate,
@@ -680,37 +603,136 @@ def build_world(scenario: Scenario, seed: int) -> World:
                 pool=pool,
                 targets=targets,
                 attest=attest,
-                oid=new_oid() if attest else -1,
-                cnam=cnam(spec.cnam),
+                oid=d.new_oid() if attest else -1,
+                cnam=d.cnam(spec.cnam),
                 active_share=spec.active_share,
                 description=spec.description,
             )
         )
+    return _place_targets(d.sources, int(hospital))
+
+
+def _bad_actor_name(n: int) -> str:
+    names = list(BAD_ACTORS)
+    return names[n % len(names)] + ("" if n < len(names) else f" {n}")
+
+
+def _enter_us_direct(d: _Draft, n: int) -> tuple[Customer, int]:
+    """A recently onboarded bad actor at a US originating provider, the lax signer first (bad
+    actors choose lax providers); signed A there, B at a strict one."""
+    us = d.by_kind["us_originating"]
+    p = us[-1 - (n % len(us))]
+    bad = _bad_actor_name(n)
+    c = d.add_customer(
+        p, slug(bad), bad, "call_center" if n % 2 else "end_user", "bad_actor", recent=True
+    )
+    return c, 1 if d.providers[p].signing == "lax" else 2
+
+
+def _enter_us_reseller(d: _Draft, n: int) -> tuple[Customer, int]:
+    """Behind one of the US wholesale resellers, mixed into its legal traffic (signed B)."""
+    return d.wholesale[n % len(d.wholesale)], 2
+
+
+def _enter_foreign(d: _Draft, n: int) -> tuple[Customer, int]:
+    """A bad actor at a foreign provider, the unlisted, non-consortium ones first; unsigned."""
+    foreign = d.by_kind["foreign"]
+    f = foreign[-1 - (n % len(foreign))]
+    bad = _bad_actor_name(n)
+    c = d.add_customer(
+        f, slug(bad), bad, "call_center", "bad_actor", country=d.providers[f].country, recent=True
+    )
+    return c, 0
+
+
+def _enter_gateway_reseller(d: _Draft, n: int) -> tuple[Customer, int]:
+    """An unlisted foreign reseller at a US gateway (signed C there): a new one, with its own
+    legal traffic, while RESELLERS_FOREIGN lasts, then one already made."""
+    k = len(d.gw_resellers)
+    if k >= len(RESELLERS_FOREIGN):
+        return d.gw_resellers[n % len(d.gw_resellers)], 3
+    gateways = d.by_kind["gateway"]
+    g = gateways[k % (d.scenario.reseller_gateways or len(gateways))]
+    rname, cc = RESELLERS_FOREIGN[k]
+    c = d.add_customer(
+        g,
+        slug(rname),
+        rname,
+        "carrier",
+        "foreign_reseller",
+        country=cc,
+        recent=True,
+        notes="foreign wholesale customer",
+    )
+    d.gw_resellers.append(c)
+    d.add_legal(
+        c,
+        "foreign_reseller",
+        "own",
+        d.scenario.foreign_legal_per_day / 4,
+        "business",
+        "business",
+        pool=d.add_pool(d.random_valid(100)),
+        answer=0.4,
+        dur=150,
+        attest=3,
+    )
+    return c, 3
+
+
+# Campaign entry (scenarios.ENTRIES) -> (the customer the calls come from, attestation).
+_ENTRIES: dict[str, Callable[[_Draft, int], tuple[Customer, int]]] = {
+    "us_direct": _enter_us_direct,
+    "us_reseller": _enter_us_reseller,
+    "foreign": _enter_foreign,
+    "gateway_reseller": _enter_gateway_reseller,
+}
+
+
+def _rotation_pool(d: _Draft, spec: CampaignSpec) -> tuple[int, int]:
+    """``pool_size`` random valid numbers, rotated through."""
+    return d.add_pool(d.random_valid(spec.pool_size))
+
+
+def _toll_free_pool(d: _Draft, spec: CampaignSpec) -> tuple[int, int]:
+    """Look-alikes of one toll-free support line: the last two digits vary."""
+    rng, nxx = d.rng, d.plan.nxx
+    base = (
+        TOLL_FREE_NPAS[int(rng.integers(0, len(TOLL_FREE_NPAS)))] * 1000
+        + int(nxx[rng.integers(0, len(nxx))])
+    ) * 10000 + int(rng.integers(0, 100)) * 100
+    return d.add_pool(base + rng.choice(100, size=min(100, spec.pool_size), replace=False))
+
+
+def _intl_premium_pool(d: _Draft, spec: CampaignSpec) -> tuple[int, int]:
+    """International premium-rate numbers (PREMIUM_RANGES) that one-ring victims call back."""
+    rng = d.rng
+    rows = [PREMIUM_RANGES[int(i)] for i in rng.integers(0, len(PREMIUM_RANGES), spec.pool_size)]
+    num = np.array(
+        [
+            int(pre) * 10 ** (L - len(pre)) + int(rng.integers(0, 10 ** (L - len(pre))))
+            for pre, L in rows
+        ],
+        dtype=np.int64,
+    )
+    return d.add_pool(num, np.array([L for _p, L in rows]), intl=True)
+
+
+# Caller-ID strategies that need a pool; the others are drawn per call in traffic.py.
+_CLI_POOLS: dict[str, Callable[[_Draft, CampaignSpec], tuple[int, int]]] = {
+    "rotation": _rotation_pool,
+    "toll_free": _toll_free_pool,
+    "intl_premium": _intl_premium_pool,
+}
+
+
+def _place_targets(sources: list[Source], hospital: int) -> np.ndarray:
+    """The target lines of each ``targets`` campaign, switchboard lines of one hospital's
+    block, laid end to end; sets each source's (offset, length) into them."""
     target_list: list[int] = []
     for s in sources:
         if s.called == "targets":
             k = s.targets[1]
             s.targets = (len(target_list), k)
             target_list.extend(int(hospital + 100 + j) for j in range(k))  # switchboard lines
-
-    nums = [p[0] for p in pools] or [np.zeros(0, np.int64)]
-    return World(
-        scenario=scenario,
-        seed=seed,
-        providers=providers,
-        customers=customers,
-        sources=sources,
-        route_cum=route_cum,
-        owner=owner,
-        sub_blocks=sub_blocks,
-        sub_block_start=sub_start,
-        sub_block_count=sub_count,
-        pool_num=np.concatenate(nums),
-        pool_len=np.concatenate([p[1] for p in pools] or [np.zeros(0, np.int8)]),
-        pool_intl=np.concatenate([p[2] for p in pools] or [np.zeros(0, bool)]),
-        targets=np.array(target_list, dtype=np.int64),
-        oids=oids,
-        ingress_oid=ingress_oid,
-        cnams=cnams,
-        honeypot_lines=max(1, round(10000 * scenario.honeypot_share * 8)),
-    )
+    return np.array(target_list, dtype=np.int64)

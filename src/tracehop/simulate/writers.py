@@ -19,7 +19,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from tracehop.simulate.world import ATTEST, World
+from tracehop.simulate.model import ATTEST, World
 
 GENERIC_HEADER = (
     "call_id,start,caller,called,upstream,downstream,duration,disposition,sip_code,attest,orig_id"
@@ -32,6 +32,36 @@ TRUTH_CALLS_HEADER = (
     "call,start,caller,called,customer,entry_provider,campaign,disposition,duration,attest,"
     "orig_id,hops,path,call_ids"
 )
+DIRECTORY_HEADER = [
+    "id",
+    "name",
+    "country",
+    "roles",
+    "rmd_listed",
+    "rmd_id",
+    "in_consortium",
+    "responsive",
+    "cdr_format",
+    "cdr_file",
+]
+CUSTOMERS_HEADER = ["id", "name", "kind", "country", "onboarded", "rmd_id", "notes"]
+TRUTH_CUSTOMERS_HEADER = ["id", "provider", "name", "kind", "role", "country", "campaigns"]
+TRUTH_CAMPAIGNS_HEADER = [
+    "campaign",
+    "description",
+    "customer",
+    "customer_role",
+    "entry_provider",
+    "entry_provider_kind",
+    "entry",
+    "cli_strategy",
+    "called_strategy",
+    "attest",
+    "profile",
+    "calls_per_day",
+    "answer_rate",
+    "duration_median",
+]
 
 
 def _ts(expr: str) -> str:
@@ -283,37 +313,37 @@ def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
 
 def write_static(out: Path, world: World) -> dict[str, int]:
     """The directory, number blocks, each provider's customers file and the world's truth."""
+    _write_directory(out, world)
+    _write_number_blocks(out, world)
+    n_customers = _write_customer_files(out, world)
+    _write_truth_customers(out, world)
+    _write_truth_campaigns(out, world)
+    return {"customers_rows": n_customers}
+
+
+def _write_directory(out: Path, world: World) -> None:
+    """directory.csv: every provider, its flags and the name of its CDR file."""
+    rows: list[list[object]] = [
+        [
+            p.id,
+            p.name,
+            p.country,
+            ";".join(p.roles),
+            str(p.rmd_listed).lower(),
+            p.rmd_id,
+            str(p.in_consortium).lower(),
+            str(p.responsive).lower(),
+            p.cdr_format,
+            f"cdrs/{p.id}.csv",
+        ]
+        for p in world.providers
+    ]
+    write_csv(out / "directory.csv", DIRECTORY_HEADER, rows)
+
+
+def _write_number_blocks(out: Path, world: World) -> None:
+    """number_blocks.csv: who owns each NPA-NXX, as a hub's portability data would say."""
     P = world.providers
-    write_csv(
-        out / "directory.csv",
-        [
-            "id",
-            "name",
-            "country",
-            "roles",
-            "rmd_listed",
-            "rmd_id",
-            "in_consortium",
-            "responsive",
-            "cdr_format",
-            "cdr_file",
-        ],
-        [
-            [
-                p.id,
-                p.name,
-                p.country,
-                ";".join(p.roles),
-                str(p.rmd_listed).lower(),
-                p.rmd_id,
-                str(p.in_consortium).lower(),
-                str(p.responsive).lower(),
-                p.cdr_format,
-                f"cdrs/{p.id}.csv",
-            ]
-            for p in P
-        ],
-    )
     blocks = np.nonzero(world.owner >= 0)[0]
     write_csv(
         out / "number_blocks.csv",
@@ -327,7 +357,13 @@ def write_static(out: Path, world: World) -> dict[str, int]:
             for b in blocks
         ],
     )
-    header = ["id", "name", "kind", "country", "onboarded", "rmd_id", "notes"]
+
+
+def _write_customer_files(out: Path, world: World) -> int:
+    """customers/<provider>.csv: the provider's own customers and, as kind ``carrier``, every
+    provider that can send it traffic (so every ``upstream`` in its CDRs is a customer id).
+    Returns the rows written in all."""
+    P = world.providers
     n_customers = 0
     for p in P:
         rows: list[list[object]] = []
@@ -349,24 +385,24 @@ def write_static(out: Path, world: World) -> dict[str, int]:
             )
         rows.sort(key=lambda r: str(r[0]))
         n_customers += len(rows)
-        write_csv(out / "customers" / f"{p.id}.csv", header, rows)
-    write_csv(
-        out / "truth" / "customers.csv",
-        ["id", "provider", "name", "kind", "role", "country", "campaigns"],
-        [
-            [
-                c.id,
-                P[c.provider].id,
-                c.name,
-                c.kind,
-                c.role,
-                c.country,
-                ";".join(c.campaigns),
-            ]
-            for c in world.customers
-        ],
-    )
-    rows = []
+        write_csv(out / "customers" / f"{p.id}.csv", CUSTOMERS_HEADER, rows)
+    return n_customers
+
+
+def _write_truth_customers(out: Path, world: World) -> None:
+    """truth/customers.csv: every customer's role and the campaigns it carries."""
+    P = world.providers
+    rows: list[list[object]] = [
+        [c.id, P[c.provider].id, c.name, c.kind, c.role, c.country, ";".join(c.campaigns)]
+        for c in world.customers
+    ]
+    write_csv(out / "truth" / "customers.csv", TRUTH_CUSTOMERS_HEADER, rows)
+
+
+def _write_truth_campaigns(out: Path, world: World) -> None:
+    """truth/campaigns.csv: where each campaign enters, with its strategies."""
+    P = world.providers
+    rows: list[list[object]] = []
     for s in world.sources:
         if not s.campaign:
             continue
@@ -390,24 +426,4 @@ def write_static(out: Path, world: World) -> dict[str, int]:
                 spec.duration_median,
             ]
         )
-    write_csv(
-        out / "truth" / "campaigns.csv",
-        [
-            "campaign",
-            "description",
-            "customer",
-            "customer_role",
-            "entry_provider",
-            "entry_provider_kind",
-            "entry",
-            "cli_strategy",
-            "called_strategy",
-            "attest",
-            "profile",
-            "calls_per_day",
-            "answer_rate",
-            "duration_median",
-        ],
-        rows,
-    )
-    return {"customers_rows": n_customers}
+    write_csv(out / "truth" / "campaigns.csv", TRUTH_CAMPAIGNS_HEADER, rows)
