@@ -10,7 +10,7 @@ PIP := $(BIN)/python -m pip
 TEST_DEBS := postgresql
 DEMO_HOME ?= demo-home
 
-.PHONY: demo test lint format bench bench-ingest bench-lookup bench-hub bench-detect system-deps clean docs-cli
+.PHONY: demo test test-fast lint format bench bench-ingest bench-lookup bench-hub bench-detect system-deps clean docs-cli
 
 # Debian ships venv separately (python3-venv): install it as root when it is missing.
 $(BIN)/python:
@@ -45,6 +45,11 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-dev system-deps
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -n auto -q
+
+# The quick loop while working: no slow modules, no PostgreSQL runs, stop at the first failure.
+test-fast: $(VENV)/.installed-dev
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest -n auto -q -x -m "not slow and not postgres"
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks

@@ -14,10 +14,27 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from pgserver import PostgresServer, start_server
 from tracehop.settings import Settings, load_settings
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[1]
+# Modules that build whole simulated worlds, kill real processes or start many servers: part of
+# `make test`, left out of the quick loop (`make test-fast`).
+SLOW_MODULES = {
+    "test_crash.py",
+    "test_demo.py",
+    "test_detection.py",
+    "test_detection_delay.py",
+    "test_detection_evaluate.py",
+    "test_hub_e2e.py",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture
@@ -111,13 +128,15 @@ class SimNet:
     nodes_csv: Path
     known: set[str]
 
-    def hub_store(self, home: Path, *, nodes_csv: Path | None = None) -> Any:
-        """A new hub home at ``home`` with the directory, the nodes file and the number
-        blocks."""
+    def hub_store(
+        self, home: Path, *, nodes_csv: Path | None = None, database_url: str | None = None
+    ) -> Any:
+        """A new hub home at ``home`` (its state DB at ``database_url``, default its SQLite
+        file) with the directory, the nodes file and the number blocks."""
         from tracehop.store import open_store
         from tracehop.tracebacks.directory import import_blocks, import_directory
 
-        store = open_store(load_settings(home=home))
+        store = open_store(load_settings(home=home, database_url=database_url))
         import_directory(store, self.world / "directory.csv", nodes_csv or self.nodes_csv)
         import_blocks(store, self.world / "number_blocks.csv")
         return store
@@ -150,3 +169,31 @@ def sim_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimNet]:
         service.close()
     for node in nodes.values():
         node.close()
+
+
+# --- PostgreSQL for the state DB ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL server per test process (tests/pgserver.py)."""
+    server = start_server()
+    if server is None:
+        message = "PostgreSQL server binaries not found (Debian package postgresql)"
+        if os.environ.get("CI"):
+            pytest.fail(message + ": make test installs it as root")
+        pytest.skip(message)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def state_db(request: pytest.FixtureRequest) -> Callable[[], str | None]:
+    """Run a module's state-DB tests on both engines: call it for the ``database_url`` of a
+    new home (None: the home's own SQLite file; else a fresh PostgreSQL database)."""
+    if request.param == "sqlite":
+        return lambda: None
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.database

@@ -45,10 +45,13 @@ DEADLINE = 3.0  # fake seconds
 
 
 @pytest.fixture
-def hub_store(sim_net: SimNet, tmp_path: Path) -> Iterator[Store]:
+def hub_store(
+    sim_net: SimNet, tmp_path: Path, state_db: Callable[[], str | None]
+) -> Iterator[Store]:
     """A hub home with the directory, a node URL and token for every consortium member, and
-    the number blocks. The non-responsive provider's node is down."""
-    store = sim_net.hub_store(tmp_path / "hub")
+    the number blocks, its state DB on SQLite, then on PostgreSQL. The non-responsive
+    provider's node is down."""
+    store = sim_net.hub_store(tmp_path / "hub", database_url=state_db())
     yield store
     store.close()
 
@@ -199,7 +202,7 @@ def hop_json(request: httpx.Request, answer: str, upstream: str | None, **extra:
 
 
 @pytest.fixture
-def tiny_hub(tmp_path: Path) -> Store:
+def tiny_hub(tmp_path: Path, state_db: Callable[[], str | None]) -> Iterator[Store]:
     """Four US providers and one foreign one, each with a node; one number block."""
     d = tmp_path / "dir.csv"
     d.write_text(
@@ -212,7 +215,7 @@ def tiny_hub(tmp_path: Path) -> Store:
     )
     b = tmp_path / "blocks.csv"
     b.write_text("npa_nxx,provider,use\n212555,term,subscribers\n")
-    store = open_store(load_settings(home=tmp_path / "hubhome"))
+    store = open_store(load_settings(home=tmp_path / "hubhome", database_url=state_db()))
     import_directory(store, d)
     import_blocks(store, b)
     yield store
@@ -335,7 +338,9 @@ def test_a_server_error_is_retried_until_the_deadline(tiny_hub: Store) -> None:
     assert len(calls) >= 3 and t.hops[0].http_status == 503
 
 
-def test_a_node_that_never_answers_is_no_response_at_the_deadline(tiny_hub: Store) -> None:
+def test_a_node_that_never_answers_is_no_response_at_the_deadline(
+    tiny_hub: Store, tmp_path: Path
+) -> None:
     """A real socket that accepts the connection and never answers."""
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
@@ -352,7 +357,7 @@ def test_a_node_that_never_answers_is_no_response_at_the_deadline(tiny_hub: Stor
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    d = Path(tiny_hub.engine.url.database).parent / "slow.csv"
+    d = tmp_path / "slow.csv"
     d.write_text(f"id,name,country,node_url,token\nterm,Term,US,http://127.0.0.1:{port},t1\n")
     import_directory(tiny_hub, d)
     try:
@@ -470,7 +475,8 @@ def test_hub_api_serves_traces_and_summary_read_only(tiny_hub: Store, tmp_path: 
     )
     with Hub(tiny_hub, clock=FakeClock(), transport=transport) as hub:
         t = trace(hub, "2025550143", "2125551234", "2025-03-03T16:50:00Z", reference="C1")
-    app = create_hub_app(load_settings(home=tmp_path / "hubhome", hub_token="hub-secret"))
+    assert tiny_hub.settings is not None
+    app = create_hub_app(tiny_hub.settings.replace(hub_token="hub-secret"))
     with TestClient(app) as c:
         assert c.get("/api/v1/health").json() == {"ok": True, "role": "hub"}
         assert c.get("/api/v1/traces").json() == {

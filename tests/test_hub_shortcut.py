@@ -8,8 +8,9 @@ A-attested origins), then again with ``shortcut=True``.
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -57,8 +58,10 @@ class Runs:
 
 
 @pytest.fixture(scope="module")
-def runs(net: SimNet) -> Iterator[Runs]:
-    store = net.hub_store(net.base / "shortcut-hub")
+def runs(net: SimNet, state_db: Callable[[], str | None]) -> Iterator[Runs]:
+    store = net.hub_store(
+        net.base / f"shortcut-hub-{uuid.uuid4().hex[:8]}", database_url=state_db()
+    )
     complaints, bad = read_complaints(net.world / "complaints.csv")
     assert bad == []
     complaints += signed_calls(net.world)

@@ -6,6 +6,7 @@ import csv
 import json
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -36,25 +37,35 @@ class World:
     out: Path
     homes: Path
     known: set[str]
+    urls: dict[str, str | None]  # each home's state DB: its SQLite file or a PostgreSQL DB
+
+    def env(self, provider: str) -> dict[str, str]:
+        """The environment a ``tracehop`` process needs to find that home's state DB."""
+        url = self.urls[provider]
+        return {"TRACEHOP_DATABASE_URL": url} if url else {}
 
     def settings(self, provider: str) -> Settings:
-        return load_settings(home=self.homes / provider, provider=provider)
+        home = self.homes / provider
+        return load_settings(home=home, provider=provider, database_url=self.urls[provider])
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    """A small simulated network, every provider's CDRs and customers in its own home."""
+def world(tmp_path_factory: pytest.TempPathFactory, state_db: Callable[[], str | None]) -> World:
+    """A small simulated network, every provider's CDRs and customers in its own home; the
+    homes' state DBs on SQLite, then on PostgreSQL (``state_db``)."""
     base = tmp_path_factory.mktemp("tb")
     out = base / "world"
     simulate(out, seed=SEED, days=1, scale=SCALE, scenario=SCENARIO)
+    urls: dict[str, str | None] = {}
     for row in read(out / "directory.csv"):
-        s = load_settings(home=base / "homes" / row["id"], provider=row["id"])
+        urls[row["id"]] = url = state_db()
+        s = load_settings(home=base / "homes" / row["id"], provider=row["id"], database_url=url)
         store = open_store(s)
         import_customers(store, parse_customers_csv(out / "customers" / f"{row['id']}.csv"))
         result = ingest([out / row["cdr_file"]], s, provider=row["id"], store=store)
         store.close()
         assert result.rows_rejected == 0
-    return World(out, base / "homes", load_known_providers(out / "directory.csv"))
+    return World(out, base / "homes", load_known_providers(out / "directory.csv"), urls)
 
 
 def own_call_id(call: dict[str, str], provider: str) -> str:
@@ -370,6 +381,7 @@ def test_cli_lookup_json(world: World, cli) -> None:
         "--directory",
         str(world.out / "directory.csv"),
         "--json",
+        env=world.env(last),
     )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
@@ -379,7 +391,15 @@ def test_cli_lookup_json(world: World, cli) -> None:
     assert data["matches"][0]["call_id"] == own_call_id(call, last)
     assert data["due_at"].endswith("Z")
     proc = cli.run(
-        "trace", "lookup", "--caller", "x", "--called", "2125551234", "--at", "2025-03-03"
+        "trace",
+        "lookup",
+        "--caller",
+        "x",
+        "--called",
+        "2125551234",
+        "--at",
+        "2025-03-03",
+        env=world.env(last),
     )
     assert proc.returncode == 1
     assert proc.stderr.strip() == "Error: caller 'x' has no digits: give a phone number"
@@ -398,7 +418,9 @@ def test_cli_answer_csv_with_a_bad_row(world: World, cli, tmp_path: Path) -> Non
         + f"a3,{call['caller']},{other},{call['start'][:10]},no such call\n"
     )
     out = tmp_path / "answers.json"
-    proc = cli.run("trace", "answer", str(requests), "--json", "--out", str(out))
+    proc = cli.run(
+        "trace", "answer", str(requests), "--json", "--out", str(out), env=world.env(last)
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert json.loads(out.read_text()) == data
