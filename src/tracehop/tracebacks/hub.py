@@ -175,7 +175,7 @@ def trace(
         if t.outcome is None:  # interrupted
             t.reason = t.reason or "interrupted"
         save_trace(hub.store, t)
-    learn(hub.store, t)
+    learn(hub.store, t, now=hub.clock.now())
     log.info("trace %s: %s at %s", t.trace_id, t.outcome, t.outcome_provider)
     return t
 

@@ -63,7 +63,7 @@ def signed_orig_id(match: dict[str, Any] | None) -> str | None:
     return oid.strip()
 
 
-def learn(store: Store, t: Trace) -> str | None:
+def learn(store: Store, t: Trace, *, now: datetime | None = None) -> str | None:
     """After a trace: record ``orig_id -> origin provider`` when it ended at ``origin`` with an
     A-attested best match at the origin hop. Returns the orig_id learned, or None."""
     if t.outcome != "origin" or not t.hops or not t.outcome_provider:
@@ -75,7 +75,7 @@ def learn(store: Store, t: Trace) -> str | None:
     with _LEARN:
         for attempt in (1, 2):  # another hub process may insert the same orig_id first
             try:
-                _remember(store, oid, t.outcome_provider, t.trace_id)
+                _remember(store, oid, t.outcome_provider, t.trace_id, now)
                 break
             except StoreError:
                 if attempt == 2:
@@ -83,8 +83,10 @@ def learn(store: Store, t: Trace) -> str | None:
     return oid
 
 
-def _remember(store: Store, oid: str, provider: str, trace_id: str | None) -> None:
-    now = datetime.now(UTC)
+def _remember(
+    store: Store, oid: str, provider: str, trace_id: str | None, now: datetime | None = None
+) -> None:
+    now = now or datetime.now(UTC)
     with store.session() as s:
         row = s.get(HubOrigin, oid)
         if row is None:
