@@ -121,7 +121,10 @@ def test_auth_and_error_shape(node_home: Settings) -> None:
         )
         assert_error(c.get("/api/v1/tracebacks/requests/zzz", headers=auth), 404, "zzz")
     audit = [json.loads(line) for line in (node_home.home / "audit.log").read_text().splitlines()]
-    assert [a["event"] for a in audit].count("unauthorized") == 3
+    # every refusal is audited, with who asked when the token was good
+    refused = [(a["status"], a.get("token")) for a in audit if a["event"] == "refused"]
+    assert refused == [(401, None)] * 3 + [(422, "hub"), (422, "hub"), (400, "hub"), (404, "hub")]
+    assert all(a["request"].startswith(("POST /api/v1/", "GET /api/v1/")) for a in audit)
 
 
 def test_revoked_token_is_refused(node_home: Settings) -> None:
@@ -171,8 +174,8 @@ def test_rate_limit(node_home: Settings) -> None:
         assert ask(4) == 429
         clock.advance(0.1)
         assert [ask(5), ask(6)] == [200, 429]
-    events = [e["event"] for e in c.app.state.node.auditlog.read()]
-    assert events.count("rate_limited") == 4 and events.count("answered") == 2
+    events = [(e["event"], e.get("status")) for e in c.app.state.node.auditlog.read()]
+    assert events.count(("refused", 429)) == 4 and events.count(("answered", None)) == 2
 
 
 def _free_port() -> int:

@@ -51,6 +51,20 @@ SETTINGS_HELP: list[tuple[str, str, str]] = [
         "Consortium directory CSV for the node: carriers not in it are answered "
         "provider_not_listed.",
     ),
+    ("TRACEHOP_MAX_REQUEST_BYTES", "65536", "Largest request body a served app reads (413 above)."),
+    (
+        "TRACEHOP_MAX_ANSWER_BYTES",
+        "1048576",
+        "Largest node answer the hub reads; a larger one is refused and recorded for that hop.",
+    ),
+    (
+        "TRACEHOP_HTTP_HEADER_TIMEOUT",
+        "10",
+        "Seconds a client has to send a request's headers (slow or silent clients are cut).",
+    ),
+    ("TRACEHOP_HTTP_BODY_TIMEOUT", "10", "Seconds a client has to send a request's body (408)."),
+    ("TRACEHOP_HTTP_IDLE_TIMEOUT", "5", "Seconds an idle keep-alive connection is kept open."),
+    ("TRACEHOP_HTTP_MAX_CONNECTIONS", "100", "Connections served at once (503 above)."),
     (
         "TRACEHOP_HUB_TOKEN",
         "(none)",
@@ -79,6 +93,12 @@ class Settings(BaseSettings):
     node_rate: float = Field(default=50.0, gt=0)
     node_directory: Path | None = None
     hub_token: SecretStr | None = None
+    max_request_bytes: int = Field(default=65536, ge=1024)
+    max_answer_bytes: int = Field(default=1_048_576, ge=1024)
+    http_header_timeout: float = Field(default=10.0, gt=0)
+    http_body_timeout: float = Field(default=10.0, gt=0)
+    http_idle_timeout: int = Field(default=5, ge=1)
+    http_max_connections: int = Field(default=100, ge=1)
 
     @field_validator("node_mode")
     @classmethod

@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Query
 
-from tracehop.api.errors import error_response, install_error_shape
+from tracehop.api.errors import install_error_shape
+from tracehop.api.guard import Guard
+from tracehop.errors import UnauthorizedError
 from tracehop.settings import Settings
 from tracehop.store import open_store
 from tracehop.tracebacks.directory import load_directory
@@ -34,15 +36,19 @@ def create_hub_app(settings: Settings) -> FastAPI:
     api = FastAPI(title="tracehop hub", version="1", lifespan=lifespan)
     install_error_shape(api, name="hub")
 
-    @api.middleware("http")
-    async def _auth(request: Request, call_next):  # type: ignore[no-untyped-def]
-        if token and request.url.path not in OPEN_PATHS:
-            given = request.headers.get("authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-                return error_response(
-                    401, "a valid token is required: Authorization: Bearer <token>"
-                )
-        return await call_next(request)
+    def authenticate(given: str | None, _client: str) -> str:
+        if token and not hmac.compare_digest((given or "").encode(), token.encode()):
+            raise UnauthorizedError("a valid token is required: Authorization: Bearer <token>")
+        return "hub-reader"
+
+    # read-only routes: no body is needed, so the limit is the smallest the guard allows
+    api.add_middleware(
+        Guard,
+        authenticate=authenticate,
+        max_body=1024,
+        body_timeout=settings.http_body_timeout,
+        open_paths=OPEN_PATHS,
+    )
 
     @api.get("/api/v1/health")
     def health() -> dict[str, Any]:

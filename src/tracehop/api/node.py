@@ -8,17 +8,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Body, Depends, FastAPI, Header, Request
+from fastapi import Body, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from tracehop.analyst import jsonable
 from tracehop.api.errors import install_error_shape
+from tracehop.api.guard import Guard, Refusal
 from tracehop.errors import NotFoundError
 from tracehop.node.service import NodeService, RequestBody
+from tracehop.node.tokens import Holder
 from tracehop.settings import Settings
 from tracehop.store import open_store
 from tracehop.times import SYSTEM, Clock
 from tracehop.tracebacks.requests import load_known_providers
+
+OPEN_PATHS = ("/api/v1/health",)
 
 
 def node_service(settings: Settings, *, clock: Clock = SYSTEM) -> NodeService:
@@ -49,17 +53,26 @@ def create_node_app(service: NodeService, *, close_service: bool = True) -> Fast
     )
     app.state.node = service
     install_error_shape(app, name="node")
+    settings = service.settings
 
-    def token_holder(
-        request: Request, authorization: Annotated[str | None, Header()] = None
-    ) -> str:
-        """Who is asking (a dependency, so a request without a token gets 401 before its body
-        is even read)."""
-        token = None
-        if authorization and authorization.lower().startswith("bearer "):
-            token = authorization[7:].strip()
-        client = request.client.host if request.client else "?"
-        return service.authenticate(token, client)
+    def refused(r: Refusal) -> None:
+        holder = r.holder if isinstance(r.holder, Holder) else None
+        what = f"{r.method} {r.path}"
+        service.refused(status=r.status, client=r.client, holder=holder, what=what, error=r.error)
+
+    # who is asking and how much they send, decided before the body is read (api.guard)
+    app.add_middleware(
+        Guard,
+        authenticate=service.authenticate,
+        max_body=settings.max_request_bytes,
+        body_timeout=settings.http_body_timeout,
+        open_paths=OPEN_PATHS,
+        on_refusal=refused,
+    )
+
+    def token_holder(request: Request) -> Holder:
+        """Who is asking: the guard authenticated the request before its body was read."""
+        return request.state.holder
 
     @app.get("/api/v1/health")
     def health() -> dict[str, Any]:
@@ -68,16 +81,18 @@ def create_node_app(service: NodeService, *, close_service: bool = True) -> Fast
     @app.post("/api/v1/tracebacks/requests")
     def answer_request(
         request: Request,
-        name: Annotated[str, Depends(token_holder)],
+        holder: Annotated[Holder, Depends(token_holder)],
         body: Annotated[RequestBody, Body()],
     ) -> JSONResponse:
         client = request.client.host if request.client else "?"
-        status, data = service.respond(body, token=name, client=client)
+        status, data = service.respond(body, holder=holder, client=client)
         return JSONResponse(jsonable(data), status_code=status)
 
     @app.get("/api/v1/tracebacks/requests/{request_id}")
-    def get_answer(request_id: str, name: Annotated[str, Depends(token_holder)]) -> JSONResponse:
-        stored = service.stored(request_id, owner=name)
+    def get_answer(
+        request_id: str, holder: Annotated[Holder, Depends(token_holder)]
+    ) -> JSONResponse:
+        stored = service.stored(request_id, owner=holder.id)
         if stored is None:
             raise NotFoundError(f"no traceback request {request_id!r}")
         if stored["status"] == "pending_review":

@@ -335,9 +335,8 @@ def serve(
 ) -> None:
     """Serve the hub's traces, summary and directory as read-only JSON (uvicorn). With
     TRACEHOP_HUB_TOKEN set, every endpoint but /api/v1/health needs it as a bearer token."""
-    import uvicorn
-
     from tracehop.api.hub import create_hub_app
+    from tracehop.api.server import serve as serve_app
 
     settings: Settings = ctx.obj
     if settings.hub_token is None and host not in ("127.0.0.1", "localhost", "::1"):
@@ -345,4 +344,4 @@ def serve(
             f"Warning: serving traces on {host} without TRACEHOP_HUB_TOKEN: anyone who can "
             "reach it can read them."
         )
-    uvicorn.run(create_hub_app(settings), host=host, port=port, log_level="warning")
+    serve_app(create_hub_app(settings), host=host, port=port, settings=settings)

@@ -52,9 +52,8 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Run the node API: POST /api/v1/tracebacks/requests (docs/traceback.md)."""
-        import uvicorn
-
         from tracehop.api.node import create_node_app, node_service
+        from tracehop.api.server import serve as serve_app
 
         if directory is not None and not directory.is_file():
             raise ConfigError(f"no directory file at {directory}")
@@ -68,7 +67,7 @@ def register(app: typer.Typer) -> None:
                 f"tracehop --home {settings.home} tokens issue hub"
             )
         app = create_node_app(node_service(settings))
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        serve_app(app, host=host, port=port, settings=settings)
 
     app.add_typer(tokens_app, name="tokens")
 

@@ -70,6 +70,10 @@ class NodeService:
             settings.node_rate,
         )
         self.limiter = RateLimiter(self.rate, clock=clock)
+        # audit lines about refused requests: a burst of 20 a client, then 5 a second
+        self.audit_limiter = RateLimiter(5.0, 20.0, clock=clock)
+        self._suppressed: dict[str, int] = {}
+        self._lock_audit = threading.Lock()
         self.auditlog = AuditLog(Path(settings.home) / "audit.log", clock=clock)
         self._own_store = own_store
         self._lock = threading.Lock()
@@ -80,39 +84,60 @@ class NodeService:
     def provider(self) -> str:
         return self.settings.provider
 
-    def authenticate(self, token: str | None, client: str) -> str:
-        """The name the token was issued to; 401 or 429 (``TracehopError``) otherwise."""
-        name = tokens.verify(tokens.load(Path(self.settings.home)), token)
-        if name is None:
-            # Audited, but at most at the rate limit per client, so nobody can flood the log.
-            if self.limiter.take("unauthorized:" + client):
-                self.audit(event="unauthorized", client=client)
-                log.warning("traceback request without a valid token from %s", client)
+    def authenticate(self, token: str | None, client: str) -> tokens.Holder:
+        """Who holds the token; 401 or 429 (``TracehopError``) otherwise. Refusals are
+        audited by ``refused`` (the HTTP shell reports every response of 400 or more)."""
+        holder = tokens.verify(tokens.load(Path(self.settings.home)), token)
+        if holder is None:
             raise UnauthorizedError("a valid token is required: Authorization: Bearer <token>")
-        if not self.limiter.take(name):
-            self.audit(event="rate_limited", token=name, client=client)
-            raise RateLimitedError(f"too many requests from {name}: at most {self.rate:g} a second")
-        return name
+        if not self.limiter.take(holder.id):
+            raise RateLimitedError(
+                f"too many requests from {holder.name}: at most {self.rate:g} a second"
+            )
+        return holder
+
+    def refused(
+        self, *, status: int, client: str, holder: tokens.Holder | None, what: str, error: str
+    ) -> None:
+        """Audit a refused or failed request. A client that floods gets at most a few lines a
+        second; what was left out is counted in the next line written for it."""
+        key = "audit:" + client
+        with self._lock_audit:
+            if not self.audit_limiter.take(key):
+                self._suppressed[key] = self._suppressed.get(key, 0) + 1
+                return
+            suppressed = self._suppressed.pop(key, 0)
+        fields: dict[str, Any] = {"event": "refused", "status": status, "client": client,
+                                  "request": what}  # fmt: skip
+        if holder is not None:
+            fields.update(token=holder.name, token_id=holder.id)
+        if error:
+            fields["error"] = error
+        if suppressed:
+            fields["suppressed_before"] = suppressed
+        self.audit(**fields)
+        if status == 401:
+            log.warning("traceback request without a valid token from %s", client)
 
     def answer(
-        self, request: TracebackRequest, *, token: str, client: str
+        self, request: TracebackRequest, *, holder: tokens.Holder, client: str
     ) -> HopAnswer | dict[str, Any] | None:
         """Store, answer, store the answer. A request already answered for this requester gets
         the stored answer again (a retry must not undo a person's confirmation); in review
         mode the answer waits for a person (None)."""
         received = self.clock.now()
         with self._lock:
-            stored = self.stored(request.request_id, owner=token)
+            stored = self.stored(request.request_id, owner=holder.id)
             if stored is not None and stored["status"] in ("answered", "pending_review"):
-                self.audit(event="repeated", token=token, client=client,
-                           request_id=request.request_id)  # fmt: skip
+                self.audit(event="repeated", token=holder.name, token_id=holder.id,
+                           client=client, request_id=request.request_id)  # fmt: skip
                 return None if stored["status"] == "pending_review" else stored
             times = record_requests(
                 self.store,
                 [request],
                 received_at=received,
                 business_zone=self.zone,
-                owner=token,
+                owner=holder.id,
             )
             ans = self._current().answer(request)
             ans.received_at, ans.due_at = times[request.request_id]
@@ -127,7 +152,8 @@ class NodeService:
             )
         self.audit(
             event="answered" if self.mode == "auto" else "queued",
-            token=token,
+            token=holder.name,
+            token_id=holder.id,
             client=client,
             request_id=request.request_id,
             answer=ans.answer,
@@ -135,7 +161,9 @@ class NodeService:
         )
         return ans if self.mode == "auto" else None
 
-    def respond(self, body: RequestBody, *, token: str, client: str) -> tuple[int, dict[str, Any]]:
+    def respond(
+        self, body: RequestBody, *, holder: tokens.Holder, client: str
+    ) -> tuple[int, dict[str, Any]]:
         """(HTTP status, JSON) for a traceback request body, as the API returns it."""
         req = make_request(
             body.request_id,
@@ -145,7 +173,7 @@ class NodeService:
             window=body.window,
             description=body.description,
         )
-        answer = self.answer(req, token=token, client=client)
+        answer = self.answer(req, holder=holder, client=client)
         if answer is None:  # review-first: a person confirms before the answer leaves
             return 202, {"request_id": req.request_id, "status": "pending_review"}
         if isinstance(answer, dict):  # asked again: the stored (perhaps confirmed) answer

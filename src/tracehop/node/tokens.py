@@ -27,6 +27,21 @@ class TokenRecord:
     created_at: str
     revoked: bool = False
 
+    @property
+    def id(self) -> str:
+        """Who the token is, for ownership and audit: derived from the token itself, so a new
+        token issued under a revoked token's name is somebody else (it reads none of the
+        revoked token's requests)."""
+        return "tk-" + self.sha256[:16]
+
+
+@dataclass(frozen=True)
+class Holder:
+    """The holder of a valid token: its name (who it was issued to) and its id."""
+
+    name: str
+    id: str
+
 
 def _path(home: Path) -> Path:
     return home / FILE
@@ -74,14 +89,14 @@ def revoke(home: Path, name: str) -> None:
     _save(home, records)
 
 
-def verify(records: list[TokenRecord], token: str | None) -> str | None:
-    """The name the token was issued to, or None."""
-    if not token:
+def verify(records: list[TokenRecord], token: str | None) -> Holder | None:
+    """Who holds the token (a valid, unrevoked one), or None."""
+    if not token or len(token) > 512:
         return None
     digest = _digest(token)
     for r in records:
         if not r.revoked and hmac.compare_digest(r.sha256, digest):
-            return r.name
+            return Holder(r.name, r.id)
     return None
 
 
