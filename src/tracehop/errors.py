@@ -72,3 +72,9 @@ class RateLimitedError(TracehopError):
 
     status = 429
     transient = True
+
+
+class UnanswerableError(TracehopError):
+    """A stored request that failed for good: asking again gives the same failure."""
+
+    status = 422

@@ -17,7 +17,13 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from tracehop.errors import ConfigError, RateLimitedError, UnauthorizedError
+from tracehop.errors import (
+    ConfigError,
+    RateLimitedError,
+    TracehopError,
+    UnanswerableError,
+    UnauthorizedError,
+)
 from tracehop.node import tokens
 from tracehop.node.audit import AuditLog
 from tracehop.node.ratelimit import RateLimiter
@@ -25,7 +31,12 @@ from tracehop.settings import NODE_MODES, Settings
 from tracehop.store import Store
 from tracehop.store.models import IngestManifest
 from tracehop.times import SYSTEM, Clock
-from tracehop.tracebacks.answers import record_answers, record_requests, stored_answer
+from tracehop.tracebacks.answers import (
+    record_answers,
+    record_failure,
+    record_requests,
+    stored_answer,
+)
 from tracehop.tracebacks.protocol import HopAnswer, TracebackRequest
 from tracehop.tracebacks.requests import make_request
 from tracehop.tracebacks.responder import Responder
@@ -128,6 +139,11 @@ class NodeService:
         received = self.clock.now()
         with self._lock:
             stored = self.stored(request.request_id, owner=holder.id)
+            if stored is not None and stored["status"] == "failed":
+                raise UnanswerableError(
+                    f"traceback request {request.request_id!r} could not be answered: "
+                    f"{stored['reason']}"
+                )
             if stored is not None and stored["status"] in ("answered", "pending_review"):
                 self.audit(event="repeated", token=holder.name, token_id=holder.id,
                            client=client, request_id=request.request_id)  # fmt: skip
@@ -139,7 +155,7 @@ class NodeService:
                 business_zone=self.zone,
                 owner=holder.id,
             )
-            ans = self._current().answer(request)
+            ans = self._answer_or_fail(request)
             ans.received_at, ans.due_at = times[request.request_id]
             if self.mode == "review":
                 ans.needs_review = True
@@ -160,6 +176,20 @@ class NodeService:
             upstream=ans.upstream,
         )
         return ans if self.mode == "auto" else None
+
+    def _answer_or_fail(self, request: TracebackRequest) -> HopAnswer:
+        """The responder's answer; an error that would come back on every retry marks the
+        stored request failed (a transient one, such as a busy database, may be retried)."""
+        try:
+            return self._current().answer(request)
+        except TracehopError as exc:
+            if not exc.transient:
+                record_failure(self.store, request.request_id, exc.message, now=self.clock.now())
+            raise
+        except Exception as exc:
+            why = f"internal error ({exc.__class__.__name__}); see the node's log"
+            record_failure(self.store, request.request_id, why, now=self.clock.now())
+            raise
 
     def respond(
         self, body: RequestBody, *, holder: tokens.Holder, client: str

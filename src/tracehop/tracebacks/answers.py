@@ -120,6 +120,18 @@ def record_answers(
             s.execute(insert(TracebackAnswerRow), list(new.values()))
 
 
+def record_failure(store: Store, request_id: str, reason: str, *, now: datetime) -> None:
+    """A stored request that could not be answered (an error that would come back on every
+    retry): kept as ``failed`` with the reason, so a retry gets the failure, not another try."""
+    with store.session() as s:
+        row = s.get(TracebackAnswerRow, request_id) or TracebackAnswerRow(request_id=request_id)
+        row.answer, row.status, row.reason = "error", "failed", reason[:2000]
+        row.upstream, row.customer, row.confidence = None, None, 0.0
+        row.needs_review, row.matches, row.answered_at = True, [], now
+        row.times_answered = (row.times_answered or 0) + 1
+        s.merge(row)
+
+
 def stored_answers(store: Store) -> list[dict[str, Any]]:
     """Every stored request with its answer, oldest first (for review and reports)."""
     with store.session() as s:

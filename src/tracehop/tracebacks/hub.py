@@ -210,7 +210,15 @@ def _walk(hub: Hub, t: Trace, limit: float, window: str | None, shortcut: bool) 
         n, due = len(t.hops) + 1, now + timedelta(seconds=limit)
         hop = Hop(hop=n, provider=pid, request_id=f"{t.trace_id}-{n}", asked_at=now, due_at=due)
         request = {**body, "request_id": hop.request_id}
-        ask(hub.client, directory[pid], request, hop, hop_timeout=limit, clock=hub.clock)
+        ask(
+            hub.client,
+            directory[pid],
+            request,
+            hop,
+            hop_timeout=limit,
+            clock=hub.clock,
+            max_answer_bytes=hub.settings.max_answer_bytes,
+        )
         return hop
 
     def keep(hop: Hop) -> None:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from tracehop.errors import InputError
 from tracehop.times import parse_duration
@@ -91,6 +91,35 @@ class HopAnswer(BaseModel):
         }
 
 
+# A value of a match or customer record as a node sends it: a scalar, strings bounded.
+Scalar = Annotated[str, StringConstraints(max_length=1000)] | int | float | bool | None
+Text = Annotated[str, StringConstraints(max_length=2000)]
+
+
+class NodeAnswer(BaseModel):
+    """A hop answer as the hub receives it from a node: what ``HopAnswer.to_json`` sends,
+    checked field by field before anything of it is stored (nodes are other people's
+    systems: docs/security.md). Unknown fields are dropped."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    request_id: Annotated[str, StringConstraints(max_length=200)] | None = None
+    answer: Answer
+    upstream: Annotated[str, StringConstraints(max_length=200)] | None = None
+    customer: dict[Annotated[str, StringConstraints(max_length=100)], Scalar] | None = Field(
+        default=None, max_length=50
+    )
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    needs_review: bool = False
+    matches: list[dict[Annotated[str, StringConstraints(max_length=100)], Scalar]] = Field(
+        default_factory=list, max_length=50
+    )
+    reason: Text = ""
+    status: Annotated[str, StringConstraints(max_length=40)] | None = None
+    received_at: Annotated[str, StringConstraints(max_length=64)] | None = None
+    due_at: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
 def parse_window(text: str) -> timedelta:
     """A match window (``90s``, ``5m``, ``1h`` or plain seconds; ``tracehop.times``), at most
     24 h."""
@@ -107,13 +136,18 @@ def parse_at(text: str) -> datetime | date:
     if not s:
         raise InputError("time is empty: give a timestamp (2025-03-03T16:50Z) or a date")
     try:
+        value: datetime | date
         if _DATE.match(s):
-            return date.fromisoformat(s)
-        value = datetime.fromisoformat(s.replace("z", "Z"))
+            value = date.fromisoformat(s)
+        else:
+            value = datetime.fromisoformat(s.replace("z", "Z"))
     except ValueError:
         raise InputError(
             f"time {s!r} is not ISO 8601: give e.g. 2025-03-03T16:50:00Z or 2025-03-03"
         ) from None
+    # CDRs of a live network; also keeps the search window arithmetic far from the limits
     if not 1990 <= value.year <= 2100:
         raise InputError(f"time {s!r} is outside 1990-2100")
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value
