@@ -10,7 +10,7 @@ PIP := $(BIN)/python -m pip
 TEST_DEBS := postgresql
 DEMO_HOME ?= demo-home
 
-.PHONY: demo test test-fast lint format bench bench-ingest bench-lookup bench-hub bench-detect system-deps clean docs-cli
+.PHONY: demo test test-fast lock lint format bench bench-ingest bench-lookup bench-hub bench-detect system-deps clean docs-cli
 
 # Debian ships venv separately (python3-venv): install it as root when it is missing.
 $(BIN)/python:
@@ -21,13 +21,23 @@ $(BIN)/python:
 	  else echo "python -m venv failed: install python3-venv (sudo apt-get install python3-venv)"; exit 1; fi; }
 	$(PIP) install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e .
+# constraints.txt pins every package to the versions the suite last passed with (make lock).
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) install --quiet -c constraints.txt -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e '.[dev,postgres]'
+$(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) install --quiet -c constraints.txt -e '.[dev,postgres]'
 	touch $@ $(VENV)/.installed
+
+# Upgrade the pins: the newest versions pyproject.toml allows, in a throwaway venv; then run
+# `make test` and commit constraints.txt if it passes (docs/security.md, "Dependencies").
+lock: | $(BIN)/python
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev,postgres]'
+	.lock-venv/bin/python -m pip freeze --exclude-editable | sort > constraints.txt
+	rm -rf .lock-venv
 
 # As root (CI, a fresh machine) install what the tests use; otherwise say what is missing.
 system-deps:
