@@ -29,13 +29,14 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
-import duckdb
-
-from tracehop.detection.indicators import Window
+from tracehop.detection.findings import Window
+from tracehop.detection.queries import restrict_calls
 from tracehop.detection.run import DEFAULT_MIN_CALLS, detect_on
+from tracehop.detection.truth import campaign_call_times
+from tracehop.engine import Engine, as_engine
 from tracehop.settings import Settings
 from tracehop.store import Store
 
@@ -70,22 +71,6 @@ class CampaignDelay:
         return d
 
 
-def load_campaign_calls(world: Path) -> dict[str, list[datetime]]:
-    """Each campaign's call start times (sorted) from ``truth/calls.csv``."""
-    con = duckdb.connect()
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        rows = con.execute(
-            "SELECT campaign, list(start::TIMESTAMPTZ ORDER BY start::TIMESTAMPTZ) "
-            "FROM read_csv(?, header = true, all_varchar = true) "
-            "WHERE campaign IS NOT NULL AND campaign <> '' GROUP BY campaign",
-            [str(world / "truth" / "calls.csv")],
-        ).fetchall()
-    finally:
-        con.close()
-    return {c: [t.astimezone(UTC) for t in ts] for c, ts in rows}
-
-
 def campaign_delays(
     world: Path,
     open_home: Callable[[str], tuple[Settings, Store]],
@@ -99,23 +84,23 @@ def campaign_delays(
 
     with (world / "truth" / "campaigns.csv").open(newline="") as fh:
         campaigns = list(csv.DictReader(fh))
-    calls = load_campaign_calls(world)
+    calls = campaign_call_times(world)
     out = []
     for c in campaigns:
         times = calls.get(c["campaign"], [])
         if not times:
             continue
         settings, store = open_home(c["entry_provider"])
-        con = open_engine(settings, store)
+        engine = as_engine(open_engine(settings, store))
         try:
-            out.append(_replay(con, c, times, step, min_calls))
+            out.append(_replay(engine, c, times, step, min_calls))
         finally:
-            con.close()
+            engine.close()
     return out
 
 
 def _replay(
-    con: duckdb.DuckDBPyConnection,
+    engine: Engine,
     campaign: dict[str, str],
     times: list[datetime],
     step: timedelta,
@@ -125,18 +110,13 @@ def _replay(
     first, last = times[0], times[-1]
     since = first.replace(second=0, microsecond=0) - LEAD
     # Only the entry customer's calls: its verdict depends on nothing else.
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE th_delay_calls AS SELECT * FROM calls "
-        "WHERE upstream = ? AND start >= ?",
-        [customer, since],
-    )
-    con.execute("CREATE OR REPLACE VIEW calls AS SELECT * FROM th_delay_calls")
+    restrict_calls(engine, customer, since)
     k = 0
     found = None
     while True:
         k += 1
         until = since + k * step
-        result = detect_on(con, Window(since, until), min_calls=min_calls)
+        result = detect_on(engine, Window(since, until), min_calls=min_calls)
         f = next(
             (x for x in result.findings if x.kind == "customer" and x.subject == customer), None
         )
@@ -173,10 +153,14 @@ def _replay(
 
 
 def world_delays(
-    world: Path, homes: Path, *, step: timedelta = DEFAULT_STEP
+    world: Path, homes: Path | None = None, *, step: timedelta = DEFAULT_STEP
 ) -> list[CampaignDelay]:
-    """Build (or reuse) a home per entry provider under ``homes`` with tracehop's ingest and
-    customer import, then :func:`campaign_delays`."""
+    """Build (or reuse) a home per entry provider under ``homes`` (default: a temporary
+    folder, removed after) with tracehop's ingest and customer import, then
+    :func:`campaign_delays`."""
+    if homes is None:
+        with tempfile.TemporaryDirectory(prefix="tracehop-delay-") as tmp:
+            return world_delays(world, Path(tmp), step=step)
     from tracehop.cdr.ingest import ingest
     from tracehop.customers import import_customers, parse_customers_csv
     from tracehop.settings import load_settings

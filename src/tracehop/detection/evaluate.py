@@ -16,19 +16,18 @@ import multiprocessing
 import shutil
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from tracehop.csvfiles import read_rows as _read
-from tracehop.detection.indicators import Window
-from tracehop.detection.run import DEFAULT_MIN_CALLS, Detection, Finding, detect_on
+from tracehop.detection.findings import Detection, Finding, Window
+from tracehop.detection.run import DEFAULT_MIN_CALLS, detect_on
 from tracehop.detection.scoring import CUSTOMER_RULES, derive
+from tracehop.detection.truth import call_counts
+from tracehop.engine import as_engine
 
 Detect = Callable[..., Detection]
 
@@ -127,21 +126,6 @@ def _ratio(n: int, d: int) -> float | None:
     return n / d if d else None
 
 
-def truth_counts(world: Path) -> tuple[Counter[str], Counter[tuple[str, str]]]:
-    """Calls per truth customer, and campaign calls per (upstream, provider) hop."""
-    p = str(world / "truth" / "calls.csv")
-    with duckdb.connect() as con:
-        con.execute(
-            "CREATE TEMP TABLE t AS FROM read_csv(?, header = true, all_varchar = true)", [p]
-        )
-        per_customer = con.execute("SELECT customer, count(*) FROM t GROUP BY 1").fetchall()
-        hops = con.execute(
-            "SELECT p[i], p[i + 1], count(*) FROM (SELECT string_split(path, '>') AS p FROM t "
-            "WHERE coalesce(campaign, '') <> ''), range(1, len(p)) AS r(i) GROUP BY 1, 2"
-        ).fetchall()
-    return Counter(dict(per_customer)), Counter({(a, b): n for a, b, n in hops})
-
-
 def nearest_rules(values: dict[str, Any], top: int = 3) -> list[str]:
     """The default strong rules closest to firing, with their indicator values: e.g.
     ``low_asr_short_talk 0.83: asr=0.42 (< 0.35), talk_per_attempt=11.2 (< 45.0), ...``.
@@ -177,7 +161,7 @@ def evaluate_world(
     started = time.perf_counter()
     world_dir, homes_dir = Path(world_dir), Path(homes_dir)
     truth = {r["id"]: r for r in _read(world_dir / "truth" / "customers.csv")}
-    calls, hops = truth_counts(world_dir)
+    calls, hops = call_counts(world_dir)
     files = json.loads((world_dir / "world.json").read_text())["cdr_files"]
     # a provider without CDR rows (a gateway in a quiet world) has nothing to ingest or judge
     directory = [d for d in _read(world_dir / "directory.csv") if files[d["id"]]["rows"]]
@@ -187,11 +171,11 @@ def evaluate_world(
     unknown: list[str] = []
     try:
         for pid, node in nodes.items():
-            con = open_engine(node.settings, node.store)
+            engine = as_engine(open_engine(node.settings, node.store))
             try:
-                result = detect(con, Window(), min_calls=min_calls)
+                result = detect(engine, Window(), min_calls=min_calls)
             finally:
-                con.close()
+                engine.close()
             for f in result.findings:
                 s, t = f.subject, truth.get(f.subject)
                 if f.kind != "customer":
