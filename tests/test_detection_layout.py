@@ -148,19 +148,21 @@ def test_sql_goes_through_the_seam(name: str) -> None:
         assert (engine_calls, sql_text, uses_duckdb) == ([], [], False)
 
 
-@pytest.mark.parametrize("name", [*DETECTION_MODULES, "tracehop.engine"])
+@pytest.mark.parametrize("name", [*DETECTION_MODULES, "tracehop.engine", "tracehop.nanp"])
 def test_the_library_never_imports_typer(name: str) -> None:
+    """Nor argparse: commands are Typer commands in tracehop.cli (one CLI style)."""
     source = MODULES[name].read_text()
     tree = ast.parse(source)
     names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-    assert not {n for n in names if n.split(".")[0] in ("typer", "fastapi")}
+    assert not {n for n in names if n.split(".")[0] in ("typer", "fastapi", "argparse")}
 
 
 SIZED = [
     *DETECTION_MODULES,
     "tracehop.engine",
     "tracehop.nanp",
+    "tracehop.cli.evaluate",
 ]
 
 

@@ -17,15 +17,12 @@ restriction changes nothing but the cost).
 
 Library: :func:`campaign_delays` (one world, homes you opened), :func:`world_delays` (builds
 the entry providers' homes with tracehop's ingest). Command:
-``python -m tracehop.detection.delay WORLD [--homes DIR] [--step MINUTES] [--json]``.
+``tracehop evaluate delay WORLD [--homes DIR] [--step MINUTES] [--json]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
-import json
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -202,30 +199,3 @@ def table(delays: list[CampaignDelay]) -> str:
             f"{', '.join(d.categories)} |"
         )
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        prog="python -m tracehop.detection.delay",
-        description="Detection delay per campaign of a simulated world (docs/detection.md).",
-    )
-    ap.add_argument("world", type=Path, help="a folder written by tracehop simulate")
-    ap.add_argument("--homes", type=Path, help="homes per entry provider (default: temporary)")
-    ap.add_argument("--step", type=float, default=15.0, help="window growth, minutes")
-    ap.add_argument("--json", action="store_true", help="print JSON")
-    args = ap.parse_args(argv)
-    step = timedelta(minutes=args.step)
-    if args.homes:
-        delays = world_delays(args.world, args.homes, step=step)
-    else:
-        with tempfile.TemporaryDirectory(prefix="tracehop-delay-") as tmp:
-            delays = world_delays(args.world, Path(tmp), step=step)
-    if args.json:
-        print(json.dumps([d.as_dict() for d in delays], indent=2))
-    else:
-        print(table(delays))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

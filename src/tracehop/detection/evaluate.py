@@ -5,12 +5,11 @@ each lake and compares each customer finding with ``truth/customers.csv`` at the
 provider (bad: has campaigns; legal: others); upstream ``carrier`` customers not in the truth
 are counted apart, with the campaign calls they passed (``truth/calls.csv``). :func:`evaluate`
 simulates (or reuses) one world per (seed, scenario); ``detect`` is injectable. Command:
-``python -m tracehop.detection.evaluate --seeds 30-39 --scenarios default,quiet [--json]``.
+``tracehop evaluate detection --seeds 30-39 --scenarios default,quiet [--json]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import multiprocessing
 import shutil
@@ -28,6 +27,7 @@ from tracehop.detection.run import DEFAULT_MIN_CALLS, detect_on
 from tracehop.detection.scoring import CUSTOMER_RULES, derive
 from tracehop.detection.truth import call_counts
 from tracehop.engine import as_engine
+from tracehop.errors import InputError
 
 Detect = Callable[..., Detection]
 
@@ -337,41 +337,26 @@ def _names(verdicts: list[Verdict]) -> str:
 def parse_seeds(text: str) -> list[int]:
     """``30-39`` or ``1,4,7-9``."""
     pairs = [p.strip().partition("-") for p in text.split(",")]
-    return [s for lo, _, hi in pairs for s in range(int(lo), int(hi or lo) + 1)]
+    try:
+        return [s for lo, _, hi in pairs for s in range(int(lo), int(hi or lo) + 1)]
+    except ValueError:
+        raise InputError(
+            f"seeds {text!r}: give numbers and ranges, e.g. 30-39 or 1,4,7-9"
+        ) from None
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_scenarios(text: str) -> list[str]:
+    """``default,notice``: scenario names, each one the simulator knows."""
     from tracehop.simulate import SCENARIOS
 
-    ap = argparse.ArgumentParser(
-        prog="python -m tracehop.detection.evaluate",
-        description="Detection recall and false positives on simulated worlds.",
-    )
-    ap.add_argument("--seeds", type=parse_seeds, default=[30], help="e.g. 30-39 or 1,4,7-9")
-    ap.add_argument("--scenarios", default="default", help="comma-separated scenario names")
-    ap.add_argument("--scale", type=float, default=0.05)
-    ap.add_argument("--days", type=int, default=1)
-    ap.add_argument("--workdir", type=Path, help="keep (and reuse) worlds here")
-    ap.add_argument("--jobs", type=int, default=1, help="worlds evaluated at once")
-    ap.add_argument("--min-calls", type=int, default=DEFAULT_MIN_CALLS)
-    ap.add_argument("--json", action="store_true", help="print JSON")
-    args = ap.parse_args(argv)
-    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    scenarios = [s.strip() for s in text.split(",") if s.strip()]
     unknown = [s for s in scenarios if s not in SCENARIOS]
     if unknown:
-        ap.error(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
-    started = time.perf_counter()
-    kw = {"scale": args.scale, "days": args.days, "workdir": args.workdir, "jobs": args.jobs}
-    results = evaluate(args.seeds, scenarios, min_calls=args.min_calls, **kw)
-    wall = round(time.perf_counter() - started, 1)
-    if args.json:
-        out = {"totals": totals(results) | {"wall_seconds": wall}}
-        print(json.dumps(out | {"worlds": [r.as_dict() for r in results]}, indent=2, default=str))
-    else:
-        print(report(results))
-        print(f"\n{len(results)} worlds in {wall} s (wall).")
-    return 0
+        raise InputError(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
+    return scenarios
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def summary(results: list[WorldResult], wall_seconds: float) -> dict[str, Any]:
+    """The JSON form of an evaluation: totals (with the wall time) and every world."""
+    out = {"totals": totals(results) | {"wall_seconds": wall_seconds}}
+    return out | {"worlds": [r.as_dict() for r in results]}
