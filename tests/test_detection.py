@@ -16,11 +16,12 @@ import pytest
 from tracehop.analyst import open_engine
 from tracehop.cdr.ingest import ingest
 from tracehop.customers import import_customers, parse_customers_csv
-from tracehop.detection.classes import classify_callers
 from tracehop.detection.evaluate import WorldResult, evaluate_world
-from tracehop.detection.indicators import Window, caller_indicators, customer_indicators
-from tracehop.detection.run import Detection, detect_on, run_detection
+from tracehop.detection.findings import Detection, Window
+from tracehop.detection.queries import caller_indicators, classify_callers, customer_indicators
+from tracehop.detection.run import detect_on, run_detection
 from tracehop.detection.scoring import CUSTOMER_RULES, score
+from tracehop.engine import Engine
 from tracehop.numbers import caller_id_class
 from tracehop.settings import Settings, load_settings
 from tracehop.simulate import simulate
@@ -274,9 +275,9 @@ def held_out(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[WorldResult
         findings: list = []
 
         def detect(
-            con: duckdb.DuckDBPyConnection, window: Window, keep: list = findings, **kw: object
+            engine: Engine, window: Window, keep: list = findings, **kw: object
         ) -> Detection:
-            result = detect_on(con, window, **kw)  # type: ignore[arg-type]
+            result = detect_on(engine, window, **kw)  # type: ignore[arg-type]
             keep.extend(f for f in result.findings if f.kind == "customer")
             return result
 

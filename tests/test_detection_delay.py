@@ -1,16 +1,20 @@
 """Detection delay: every campaign of a small simulated world is flagged at its entry provider,
-after a finite number of attempts and minutes of traffic (docs/detection.md)."""
+after a finite number of attempts and minutes of traffic (docs/detection.md); the command
+``tracehop evaluate delay``."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tracehop.detection.delay import CampaignDelay, main, table, world_delays
+from tracehop.detection.delay import CampaignDelay, table, world_delays
 from tracehop.simulate import simulate
+
+if TYPE_CHECKING:
+    from conftest import Cli
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +45,14 @@ def test_every_campaign_is_flagged_with_a_finite_delay(delays: list[CampaignDela
     assert "| tdos |" in table(delays)
 
 
-def test_delay_command_prints_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_delay_command_prints_json(tmp_path: Path, cli: Cli) -> None:
     world = tmp_path / "w"
     simulate(world, seed=3, days=1, scale=0.02, scenario="quiet")
-    assert main([str(world), "--homes", str(tmp_path / "h"), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == []  # no campaigns in the quiet world
+    homes = tmp_path / "h"
+    out = cli.json("evaluate", "delay", str(world), "--homes", str(homes), "--json")
+    assert out == []  # no campaigns in the quiet world
+    assert not homes.exists()  # no campaign: no entry provider's home built
+    code, text, err = cli("evaluate", "delay", str(world))
+    assert code == 0, err
+    assert text.startswith("| campaign | entry | entry provider | campaign calls |")
+    assert len(text.splitlines()) == 2  # the header and its rule, no row

@@ -1,6 +1,6 @@
 """The detection evaluation harness (tracehop.detection.evaluate) on real simulated worlds:
 counts that agree with the truth and with each other, an injected ``detect``, the command's
-table and JSON, and reuse of a simulated world."""
+(``tracehop evaluate detection``) table and JSON, and reuse of a simulated world."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import json
 import shutil
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import pytest
 
 from tracehop.detection.evaluate import (
@@ -19,13 +19,18 @@ from tracehop.detection.evaluate import (
     WorldResult,
     evaluate,
     evaluate_world,
-    main,
+    parse_scenarios,
     parse_seeds,
     report,
     totals,
 )
-from tracehop.detection.indicators import Window
-from tracehop.detection.run import Detection, detect_on
+from tracehop.detection.findings import Detection, Window
+from tracehop.detection.run import detect_on
+from tracehop.engine import Engine
+from tracehop.errors import InputError
+
+if TYPE_CHECKING:
+    from conftest import Cli
 
 SEED = 7
 SCALE = 0.05
@@ -109,8 +114,8 @@ def test_a_quiet_world_has_no_recall(results: dict[str, WorldResult]) -> None:
     assert t["recall"] == d["recall"] and t["worlds"] == 2
 
 
-def flag_nothing(con: duckdb.DuckDBPyConnection, window: Window, **kw: object) -> Detection:
-    result = detect_on(con, window, **kw)  # type: ignore[arg-type]
+def flag_nothing(engine: Engine, window: Window, **kw: object) -> Detection:
+    result = detect_on(engine, window, **kw)  # type: ignore[arg-type]
     for f in result.findings:
         f.flagged = False
     return result
@@ -148,13 +153,14 @@ def test_an_injected_detect_that_flags_nothing(
 
 
 def test_the_command_prints_the_table_and_reuses_the_world(
-    results: dict[str, WorldResult], workdir: Path, capsys: pytest.CaptureFixture[str]
+    results: dict[str, WorldResult], workdir: Path, cli: Cli
 ) -> None:
     world = workdir / f"default-s{SEED}" / "world" / "world.json"
     before = world.stat().st_mtime_ns
-    args = ["--seeds", str(SEED), "--scenarios", "default", "--scale", str(SCALE)]
-    assert main([*args, "--workdir", str(workdir)]) == 0
-    out = capsys.readouterr().out
+    args = ["evaluate", "detection", "--seeds", str(SEED), "--scenarios", "default"]
+    args += ["--scale", str(SCALE), "--workdir", str(workdir)]
+    code, out, err = cli(*args)
+    assert code == 0, err
     lines = out.splitlines()
     assert lines[0].startswith("| world | bad flagged (recall) | legal flagged |")
     r = results["default"]
@@ -163,8 +169,8 @@ def test_the_command_prints_the_table_and_reuses_the_world(
     assert f"| {hit}/7 ({hit / 7:.1%}) | {len(r.false_alarms)}/{legal} " in row
     assert any(x.startswith("| **total (1 worlds)** |") for x in lines)
     assert "## Misses (bad, not flagged)" in out and "## False alarms" in out
-    assert main([*args, "--workdir", str(workdir), "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    assert any(x.startswith("1 worlds in ") and x.endswith(" s (wall).") for x in lines)
+    data = cli.json(*args, "--json")
     # the world simulated by the fixture was reused (same parameters), not written again
     assert world.stat().st_mtime_ns == before
     params = json.loads((world.parent.parent / "params.json").read_text())
@@ -197,8 +203,17 @@ def test_a_flagged_carrier_without_campaign_calls_is_a_false_alarm() -> None:
     assert "calls=400, asr=0.39" in alarms and "at gw" not in alarms
 
 
-def test_seed_ranges() -> None:
+def test_seed_ranges_and_scenarios() -> None:
     assert parse_seeds("30-33") == [30, 31, 32, 33]
     assert parse_seeds("1,4,7-9") == [1, 4, 7, 8, 9]
-    with pytest.raises(SystemExit):
-        main(["--scenarios", "nope"])
+    with pytest.raises(InputError, match=r"e\.g\. 30-39"):
+        parse_seeds("1,x")
+    assert parse_scenarios(" default, notice,") == ["default", "notice"]
+    with pytest.raises(InputError, match="unknown scenario"):
+        parse_scenarios("default,nope")
+
+
+def test_the_command_refuses_an_unknown_scenario(cli: Cli) -> None:
+    code, out, err = cli("evaluate", "detection", "--scenarios", "nope")
+    assert code == 1 and out == ""
+    assert err.startswith("Error: unknown scenario(s) nope; known: default,")

@@ -12,8 +12,8 @@ import duckdb
 import pytest
 
 from tracehop.cdr.ingest import ingest
+from tracehop.detection.findings import Window
 from tracehop.detection.history import traceback_history
-from tracehop.detection.indicators import Window
 from tracehop.detection.run import detect_on, run_detection
 from tracehop.engine import CALLS_SCHEMA, CUSTOMERS_SCHEMA
 from tracehop.settings import load_settings

@@ -1,12 +1,25 @@
 """The query engine: a DuckDB connection with the lake's views (``calls``, ``rejects``,
 ``customers``) registered. One connection per thread (``con.cursor()``), as dlt does.
 
-Spark is the scale-out engine of DESIGN.md; it reads the same Parquet lake.
+Two ways in:
+
+- :func:`connect` and :func:`register_views` give a plain DuckDB connection (ingest, the
+  analysts' SQL, the traceback responder, complaints and the demo use it).
+- :class:`Engine` is the seam the analytics jobs call (``tracehop.detection.queries``): a small
+  interface with no DuckDB type in it, so that the Spark engine of DESIGN.md (a later issue)
+  is one more class with the same methods over the same Parquet lake. :class:`DuckDBEngine`
+  is the only implementation today; :func:`as_engine` wraps a connection from
+  ``tracehop.analyst.open_engine``. docs/architecture.md, "The engine seam", lists what each
+  method means on DuckDB and what Spark would have to provide.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from os import PathLike
+from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -45,8 +58,20 @@ def connect(settings: Settings, *, lake: Lake | None = None) -> duckdb.DuckDBPyC
     # DuckDB's own progress bar would print into our output (and --json); we draw our own.
     con.execute("SET enable_progress_bar = false")
     # A value shown inside a reject reason: quoted and cut to a readable length.
+    # DuckDB-only (CREATE MACRO); used by ingest, which stays on DuckDB (DESIGN.md).
     con.execute("CREATE MACRO th_quote(s) AS '\"' || left(coalesce(s, ''), 80) || '\"'")
     return con
+
+
+def register_calls(con: duckdb.DuckDBPyConnection, files: Sequence[str | PathLike[str]]) -> None:
+    """(Re)create the ``calls`` view over these Parquet files of the lake (at least one).
+
+    DuckDB-only: ``SELECT * REPLACE`` turns the hive partition column ``day`` (read as a
+    string) into a DATE; ``read_parquet`` takes a list of files."""
+    con.execute(
+        "CREATE OR REPLACE VIEW calls AS SELECT * REPLACE (day::DATE AS day) FROM "
+        f"read_parquet({lit_list(files)}, hive_partitioning = true, union_by_name = true)"
+    )
 
 
 def register_views(
@@ -55,10 +80,7 @@ def register_views(
     """(Re)create the analyst views over the lake's current files."""
     calls = lake.call_files()
     if calls:
-        con.execute(
-            "CREATE OR REPLACE VIEW calls AS SELECT * REPLACE (day::DATE AS day) FROM "
-            f"read_parquet({lit_list(calls)}, hive_partitioning = true, union_by_name = true)"
-        )
+        register_calls(con, calls)
     else:
         con.execute(f"CREATE OR REPLACE TABLE _empty_calls ({CALLS_SCHEMA})")
         con.execute("CREATE OR REPLACE VIEW calls AS SELECT * FROM _empty_calls")
@@ -81,3 +103,134 @@ def register_views(
         )
         con.unregister("_customers_in")
     con.execute("CREATE OR REPLACE VIEW customers AS SELECT * FROM _customers")
+
+
+# --- the seam ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Rows:
+    """A query's result: column names and rows of Python values."""
+
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def scalar(self) -> Any:
+        """The first column of the first row."""
+        return self.rows[0][0]
+
+
+class Engine(Protocol):
+    """What an analytics job asks of a query engine. SQL text is in DuckDB's dialect (the
+    job modules name the statements that are DuckDB-only); names are session-local: a
+    materialized table or registered Arrow table is seen by this engine only."""
+
+    name: str
+
+    def sql(self, text: str, params: Sequence[Any] = ()) -> Rows:
+        """Run a query (``?`` parameters) and return its rows."""
+        ...
+
+    def arrow(self, text: str, params: Sequence[Any] = ()) -> pa.Table:
+        """Run a query and return an Arrow table."""
+        ...
+
+    def materialize(self, name: str, select: str, params: Sequence[Any] = ()) -> None:
+        """Keep the result of ``select`` as the session table ``name`` (replaced if it exists)."""
+        ...
+
+    def view(self, name: str, select: str) -> None:
+        """(Re)define the session view ``name`` as ``select`` (no parameters)."""
+        ...
+
+    def drop(self, name: str) -> None:
+        """Drop the session table ``name`` if it exists."""
+        ...
+
+    def has_table(self, name: str) -> bool:
+        """Whether the session table ``name`` exists."""
+        ...
+
+    def register_arrow(self, name: str, table: pa.Table) -> None:
+        """Make an Arrow table queryable as ``name`` until :meth:`unregister`."""
+        ...
+
+    def unregister(self, name: str) -> None: ...
+
+    def register_views(self, lake: Lake, customers: list[dict[str, object]] | None = None) -> None:
+        """(Re)create the views ``calls``, ``rejects`` and ``customers`` over the lake."""
+        ...
+
+    def register_calls(self, files: Sequence[str | PathLike[str]]) -> None:
+        """(Re)create the ``calls`` view over these Parquet files of the lake only."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class DuckDBEngine:
+    """:class:`Engine` on a DuckDB connection (``con`` stays reachable for DuckDB-only code)."""
+
+    name = "duckdb"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def _execute(self, text: str, params: Sequence[Any]) -> duckdb.DuckDBPyConnection:
+        return self.con.execute(text, list(params)) if params else self.con.execute(text)
+
+    def sql(self, text: str, params: Sequence[Any] = ()) -> Rows:
+        cur = self._execute(text, params)
+        columns = [d[0] for d in cur.description or ()]
+        return Rows(columns, cur.fetchall())
+
+    def arrow(self, text: str, params: Sequence[Any] = ()) -> pa.Table:
+        # con.sql(...).to_arrow_table(): a DB-API result would copy the rows once more.
+        return self.con.sql(text, params=list(params) or None).to_arrow_table()
+
+    def materialize(self, name: str, select: str, params: Sequence[Any] = ()) -> None:
+        self._execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}", params)
+
+    def view(self, name: str, select: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE VIEW {name} AS {select}")
+
+    def drop(self, name: str) -> None:
+        self.con.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def has_table(self, name: str) -> bool:
+        found = self.con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND temporary", [name]
+        ).fetchall()
+        return bool(found[0][0])
+
+    def register_arrow(self, name: str, table: pa.Table) -> None:
+        self.con.register(name, table)  # scanned in place, not copied
+
+    def unregister(self, name: str) -> None:
+        self.con.unregister(name)
+
+    def register_views(self, lake: Lake, customers: list[dict[str, object]] | None = None) -> None:
+        register_views(self.con, lake, customers)
+
+    def register_calls(self, files: Sequence[str | PathLike[str]]) -> None:
+        register_calls(self.con, files)
+
+    def close(self) -> None:
+        self.con.close()
+
+
+# What the detection functions take: an engine, or a DuckDB connection they wrap.
+EngineLike = Engine | duckdb.DuckDBPyConnection
+
+
+def as_engine(con: EngineLike) -> Engine:
+    """An :class:`Engine` for a DuckDB connection (an engine is returned as it is)."""
+    if isinstance(con, duckdb.DuckDBPyConnection):
+        return DuckDBEngine(con)
+    return con

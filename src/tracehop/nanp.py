@@ -3,7 +3,8 @@
 ``phonenumbers.is_valid_number`` costs ~15 µs a number; for +1 numbers its answer depends only on
 the NPA-NXX prefix, except in a few "mixed" prefixes. ``data/nanp_valid.npz`` holds it for the
 800 x 800 prefixes with NPA and NXX in 200..999, the mixed prefixes (asked per number) and the
-phonenumbers version. Regenerate it with ``python -m tracehop.nanp --write``.
+phonenumbers version. Regenerate it with ``python tools/build_nanp.py --write`` (maintainers,
+after a phonenumbers upgrade).
 
 :func:`build_table` is exact, not sampled. For a 10-digit +1 number ``is_valid_number`` is a
 function of which patterns of the country code 1 regions match (``leading_digits`` as a prefix,
@@ -20,7 +21,6 @@ rebuild the table in memory.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import logging
 import re
@@ -274,25 +274,3 @@ def nanp_valid(national: str) -> bool:
         if code != _ASK:
             return code == _VALID
     return phonenumbers_valid(national)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m tracehop.nanp [--write]``: build the table, print it, and write the file."""
-    parser = argparse.ArgumentParser(prog="python -m tracehop.nanp", description=__doc__)
-    parser.add_argument("--write", action="store_true", help="write src/tracehop/" + TABLE_FILE)
-    args = parser.parse_args(argv)
-    path = Path(__file__).parent / TABLE_FILE
-    valid, mixed = build_table()
-    print(f"phonenumbers {phonenumbers.__version__}: {int(valid.sum())} uniformly valid prefixes")
-    print(f"mixed prefixes: {sorted(mixed)}")
-    if args.write:
-        path.parent.mkdir(exist_ok=True)
-        version = np.array(phonenumbers.__version__)
-        mixed_array = np.array(sorted(mixed), dtype=np.int32)
-        np.savez_compressed(path, valid=valid, mixed=mixed_array, phonenumbers_version=version)
-        print(f"wrote {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -66,6 +66,7 @@ def _register() -> None:
         customers,
         demo,
         detect,
+        evaluate,
         hub,
         ingest,
         query,
@@ -84,6 +85,7 @@ def _register() -> None:
     serve.register(app)
     app.add_typer(hub.app, name="hub")
     detect.register(app)
+    app.add_typer(evaluate.app, name="evaluate")
 
 
 def main() -> None:

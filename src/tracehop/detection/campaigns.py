@@ -26,9 +26,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
-
-from tracehop.detection.indicators import Window
+from tracehop.detection.findings import Finding, Window
+from tracehop.detection.queries import campaign_links
+from tracehop.engine import EngineLike
 
 # A link needs this many shared keys (one shared caller ID can be a coincidence).
 MIN_SHARED_KEYS = 3
@@ -40,56 +40,23 @@ TOP_CALLERS = 2000
 RANGE_MIN_SEQUENTIAL = 10
 
 
-def _links(
-    con: duckdb.DuckDBPyConnection, names: list[str], window: Window
-) -> list[tuple[str, str, int, list[str]]]:
-    con.register("th_flagged", _names_table(names))
-    try:
-        return con.execute(
-            f"""WITH k AS (
-                  SELECT upstream, unnest(arg_max(caller, n, {TOP_CALLERS})) AS key, 1 AS weight
-                  FROM th_uc WHERE upstream IN (SELECT name FROM th_flagged)
-                    AND caller IS NOT NULL AND caller <> '' GROUP BY upstream
-                  UNION ALL
-                  SELECT upstream, 'called:' || unnest(arg_max(called, n, 3)), 1
-                  FROM th_ud WHERE upstream IN (SELECT name FROM th_flagged) GROUP BY upstream
-                  UNION ALL
-                  -- called-number ranges walked in sequence: NPA-NXX blocks where the
-                  -- customer called RANGE_MIN_SEQUENTIAL numbers whose predecessor it called
-                  SELECT upstream, 'range:+1' || block::VARCHAR, 1 FROM th_seq
-                  WHERE upstream IN (SELECT name FROM th_flagged)
-                    AND sequential >= {RANGE_MIN_SEQUENTIAL}
-                  UNION ALL
-                  SELECT DISTINCT upstream, 'orig_id:' || orig_id, {MIN_SHARED_KEYS} FROM calls
-                  WHERE {window.where()} AND orig_id IS NOT NULL AND orig_id <> ''
-                    AND upstream IN (SELECT name FROM th_flagged))
-                SELECT a.upstream, b.upstream, sum(a.weight) AS shared,
-                       list(a.key ORDER BY a.weight DESC, a.key)[1:5] AS examples
-                FROM k a JOIN k b ON a.key = b.key AND a.upstream < b.upstream
-                GROUP BY a.upstream, b.upstream
-                HAVING sum(a.weight) >= {MIN_SHARED_KEYS}"""
-        ).fetchall()
-    finally:
-        con.unregister("th_flagged")
-
-
-def _names_table(names: list[str]) -> Any:
-    import pyarrow as pa
-
-    return pa.table({"name": pa.array(names, type=pa.string())})
-
-
 def group_campaigns(
-    con: duckdb.DuckDBPyConnection, flagged: list[Any], window: Window | None = None
-) -> list[Any]:
-    """Campaign findings over the flagged customers of a run (``indicators.prepare`` ran)."""
-    from tracehop.detection.run import Finding
-
+    engine: EngineLike, flagged: list[Finding], window: Window | None = None
+) -> list[Finding]:
+    """Campaign findings over the flagged customers of a run (``queries.prepare`` and
+    ``queries.customer_indicators`` ran for the window)."""
     customers = {f.subject: f for f in flagged if f.kind == "customer"}
     if len(customers) < 2:
         return []
     names = sorted(customers)
-    links = _links(con, names, window or Window())
+    links = campaign_links(
+        engine,
+        names,
+        window or Window(),
+        top_callers=TOP_CALLERS,
+        min_sequential=RANGE_MIN_SEQUENTIAL,
+        min_shared=MIN_SHARED_KEYS,
+    )
     parent = {n: n for n in names}
 
     def root(x: str) -> str:
@@ -101,7 +68,7 @@ def group_campaigns(
     shared: dict[tuple[str, str], tuple[int, list[str]]] = {}
     for a, b, n, examples in links:
         parent[root(a)] = root(b)
-        shared[(a, b)] = (int(n), list(examples))
+        shared[(a, b)] = (n, examples)
     groups: dict[str, list[str]] = {}
     for n in names:
         groups.setdefault(root(n), []).append(n)

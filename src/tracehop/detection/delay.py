@@ -17,25 +17,23 @@ restriction changes nothing but the cost).
 
 Library: :func:`campaign_delays` (one world, homes you opened), :func:`world_delays` (builds
 the entry providers' homes with tracehop's ingest). Command:
-``python -m tracehop.detection.delay WORLD [--homes DIR] [--step MINUTES] [--json]``.
+``tracehop evaluate delay WORLD [--homes DIR] [--step MINUTES] [--json]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
-import json
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
-import duckdb
-
-from tracehop.detection.indicators import Window
+from tracehop.detection.findings import Window
+from tracehop.detection.queries import restrict_calls
 from tracehop.detection.run import DEFAULT_MIN_CALLS, detect_on
+from tracehop.detection.truth import campaign_call_times
+from tracehop.engine import Engine, as_engine
 from tracehop.settings import Settings
 from tracehop.store import Store
 
@@ -70,22 +68,6 @@ class CampaignDelay:
         return d
 
 
-def load_campaign_calls(world: Path) -> dict[str, list[datetime]]:
-    """Each campaign's call start times (sorted) from ``truth/calls.csv``."""
-    con = duckdb.connect()
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        rows = con.execute(
-            "SELECT campaign, list(start::TIMESTAMPTZ ORDER BY start::TIMESTAMPTZ) "
-            "FROM read_csv(?, header = true, all_varchar = true) "
-            "WHERE campaign IS NOT NULL AND campaign <> '' GROUP BY campaign",
-            [str(world / "truth" / "calls.csv")],
-        ).fetchall()
-    finally:
-        con.close()
-    return {c: [t.astimezone(UTC) for t in ts] for c, ts in rows}
-
-
 def campaign_delays(
     world: Path,
     open_home: Callable[[str], tuple[Settings, Store]],
@@ -99,23 +81,23 @@ def campaign_delays(
 
     with (world / "truth" / "campaigns.csv").open(newline="") as fh:
         campaigns = list(csv.DictReader(fh))
-    calls = load_campaign_calls(world)
+    calls = campaign_call_times(world)
     out = []
     for c in campaigns:
         times = calls.get(c["campaign"], [])
         if not times:
             continue
         settings, store = open_home(c["entry_provider"])
-        con = open_engine(settings, store)
+        engine = as_engine(open_engine(settings, store))
         try:
-            out.append(_replay(con, c, times, step, min_calls))
+            out.append(_replay(engine, c, times, step, min_calls))
         finally:
-            con.close()
+            engine.close()
     return out
 
 
 def _replay(
-    con: duckdb.DuckDBPyConnection,
+    engine: Engine,
     campaign: dict[str, str],
     times: list[datetime],
     step: timedelta,
@@ -125,18 +107,13 @@ def _replay(
     first, last = times[0], times[-1]
     since = first.replace(second=0, microsecond=0) - LEAD
     # Only the entry customer's calls: its verdict depends on nothing else.
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE th_delay_calls AS SELECT * FROM calls "
-        "WHERE upstream = ? AND start >= ?",
-        [customer, since],
-    )
-    con.execute("CREATE OR REPLACE VIEW calls AS SELECT * FROM th_delay_calls")
+    restrict_calls(engine, customer, since)
     k = 0
     found = None
     while True:
         k += 1
         until = since + k * step
-        result = detect_on(con, Window(since, until), min_calls=min_calls)
+        result = detect_on(engine, Window(since, until), min_calls=min_calls)
         f = next(
             (x for x in result.findings if x.kind == "customer" and x.subject == customer), None
         )
@@ -173,10 +150,14 @@ def _replay(
 
 
 def world_delays(
-    world: Path, homes: Path, *, step: timedelta = DEFAULT_STEP
+    world: Path, homes: Path | None = None, *, step: timedelta = DEFAULT_STEP
 ) -> list[CampaignDelay]:
-    """Build (or reuse) a home per entry provider under ``homes`` with tracehop's ingest and
-    customer import, then :func:`campaign_delays`."""
+    """Build (or reuse) a home per entry provider under ``homes`` (default: a temporary
+    folder, removed after) with tracehop's ingest and customer import, then
+    :func:`campaign_delays`."""
+    if homes is None:
+        with tempfile.TemporaryDirectory(prefix="tracehop-delay-") as tmp:
+            return world_delays(world, Path(tmp), step=step)
     from tracehop.cdr.ingest import ingest
     from tracehop.customers import import_customers, parse_customers_csv
     from tracehop.settings import load_settings
@@ -218,30 +199,3 @@ def table(delays: list[CampaignDelay]) -> str:
             f"{', '.join(d.categories)} |"
         )
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        prog="python -m tracehop.detection.delay",
-        description="Detection delay per campaign of a simulated world (docs/detection.md).",
-    )
-    ap.add_argument("world", type=Path, help="a folder written by tracehop simulate")
-    ap.add_argument("--homes", type=Path, help="homes per entry provider (default: temporary)")
-    ap.add_argument("--step", type=float, default=15.0, help="window growth, minutes")
-    ap.add_argument("--json", action="store_true", help="print JSON")
-    args = ap.parse_args(argv)
-    step = timedelta(minutes=args.step)
-    if args.homes:
-        delays = world_delays(args.world, args.homes, step=step)
-    else:
-        with tempfile.TemporaryDirectory(prefix="tracehop-delay-") as tmp:
-            delays = world_delays(args.world, Path(tmp), step=step)
-    if args.json:
-        print(json.dumps([d.as_dict() for d in delays], indent=2))
-    else:
-        print(table(delays))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,30 +5,29 @@ each lake and compares each customer finding with ``truth/customers.csv`` at the
 provider (bad: has campaigns; legal: others); upstream ``carrier`` customers not in the truth
 are counted apart, with the campaign calls they passed (``truth/calls.csv``). :func:`evaluate`
 simulates (or reuses) one world per (seed, scenario); ``detect`` is injectable. Command:
-``python -m tracehop.detection.evaluate --seeds 30-39 --scenarios default,quiet [--json]``.
+``tracehop evaluate detection --seeds 30-39 --scenarios default,quiet [--json]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import multiprocessing
 import shutil
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from tracehop.csvfiles import read_rows as _read
-from tracehop.detection.indicators import Window
-from tracehop.detection.run import DEFAULT_MIN_CALLS, Detection, Finding, detect_on
+from tracehop.detection.findings import Detection, Finding, Window
+from tracehop.detection.run import DEFAULT_MIN_CALLS, detect_on
 from tracehop.detection.scoring import CUSTOMER_RULES, derive
+from tracehop.detection.truth import call_counts
+from tracehop.engine import as_engine
+from tracehop.errors import InputError
 
 Detect = Callable[..., Detection]
 
@@ -127,21 +126,6 @@ def _ratio(n: int, d: int) -> float | None:
     return n / d if d else None
 
 
-def truth_counts(world: Path) -> tuple[Counter[str], Counter[tuple[str, str]]]:
-    """Calls per truth customer, and campaign calls per (upstream, provider) hop."""
-    p = str(world / "truth" / "calls.csv")
-    with duckdb.connect() as con:
-        con.execute(
-            "CREATE TEMP TABLE t AS FROM read_csv(?, header = true, all_varchar = true)", [p]
-        )
-        per_customer = con.execute("SELECT customer, count(*) FROM t GROUP BY 1").fetchall()
-        hops = con.execute(
-            "SELECT p[i], p[i + 1], count(*) FROM (SELECT string_split(path, '>') AS p FROM t "
-            "WHERE coalesce(campaign, '') <> ''), range(1, len(p)) AS r(i) GROUP BY 1, 2"
-        ).fetchall()
-    return Counter(dict(per_customer)), Counter({(a, b): n for a, b, n in hops})
-
-
 def nearest_rules(values: dict[str, Any], top: int = 3) -> list[str]:
     """The default strong rules closest to firing, with their indicator values: e.g.
     ``low_asr_short_talk 0.83: asr=0.42 (< 0.35), talk_per_attempt=11.2 (< 45.0), ...``.
@@ -177,7 +161,7 @@ def evaluate_world(
     started = time.perf_counter()
     world_dir, homes_dir = Path(world_dir), Path(homes_dir)
     truth = {r["id"]: r for r in _read(world_dir / "truth" / "customers.csv")}
-    calls, hops = truth_counts(world_dir)
+    calls, hops = call_counts(world_dir)
     files = json.loads((world_dir / "world.json").read_text())["cdr_files"]
     # a provider without CDR rows (a gateway in a quiet world) has nothing to ingest or judge
     directory = [d for d in _read(world_dir / "directory.csv") if files[d["id"]]["rows"]]
@@ -187,11 +171,11 @@ def evaluate_world(
     unknown: list[str] = []
     try:
         for pid, node in nodes.items():
-            con = open_engine(node.settings, node.store)
+            engine = as_engine(open_engine(node.settings, node.store))
             try:
-                result = detect(con, Window(), min_calls=min_calls)
+                result = detect(engine, Window(), min_calls=min_calls)
             finally:
-                con.close()
+                engine.close()
             for f in result.findings:
                 s, t = f.subject, truth.get(f.subject)
                 if f.kind != "customer":
@@ -353,41 +337,26 @@ def _names(verdicts: list[Verdict]) -> str:
 def parse_seeds(text: str) -> list[int]:
     """``30-39`` or ``1,4,7-9``."""
     pairs = [p.strip().partition("-") for p in text.split(",")]
-    return [s for lo, _, hi in pairs for s in range(int(lo), int(hi or lo) + 1)]
+    try:
+        return [s for lo, _, hi in pairs for s in range(int(lo), int(hi or lo) + 1)]
+    except ValueError:
+        raise InputError(
+            f"seeds {text!r}: give numbers and ranges, e.g. 30-39 or 1,4,7-9"
+        ) from None
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_scenarios(text: str) -> list[str]:
+    """``default,notice``: scenario names, each one the simulator knows."""
     from tracehop.simulate import SCENARIOS
 
-    ap = argparse.ArgumentParser(
-        prog="python -m tracehop.detection.evaluate",
-        description="Detection recall and false positives on simulated worlds.",
-    )
-    ap.add_argument("--seeds", type=parse_seeds, default=[30], help="e.g. 30-39 or 1,4,7-9")
-    ap.add_argument("--scenarios", default="default", help="comma-separated scenario names")
-    ap.add_argument("--scale", type=float, default=0.05)
-    ap.add_argument("--days", type=int, default=1)
-    ap.add_argument("--workdir", type=Path, help="keep (and reuse) worlds here")
-    ap.add_argument("--jobs", type=int, default=1, help="worlds evaluated at once")
-    ap.add_argument("--min-calls", type=int, default=DEFAULT_MIN_CALLS)
-    ap.add_argument("--json", action="store_true", help="print JSON")
-    args = ap.parse_args(argv)
-    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    scenarios = [s.strip() for s in text.split(",") if s.strip()]
     unknown = [s for s in scenarios if s not in SCENARIOS]
     if unknown:
-        ap.error(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
-    started = time.perf_counter()
-    kw = {"scale": args.scale, "days": args.days, "workdir": args.workdir, "jobs": args.jobs}
-    results = evaluate(args.seeds, scenarios, min_calls=args.min_calls, **kw)
-    wall = round(time.perf_counter() - started, 1)
-    if args.json:
-        out = {"totals": totals(results) | {"wall_seconds": wall}}
-        print(json.dumps(out | {"worlds": [r.as_dict() for r in results]}, indent=2, default=str))
-    else:
-        print(report(results))
-        print(f"\n{len(results)} worlds in {wall} s (wall).")
-    return 0
+        raise InputError(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
+    return scenarios
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def summary(results: list[WorldResult], wall_seconds: float) -> dict[str, Any]:
+    """The JSON form of an evaluation: totals (with the wall time) and every world."""
+    out = {"totals": totals(results) | {"wall_seconds": wall_seconds}}
+    return out | {"worlds": [r.as_dict() for r in results]}

@@ -1,16 +1,15 @@
-"""Detection indicators over the ``calls`` view, per customer (``upstream``) and per caller ID.
+"""Detection indicators, per customer (``upstream``) and per caller ID: what each one is.
 
 Each indicator is a named, documented entry of :data:`INDICATORS` (or
-:data:`EXTRA_INDICATORS`). They are computed in two steps, all in DuckDB, nothing per row in
-Python:
+:data:`EXTRA_INDICATORS`): its name, its meaning and its SQL aggregate over the rows of
+``th_uc`` (one row per customer and caller ID, per-call flags summed) joined with the caller
+ID's class ``cls``. The statements that read the lake, build ``th_uc`` and compute these
+aggregates per customer or per caller ID are in ``queries.py`` (the engine seam:
+``queries.customer_indicators`` / ``queries.caller_indicators``); this module runs nothing.
 
-1. :func:`prepare` reads the window's calls **once per grouping** and keeps three small
-   tables: ``th_uc`` (one row per customer and caller ID, with per-call flags summed: attempts,
-   answered, short, failed, refused, neighbour-spoofed, unsigned, ...), ``th_ud`` (customer and
-   called number: attempts) and ``th_um`` (customer and minute: attempts). The caller-ID class
-   is computed once per distinct caller ID (``classes.py``), not per call.
-2. The indicators are sums over those tables: per customer (:func:`customer_indicators`)
-   and per caller ID (:func:`caller_indicators`, grouping ``th_uc`` by caller instead).
+The aggregates are written in DuckDB's dialect with nothing DuckDB-only in them:
+``count(*) FILTER (WHERE ...)``, ``::DOUBLE`` casts, ``**`` and ``epoch()`` have direct
+Spark SQL forms (SQLGlot writes ``FILTER``, ``CAST``, ``POWER`` and ``UNIX_TIMESTAMP``).
 
 The indicators are the "reasonable analytics" the Commission names and providers publish in
 their mitigation plans (DOMAIN.md, "What illegal traffic looks like in CDRs"). Thresholds are
@@ -19,15 +18,10 @@ not here: they belong to the scoring rules (``scoring.py``).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
 
-import duckdb
-
-from tracehop.detection.classes import INVALID_CLASSES, classify_callers
+from tracehop.detection.classes import INVALID_CLASSES
+from tracehop.detection.findings import Window as Window  # re-exported: its old home
 from tracehop.numbers import CallerIdClass
 
 # Answered calls shorter than this are "short" (DOMAIN.md: share of answered calls under 6 s).
@@ -41,98 +35,6 @@ REFUSED_CODES = (403, 607, 608)
 # verstat value "TN-Validation-Failed" of a verification service (ATIS-1000074, RFC 8224).
 # Ingest leaves identity_status empty today; a verification step fills it.
 VERIFY_FAILED = ("failed", "tn-validation-failed", "invalid")
-
-
-@dataclass(frozen=True)
-class Window:
-    """A half-open time window ``[since, until)`` in UTC; None means unbounded."""
-
-    since: datetime | None = None
-    until: datetime | None = None
-
-    def where(self, column: str = "start") -> str:
-        """The window as a SQL condition; the bounds are datetimes rendered as literals
-        (a view cannot take parameters). The lake's ``day`` partitions (UTC days of
-        ``start``) outside the window are pruned."""
-        parts = []
-        if self.since is not None:
-            parts.append(f"{column} >= TIMESTAMPTZ '{_iso(self.since)}'")
-            parts.append(f"day >= DATE '{_utc(self.since).date().isoformat()}'")
-        if self.until is not None:
-            parts.append(f"{column} < TIMESTAMPTZ '{_iso(self.until)}'")
-            parts.append(f"day <= DATE '{_utc(self.until).date().isoformat()}'")
-        return " AND ".join(parts) or "TRUE"
-
-
-def _utc(t: datetime) -> datetime:
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=UTC)
-    return t.astimezone(UTC)
-
-
-def _iso(t: datetime) -> str:
-    return _utc(t).isoformat()
-
-
-# th_uc: one row per (upstream, caller) with per-call flags summed. ``cec`` counts calls whose
-# caller ID is the called number (that class belongs to the call); ``nc_unanswered`` the
-# unanswered calls among the others (for one-ring).
-_UC_SQL = """
-CREATE OR REPLACE TEMP TABLE th_uc AS
-SELECT upstream, caller,
-    count(*) AS n,
-    count(*) FILTER (WHERE cec) AS cec,
-    count(*) FILTER (WHERE answered) AS answered,
-    count(*) FILTER (WHERE answered AND duration < {short}) AS short,
-    count(*) FILTER (WHERE disposition = 'failed') AS failed,
-    count(*) FILTER (WHERE sip_code IN {refused}) AS refused,
-    count(*) FILTER (WHERE NOT answered AND NOT cec) AS nc_unanswered,
-    -- neighbour spoofing: caller ID shares the called number's NPA-NXX (DOMAIN.md)
-    count(*) FILTER (WHERE starts_with(caller, '+1') AND starts_with(called, '+1')
-        AND NOT cec AND substr(caller, 1, 8) = substr(called, 1, 8)) AS neighbour,
-    count(*) FILTER (WHERE attest IS NULL) AS unsigned,
-    count(*) FILTER (WHERE attest = 'B') AS attest_b,
-    count(*) FILTER (WHERE attest = 'C') AS attest_c,
-    count(*) FILTER (WHERE lower(identity_status) IN {verify_failed}) AS verify_failed,
-    coalesce(sum(duration) FILTER (WHERE answered), 0)::BIGINT AS dur,
-    coalesce(sum(least(duration, {cap})) FILTER (WHERE answered), 0)::BIGINT AS cdur,
-    coalesce(sum(least(duration, {cap})::DOUBLE ** 2) FILTER (WHERE answered), 0) AS cdur2,
-    min(start) AS first, max(start) AS last
-FROM (
-    SELECT upstream, caller, called, start, duration, disposition, sip_code, attest,
-        identity_status, disposition = 'answered' AS answered,
-        coalesce(caller <> '' AND caller = called, FALSE) AS cec
-    FROM calls WHERE {where})
-GROUP BY upstream, caller
-"""
-_UD_SQL = """
-CREATE OR REPLACE TEMP TABLE th_ud AS
-SELECT upstream, called, count(*) AS n FROM calls
-WHERE {where} AND upstream IS NOT NULL AND called IS NOT NULL GROUP BY upstream, called
-"""
-_UM_SQL = """
-CREATE OR REPLACE TEMP TABLE th_um AS
-SELECT upstream, date_trunc('minute', start) AS minute, count(*) AS n FROM calls
-WHERE {where} AND upstream IS NOT NULL GROUP BY upstream, minute
-"""
-
-
-def prepare(con: duckdb.DuckDBPyConnection, window: Window) -> None:
-    """Aggregate the window's calls into ``th_uc`` / ``th_ud`` / ``th_um`` and classify
-    every distinct caller ID into ``th_cls``."""
-    where = window.where()
-    con.execute(
-        _UC_SQL.format(
-            short=SHORT_SECONDS,
-            cap=TALK_CAP,
-            refused=REFUSED_CODES,
-            verify_failed=VERIFY_FAILED,
-            where=where,
-        )
-    )
-    con.execute(_UD_SQL.format(where=where))
-    con.execute(_UM_SQL.format(where=where))
-    classify_callers(con, "th_uc", "th_cls")
 
 
 @dataclass(frozen=True)
@@ -327,7 +229,7 @@ INDICATORS: dict[str, Indicator] = {
 }
 
 
-# Customer indicators computed from th_ud / th_um / customers (see customer_indicators).
+# Customer indicators computed from th_ud / th_um / customers (queries.customer_indicators).
 EXTRA_INDICATORS: dict[str, str] = {
     "peak_calls_per_minute": "most attempts in one minute",
     "distinct_called": "distinct called numbers",
@@ -338,132 +240,3 @@ EXTRA_INDICATORS: dict[str, str] = {
     "customer_age_days": "days from customers.onboarded to the end of the window (new customer)",
     "customer_kind": "customers.kind",
 }
-
-
-def aggregate_sql(
-    key: str, where: str = "TRUE", *, names: Iterable[str] | None = None, rows: str = "TRUE"
-) -> str:
-    """The :data:`INDICATORS` aggregates (all, or ``names``) over the ``th_uc`` rows matching
-    ``rows`` (joined with the caller classes), grouped by ``key`` (``upstream`` or
-    ``caller``) and filtered by ``where`` on the indicator values (e.g. ``calls >= 30``)."""
-    chosen = [INDICATORS[n] for n in names] if names is not None else INDICATORS.values()
-    select = ",\n".join(f"{i.sql} AS {i.name}" for i in chosen)
-    extra = (
-        ", count(upstream) AS customers, any_value(cls) AS caller_class"
-        if key == "caller" and names is None
-        else ""
-    )
-    return (
-        f"SELECT * FROM (SELECT u.{key} AS subject, {select}{extra} FROM th_uc u "
-        f"LEFT JOIN th_cls k USING (caller) "
-        f"WHERE u.{key} IS NOT NULL AND {rows} GROUP BY u.{key}) WHERE {where}"
-    )
-
-
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> dict:
-    cur = con.execute(sql, params or [])
-    cols = [d[0] for d in cur.description]
-    return {r[0]: dict(zip(cols[1:], r[1:], strict=True)) for r in cur.fetchall()}
-
-
-def _customer_extra(
-    con: duckdb.DuckDBPyConnection, window: Window, base: dict[str, dict]
-) -> dict[str, dict]:
-    out: dict[str, dict[str, Any]] = {}
-
-    def put(sql: str, params: list | None = None) -> None:
-        for subject, values in _rows(con, sql, params).items():
-            out.setdefault(subject, {}).update(values)
-
-    put("SELECT upstream, max(n) AS peak_calls_per_minute FROM th_um GROUP BY upstream")
-    # Concentration on a few called numbers (TDoS): the three largest counts, no sort.
-    put(
-        """SELECT upstream, count(*) AS distinct_called,
-               list_sum(max(n, 3))::BIGINT AS top3_called_calls,
-               (list_sum(max(n, 3)) / sum(n))::DOUBLE AS top3_called_share
-           FROM th_ud GROUP BY upstream"""
-    )
-    # Sequential dialling: of each customer's distinct NANP called numbers (+1 and ten
-    # digits; th_ud has each once), the share whose predecessor (number - 1) was called too:
-    # a dialler walking a block (DOMAIN.md).
-    # Kept per NPA-NXX block in th_seq (campaigns link customers that walk the same ranges).
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE th_seq AS
-           WITH d AS (SELECT upstream, TRY_CAST(substr(called, 3) AS BIGINT) AS d FROM th_ud
-                      WHERE starts_with(called, '+1') AND length(called) = 12)
-           SELECT d.upstream, d.d // 10000 AS block, count(*) AS numbers,
-               count(p.d) AS sequential
-           FROM d LEFT JOIN d p ON p.upstream = d.upstream AND p.d = d.d - 1
-           WHERE d.d IS NOT NULL GROUP BY d.upstream, block"""
-    )
-    put(
-        """SELECT upstream, (sum(sequential) / sum(numbers))::DOUBLE AS sequential_share
-           FROM th_seq GROUP BY upstream"""
-    )
-    # Know-your-customer facts: kind and age (days onboarded before the window's end).
-    known = {
-        r[0]: r[1:] for r in con.execute("SELECT id, kind, onboarded FROM customers").fetchall()
-    }
-    for cid, values in base.items():
-        kind, onboarded = known.get(cid, (None, None))
-        end = window.until or values.get("last_seen")
-        age = (_utc(end).date() - onboarded).days if onboarded and end else None
-        out.setdefault(cid, {}).update({"customer_kind": kind, "customer_age_days": age})
-    return out
-
-
-def customer_indicators(
-    con: duckdb.DuckDBPyConnection, window: Window, *, min_calls: int = 1, prepared: bool = False
-) -> dict[str, dict[str, Any]]:
-    """Every indicator per customer (``upstream``) that sent ``min_calls`` or more in the
-    window: ``{customer: {indicator: value}}``. ``prepared``: :func:`prepare` already ran
-    for this window on ``con``."""
-    if not prepared:
-        prepare(con, window)
-    base = _rows(con, aggregate_sql("upstream", "calls >= ?"), [min_calls])
-    extra = _customer_extra(con, window, base)
-    for subject, values in base.items():
-        values.update(extra.get(subject, {}))
-    return base
-
-
-def caller_indicators(
-    con: duckdb.DuckDBPyConnection,
-    window: Window,
-    *,
-    min_calls: int = 1,
-    prepared: bool = False,
-    where: str = "TRUE",
-) -> dict[str, dict[str, Any]]:
-    """The :data:`INDICATORS` per caller ID with ``min_calls`` or more attempts in the
-    window, plus ``customers`` (how many customers sent it) and ``caller_class``. ``where``
-    is a further SQL condition on the aggregates (``scoring.candidates_sql``), so that only
-    caller IDs a rule can flag come back to Python."""
-    if not prepared:
-        prepare(con, window)
-    cond = f"calls >= {int(min_calls)} AND ({where})"
-    if where == "TRUE":
-        return _rows(con, aggregate_sql("caller", cond))
-    # Two passes: the indicators the condition reads, for every caller ID, select the
-    # candidates; then every indicator for the candidates only.
-    used = ["calls"] + [n for n in INDICATORS if n != "calls" and re.search(rf"\b{n}\b", where)]
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE th_candidates AS SELECT subject AS caller FROM ("
-        + aggregate_sql("caller", cond, names=used)
-        + ")"
-    )
-    return _rows(
-        con, aggregate_sql("caller", rows="u.caller IN (SELECT caller FROM th_candidates)")
-    )
-
-
-# Named functions for each indicator, for callers that want one value (and for the docs).
-def indicator(name: str) -> Callable[[duckdb.DuckDBPyConnection, Window], dict[str, Any]]:
-    """A function computing one indicator per customer over a window."""
-
-    def run(con: duckdb.DuckDBPyConnection, window: Window) -> dict[str, Any]:
-        return {k: v[name] for k, v in customer_indicators(con, window).items()}
-
-    run.__name__ = name
-    run.__doc__ = INDICATORS[name].description if name in INDICATORS else EXTRA_INDICATORS[name]
-    return run

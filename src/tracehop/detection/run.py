@@ -1,19 +1,21 @@
-"""One detection run over a home: indicators, scores, campaigns; stored with its findings."""
+"""One detection run over a home: indicators, scores, campaigns; stored with its findings.
+
+The orchestrator: it calls the modules below it (``queries``, ``scoring``, ``campaigns``,
+``history``; the data types are in ``findings``) and none of them imports it.
+"""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import duckdb
-
 from tracehop.detection.campaigns import group_campaigns
+from tracehop.detection.findings import Detection, Finding, Window
 from tracehop.detection.history import customer_history
-from tracehop.detection.indicators import (
-    Window,
+from tracehop.detection.queries import (
     caller_indicators,
+    candidates_sql,
     customer_indicators,
     prepare,
 )
@@ -22,9 +24,9 @@ from tracehop.detection.scoring import (
     CALLER_SHOWN,
     CUSTOMER_RULES,
     FLAG_THRESHOLD,
-    candidates_sql,
     score,
 )
+from tracehop.engine import EngineLike, as_engine
 from tracehop.settings import Settings
 from tracehop.store import Store
 
@@ -35,34 +37,8 @@ DEFAULT_MIN_CALLS = 30
 CALLER_MIN_CALLS = 5
 
 
-@dataclass
-class Finding:
-    kind: str  # customer | caller_id | campaign
-    subject: str
-    flagged: bool
-    score: float
-    categories: list[str]
-    evidence: dict[str, Any]
-    first_seen: datetime | None
-    last_seen: datetime | None
-
-
-@dataclass
-class Detection:
-    window: dict[str, Any]
-    findings: list[Finding] = field(default_factory=list)
-    run_id: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "window": self.window,
-            "findings": [asdict(f) for f in self.findings],
-        }
-
-
 def detect_on(
-    con: duckdb.DuckDBPyConnection,
+    engine: EngineLike,
     window: Window,
     *,
     min_calls: int = DEFAULT_MIN_CALLS,
@@ -71,12 +47,19 @@ def detect_on(
 ) -> Detection:
     """Findings for every customer that sent traffic in the window (flagged or not), for
     flagged caller IDs, and for campaigns grouping flagged customers. ``history``: per
-    customer indicators from the state DB (``history.customer_history``: tracebacks, complaints)."""
-    prepare(con, window)
-    customers = customer_indicators(con, window, prepared=True)
-    # Only caller IDs that a caller rule can flag come back from DuckDB.
+    customer indicators from the state DB (``history.customer_history``: tracebacks,
+    complaints). ``engine``: a :class:`tracehop.engine.Engine` or a DuckDB connection, with
+    the views ``calls`` and ``customers``."""
+    engine = as_engine(engine)
+    prepare(engine, window)
+    customers = customer_indicators(engine, window, prepared=True)
+    # Only caller IDs that a caller rule can flag come back from the engine.
     callers = caller_indicators(
-        con, window, min_calls=CALLER_MIN_CALLS, prepared=True, where=candidates_sql(CALLER_RULES)
+        engine,
+        window,
+        min_calls=CALLER_MIN_CALLS,
+        prepared=True,
+        where=candidates_sql(CALLER_RULES),
     )
     findings: list[Finding] = []
     for subject, values in customers.items():
@@ -96,7 +79,7 @@ def detect_on(
         )
         if s.flagged:
             findings.append(_finding("caller_id", subject, s, values))
-    findings.extend(group_campaigns(con, [f for f in findings if f.flagged], window))
+    findings.extend(group_campaigns(engine, [f for f in findings if f.flagged], window))
     order = {"campaign": 0, "customer": 1, "caller_id": 2}
     findings.sort(key=lambda f: (not f.flagged, order[f.kind], -f.score, f.subject))
     first = [f.first_seen for f in findings if f.first_seen]
@@ -143,17 +126,17 @@ def run_detection(
     from tracehop.analyst import open_engine
 
     started = datetime.now(UTC)
-    con = open_engine(settings, store)
+    engine = as_engine(open_engine(settings, store))
     try:
         result = detect_on(
-            con,
+            engine,
             Window(since, until),
             min_calls=min_calls,
             threshold=threshold,
             history=customer_history(store, until),
         )
     finally:
-        con.close()
+        engine.close()
     if save:
         result.run_id = save_run(store, result, started)
     return result

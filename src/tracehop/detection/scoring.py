@@ -278,7 +278,8 @@ class Score:
 
 
 def derive(v: dict[str, Any]) -> dict[str, Any]:
-    """Counts the rules need beside the shares (a share of 3 calls proves nothing)."""
+    """Counts the rules need beside the shares (a share of 3 calls proves nothing). Written
+    in SQL too, for the candidates' pre-selection: ``queries.DERIVED_SQL``."""
     n = v.get("calls") or 0
     answered = round((v.get("asr") or 0) * n)
     out = dict(v)
@@ -290,32 +291,6 @@ def derive(v: dict[str, Any]) -> dict[str, Any]:
     distinct = v.get("distinct_called") or 0
     out["sequential_numbers"] = round((v.get("sequential_share") or 0) * distinct)
     return out
-
-
-# The counts of :func:`derive` as SQL over the indicator columns (for candidates_sql).
-DERIVED_SQL = {
-    "answered_calls": "round(asr * calls)",
-    "invalid_calls": "round(invalid_share * calls)",
-    "neighbour_calls": "round(neighbour_share * calls)",
-    "one_ring_calls": "round(one_ring_share * calls)",
-    "verify_failed_calls": "round(verify_failed_share * calls)",
-    "sequential_numbers": "round(sequential_share * distinct_called)",
-}
-
-
-def candidates_sql(rules: tuple[Rule, ...]) -> str:
-    """A SQL condition over the indicator columns that holds when any strong rule of
-    ``rules`` can fire: the subjects worth scoring in Python (the rest score 0)."""
-    ors = []
-    for rule in rules:
-        if rule.weak is not None or rule.exempt_kinds:
-            continue
-        ands = [
-            f"coalesce({DERIVED_SQL.get(t.indicator, t.indicator)} {t.op} {t.value!r}, FALSE)"
-            for t in rule.thresholds
-        ]
-        ors.append("(" + " AND ".join(ands) + ")")
-    return " OR ".join(ors) or "FALSE"
 
 
 def score(

@@ -27,14 +27,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
+from tracehop.detection.findings import Detection, Finding, Window
 from tracehop.detection.history import customer_history
-from tracehop.detection.indicators import Window
-from tracehop.detection.run import DEFAULT_MIN_CALLS, Detection, Finding, detect_on, save_run
+from tracehop.detection.run import DEFAULT_MIN_CALLS, detect_on, save_run
 from tracehop.detection.scoring import FLAG_THRESHOLD
+from tracehop.engine import as_engine
 from tracehop.settings import Settings
-from tracehop.sqltext import lit_list
 from tracehop.store import Store
-from tracehop.times import parse_duration
+from tracehop.times import parse_duration, utc  # utc: SQLite hands back naive UTC
 
 _DAY = re.compile(r"^calls/day=(\d{4}-\d{2}-\d{2})/[^/]+\.parquet$")
 # A flagged finding whose score moved at least this much is reported again.
@@ -71,7 +71,7 @@ def resume_state(store: Store) -> WatchState:
         ):
             if since is None or until is None:
                 continue
-            lo, hi, at = _utc(since), _utc(until), _utc(started)
+            lo, hi, at = utc(since), utc(until), utc(started)
             if lo.time() != time() or hi - lo != timedelta(days=1):
                 continue  # only whole-day runs stand for a day
             if lo.date() not in latest or at > latest[lo.date()][0]:
@@ -80,7 +80,7 @@ def resume_state(store: Store) -> WatchState:
             select(IngestManifest.checksum, IngestManifest.files, IngestManifest.ingested_at)
         ):
             days = [date.fromisoformat(m.group(1)) for f in files or [] if (m := _DAY.match(f))]
-            if all(d in latest and latest[d][0] >= _utc(ingested) for d in days):
+            if all(d in latest and latest[d][0] >= utc(ingested) for d in days):
                 state.seen.add(checksum)
         for day, (_at, run_id) in latest.items():
             state.flagged[day] = {
@@ -92,10 +92,6 @@ def resume_state(store: Store) -> WatchState:
                 )
             }
     return state
-
-
-def _utc(t: datetime) -> datetime:
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)  # SQLite: naive UTC
 
 
 @dataclass
@@ -155,7 +151,8 @@ def watch_once(
     from tracehop.analyst import open_engine
     from tracehop.cdr.lake import Lake
 
-    con = open_engine(settings, store)  # also completes or discards an interrupted ingest
+    # open_engine also completes or discards an interrupted ingest
+    engine = as_engine(open_engine(settings, store))
     try:
         new_files, days = changed_days(store, state)
         calls_dir = Lake(settings.lake_dir).calls_dir
@@ -169,15 +166,11 @@ def watch_once(
             if not files:
                 continue
             # Only this day's files: the other days are not read at all.
-            con.execute(
-                "CREATE OR REPLACE VIEW calls AS SELECT * REPLACE (day::DATE AS day) FROM "
-                f"read_parquet({lit_list(files)}, hive_partitioning = true, "
-                "union_by_name = true)"
-            )
+            engine.register_calls(files)
             window = Window(max(lo, since) if since else lo, min(hi, until) if until else hi)
             started = datetime.now(UTC)
             result = detect_on(
-                con,
+                engine,
                 window,
                 min_calls=min_calls,
                 threshold=threshold,
@@ -187,7 +180,7 @@ def watch_once(
                 result.run_id = save_run(store, result, started)
             runs.append(_compare(day, len(files), result, state))
     finally:
-        con.close()
+        engine.close()
     return WatchIteration(new_files=new_files, days=runs)
 
 

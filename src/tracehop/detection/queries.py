@@ -1,0 +1,430 @@
+"""Detection's engine seam: every statement detection runs on the lake is built here and run
+through :class:`tracehop.engine.Engine` (``sql``, ``materialize``, ``view``, Arrow tables).
+No other detection module sends SQL to an engine, so a Spark engine has this one module
+(and ``tracehop.engine``) to fill.
+
+The statements, in the order a run makes them (docs/detection.md, "How it works"):
+
+1. :func:`prepare`: the window's calls (:func:`window_where` prunes the lake's ``day``
+   partitions) read once per grouping into ``th_uc`` (customer x caller ID, per-call flags
+   summed), ``th_ud`` (customer x called number) and ``th_um`` (customer x minute); then
+   :func:`classify_callers`: the class of every distinct caller ID into ``th_cls``.
+2. :func:`customer_indicators` / :func:`caller_indicators`: the ``indicators.INDICATORS``
+   aggregates over ``th_uc`` per customer or per caller ID (:func:`aggregate_sql`), the
+   customer extras from ``th_ud`` / ``th_um`` / ``th_seq`` / ``customers``, and the caller IDs
+   worth scoring pre-selected in SQL (:func:`candidates_sql`, the rules' own thresholds).
+3. :func:`campaign_links`: the keys that link flagged customers into campaigns.
+4. :func:`restrict_calls`: the detection-delay replay's narrowed ``calls`` view.
+
+The SQL is DuckDB's dialect. Most of it has a direct Spark SQL form (SQLGlot transpiles
+``starts_with``, ``//``, ``TRY_CAST``, ``date_trunc``, ``::`` casts, ``**``, ``epoch``,
+``FILTER``); what does not is marked ``DuckDB-only`` where it is written, with what Spark
+would need instead (the list: docs/architecture.md, "The engine seam").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from tracehop import nanp
+from tracehop.detection.classes import resolve
+from tracehop.detection.findings import Window
+from tracehop.detection.indicators import (
+    EXTRA_INDICATORS,
+    INDICATORS,
+    REFUSED_CODES,
+    SHORT_SECONDS,
+    TALK_CAP,
+    VERIFY_FAILED,
+)
+from tracehop.detection.scoring import Rule
+from tracehop.engine import Engine, EngineLike, as_engine
+from tracehop.numbers import TOLL_FREE_NPAS
+from tracehop.sqltext import lit
+from tracehop.times import utc_day, utc_iso
+
+# --- the window's calls -----------------------------------------------------------------------
+
+
+def window_where(window: Window, column: str = "start") -> str:
+    """The window as a SQL condition; the bounds are datetimes rendered as literals (a view
+    cannot take parameters). The lake's ``day`` partitions (UTC days of ``start``) outside
+    the window are pruned. (``TIMESTAMPTZ '...'``: SQLGlot writes Spark's
+    ``CAST(... AS TIMESTAMP)``; the literal carries its offset.)"""
+    parts = []
+    if window.since is not None:
+        parts.append(f"{column} >= TIMESTAMPTZ {lit(utc_iso(window.since))}")
+        parts.append(f"day >= DATE {lit(utc_day(window.since).isoformat())}")
+    if window.until is not None:
+        parts.append(f"{column} < TIMESTAMPTZ {lit(utc_iso(window.until))}")
+        parts.append(f"day <= DATE {lit(utc_day(window.until).isoformat())}")
+    return " AND ".join(parts) or "TRUE"
+
+
+def _in_list(values: Iterable[object]) -> str:
+    return "(" + ", ".join(lit(v) if isinstance(v, str) else str(v) for v in values) + ")"
+
+
+# th_uc: one row per (upstream, caller) with per-call flags summed. ``cec`` counts calls whose
+# caller ID is the called number (that class belongs to the call); ``nc_unanswered`` the
+# unanswered calls among the others (for one-ring).
+_UC_SELECT = """
+SELECT upstream, caller,
+    count(*) AS n,
+    count(*) FILTER (WHERE cec) AS cec,
+    count(*) FILTER (WHERE answered) AS answered,
+    count(*) FILTER (WHERE answered AND duration < {short}) AS short,
+    count(*) FILTER (WHERE disposition = 'failed') AS failed,
+    count(*) FILTER (WHERE sip_code IN {refused}) AS refused,
+    count(*) FILTER (WHERE NOT answered AND NOT cec) AS nc_unanswered,
+    -- neighbour spoofing: caller ID shares the called number's NPA-NXX (DOMAIN.md)
+    count(*) FILTER (WHERE starts_with(caller, '+1') AND starts_with(called, '+1')
+        AND NOT cec AND substr(caller, 1, 8) = substr(called, 1, 8)) AS neighbour,
+    count(*) FILTER (WHERE attest IS NULL) AS unsigned,
+    count(*) FILTER (WHERE attest = 'B') AS attest_b,
+    count(*) FILTER (WHERE attest = 'C') AS attest_c,
+    count(*) FILTER (WHERE lower(identity_status) IN {verify_failed}) AS verify_failed,
+    coalesce(sum(duration) FILTER (WHERE answered), 0)::BIGINT AS dur,
+    coalesce(sum(least(duration, {cap})) FILTER (WHERE answered), 0)::BIGINT AS cdur,
+    coalesce(sum(least(duration, {cap})::DOUBLE ** 2) FILTER (WHERE answered), 0) AS cdur2,
+    min(start) AS first, max(start) AS last
+FROM (
+    SELECT upstream, caller, called, start, duration, disposition, sip_code, attest,
+        identity_status, disposition = 'answered' AS answered,
+        coalesce(caller <> '' AND caller = called, FALSE) AS cec
+    FROM calls WHERE {where})
+GROUP BY upstream, caller
+"""
+_UD_SELECT = """
+SELECT upstream, called, count(*) AS n FROM calls
+WHERE {where} AND upstream IS NOT NULL AND called IS NOT NULL GROUP BY upstream, called
+"""
+_UM_SELECT = """
+SELECT upstream, date_trunc('minute', start) AS minute, count(*) AS n FROM calls
+WHERE {where} AND upstream IS NOT NULL GROUP BY upstream, minute
+"""
+
+
+def prepare(engine: EngineLike, window: Window) -> None:
+    """Aggregate the window's calls into ``th_uc`` / ``th_ud`` / ``th_um`` and classify
+    every distinct caller ID into ``th_cls``."""
+    engine = as_engine(engine)
+    where = window_where(window)
+    uc = _UC_SELECT.format(
+        short=SHORT_SECONDS,
+        cap=TALK_CAP,
+        refused=_in_list(REFUSED_CODES),
+        verify_failed=_in_list(VERIFY_FAILED),
+        where=where,
+    )
+    engine.materialize("th_uc", uc)
+    engine.materialize("th_ud", _UD_SELECT.format(where=where))
+    engine.materialize("th_um", _UM_SELECT.format(where=where))
+    classify_callers(engine, "th_uc", "th_cls")
+
+
+# --- caller-ID classes ------------------------------------------------------------------------
+
+TOLL_FREE_SQL = ", ".join(lit(n) for n in sorted(TOLL_FREE_NPAS))
+_NANP_TABLE = "th_nanp_valid"
+_RESOLVED = "th_caller_resolved"
+
+
+def caller_class_sql(caller: str = "caller", resolved: str = "r", nanp_ok: str = "v") -> str:
+    """The caller-ID class of ``caller`` (without the caller = called case) as SQL:
+    :func:`tracehop.numbers.caller_id_class` written as a ``CASE``.
+
+    ``{resolved}.cls`` is the class resolved in Python (international numbers, mixed NPA-NXX),
+    ``{nanp_ok}.prefix`` is non-NULL when the number's NPA-NXX is assigned.
+    DuckDB-only: ``regexp_full_match`` (SQLGlot keeps the name; Spark: ``RLIKE '^...$'``)."""
+    n = f"substr({caller}, 3)"
+    npa, nxx, line = f"substr({n}, 1, 3)", f"substr({n}, 4, 3)", f"substr({n}, 7)"
+    return f"""(CASE
+        WHEN {caller} IS NULL OR {caller} = '' THEN 'missing'
+        WHEN starts_with({caller}, '+1') THEN CASE
+            WHEN length({n}) <> 10 OR NOT regexp_full_match({n}, '[0-9]+') THEN 'invalid_length'
+            WHEN substr({npa}, 1, 1) IN ('0', '1') OR substr({nxx}, 1, 1) IN ('0', '1')
+                OR substr({npa}, 2, 1) = '9' THEN 'invalid_npa'
+            WHEN substr({npa}, 2) = '11' OR substr({nxx}, 2) = '11' THEN 'n11'
+            WHEN {nxx} = '555' AND {line} BETWEEN '0100' AND '0199' THEN 'fictional'
+            WHEN {npa} IN ({TOLL_FREE_SQL}) THEN 'toll_free'
+            WHEN {resolved}.cls IS NOT NULL THEN {resolved}.cls
+            WHEN {nanp_ok}.prefix IS NOT NULL THEN 'valid'
+            ELSE 'unassigned_npa' END
+        ELSE coalesce({resolved}.cls, 'invalid_length') END)"""
+
+
+def _load_nanp(engine: Engine) -> None:
+    """The assigned NPA-NXX prefixes (``tracehop.nanp``) as a session table, once per engine."""
+    if not engine.has_table(_NANP_TABLE):
+        engine.register_arrow(
+            "th_nanp_arrow", pa.table({"prefix": pa.array(nanp.valid_prefixes())})
+        )
+        engine.materialize(_NANP_TABLE, "SELECT prefix FROM th_nanp_arrow")
+        engine.unregister("th_nanp_arrow")
+
+
+def classify_callers(engine: EngineLike, callers: str, target: str) -> None:
+    """Create the session table ``target(caller, cls)``: the class of every distinct caller
+    ID of the relation ``callers`` (a column ``caller``)."""
+    engine = as_engine(engine)
+    _load_nanp(engine)
+    engine.materialize(
+        "th_distinct_callers", f"SELECT DISTINCT caller FROM {callers} WHERE caller IS NOT NULL"
+    )
+    # Python only for what the SQL and the NPA-NXX table cannot say: international numbers
+    # and the NPA-NXX whose validity depends on the line number.
+    mixed = sorted(nanp.mixed_prefixes())
+    mixed_sql = ", ".join(str(p) for p in mixed) or "NULL"
+    rows = engine.sql(
+        f"""SELECT caller FROM th_distinct_callers WHERE NOT starts_with(caller, '+1')
+            OR (length(caller) = 12 AND TRY_CAST(substr(caller, 3, 6) AS INTEGER)
+                IN ({mixed_sql}))"""
+    )
+    engine.register_arrow(_RESOLVED, resolve([r[0] for r in rows]))
+    try:
+        engine.materialize(
+            target,
+            f"""SELECT d.caller, {caller_class_sql("d.caller", "r", "v")} AS cls
+                FROM th_distinct_callers d
+                LEFT JOIN {_RESOLVED} r ON r.caller = d.caller
+                LEFT JOIN {_NANP_TABLE} v ON starts_with(d.caller, '+1')
+                    AND length(d.caller) = 12
+                    AND v.prefix = TRY_CAST(substr(d.caller, 3, 6) AS INTEGER)""",
+        )
+    finally:
+        engine.unregister(_RESOLVED)
+        engine.drop("th_distinct_callers")
+
+
+# --- indicators per subject -------------------------------------------------------------------
+
+
+def aggregate_sql(
+    key: str, where: str = "TRUE", *, names: Iterable[str] | None = None, rows: str = "TRUE"
+) -> str:
+    """The :data:`INDICATORS` aggregates (all, or ``names``) over the ``th_uc`` rows matching
+    ``rows`` (joined with the caller classes), grouped by ``key`` (``upstream`` or
+    ``caller``) and filtered by ``where`` on the indicator values (e.g. ``calls >= 30``)."""
+    chosen = [INDICATORS[n] for n in names] if names is not None else INDICATORS.values()
+    select = ",\n".join(f"{i.sql} AS {i.name}" for i in chosen)
+    extra = (
+        ", count(upstream) AS customers, any_value(cls) AS caller_class"
+        if key == "caller" and names is None
+        else ""
+    )
+    return (
+        f"SELECT * FROM (SELECT u.{key} AS subject, {select}{extra} FROM th_uc u "
+        f"LEFT JOIN th_cls k USING (caller) "
+        f"WHERE u.{key} IS NOT NULL AND {rows} GROUP BY u.{key}) WHERE {where}"
+    )
+
+
+def _by_subject(engine: Engine, sql: str, params: Sequence[Any] = ()) -> dict[str, dict]:
+    """``{first column: {other column: value}}``."""
+    result = engine.sql(sql, params)
+    cols = result.columns
+    return {r[0]: dict(zip(cols[1:], r[1:], strict=True)) for r in result}
+
+
+def _customer_extra(engine: Engine, window: Window, base: dict[str, dict]) -> dict[str, dict]:
+    out: dict[str, dict[str, Any]] = {}
+
+    def put(sql: str) -> None:
+        for subject, values in _by_subject(engine, sql).items():
+            out.setdefault(subject, {}).update(values)
+
+    put("SELECT upstream, max(n) AS peak_calls_per_minute FROM th_um GROUP BY upstream")
+    # Concentration on a few called numbers (TDoS): the three largest counts, no sort.
+    # DuckDB-only: max(n, 3) (the three largest values as a list) and list_sum. Spark: the
+    # three largest per customer by row_number() OVER (PARTITION BY upstream ORDER BY n DESC).
+    put(
+        """SELECT upstream, count(*) AS distinct_called,
+               list_sum(max(n, 3))::BIGINT AS top3_called_calls,
+               (list_sum(max(n, 3)) / sum(n))::DOUBLE AS top3_called_share
+           FROM th_ud GROUP BY upstream"""
+    )
+    # Sequential dialling: of each customer's distinct NANP called numbers (+1 and ten
+    # digits; th_ud has each once), the share whose predecessor (number - 1) was called too:
+    # a dialler walking a block (DOMAIN.md).
+    # Kept per NPA-NXX block in th_seq (campaigns link customers that walk the same ranges).
+    engine.materialize(
+        "th_seq",
+        """WITH d AS (SELECT upstream, TRY_CAST(substr(called, 3) AS BIGINT) AS d FROM th_ud
+                      WHERE starts_with(called, '+1') AND length(called) = 12)
+           SELECT d.upstream, d.d // 10000 AS block, count(*) AS numbers,
+               count(p.d) AS sequential
+           FROM d LEFT JOIN d p ON p.upstream = d.upstream AND p.d = d.d - 1
+           WHERE d.d IS NOT NULL GROUP BY d.upstream, block""",
+    )
+    put(
+        """SELECT upstream, (sum(sequential) / sum(numbers))::DOUBLE AS sequential_share
+           FROM th_seq GROUP BY upstream"""
+    )
+    # Know-your-customer facts: kind and age (days onboarded before the window's end).
+    known = {r[0]: r[1:] for r in engine.sql("SELECT id, kind, onboarded FROM customers")}
+    for cid, values in base.items():
+        kind, onboarded = known.get(cid, (None, None))
+        end = window.until or values.get("last_seen")
+        age = (utc_day(end) - onboarded).days if onboarded and end else None
+        out.setdefault(cid, {}).update({"customer_kind": kind, "customer_age_days": age})
+    return out
+
+
+def customer_indicators(
+    engine: EngineLike, window: Window, *, min_calls: int = 1, prepared: bool = False
+) -> dict[str, dict[str, Any]]:
+    """Every indicator per customer (``upstream``) that sent ``min_calls`` or more in the
+    window: ``{customer: {indicator: value}}``. ``prepared``: :func:`prepare` already ran
+    for this window on ``engine``."""
+    engine = as_engine(engine)
+    if not prepared:
+        prepare(engine, window)
+    base = _by_subject(engine, aggregate_sql("upstream", "calls >= ?"), [min_calls])
+    extra = _customer_extra(engine, window, base)
+    for subject, values in base.items():
+        values.update(extra.get(subject, {}))
+    return base
+
+
+def caller_indicators(
+    engine: EngineLike,
+    window: Window,
+    *,
+    min_calls: int = 1,
+    prepared: bool = False,
+    where: str = "TRUE",
+) -> dict[str, dict[str, Any]]:
+    """The :data:`INDICATORS` per caller ID with ``min_calls`` or more attempts in the
+    window, plus ``customers`` (how many customers sent it) and ``caller_class``. ``where``
+    is a further SQL condition on the aggregates (:func:`candidates_sql`), so that only
+    caller IDs a rule can flag come back to Python."""
+    engine = as_engine(engine)
+    if not prepared:
+        prepare(engine, window)
+    cond = f"calls >= {int(min_calls)} AND ({where})"
+    if where == "TRUE":
+        return _by_subject(engine, aggregate_sql("caller", cond))
+    # Two passes: the indicators the condition reads, for every caller ID, select the
+    # candidates; then every indicator for the candidates only.
+    used = ["calls"] + [n for n in INDICATORS if n != "calls" and re.search(rf"\b{n}\b", where)]
+    engine.materialize(
+        "th_candidates",
+        "SELECT subject AS caller FROM (" + aggregate_sql("caller", cond, names=used) + ")",
+    )
+    return _by_subject(
+        engine, aggregate_sql("caller", rows="u.caller IN (SELECT caller FROM th_candidates)")
+    )
+
+
+def indicator(name: str) -> Callable[[EngineLike, Window], dict[str, Any]]:
+    """A function computing one indicator per customer over a window."""
+
+    def run(engine: EngineLike, window: Window) -> dict[str, Any]:
+        return {k: v[name] for k, v in customer_indicators(engine, window).items()}
+
+    run.__name__ = name
+    run.__doc__ = INDICATORS[name].description if name in INDICATORS else EXTRA_INDICATORS[name]
+    return run
+
+
+# The counts of :func:`tracehop.detection.scoring.derive` as SQL over the indicator columns.
+DERIVED_SQL = {
+    "answered_calls": "round(asr * calls)",
+    "invalid_calls": "round(invalid_share * calls)",
+    "neighbour_calls": "round(neighbour_share * calls)",
+    "one_ring_calls": "round(one_ring_share * calls)",
+    "verify_failed_calls": "round(verify_failed_share * calls)",
+    "sequential_numbers": "round(sequential_share * distinct_called)",
+}
+
+
+def candidates_sql(rules: tuple[Rule, ...]) -> str:
+    """A SQL condition over the indicator columns that holds when any strong rule of
+    ``rules`` can fire: the subjects worth scoring in Python (the rest score 0)."""
+    ors = []
+    for rule in rules:
+        if rule.weak is not None or rule.exempt_kinds:
+            continue
+        ands = [
+            f"coalesce({DERIVED_SQL.get(t.indicator, t.indicator)} {t.op} {t.value!r}, FALSE)"
+            for t in rule.thresholds
+        ]
+        ors.append("(" + " AND ".join(ands) + ")")
+    return " OR ".join(ors) or "FALSE"
+
+
+# --- campaigns --------------------------------------------------------------------------------
+
+
+def campaign_links(
+    engine: EngineLike,
+    names: list[str],
+    window: Window,
+    *,
+    top_callers: int,
+    min_sequential: int,
+    min_shared: int,
+) -> list[tuple[str, str, int, list[str]]]:
+    """Pairs of the flagged customers ``names`` that share ``min_shared`` keys or more:
+    ``(a, b, shared, examples)`` with ``a < b`` and up to five example keys. The keys (rules
+    in ``campaigns.py``): each customer's ``top_callers`` most-used caller IDs, its three
+    most-called numbers (``called:``), NPA-NXX blocks where it dialled ``min_sequential``
+    numbers right after their predecessor (``range:``), and its STIR/SHAKEN origination
+    identifiers (``orig_id:``, weighing ``min_shared`` each). Needs :func:`prepare` and
+    :func:`customer_indicators` (``th_seq``) of the window."""
+    engine = as_engine(engine)
+    engine.register_arrow("th_flagged", pa.table({"name": pa.array(names, type=pa.string())}))
+    try:
+        # DuckDB-only: arg_max(x, n, k) (the k largest as a list) with unnest, and
+        # list(... ORDER BY ...)[1:5]. Spark: row_number() OVER (PARTITION BY upstream
+        # ORDER BY n DESC) <= k for the keys; sort_array/slice of collected structs for the
+        # examples (SQLGlot writes collect_list, which drops the order).
+        rows = engine.sql(
+            f"""WITH k AS (
+                  SELECT upstream, unnest(arg_max(caller, n, {int(top_callers)})) AS key,
+                      1 AS weight
+                  FROM th_uc WHERE upstream IN (SELECT name FROM th_flagged)
+                    AND caller IS NOT NULL AND caller <> '' GROUP BY upstream
+                  UNION ALL
+                  SELECT upstream, 'called:' || unnest(arg_max(called, n, 3)), 1
+                  FROM th_ud WHERE upstream IN (SELECT name FROM th_flagged) GROUP BY upstream
+                  UNION ALL
+                  -- called-number ranges walked in sequence: NPA-NXX blocks where the
+                  -- customer called min_sequential numbers whose predecessor it called
+                  SELECT upstream, 'range:+1' || block::VARCHAR, 1 FROM th_seq
+                  WHERE upstream IN (SELECT name FROM th_flagged)
+                    AND sequential >= {int(min_sequential)}
+                  UNION ALL
+                  SELECT DISTINCT upstream, 'orig_id:' || orig_id, {int(min_shared)} FROM calls
+                  WHERE {window_where(window)} AND orig_id IS NOT NULL AND orig_id <> ''
+                    AND upstream IN (SELECT name FROM th_flagged))
+                SELECT a.upstream, b.upstream, sum(a.weight) AS shared,
+                       list(a.key ORDER BY a.weight DESC, a.key)[1:5] AS examples
+                FROM k a JOIN k b ON a.key = b.key AND a.upstream < b.upstream
+                GROUP BY a.upstream, b.upstream
+                HAVING sum(a.weight) >= {int(min_shared)}"""
+        )
+    finally:
+        engine.unregister("th_flagged")
+    return [(a, b, int(n), list(examples)) for a, b, n, examples in rows]
+
+
+# --- the detection-delay replay ---------------------------------------------------------------
+
+
+def restrict_calls(engine: EngineLike, customer: str, since: datetime) -> None:
+    """Narrow the ``calls`` view to ``customer``'s calls from ``since`` on (kept as the
+    session table ``th_delay_calls``): the delay replay runs many windows over them."""
+    engine = as_engine(engine)
+    engine.materialize(
+        "th_delay_calls",
+        "SELECT * FROM calls WHERE upstream = ? AND start >= ?",
+        [customer, since],
+    )
+    engine.view("calls", "SELECT * FROM th_delay_calls")
