@@ -1,11 +1,12 @@
 """The responder's reads of the lake, built in one place (the engine seam of
-docs/architecture.md): every query the traceback responder runs is a function here, taking
-the engine's connection and returning plain rows (dicts of ``MATCH_COLUMNS``).
+docs/architecture.md): every query the traceback responder runs is a function here, run
+through ``tracehop.engine.Engine`` and returning plain rows (dicts of ``MATCH_COLUMNS``).
 
-DuckDB-only, and why: ``calls_matching_many`` registers the batch as an Arrow table and
-stages candidates in a temp table (a semi-join that reads only the ``called`` column of the
-lake, then the exact join on the small set); ``regexp_replace(..., 'g')`` is DuckDB's flag
-syntax. A Spark engine provides the same three functions over a DataFrame of the batch.
+DuckDB-only, and why: ``regexp_replace(..., 'g')`` is DuckDB's flag syntax (Spark's
+``regexp_replace`` replaces every match without a flag). ``calls_matching_many`` registers
+the batch as an Arrow table and stages candidates in a session table (a semi-join that reads
+only the ``called`` column of the lake, then the exact join on the small set): an engine
+provides both (``register_arrow``, ``materialize``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from tracehop.engine import EngineLike, as_engine
 from tracehop.errors import StoreError
 from tracehop.tracebacks.protocol import MATCH_COLUMNS
 
@@ -28,7 +30,7 @@ def _failed(exc: duckdb.Error) -> StoreError:
 
 
 def calls_matching(
-    con: duckdb.DuckDBPyConnection,
+    con: EngineLike,
     *,
     lo: datetime,
     hi: datetime,
@@ -49,14 +51,14 @@ def calls_matching(
             params.append(digits)
     sql = f"SELECT {_COLUMNS} FROM calls WHERE {' AND '.join(where)}"
     try:
-        rows = con.execute(sql, params).fetchall()
+        rows = as_engine(con).sql(sql, params)
     except duckdb.Error as exc:
         raise _failed(exc) from exc
     return [dict(zip(MATCH_COLUMNS, r, strict=True)) for r in rows]
 
 
 def calls_matching_many(
-    con: duckdb.DuckDBPyConnection,
+    con: EngineLike,
     batch: Sequence[tuple[str, str, str, datetime, datetime]],
 ) -> list[tuple[str, dict[str, Any]]]:
     """``(request_id, call)`` for every call matching one of ``batch``'s
@@ -75,36 +77,37 @@ def calls_matching_many(
     first = min(r[3] for r in batch).date()
     last = max(r[4] for r in batch).date()
     cols = ", ".join(f"c.{c}" for c in MATCH_COLUMNS)
-    con.register("th_requests", table)
+    engine = as_engine(con)
+    engine.register_arrow("th_requests", table)
     try:
         # First the calls to any called number asked about (a semi-join that reads one
         # column of the lake), then the exact join on that small set.
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE th_candidates AS
-                SELECT {cols} FROM calls c
+        engine.materialize(
+            "th_candidates",
+            f"""SELECT {cols} FROM calls c
                 WHERE c.day BETWEEN ? AND ?
                   AND c.called IN (SELECT DISTINCT called FROM th_requests)""",
             [first, last],
         )
-        found = con.execute(
+        found = engine.sql(
             f"""SELECT r.request_id, {cols} FROM th_requests r
                 JOIN th_candidates c ON c.called = r.called AND c.caller = r.caller
                  AND c.start >= r.lo AND c.start < r.hi"""
-        ).fetchall()
+        )
     except duckdb.Error as exc:
         raise _failed(exc) from exc
     finally:
-        con.unregister("th_requests")
-        con.execute("DROP TABLE IF EXISTS th_candidates")
+        engine.unregister("th_requests")
+        engine.drop("th_candidates")
     return [(rec[0], dict(zip(MATCH_COLUMNS, rec[1:], strict=True))) for rec in found]
 
 
-def calls_on_days(con: duckdb.DuckDBPyConnection, first: date, last: date) -> int:
+def calls_on_days(con: EngineLike, first: date, last: date) -> int:
     """How many calls the lake holds for the UTC days ``first`` to ``last``."""
     try:
-        row = con.execute(
+        rows = as_engine(con).sql(
             "SELECT count(*) FROM calls WHERE day BETWEEN ? AND ?", [first, last]
-        ).fetchone()
+        )
     except duckdb.Error as exc:
         raise _failed(exc) from exc
-    return int(row[0]) if row else 0
+    return int(rows.scalar() or 0)
