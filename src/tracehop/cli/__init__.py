@@ -4,6 +4,10 @@ Each command builds the settings, calls one library function and prints its resu
 ``output.py``. Library errors become ``Error: ...`` on stderr and exit code 1, in one place:
 :class:`TracehopGroup`, the root command group, so a test that invokes ``app`` in-process
 sees exactly what a user sees.
+
+Starting fast: this package imports only Typer and the standard library up front; each command
+imports the library modules it uses (DuckDB, SQLAlchemy, FastAPI, ...) when it runs, so
+``tracehop --help`` and a small command do not pay for the others (docs/performance.md).
 """
 
 from __future__ import annotations

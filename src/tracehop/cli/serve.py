@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tracehop.api import tokens
 from tracehop.cli.output import emit_json, emit_rows, stdout_console
 from tracehop.errors import ConfigError
-from tracehop.settings import Settings
+
+if TYPE_CHECKING:
+    from tracehop.settings import Settings
 
 tokens_app = typer.Typer(help="Issue, list and revoke the API tokens of this node.")
 
@@ -43,6 +44,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the node API: POST /api/v1/tracebacks/requests (docs/traceback.md)."""
         import uvicorn
+
+        from tracehop.api import tokens
 
         settings: Settings = ctx.obj
         if mode not in ("auto", "review"):
@@ -79,6 +82,8 @@ def issue(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Issue a token; it is shown once and only its hash is kept."""
+    from tracehop.api import tokens
+
     token = tokens.issue(Path(ctx.obj.home), name)
     if as_json:
         emit_json({"name": name, "token": token})
@@ -92,6 +97,8 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """List tokens (names and dates, never the secrets)."""
+    from tracehop.api import tokens
+
     rows = [(r.name, r.created_at, r.revoked) for r in tokens.load(Path(ctx.obj.home))]
     emit_rows(["name", "created_at", "revoked"], rows, as_json=as_json, title="API tokens")
 
@@ -101,5 +108,7 @@ def revoke(
     ctx: typer.Context, name: Annotated[str, typer.Argument(help="The token's name.")]
 ) -> None:
     """Revoke a token: requests with it get 401 from now on."""
+    from tracehop.api import tokens
+
     tokens.revoke(Path(ctx.obj.home), name)
     stdout_console().print(f"revoked {name}")

@@ -5,22 +5,20 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tracehop.analyst import jsonable
 from tracehop.cli.output import emit_json, stdout_console
 from tracehop.errors import InputError
-from tracehop.settings import Settings
-from tracehop.tracebacks.deadlines import DEFAULT_ZONE
-from tracehop.tracebacks.protocol import HopAnswer
-from tracehop.tracebacks.responder import (
-    answer_batch,
-    load_known_providers,
-    make_request,
-    parse_requests_csv,
-)
+
+if TYPE_CHECKING:
+    from tracehop.settings import Settings
+    from tracehop.tracebacks.protocol import HopAnswer
+
+# = tracehop.tracebacks.deadlines.DEFAULT_ZONE (tests/test_cli.py checks): written here so that
+# the CLI starts without importing the responder (DuckDB, SQLAlchemy).
+DEFAULT_ZONE = "America/New_York"
 
 app = typer.Typer(help="Answer traceback requests: who sent us this call?")
 
@@ -44,6 +42,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the answers as JSON
 
 
 def _known(path: Path | None) -> set[str] | None:
+    from tracehop.tracebacks.responder import load_known_providers
+
     return load_known_providers(path) if path is not None else None
 
 
@@ -80,6 +80,8 @@ def lookup(
     as_json: JsonOpt = False,
 ) -> None:
     """Answer one request: find the call, name its upstream, say which hop answer it is."""
+    from tracehop.tracebacks.responder import answer_batch, make_request
+
     settings: Settings = ctx.obj
     request = make_request(
         request_id or f"lookup-{uuid.uuid4().hex[:12]}", caller, called, at, window=window
@@ -112,6 +114,9 @@ def answer(
 ) -> None:
     """Answer a CSV of requests. A bad row is reported with its line (answer "error") and
     does not stop the others."""
+    from tracehop.analyst import jsonable
+    from tracehop.tracebacks.responder import answer_batch, parse_requests_csv
+
     settings: Settings = ctx.obj
     parsed = parse_requests_csv(requests)
     zone = _check_zone(business_zone)
@@ -148,6 +153,8 @@ def answer(
 
 
 def _print_answer(a: HopAnswer, zone: str) -> None:
+    from tracehop.analyst import jsonable
+
     out = stdout_console()
     named = f" {a.upstream}" if a.upstream else ""
     out.print(f"[bold]{a.answer}[/]{named} (confidence {a.confidence:.2f})", highlight=False)
@@ -207,11 +214,8 @@ def confirm(
     from tracehop.store import open_store
     from tracehop.tracebacks.responder import confirm as confirm_answer
 
-    store = open_store(ctx.obj)
-    try:
+    with open_store(ctx.obj) as store:
         done = confirm_answer(store, request_id, upstream=upstream)
-    finally:
-        store.close()
     if as_json:
         emit_json(done)
     else:
