@@ -7,11 +7,11 @@ Real subprocesses, in one run, round-robin (so a busy moment hits every command 
 - ``tracehop ingest`` of a new 10-row CSV into that existing home (a new file each run: the
   manifest makes a re-ingest of the same file a no-op).
 Prints the median and the fastest of N runs of each and the ratio of the medians to the
-baseline. ``--before REV`` also runs the same commands with the package as it was at a git
-revision (``git archive`` into a temporary folder, put first on ``PYTHONPATH``), side by side.
-Not a test: figures go to docs/performance.md.
+baseline. ``--before REV`` (repeatable) also runs the same commands with the package as it was
+at a git revision (``git archive`` into a temporary folder, put first on ``PYTHONPATH``), side
+by side. Not a test: figures go to docs/performance.md.
 
-    python benchmarks/cli.py [--runs N] [--before REV]
+    python benchmarks/cli.py [--runs N] [--before REV ...]
 """
 
 from __future__ import annotations
@@ -66,20 +66,27 @@ def checkout(rev: str, into: Path) -> Path:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--runs", type=int, default=11, help="runs of each command (median shown)")
-    ap.add_argument("--before", metavar="REV", help="also measure the code at this git revision")
+    ap.add_argument(
+        "--before",
+        metavar="REV",
+        action="append",
+        default=[],
+        help="also measure the code at this git revision (repeat for several)",
+    )
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="tracehop-bench-cli-"))
     try:
-        variants: dict[str, dict[str, str]] = {"": {}}
-        if args.before:
-            src = checkout(args.before, work / "before")
+        variants: dict[str, dict[str, str]] = {}
+        for i, rev in enumerate(args.before):
+            src = checkout(rev, work / f"before{i}")
             sha = subprocess.run(
-                ["git", "-C", str(REPO), "rev-parse", "--short", args.before],
+                ["git", "-C", str(REPO), "rev-parse", "--short", rev],
                 check=True,
                 capture_output=True,
                 text=True,
             ).stdout.strip()
-            variants = {f"before ({sha}): ": {"PYTHONPATH": str(src)}, "now: ": {}}
+            variants[f"{sha}: "] = {"PYTHONPATH": str(src)}
+        variants["now: " if variants else ""] = {}
         commands: dict[str, tuple[list[str], dict[str, str]]] = {
             "python -c 'import typer, rich'": (
                 [sys.executable, "-c", "import typer, rich"],
