@@ -76,15 +76,13 @@ class Cli:
         self.home = home
 
     def __call__(self, *args: str) -> tuple[int, str, str]:
+        """(exit code, stdout, stderr): library errors are turned into ``Error: ...`` by the
+        CLI itself (``tracehop.cli.TracehopGroup``); anything else is a bug and is raised."""
         from tracehop.cli import _register, app
 
         _register()
         result = CliRunner().invoke(app, ["--home", str(self.home), *args])
         if result.exception and not isinstance(result.exception, SystemExit):
-            from tracehop.errors import TracehopError
-
-            if isinstance(result.exception, TracehopError):
-                return 1, result.stdout, f"Error: {result.exception.message}\n"
             raise result.exception
         return result.exit_code, result.stdout, result.stderr
 

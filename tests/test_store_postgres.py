@@ -19,6 +19,7 @@ from tracehop.cdr.ingest import ingest
 from tracehop.customers import import_customers, list_customers, parse_customers_csv
 from tracehop.settings import load_settings
 from tracehop.store import open_store
+from tracehop.store.db import current_revisions, head_revisions, is_current
 
 
 def _pg_bin() -> Path | None:
@@ -93,11 +94,12 @@ def test_store_on_postgres(postgres_url: str, tmp_path: Path, data: Path) -> Non
     again = ingest([data / "kamailio.csv"], settings)
     assert (first.rows_ingested, again.files_skipped) == (4, 1)
     assert query("select count(*) as n from customers", settings).records() == [{"n": 4}]
-    # migrations ran once and are recorded
-    store = open_store(settings)
-    with store.engine.connect() as conn:
-        version = conn.exec_driver_sql("select version_num from alembic_version").scalar()
-    store.close()
+    # migrations ran once and are recorded; a later open only reads alembic_version
+    with open_store(settings) as store:
+        with store.engine.connect() as conn:
+            version = conn.exec_driver_sql("select version_num from alembic_version").scalar()
+        assert is_current(store.engine)
+        assert current_revisions(store.engine) == head_revisions() == {version}
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,9 +71,8 @@ def open_engine(settings: Settings, store: Store) -> duckdb.DuckDBPyConnection:
 def query(sql: str, settings: Settings, *, store: Store | None = None) -> QueryResult:
     """Run one read-only SQL statement; rows come back as Python values."""
     check_read_only(sql)
-    own = store is None
-    store = store or open_store(settings)
-    try:
+    # A store passed in stays open for the caller; one opened here is closed here.
+    with nullcontext(store) if store is not None else open_store(settings) as store:
         con = open_engine(settings, store)
         # Analysts' SQL may not fetch or load extensions, nor change the engine's settings.
         con.execute("SET autoinstall_known_extensions = false")
@@ -86,9 +86,6 @@ def query(sql: str, settings: Settings, *, store: Store | None = None) -> QueryR
             raise QueryError(f"SQL error: {_one_line(exc)}") from exc
         finally:
             con.close()
-    finally:
-        if own:
-            store.close()
     return QueryResult(columns=columns, rows=rows)
 
 

@@ -14,6 +14,7 @@ import shutil
 import time
 import zlib
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,31 +140,29 @@ def ingest(
     files = expand_paths(paths)
     lake = Lake(settings.lake_dir)
     lake.ensure()
-    own_store = store is None
-    store = store or open_store(settings)
     result = IngestResult()
-    try:
-        with lake.ingest_lock():
-            recover(lake, lambda m: record_manifest(store, m))
-            con = connect(settings, lake=lake)
-            try:
-                for path in files:
-                    res = _ingest_one(
-                        con,
-                        lake,
-                        store,
-                        path,
-                        format=format,
-                        provider=provider or settings.provider,
-                        zone=settings.timezone,
-                        progress=progress,
-                    )
-                    result.files.append(res)
-            finally:
-                con.close()
-    finally:
-        if own_store:
-            store.close()
+    # A store passed in stays open for the caller; one opened here is closed here.
+    with (
+        nullcontext(store) if store is not None else open_store(settings) as store,
+        lake.ingest_lock(),
+    ):
+        recover(lake, lambda m: record_manifest(store, m))
+        con = connect(settings, lake=lake)
+        try:
+            for path in files:
+                res = _ingest_one(
+                    con,
+                    lake,
+                    store,
+                    path,
+                    format=format,
+                    provider=provider or settings.provider,
+                    zone=settings.timezone,
+                    progress=progress,
+                )
+                result.files.append(res)
+        finally:
+            con.close()
     result.seconds = time.perf_counter() - started
     return result
 

@@ -1,21 +1,63 @@
 """The ``tracehop`` command: a thin Typer shell over the library.
 
 Each command builds the settings, calls one library function and prints its result with
-``output.py``. Library errors become ``Error: ...`` on stderr and exit code 1.
+``output.py``. Library errors become ``Error: ...`` on stderr and exit code 1, in one place:
+:class:`TracehopGroup`, the root command group, so a test that invokes ``app`` in-process
+sees exactly what a user sees.
+
+Starting fast: this package imports only Typer and the standard library up front; each command
+imports the library modules it uses (DuckDB, SQLAlchemy, FastAPI, ...) when it runs, so
+``tracehop --help`` and a small command do not pay for the others (docs/performance.md).
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
-from tracehop.errors import TracehopError
+from tracehop.errors import ConfigError, TracehopError
+
+
+def error_message(exc: BaseException) -> str | None:
+    """The one-line message the CLI shows for a library error, or None for a bug (a traceback
+    is then the useful thing to show)."""
+    if isinstance(exc, TracehopError):
+        return exc.message
+    # Settings or a model built from options the user gave: name the setting and the fix.
+    pydantic_core = sys.modules.get("pydantic_core")  # not loaded: it cannot be one of its errors
+    if pydantic_core is not None and isinstance(exc, pydantic_core.ValidationError):
+        from tracehop.settings import _first_error
+
+        return _first_error(exc)
+    return None
+
+
+class TracehopGroup(TyperGroup):
+    """The root group: turns library errors into ``Error: <message>`` on stderr, exit 1, and
+    Ctrl-C into ``Interrupted.``, exit 130 (130 = 128 + SIGINT, what shells report)."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            typer.echo("Interrupted.", err=True)
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            message = error_message(exc)
+            if message is None:
+                raise
+            typer.echo(f"Error: {message}", err=True)
+            raise typer.Exit(1) from exc
+
 
 app = typer.Typer(
+    cls=TracehopGroup,
     name="tracehop",
     help="Trace, detect and stop illegal robocalls: a provider's CDR lake and traceback tools.",
     no_args_is_help=True,
@@ -44,6 +86,11 @@ def _root(
     from tracehop.settings import load_settings
 
     settings = load_settings(home=home, database_url=database_url, log_level=log_level)
+    if settings.log_level.upper() not in logging.getLevelNamesMapping():
+        raise ConfigError(
+            f"unknown log level {settings.log_level!r}: use DEBUG, INFO, WARNING or ERROR "
+            "(--log-level or TRACEHOP_LOG_LEVEL)"
+        )
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -89,13 +136,13 @@ def _register() -> None:
 
 
 def main() -> None:
-    """Console entry point."""
+    """Console entry point (errors are handled by :class:`TracehopGroup`)."""
     _register()
     try:
         app()
-    except TracehopError as exc:
-        typer.echo(f"Error: {exc.message}", err=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        typer.echo("Interrupted.", err=True)
-        sys.exit(130)
+    finally:
+        # Leave at once: the interpreter's last garbage collections walk every object that
+        # DuckDB, SQLAlchemy and pydantic made (~0.1 s, docs/performance.md). Frozen objects
+        # are freed as usual when their modules are cleared; only cycles still alive at exit
+        # are left to the OS, whose finalisers Python never promises to run at exit anyway.
+        gc.freeze()

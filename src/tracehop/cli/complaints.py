@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from tracehop.cli.output import emit_json, stdout_console
-from tracehop.complaints import import_complaints
-from tracehop.store import open_store
 
 app = typer.Typer(help="Import complaints; detection counts them per customer.")
 
@@ -29,11 +27,11 @@ def import_(
     """Trace each complaint to the customer that sent the call (the lake lookup of
     `tracehop trace lookup`) and store it. A bad row is reported with its line and does not
     stop the others; importing the same file again changes nothing."""
-    store = open_store(ctx.obj)
-    try:
+    from tracehop.complaints import import_complaints
+    from tracehop.store import open_store
+
+    with open_store(ctx.obj) as store:
         result = import_complaints(ctx.obj, store, path)
-    finally:
-        store.close()
     if as_json:
         emit_json(result.to_json())
         return

@@ -9,8 +9,6 @@ from typing import Annotated
 import typer
 
 from tracehop.cli.output import emit_json, emit_rows, stdout_console
-from tracehop.customers import CustomerRecord, import_customers, list_customers, parse_customers_csv
-from tracehop.store import open_store
 
 app = typer.Typer(help="Import and list customers (id = the upstream value in CDRs).")
 
@@ -24,12 +22,12 @@ def import_(
     as_json: Annotated[bool, typer.Option("--json", help="Print counts as JSON.")] = False,
 ) -> None:
     """Import or update customers from a CSV file (all rows or none)."""
+    from tracehop.customers import import_customers, parse_customers_csv
+    from tracehop.store import open_store
+
     records = parse_customers_csv(path)
-    store = open_store(ctx.obj)
-    try:
+    with open_store(ctx.obj) as store:
         result = import_customers(store, records)
-    finally:
-        store.close()
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -45,11 +43,11 @@ def list_(
     as_csv: Annotated[bool, typer.Option("--csv", help="Print as CSV.")] = False,
 ) -> None:
     """List customers."""
-    store = open_store(ctx.obj)
-    try:
+    from tracehop.customers import CustomerRecord, list_customers
+    from tracehop.store import open_store
+
+    with open_store(ctx.obj) as store:
         rows = list_customers(store)
-    finally:
-        store.close()
     columns = [f.name for f in fields(CustomerRecord)]
     emit_rows(
         columns, [astuple(r) for r in rows], as_json=as_json, as_csv=as_csv, title="Customers"

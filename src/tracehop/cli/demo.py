@@ -8,7 +8,11 @@ from typing import Annotated
 import typer
 
 from tracehop.cli.output import emit_json, stdout_console
-from tracehop.demo import DEMO_DAYS, DEMO_SCALE, run_demo
+
+# = tracehop.demo.DEMO_SCALE / DEMO_DAYS (tests/test_cli.py checks): written here so that the
+# CLI starts without importing the demo and everything it uses.
+DEMO_SCALE = 0.25
+DEMO_DAYS = 2
 
 
 def register(app: typer.Typer) -> None:
@@ -26,6 +30,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Simulate a network, load every provider's home, trace the complaints hop by hop,
         and print what happened, with real figures."""
+        from tracehop.demo import run_demo
+
         console = stdout_console()
         report = run_demo(
             out,

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from tracehop.cli.output import emit_json, stdout_console
 from tracehop.errors import InputError
-from tracehop.settings import Settings
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from tracehop.detection.watch import DayRun
+    from tracehop.settings import Settings
 
 
 def parse_time(value: str | None, option: str) -> datetime | None:
@@ -69,14 +73,13 @@ def register(app: typer.Typer) -> None:
         if watch:
             _watch(ctx.obj, lo, hi, min_calls, interval, iterations, as_json)
             return
-        store = open_store(ctx.obj)
-        try:
+        with open_store(ctx.obj) as store:
             result = run_detection(ctx.obj, store, since=lo, until=hi, min_calls=min_calls)
-        finally:
-            store.close()
         if as_json:
             emit_json(result.as_dict())
             return
+        from rich.table import Table
+
         table = Table(title=f"Detection run {result.run_id}")
         for col in ("kind", "subject", "flagged", "score", "categories", "why"):
             table.add_column(col, overflow="fold")
@@ -127,50 +130,52 @@ def _watch(
     except InputError as exc:
         raise InputError(f"--interval: {exc.message}") from None
     console = stdout_console()
-    store = open_store(settings)
-    state = resume_state(store)  # a restarted watch goes on where the last one stopped
-    n = 0
-    try:
-        while True:
-            it = watch_once(
-                settings,
-                store,
-                state,
-                since=since,
-                until=until,
-                min_calls=min_calls,
-            )
-            n += 1
-            for day in it.days:
-                w = day.detection.window
-                if as_json:
-                    emit_json(
-                        {
-                            "day": day.day,
-                            "run_id": day.detection.run_id,
-                            "customers": w["customers"],
-                            "flagged": w["flagged"],
-                            "new": [asdict(f) for f in day.new],
-                            "changed": [asdict(f) for f in day.changed],
-                        }
-                    )
-                    continue
-                console.print(
-                    f"{datetime.now(UTC):%H:%M:%S} day {day.day}: {day.files} files, "
-                    f"{w['flagged']} of {w['customers']} customers flagged, "
-                    f"{len(day.new)} new, {len(day.changed)} changed (run {day.detection.run_id})"
+    with open_store(settings) as store:
+        state = resume_state(store)  # a restarted watch goes on where the last one stopped
+        n = 0
+        try:
+            while True:
+                it = watch_once(
+                    settings,
+                    store,
+                    state,
+                    since=since,
+                    until=until,
+                    min_calls=min_calls,
                 )
-                for label, findings in (("new", day.new), ("changed", day.changed)):
-                    for f in findings:
-                        console.print(
-                            f"  {label}: {f.kind} {f.subject} score {f.score:.2f} "
-                            f"{', '.join(f.categories)}",
-                            highlight=False,
-                        )
-            if iterations and n >= iterations:
-                return
-            time.sleep(seconds)
-    except KeyboardInterrupt:
+                n += 1
+                for day in it.days:
+                    _print_day(day, console, as_json)
+                if iterations and n >= iterations:
+                    return
+                time.sleep(seconds)
+        except KeyboardInterrupt:
+            return
+
+
+def _print_day(day: DayRun, console: Console, as_json: bool) -> None:
+    """One changed day of ``--watch``: its run and the new and changed flagged findings."""
+    w = day.detection.window
+    if as_json:
+        emit_json(
+            {
+                "day": day.day,
+                "run_id": day.detection.run_id,
+                "customers": w["customers"],
+                "flagged": w["flagged"],
+                "new": [asdict(f) for f in day.new],
+                "changed": [asdict(f) for f in day.changed],
+            }
+        )
         return
-    finally:
-        store.close()
+    console.print(
+        f"{datetime.now(UTC):%H:%M:%S} day {day.day}: {day.files} files, "
+        f"{w['flagged']} of {w['customers']} customers flagged, "
+        f"{len(day.new)} new, {len(day.changed)} changed (run {day.detection.run_id})"
+    )
+    for label, findings in (("new", day.new), ("changed", day.changed)):
+        for f in findings:
+            console.print(
+                f"  {label}: {f.kind} {f.subject} score {f.score:.2f} {', '.join(f.categories)}",
+                highlight=False,
+            )

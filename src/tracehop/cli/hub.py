@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tracehop.cli.output import emit_json, emit_rows, stdout_console
-from tracehop.settings import Settings
-from tracehop.store import open_store
-from tracehop.tracebacks.batch import DEFAULT_WORKERS, trace_batch
-from tracehop.tracebacks.directory import import_blocks, import_directory, load_directory
-from tracehop.tracebacks.hub import open_hub, parse_deadline, trace
-from tracehop.tracebacks.shortcut import import_origins, list_origins
-from tracehop.tracebacks.traces import Trace, get_trace, summary
+
+if TYPE_CHECKING:
+    from tracehop.settings import Settings
+    from tracehop.tracebacks.traces import Trace
+
+# = tracehop.tracebacks.batch.DEFAULT_WORKERS (tests/test_cli.py checks): written here so that the
+# CLI starts without importing the hub (HTTPX, SQLAlchemy, DuckDB).
+DEFAULT_WORKERS = 8
 
 app = typer.Typer(help="The traceback hub: provider directory, hop-by-hop traces, summaries.")
 directory_app = typer.Typer(help="The provider directory (who each provider is, its node).")
@@ -55,11 +56,11 @@ def directory_import(
     as_json: JsonOpt = False,
 ) -> None:
     """Create or update providers (all rows or none); providers not in the file stay."""
-    store = open_store(ctx.obj)
-    try:
+    from tracehop.store import open_store
+    from tracehop.tracebacks.directory import import_directory
+
+    with open_store(ctx.obj) as store:
         result = import_directory(store, directory, nodes, settings=ctx.obj)
-    finally:
-        store.close()
     if as_json:
         emit_json(result.to_json())
     else:
@@ -76,11 +77,11 @@ def directory_list(
     as_csv: Annotated[bool, typer.Option("--csv", help="Print as CSV.")] = False,
 ) -> None:
     """List the providers (tokens are never shown: only whether one is set)."""
-    store = open_store(ctx.obj)
-    try:
+    from tracehop.store import open_store
+    from tracehop.tracebacks.directory import load_directory
+
+    with open_store(ctx.obj) as store:
         rows = [p.to_json() for p in load_directory(store).values()]
-    finally:
-        store.close()
     columns = ["id", "name", "country", "in_consortium", "rmd_listed", "node_url", "token"]
     if as_json:
         emit_json(rows)
@@ -97,11 +98,11 @@ def blocks_import(
     as_json: JsonOpt = False,
 ) -> None:
     """Replace the number blocks (portability data: where a trace starts)."""
-    store = open_store(ctx.obj)
-    try:
+    from tracehop.store import open_store
+    from tracehop.tracebacks.directory import import_blocks
+
+    with open_store(ctx.obj) as store:
         n = import_blocks(store, path)
-    finally:
-        store.close()
     if as_json:
         emit_json({"blocks": n})
     else:
@@ -126,11 +127,11 @@ def origins_import(
 ) -> None:
     """Create or update known orig_ids (all rows or none); the hub also learns them from
     traces that end at an origin with an A-attested match."""
-    store = open_store(ctx.obj)
-    try:
+    from tracehop.store import open_store
+    from tracehop.tracebacks.shortcut import import_origins
+
+    with open_store(ctx.obj) as store:
         n = import_origins(store, path)
-    finally:
-        store.close()
     if as_json:
         emit_json({"origins": n})
     else:
@@ -144,11 +145,11 @@ def origins_list(
     as_csv: Annotated[bool, typer.Option("--csv", help="Print as CSV.")] = False,
 ) -> None:
     """List the known orig_ids: provider, the trace learned from (empty: imported), times seen."""
-    store = open_store(ctx.obj)
-    try:
+    from tracehop.store import open_store
+    from tracehop.tracebacks.shortcut import list_origins
+
+    with open_store(ctx.obj) as store:
         rows = list_origins(store)
-    finally:
-        store.close()
     if as_json:
         emit_json(rows)
         return
@@ -181,6 +182,8 @@ def trace_(
     as_json: JsonOpt = False,
 ) -> None:
     """Trace one call hop by hop from the terminating provider to where it ends."""
+    from tracehop.tracebacks.hub import open_hub, parse_deadline, trace
+
     settings: Settings = ctx.obj
     deadline = parse_deadline(hop_timeout)
     with open_hub(settings) as hub:
@@ -220,6 +223,9 @@ def trace_batch_(
     as_json: JsonOpt = False,
 ) -> None:
     """Trace every complaint of a CSV (bad rows are reported with their line)."""
+    from tracehop.tracebacks.batch import trace_batch
+    from tracehop.tracebacks.hub import open_hub, parse_deadline
+
     settings: Settings = ctx.obj
     deadline = parse_deadline(hop_timeout)
     with open_hub(settings) as hub:
@@ -263,11 +269,11 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show one stored trace with every hop."""
-    store = open_store(ctx.obj)
-    try:
+    from tracehop.store import open_store
+    from tracehop.tracebacks.traces import get_trace
+
+    with open_store(ctx.obj) as store:
         t = get_trace(store, trace_id)
-    finally:
-        store.close()
     if as_json:
         emit_json(t.to_json())
     else:
@@ -278,11 +284,11 @@ def show(
 def summary_(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Per provider: traces it was asked in; origin, gateway, No Response and where traces
     ended otherwise."""
-    store = open_store(ctx.obj)
-    try:
+    from tracehop.store import open_store
+    from tracehop.tracebacks.traces import summary
+
+    with open_store(ctx.obj) as store:
         rows = summary(store)
-    finally:
-        store.close()
     if as_json:
         emit_json(rows)
         return

@@ -7,13 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tracehop.cdr.formats import PRESETS
-from tracehop.cdr.ingest import expand_paths
-from tracehop.cdr.ingest import ingest as ingest_files
+from tracehop.cdr.formats import PRESETS  # data only: cheap to import
 from tracehop.cli.output import emit_json, stderr_console, stdout_console
-from tracehop.settings import Settings
 
 FORMAT_HELP = "auto, " + ", ".join(PRESETS) + " (auto tells them apart and says which it chose)"
 
@@ -41,6 +37,10 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     ) -> None:
         """Ingest CDR files (CSV, gzip or Parquet) into the lake; bad rows go to rejects."""
+        from tracehop.cdr.ingest import expand_paths
+        from tracehop.cdr.ingest import ingest as ingest_files
+        from tracehop.settings import Settings
+
         settings: Settings = ctx.obj
         if timezone:
             settings = settings.model_copy(update={"timezone": timezone})
@@ -49,6 +49,8 @@ def register(app: typer.Typer) -> None:
         err = stderr_console()
         show_bar = sys.stderr.isatty() and not as_json
         if show_bar:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
             with Progress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),

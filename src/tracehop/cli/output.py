@@ -1,4 +1,8 @@
-"""One way to print results: a Rich table for people, ``--json`` / ``--csv`` for scripts."""
+"""One way to print results: a Rich table for people, ``--json`` / ``--csv`` for scripts.
+
+Rich and the library's JSON conversion are imported when something is printed, not when the
+CLI starts (``tracehop --help`` must not pay for them; docs/performance.md).
+"""
 
 from __future__ import annotations
 
@@ -6,23 +10,27 @@ import csv
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
-
-from tracehop.analyst import jsonable
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def stdout_console() -> Console:
+    from rich.console import Console
+
     return Console(soft_wrap=True)
 
 
 def stderr_console() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True)
 
 
 def emit_json(data: Any) -> None:
+    from tracehop.analyst import jsonable
+
     sys.stdout.write(json.dumps(jsonable(data), ensure_ascii=False) + "\n")
 
 
@@ -39,26 +47,27 @@ def emit_rows(
     if as_json:
         emit_json([dict(zip(columns, row, strict=True)) for row in rows])
         return
+    from tracehop.analyst import jsonable
+
+    def plain(value: Any) -> Any:
+        v = jsonable(value)
+        return json.dumps(v) if isinstance(v, list | dict) else v
+
     if as_csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(columns)
         for row in rows:
-            writer.writerow(["" if v is None else _plain(v) for v in row])
+            writer.writerow(["" if v is None else plain(v) for v in row])
         return
+    from rich.table import Table
+
     table = Table(title=title, show_lines=False)
     for col in columns:
         table.add_column(col, overflow="fold")
     shown = rows if limit is None else rows[:limit]
     for row in shown:
-        table.add_row(*["" if v is None else str(_plain(v)) for v in row])
+        table.add_row(*["" if v is None else str(plain(v)) for v in row])
     console = stdout_console()
     console.print(table)
     if limit is not None and len(rows) > limit:
         console.print(f"({len(rows) - limit} more rows; use --json or --csv for all)")
-
-
-def _plain(value: Any) -> Any:
-    v = jsonable(value)
-    if isinstance(v, list | dict):
-        return json.dumps(v)
-    return v

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from tracehop.analyst import query as run_query
 from tracehop.cli.output import emit_rows
 from tracehop.errors import InputError
 
@@ -21,6 +20,8 @@ def register(app: typer.Typer) -> None:
         limit: Annotated[int, typer.Option(help="Rows shown in the table view.")] = 50,
     ) -> None:
         """Run read-only SQL (DuckDB dialect) over the lake's views."""
+        from tracehop.analyst import query as run_query
+
         if as_json and as_csv:
             raise InputError("choose one of --json and --csv")
         result = run_query(sql, ctx.obj)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tracehop.cli.output import emit_json, emit_rows, stdout_console
 from tracehop.errors import ConfigError
-from tracehop.node import tokens
-from tracehop.settings import Settings
+
+if TYPE_CHECKING:
+    from tracehop.settings import Settings
 
 tokens_app = typer.Typer(help="Issue, list and revoke the API tokens of this node.")
 
@@ -54,6 +55,7 @@ def register(app: typer.Typer) -> None:
         """Run the node API: POST /api/v1/tracebacks/requests (docs/traceback.md)."""
         from tracehop.api.node import create_node_app, node_service
         from tracehop.api.server import serve as serve_app
+        from tracehop.node import tokens
 
         if directory is not None and not directory.is_file():
             raise ConfigError(f"no directory file at {directory}")
@@ -79,6 +81,8 @@ def issue(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Issue a token; it is shown once and only its hash is kept."""
+    from tracehop.node import tokens
+
     token = tokens.issue(Path(ctx.obj.home), name)
     if as_json:
         emit_json({"name": name, "token": token})
@@ -92,6 +96,8 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """List tokens (names and dates, never the secrets)."""
+    from tracehop.node import tokens
+
     rows = [(r.name, r.created_at, r.revoked) for r in tokens.load(Path(ctx.obj.home))]
     emit_rows(["name", "created_at", "revoked"], rows, as_json=as_json, title="API tokens")
 
@@ -101,5 +107,7 @@ def revoke(
     ctx: typer.Context, name: Annotated[str, typer.Argument(help="The token's name.")]
 ) -> None:
     """Revoke a token: requests with it get 401 from now on."""
+    from tracehop.node import tokens
+
     tokens.revoke(Path(ctx.obj.home), name)
     stdout_console().print(f"revoked {name}")

@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tracehop.cli.output import emit_json, stderr_console, stdout_console
-from tracehop.simulate import SCENARIOS, simulate
+
+# = tracehop.simulate.SCENARIOS (tests/test_cli.py checks): named here so that the CLI starts
+# without importing the simulator; the simulator itself rejects an unknown name.
+SCENARIOS = ("default", "quiet", "notice", "flood")
 
 
 def register(app: typer.Typer) -> None:
@@ -29,7 +31,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Simulate providers, customers, legal traffic and robocall campaigns: each
         provider's CDR file, complaints and the ground truth (docs/simulator.md)."""
+        from tracehop.simulate import simulate
+
         if sys.stderr.isatty() and not as_json:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
             with Progress(
                 TextColumn("[bold]simulate"),
                 BarColumn(),

@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tracehop.analyst import jsonable
 from tracehop.cli.output import emit_json, stdout_console
 from tracehop.errors import InputError
-from tracehop.settings import Settings, check_zone
-from tracehop.tracebacks.protocol import HopAnswer
-from tracehop.tracebacks.requests import load_known_providers, make_request, parse_requests_csv
-from tracehop.tracebacks.responder import answer_batch
+
+if TYPE_CHECKING:
+    from tracehop.settings import Settings
+    from tracehop.tracebacks.protocol import HopAnswer
 
 app = typer.Typer(help="Answer traceback requests: who sent us this call?")
 
@@ -41,10 +40,14 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the answers as JSON
 
 
 def _known(path: Path | None) -> set[str] | None:
+    from tracehop.tracebacks.requests import load_known_providers
+
     return load_known_providers(path) if path is not None else None
 
 
 def _zone(settings: Settings, zone: str | None) -> str:
+    from tracehop.settings import check_zone
+
     return check_zone(zone) if zone else settings.business_timezone
 
 
@@ -69,6 +72,9 @@ def lookup(
     as_json: JsonOpt = False,
 ) -> None:
     """Answer one request: find the call, name its upstream, say which hop answer it is."""
+    from tracehop.tracebacks.requests import make_request
+    from tracehop.tracebacks.responder import answer_batch
+
     settings: Settings = ctx.obj
     zone = _zone(settings, business_zone)
     request = make_request(
@@ -102,6 +108,10 @@ def answer(
 ) -> None:
     """Answer a CSV of requests. A bad row is reported with its line (answer "error") and
     does not stop the others."""
+    from tracehop.analyst import jsonable
+    from tracehop.tracebacks.requests import parse_requests_csv
+    from tracehop.tracebacks.responder import answer_batch
+
     settings: Settings = ctx.obj
     parsed = parse_requests_csv(requests)
     zone = _zone(settings, business_zone)
@@ -138,6 +148,8 @@ def answer(
 
 
 def _print_answer(a: HopAnswer, zone: str) -> None:
+    from tracehop.analyst import jsonable
+
     out = stdout_console()
     named = f" {a.upstream}" if a.upstream else ""
     out.print(f"[bold]{a.answer}[/]{named} (confidence {a.confidence:.2f})", highlight=False)
@@ -197,11 +209,8 @@ def confirm(
     from tracehop.store import open_store
     from tracehop.tracebacks.answers import confirm as confirm_answer
 
-    store = open_store(ctx.obj)
-    try:
+    with open_store(ctx.obj) as store:
         done = confirm_answer(store, request_id, upstream=upstream)
-    finally:
-        store.close()
     if as_json:
         emit_json(done)
     else:

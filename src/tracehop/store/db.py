@@ -1,23 +1,27 @@
 """Opening the state DB: SQLite (WAL) by default, PostgreSQL through TRACEHOP_DATABASE_URL.
 
 The schema is owned by Alembic: opening a store brings it to the newest revision, so the
-server, the CLI and screening processes can share one database file or server.
+server, the CLI and screening processes can share one database file or server. Opening a
+database that is already at the newest revision (nearly every time) only reads its
+``alembic_version`` row: Alembic itself is imported and run only when there is work to do,
+which keeps a short CLI command short (docs/performance.md, "CLI startup").
 """
 
 from __future__ import annotations
 
 import fcntl
+import functools
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracehop.errors import StoreError
@@ -50,6 +54,17 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
     cur = dbapi_conn.cursor()
@@ -72,16 +87,71 @@ def make_engine(url: str) -> Engine:
 _MIGRATE_LOCK = threading.Lock()
 
 
+_ASSIGN = re.compile(r"""^(revision|down_revision)\b[^=\n]*=\s*(.+?)\s*$""", re.MULTILINE)
+_QUOTED = re.compile(r"""["']([^"']+)["']""")
+
+
+@functools.cache
+def head_revisions() -> frozenset[str] | None:
+    """The newest revision(s) of the migration files, read from their ``revision`` and
+    ``down_revision`` lines without importing Alembic; None when a file does not read plainly
+    (then Alembic decides, as it always may)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        found = dict(m.groups() for m in _ASSIGN.finditer(path.read_text(encoding="utf-8")))
+        rev = _QUOTED.fullmatch(found.get("revision", ""))
+        if rev is None or "down_revision" not in found:
+            return None
+        revisions.add(rev.group(1))
+        down = found["down_revision"]
+        if down != "None":
+            named = _QUOTED.findall(down)
+            if not named:
+                return None
+            parents.update(named)
+    heads = frozenset(revisions - parents)
+    return heads or None
+
+
+def current_revisions(engine: Engine) -> frozenset[str] | None:
+    """The revision(s) the database is at; None when it has no ``alembic_version`` table.
+    Connection errors are raised (the caller turns them into a StoreError)."""
+    with engine.connect() as conn:
+        try:
+            rows = conn.exec_driver_sql("SELECT version_num FROM alembic_version").fetchall()
+        except DBAPIError:
+            conn.rollback()
+            return None
+    return frozenset(str(r[0]) for r in rows)
+
+
+def is_current(engine: Engine) -> bool:
+    """True when the schema is at the newest revision: nothing for Alembic to do."""
+    heads = head_revisions()
+    return heads is not None and current_revisions(engine) == heads
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision; one process at a time (a server and a CLI, or
     several node processes, may open a new home together)."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.util import CommandError
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with _MIGRATE_LOCK, _process_lock(engine), engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4242001)")
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        try:
+            command.upgrade(cfg, "head")
+        except CommandError as exc:  # e.g. a revision these files do not know
+            raise StoreError(
+                f"cannot open the state DB at {engine.url.render_as_string(hide_password=True)}: "
+                f"{exc}: was it written by a newer tracehop? Upgrade tracehop to use it"
+            ) from exc
 
 
 @contextmanager
@@ -102,12 +172,24 @@ def _process_lock(engine: Engine) -> Iterator[None]:
 def open_store(settings: Settings) -> Store:
     """Open (and create or upgrade) the state DB named by the settings."""
     url = settings.db_url
+    try:
+        make_url(url)
+    except ArgumentError:
+        raise StoreError(
+            f"cannot open the state DB at {_redact(url)}: not a database URL: use "
+            "sqlite:///path/to/state.db or postgresql+psycopg://user@host/dbname "
+            "(--database-url or TRACEHOP_DATABASE_URL)"
+        ) from None
     if url.startswith("sqlite"):
         settings.home.mkdir(parents=True, exist_ok=True)
+    engine = None
     try:
         engine = make_engine(url)
-        migrate(engine)
+        if not is_current(engine):
+            migrate(engine)
     except (OperationalError, SQLAlchemyError) as exc:
+        if engine is not None:
+            engine.dispose()
         raise StoreError(
             f"cannot open the state DB at {_redact(url)}: {exc.__class__.__name__}: "
             f"{str(exc).splitlines()[0]}"

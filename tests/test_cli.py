@@ -1,0 +1,120 @@
+"""The CLI shell itself: one place turns library errors into ``Error: ...`` (in-process and in a
+real process alike), and starting it does not import the engines."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tracehop.cli import demo as cli_demo
+from tracehop.cli import hub as cli_hub
+from tracehop.cli import simulate as cli_simulate
+
+DATA = Path(__file__).parent / "data"
+# Imported by the commands that use them, never by ``tracehop --help``.
+HEAVY = ("duckdb", "sqlalchemy", "alembic", "fastapi", "uvicorn", "pyarrow", "numpy", "httpx")
+
+ERRORS = {
+    "unknown time zone": (
+        ["ingest", str(DATA / "generic.csv"), "--timezone", "Mars/Olympus"],
+        "Error: setting timezone: unknown time zone 'Mars/Olympus': use an IANA name such as "
+        "America/New_York",
+    ),
+    "bad database URL": (
+        ["--database-url", "nonsense", "customers", "list"],
+        "Error: cannot open the state DB at nonsense: not a database URL: use "
+        "sqlite:///path/to/state.db or postgresql+psycopg://user@host/dbname "
+        "(--database-url or TRACEHOP_DATABASE_URL)",
+    ),
+    "missing file": (
+        ["ingest", "{tmp}/missing.csv"],
+        "Error: no such file or folder: {tmp}/missing.csv",
+    ),
+    "unknown log level": (
+        ["--log-level", "LOUD", "query", "select 1"],
+        "Error: unknown log level 'LOUD': use DEBUG, INFO, WARNING or ERROR "
+        "(--log-level or TRACEHOP_LOG_LEVEL)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", ERRORS)
+def test_error_is_one_line_and_exit_1(cli, tmp_path: Path, case: str) -> None:
+    args, message = ERRORS[case]
+    args = [a.format(tmp=tmp_path) for a in args]
+    message = message.format(tmp=tmp_path)
+    assert cli(*args) == (1, "", message + "\n")
+
+
+@pytest.mark.parametrize("case", ["unknown time zone", "bad database URL", "missing file"])
+def test_error_in_a_real_process(cli, tmp_path: Path, case: str) -> None:
+    args, message = ERRORS[case]
+    proc = cli.run(*[a.format(tmp=tmp_path) for a in args])
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        1,
+        "",
+        message.format(tmp=tmp_path) + "\n",
+    )
+
+
+def test_ctrl_c_is_exit_130(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tracehop.analyst
+
+    def interrupted(*_args: object, **_kw: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tracehop.analyst, "query", interrupted)
+    assert cli("query", "select 1") == (130, "", "Interrupted.\n")
+
+
+def test_a_bug_is_not_dressed_as_a_user_error(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only library errors become ``Error: ...``; anything else keeps its traceback."""
+    import tracehop.analyst
+
+    def broken(*_args: object, **_kw: object) -> None:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(tracehop.analyst, "query", broken)
+    with pytest.raises(ZeroDivisionError, match="a bug"):
+        cli("query", "select 1")
+
+
+def test_cli_import_loads_no_engine() -> None:
+    """``import tracehop.cli`` with every command registered (what ``--help`` needs) imports
+    none of DuckDB, SQLAlchemy, FastAPI and the rest: they are imported by the commands."""
+    code = (
+        "import sys, tracehop.cli as c; c._register(); "
+        f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == ""
+
+
+def test_help_loads_no_engine() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "tracehop", "--help"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0 and "tracehop [OPTIONS] COMMAND" in proc.stdout
+    imported = {
+        line.split("|")[-1].strip().split(".")[0]
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "typer" in imported  # the check reads -X importtime's lines
+    assert sorted(imported & set(HEAVY)) == []
+
+
+def test_option_defaults_match_the_library() -> None:
+    """Defaults the CLI names without importing the library modules that own them."""
+    from tracehop.demo import DEMO_DAYS, DEMO_SCALE
+    from tracehop.simulate import SCENARIOS
+    from tracehop.tracebacks.batch import DEFAULT_WORKERS
+
+    assert (cli_demo.DEMO_SCALE, cli_demo.DEMO_DAYS) == (DEMO_SCALE, DEMO_DAYS)
+    assert tuple(SCENARIOS) == cli_simulate.SCENARIOS
+    assert cli_hub.DEFAULT_WORKERS == DEFAULT_WORKERS
