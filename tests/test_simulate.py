@@ -6,7 +6,6 @@ re-parsing them here.
 
 from __future__ import annotations
 
-import ast
 import json
 from collections import Counter, defaultdict
 from datetime import datetime
@@ -365,60 +364,3 @@ def test_other_scenarios_ingest_cleanly(tmp_path: Path, scenario: str) -> None:
     assert loaded == sum(int(t["hops"]) for t in truth) and len(truth) == result.calls
     if scenario == "quiet":
         assert {t["campaign"] for t in truth} == {""}
-
-
-SRC = Path(__file__).resolve().parents[1] / "src"
-SIMULATE = SRC / "tracehop" / "simulate"
-
-
-def _module_name(path: Path) -> str:
-    parts = path.relative_to(SRC).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def _imports(path: Path, known: set[str]) -> set[str]:
-    """The tracehop modules a file imports anywhere in it (top level, in a function, under
-    TYPE_CHECKING). A parent package imported only on the way to a submodule is not counted
-    (Python always runs it: every submodule would be in a cycle with its package)."""
-    me = _module_name(path)
-    package = me if path.name == "__init__.py" else me.rpartition(".")[0]
-    out: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            out.update(a.name for a in node.names if a.name in known)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                up = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*up, base] if base else up)
-            for a in node.names:
-                sub = f"{base}.{a.name}"
-                if sub in known:
-                    out.add(sub)
-                elif base in known:
-                    out.add(base)
-    return out
-
-
-def test_no_simulator_module_imports_a_module_that_imports_it() -> None:
-    files = {_module_name(p): p for p in (SRC / "tracehop").rglob("*.py")}
-    graph = {m: _imports(p, set(files)) for m, p in files.items()}
-    for p in SIMULATE.glob("*.py"):
-        me = _module_name(p)
-        stack, seen = [(m, [me, m]) for m in graph[me]], set()
-        while stack:
-            m, path = stack.pop()
-            assert m != me, " -> ".join(path)
-            if m not in seen:
-                seen.add(m)
-                stack.extend((n, [*path, n]) for n in graph[m])
-
-
-def test_simulator_functions_and_modules_stay_small() -> None:
-    # STYLE.md: modules under ~800 lines; one job per function (build_world was 500 lines).
-    for p in SIMULATE.glob("*.py"):
-        tree = ast.parse(p.read_text(encoding="utf-8"))
-        assert tree.body[-1].end_lineno <= 800, p.name
-        for node in ast.walk(tree):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                assert node.end_lineno - node.lineno + 1 <= 120, f"{p.name}: {node.name}"

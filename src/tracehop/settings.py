@@ -66,6 +66,12 @@ SETTINGS_HELP: list[tuple[str, str, str]] = [
     ("TRACEHOP_HTTP_IDLE_TIMEOUT", "5", "Seconds an idle keep-alive connection is kept open."),
     ("TRACEHOP_HTTP_MAX_CONNECTIONS", "100", "Connections served at once (503 above)."),
     (
+        "TRACEHOP_CRASH_AT",
+        "(none)",
+        "Testing only: the ingest commit step (staged, committed, moving, moved) at which the "
+        "process kills itself, for the crash tests.",
+    ),
+    (
         "TRACEHOP_HUB_TOKEN",
         "(none)",
         "Bearer token `tracehop hub serve` requires on its API (unset: no token asked).",
@@ -93,6 +99,7 @@ class Settings(BaseSettings):
     node_rate: float = Field(default=50.0, gt=0)
     node_directory: Path | None = None
     hub_token: SecretStr | None = None
+    crash_at: str | None = None  # testing only (cdr.lake.crash_point)
     max_request_bytes: int = Field(default=65536, ge=1024)
     max_answer_bytes: int = Field(default=1_048_576, ge=1024)
     http_header_timeout: float = Field(default=10.0, gt=0)

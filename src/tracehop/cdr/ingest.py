@@ -138,7 +138,7 @@ def ingest(
     if format != "auto" and format not in PRESETS:
         raise InputError(f"unknown format {format!r}: use auto, {', '.join(PRESETS)}")
     files = expand_paths(paths)
-    lake = Lake(settings.lake_dir)
+    lake = Lake(settings.lake_dir, crash_at=settings.crash_at)
     lake.ensure()
     result = IngestResult()
     # A store passed in stays open for the caller; one opened here is closed here.
@@ -224,6 +224,77 @@ def _ingest_one(
     stage = lake.staging_dir / ingest_id
     stage.mkdir(parents=True)
     source = str(path)
+    try:
+        written, stats, exact = _write_stage(
+            con,
+            preset,
+            path,
+            scan,
+            grown,
+            stage,
+            ingest_id=ingest_id,
+            provider=provider,
+            zone=zone,
+            step=step,
+        )
+    except duckdb.Error as exc:
+        _drop_stage(stage)
+        raise FormatError(f"cannot ingest {path} as {fmt}: {pipeline.first_line(exc)}") from exc
+    except BaseException:
+        _drop_stage(stage)
+        raise
+    moves = [(rel, rel) for rel in written]
+    manifest = {
+        "checksum": scan.sha256,
+        "ingest_id": ingest_id,
+        "source_path": str(path.resolve()),
+        "size_bytes": scan.size,
+        "format": fmt,
+        "provider": provider,
+        "rows_ingested": stats["good"],
+        "rows_rejected": stats["bad"],
+        "first_start": stats["first"].isoformat() if stats["first"] else None,
+        "last_start": stats["last"].isoformat() if stats["last"] else None,
+        "files": written,
+        "ingested_at": now.isoformat(),
+    }
+    step("committing")
+    crash_point("staged", lake.crash_at)
+    write_plan(stage, moves, manifest)
+    apply_plan(lake, stage, lambda m: record_manifest(store, m))
+    return FileResult(
+        path=source,
+        format=fmt,
+        status="ingested",
+        rows_ingested=int(stats["good"]),
+        rows_rejected=int(stats["bad"]),
+        ingest_id=ingest_id,
+        message=f"read as {fmt}"
+        + (
+            f"; only the lines appended since {grown.ingest_id} (the file grew)"
+            if grown is not None
+            else ""
+        )
+        + ("" if exact else "; some line numbers are approximate"),
+        line_numbers_exact=exact,
+    )
+
+
+def _write_stage(
+    con: duckdb.DuckDBPyConnection,
+    preset: formats.Preset,
+    path: Path,
+    scan: FileScan,
+    grown: IngestManifest | None,
+    stage: Path,
+    *,
+    ingest_id: str,
+    provider: str,
+    zone: str,
+    step: Callable[[str], None],
+) -> tuple[list[str], dict[str, object], bool]:
+    """Read the file (in chunks when large; only its appended lines when it grew) and write
+    its Parquet files into ``stage``, fsynced: (files, stats, line numbers exact)."""
     chunk_dir = stage / "chunks"
     written: list[str] = []
     stats: dict[str, object] = {"good": 0, "bad": 0, "first": None, "last": None}
@@ -252,7 +323,7 @@ def _ingest_one(
                 ingest_id=ingest_id,
                 checksum=scan.sha256,
                 provider=provider,
-                source=source,
+                source=str(path),
                 part=k,
                 line_offset=chunk.line_offset,
             )
@@ -262,49 +333,9 @@ def _ingest_one(
         shutil.rmtree(chunk_dir, ignore_errors=True)
         for rel in written:
             _fsync_file(stage / rel)
-    except duckdb.Error as exc:
-        _drop_stage(stage)
-        raise FormatError(f"cannot ingest {path} as {fmt}: {pipeline.first_line(exc)}") from exc
-    except BaseException:
-        _drop_stage(stage)
-        raise
     finally:
         _drop_work_tables(con)
-    moves = [(rel, rel) for rel in written]
-    manifest = {
-        "checksum": scan.sha256,
-        "ingest_id": ingest_id,
-        "source_path": str(path.resolve()),
-        "size_bytes": scan.size,
-        "format": fmt,
-        "provider": provider,
-        "rows_ingested": stats["good"],
-        "rows_rejected": stats["bad"],
-        "first_start": stats["first"].isoformat() if stats["first"] else None,
-        "last_start": stats["last"].isoformat() if stats["last"] else None,
-        "files": written,
-        "ingested_at": now.isoformat(),
-    }
-    step("committing")
-    crash_point("staged")
-    write_plan(stage, moves, manifest)
-    apply_plan(lake, stage, lambda m: record_manifest(store, m))
-    return FileResult(
-        path=source,
-        format=fmt,
-        status="ingested",
-        rows_ingested=int(stats["good"]),
-        rows_rejected=int(stats["bad"]),
-        ingest_id=ingest_id,
-        message=f"read as {fmt}"
-        + (
-            f"; only the lines appended since {grown.ingest_id} (the file grew)"
-            if grown is not None
-            else ""
-        )
-        + ("" if exact else "; some line numbers are approximate"),
-        line_numbers_exact=exact,
-    )
+    return written, stats, exact
 
 
 def _earlier_version(store: Store, path: Path, scan: FileScan) -> IngestManifest | None:

@@ -36,6 +36,8 @@ PLAN = "plan.json"
 @dataclass(frozen=True)
 class Lake:
     root: Path
+    # test hook (setting crash_at): the commit step at which this process kills itself
+    crash_at: str | None = None
 
     @property
     def calls_dir(self) -> Path:
@@ -249,26 +251,27 @@ def write_plan(stage: Path, moves: list[tuple[str, str]], manifest: dict[str, ob
     fsync_dir(stage)
 
 
-def crash_point(name: str) -> None:
-    """Test hook: ``TRACEHOP_CRASH_AT=<name>`` kills this process (SIGKILL) at that point, so
-    the crash tests can stop a real ingest exactly between two steps of the commit."""
-    if os.environ.get("TRACEHOP_CRASH_AT") == name:
+def crash_point(name: str, crash_at: str | None) -> None:
+    """Test hook: with the setting ``crash_at`` (``TRACEHOP_CRASH_AT``) equal to ``name`` this
+    process kills itself (SIGKILL) here, so the crash tests can stop a real ingest exactly
+    between two steps of the commit."""
+    if crash_at == name:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
 def apply_plan(lake: Lake, stage: Path, record: Callable[[dict[str, object]], None]) -> None:
     """Move a committed stage's files into the lake, record its manifest row, drop the stage."""
     plan = json.loads((stage / PLAN).read_text())
-    crash_point("committed")
+    crash_point("committed", lake.crash_at)
     for src_rel, dst_rel in plan["moves"]:
         src, dst = stage / src_rel, lake.root / dst_rel
         if src.exists():
             dst.parent.mkdir(parents=True, exist_ok=True)
             os.replace(src, dst)
-            crash_point("moving")
+            crash_point("moving", lake.crash_at)
         elif not dst.exists():
             raise FileNotFoundError(f"committed ingest lost {src_rel}")
-    crash_point("moved")
+    crash_point("moved", lake.crash_at)
     for folder in sorted({(lake.root / dst).parent for _src, dst in plan["moves"]}):
         fsync_dir(folder)  # the renames are durable before the manifest says "ingested"
     record(plan["manifest"])
