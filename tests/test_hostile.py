@@ -304,3 +304,94 @@ def test_any_node_answer_is_a_hop_or_a_recorded_refusal(answer: bytes) -> None:
         assert hop.answer in ANSWERS and isinstance(hop.raw, dict)
         assert hop.upstream or hop.answer == "not_found"
         json.dumps(hop.raw)  # storable as it is
+
+
+# --- hostile data on the operator's terminal ------------------------------------------------------
+
+HOSTILE = "bad[/x]cust\x1b[2J[link=http://evil.example]click[/link]:smile:"
+SHOWN = "bad[/x]cust\\x1b[2J[link=http://evil.example]click[/link]:smile:"
+
+
+def test_cdr_values_print_literally_in_query_and_detect(cli, write_cdr) -> None:  # type: ignore[no-untyped-def]
+    rows = ["call_id,start,caller,called,upstream,duration,disposition"]
+    for i in range(30):
+        rows.append(f"h{i},2025-03-03T10:{i:02d}:00Z,+12025550{i:03d},+12125551234,"
+                    f'"{HOSTILE}",0,failed')  # fmt: skip
+    code, _out, err = cli("ingest", str(write_cdr("hostile.csv", rows)))
+    assert code == 0, err
+    code, out, err = cli("query", "select distinct upstream from calls")
+    assert code == 0, err
+    assert SHOWN in out and "\x1b" not in out
+    code, out, err = cli("detect", "--min-calls", "1")
+    assert code == 0, err
+    assert "bad[/x]cust\\x1b[2J" in out and "\x1b" not in out
+
+
+def test_a_node_answer_prints_literally_in_hub_show(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    def answer(_node: FakeNode, conn: socket.socket) -> None:
+        body = json.dumps({"answer": "origin", "upstream": "[/bold]" + HOSTILE,
+                           "reason": "\x1b]8;;http://evil\x1b\\"}).encode()  # fmt: skip
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                     + str(len(body)).encode() + b"\r\n\r\n" + body)  # fmt: skip
+
+    fake = FakeNode(answer)
+    store = hub_for(tmp_path, fake.port)
+    try:
+        with Hub(store, clock=FakeClock()) as hub:
+            t = trace(hub, "2025550143", "2125551234", "2025-03-03", hop_timeout=30)
+    finally:
+        fake.close()
+        store.close()
+    assert t.outcome == "origin"
+    cli.home = tmp_path / "hub"
+    code, out, err = cli("hub", "show", t.trace_id)
+    assert code == 0, err
+    assert "[/bold]" + SHOWN in out and "\x1b" not in out
+
+
+# --- tracehop query reads the lake and nothing else ----------------------------------------------
+
+ESCAPES = [
+    "select * from read_text('/etc/shadow')",
+    "select * from read_csv('/etc/passwd')",
+    "select * from read_blob('/etc/hostname')",
+    "select * from glob('/root/**')",
+    "select * from glob('/etc/*')",
+    "select * from read_text('{home}/hub-secret.key')",
+    "select * from read_text('{home}/api-tokens.json')",
+    "select * from read_text('{home}/state.db')",
+    "select * from read_text('{home}/lake/../api-tokens.json')",
+    "select * from read_parquet('/tmp/*.parquet')",
+    "select * from sqlite_scan('{home}/state.db', 'customers')",
+    "select * from read_json_auto('{home}/audit.log')",
+]
+
+
+@pytest.mark.parametrize("sql", ESCAPES)
+def test_query_cannot_read_outside_the_lake(sql: str, tmp_path: Path, data: Path) -> None:
+    from tracehop.analyst import query
+    from tracehop.cdr.ingest import ingest
+    from tracehop.errors import QueryError
+
+    home = tmp_path / "home"
+    settings = load_settings(home=home)
+    ingest([data / "generic.csv"], settings)
+    tokens.issue(home, "hub")
+    (home / "hub-secret.key").write_text("secret")
+    (home / "audit.log").write_text('{"a": 1}\n')
+    with pytest.raises(QueryError, match="SQL error"):
+        query(sql.format(home=home), settings)
+    # and the lake itself still reads
+    assert query("select count(*) as n from calls", settings).records()[0]["n"] > 0
+
+
+def test_a_query_that_runs_forever_is_stopped(tmp_path: Path) -> None:
+    from tracehop.analyst import query
+    from tracehop.errors import QueryError
+
+    settings = load_settings(home=tmp_path / "home")
+    endless = (
+        "with recursive r(n) as (select 1 union all select n + 1 from r) select count(*) from r"
+    )
+    with pytest.raises(QueryError, match=r"stopped after 0.5 s \(setting query_timeout\)"):
+        query(endless, settings, timeout=0.5)

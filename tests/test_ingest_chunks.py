@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tracehop.cdr import chunks
-from tracehop.cdr.lake import scan_file
+from tracehop.cdr.scan import scan_file
 
 BODIES = [
     b"a,1\nb,2\nc,3\n",

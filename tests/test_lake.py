@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracehop.cdr.lake import _blank_lines, scan_file
+from tracehop.cdr.scan import _blank_lines, scan_file
 
 
 def expected_blanks(data: str) -> tuple[list[int], int]:

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import threading
 import uuid
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from tracehop.cdr.lake import Lake, recover
-from tracehop.customers import list_customers
 from tracehop.engine import connect, register_views
 from tracehop.errors import QueryError
 from tracehop.settings import Settings
-from tracehop.store import Store, open_store
+from tracehop.sqltext import lit
+
+if TYPE_CHECKING:
+    from tracehop.store import Store
 
 # Statement kinds an analyst may run: reading only (the lake and state are not changed).
 READ_ONLY = {"SELECT", "EXPLAIN"}
@@ -26,6 +30,7 @@ READ_ONLY = {"SELECT", "EXPLAIN"}
 class QueryResult:
     columns: list[str]
     rows: list[tuple[Any, ...]]
+    truncated: bool = False  # more rows than max_rows: only the first are here
 
     def records(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
@@ -55,38 +60,117 @@ def check_read_only(sql: str) -> None:
         check_read_only(explained)
 
 
-def open_engine(settings: Settings, store: Store) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with the views over this home's lake and state."""
+def open_engine(
+    settings: Settings, store: Store | None = None, *, customers: bool = True
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the views over this home's lake and state. Without a
+    ``store`` the state DB is opened only if it is needed: for the ``customers`` view
+    (``customers=True``) or to finish an ingest a crash interrupted."""
     lake = Lake(settings.lake_dir)
-    with lake.ingest_lock(wait=False) as free:
-        if free:  # finish or discard any ingest a crash interrupted
-            from tracehop.cdr.ingest import record_manifest
+    with _state(settings, store) as state:
+        with lake.ingest_lock(wait=False) as free:
+            if free and lake.has_plans():  # finish or discard what a crash interrupted
+                from tracehop.cdr.ingest import record_manifest
 
-            recover(lake, lambda m: record_manifest(store, m))
-    con = connect(settings, lake=lake)
-    register_views(con, lake, [c.as_row() for c in list_customers(store)])
+                db = state()
+                recover(lake, lambda m: record_manifest(db, m))
+        con = connect(settings, lake=lake)
+        rows = None
+        if customers:
+            from tracehop.customers import list_customers
+
+            rows = [c.as_row() for c in list_customers(state())]
+        register_views(con, lake, rows)
     return con
 
 
-def query(sql: str, settings: Settings, *, store: Store | None = None) -> QueryResult:
-    """Run one read-only SQL statement; rows come back as Python values."""
+@contextmanager
+def _state(settings: Settings, store: Store | None) -> Iterator[Callable[[], Store]]:
+    """A way to get the state DB: ``store`` if given, else one opened on first use and
+    closed at the end (opening it costs SQLAlchemy's import: a query of the lake only needs
+    none)."""
+    opened: list[Store] = []
+
+    def get() -> Store:
+        if store is not None:
+            return store
+        if not opened:
+            from tracehop.store import open_store
+
+            opened.append(open_store(settings))
+        return opened[0]
+
+    try:
+        yield get
+    finally:
+        for s in opened:
+            s.close()
+
+
+def query(
+    sql: str,
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    timeout: float | None = None,
+    max_rows: int | None = None,
+) -> QueryResult:
+    """Run one read-only SQL statement in the sandbox; rows come back as Python values.
+
+    The sandbox (docs/security.md): the statement can read the lake and nothing else on
+    this machine (DuckDB's external access is off but for the lake's folder), fetch or load
+    no extension, change no setting, and is stopped after ``timeout`` seconds (default the
+    setting ``query_timeout``). ``max_rows`` keeps only the first rows (``truncated`` says
+    so). The state DB is opened only when the statement reads the ``customers`` view."""
     check_read_only(sql)
-    # A store passed in stays open for the caller; one opened here is closed here.
-    with nullcontext(store) if store is not None else open_store(settings) as store:
-        con = open_engine(settings, store)
-        # Analysts' SQL may not fetch or load extensions, nor change the engine's settings.
-        con.execute("SET autoinstall_known_extensions = false")
-        con.execute("SET autoload_known_extensions = false")
-        con.execute("SET lock_configuration = true")
+    names = _table_names(sql)
+    con = open_engine(settings, store, customers="customers" in names)
+    limit = settings.query_timeout if timeout is None else timeout
+    timer = threading.Timer(limit, con.interrupt)
+    try:
+        _lock_down(con, Lake(settings.lake_dir))
+        timer.start()
         try:
             cur = con.execute(sql)
             columns = [d[0] for d in cur.description or []]
-            rows = cur.fetchall()
+            rows = cur.fetchmany(max_rows + 1) if max_rows is not None else cur.fetchall()
+        except duckdb.InterruptException:
+            raise QueryError(
+                f"the query was stopped after {limit:g} s (setting query_timeout)"
+            ) from None
         except duckdb.Error as exc:
             raise QueryError(f"SQL error: {_one_line(exc)}") from exc
-        finally:
-            con.close()
-    return QueryResult(columns=columns, rows=rows)
+    finally:
+        timer.cancel()
+        con.close()
+    truncated = max_rows is not None and len(rows) > max_rows
+    return QueryResult(columns=columns, rows=rows[:max_rows] if truncated else rows,
+                       truncated=truncated)  # fmt: skip
+
+
+def _table_names(sql: str) -> set[str]:
+    """The tables and views a statement names (parsed, not run), lower case."""
+    con = duckdb.connect(":memory:", config=_NO_EXTENSIONS)
+    try:
+        return {n.lower().rsplit(".", 1)[-1] for n in con.get_table_names(sql)}
+    except duckdb.Error as exc:
+        raise QueryError(f"SQL error: {_one_line(exc)}") from exc
+    finally:
+        con.close()
+
+
+_NO_EXTENSIONS = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+
+
+def _lock_down(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
+    """Analysts' SQL reads the lake's folder and no other file, fetches and loads no
+    extension, and cannot change any of this (the configuration is locked last)."""
+    for name, value in _NO_EXTENSIONS.items():
+        con.execute(f"SET {name} = {str(value).lower()}")
+    folder = str(lake.root.resolve()) + "/"
+    con.execute(f"SET allowed_directories = [{lit(folder)}]")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
 
 
 def _one_line(exc: BaseException) -> str:

@@ -19,14 +19,16 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from os import PathLike
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
-import pyarrow as pa
 
 from tracehop.cdr.lake import Lake
 from tracehop.settings import Settings
 from tracehop.sqltext import lit, lit_list
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,8 @@ def register_views(
         con.execute("CREATE OR REPLACE VIEW rejects AS SELECT * FROM _empty_rejects")
     con.execute(f"CREATE OR REPLACE TABLE _customers ({CUSTOMERS_SCHEMA})")
     if customers:
+        import pyarrow as pa  # only here: a query without customers need not load it
+
         table = pa.Table.from_pylist(customers)
         con.register("_customers_in", table)
         con.execute(

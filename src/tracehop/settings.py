@@ -51,6 +51,11 @@ SETTINGS_HELP: list[tuple[str, str, str]] = [
         "Consortium directory CSV for the node: carriers not in it are answered "
         "provider_not_listed.",
     ),
+    (
+        "TRACEHOP_QUERY_TIMEOUT",
+        "60",
+        "Seconds an analyst's query (tracehop query, and the dashboard later) may run.",
+    ),
     ("TRACEHOP_MAX_REQUEST_BYTES", "65536", "Largest request body a served app reads (413 above)."),
     (
         "TRACEHOP_MAX_ANSWER_BYTES",
@@ -99,6 +104,7 @@ class Settings(BaseSettings):
     node_rate: float = Field(default=50.0, gt=0)
     node_directory: Path | None = None
     hub_token: SecretStr | None = None
+    query_timeout: float = Field(default=60.0, gt=0)
     crash_at: str | None = None  # testing only (cdr.lake.crash_point)
     max_request_bytes: int = Field(default=65536, ge=1024)
     max_answer_bytes: int = Field(default=1_048_576, ge=1024)

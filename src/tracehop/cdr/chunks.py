@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from tracehop.cdr.lake import FileScan
+from tracehop.cdr.scan import FileScan
 from tracehop.errors import InputError
 
 CHUNK_BYTES = 128 << 20

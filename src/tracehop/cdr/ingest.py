@@ -24,15 +24,8 @@ from sqlalchemy import select
 
 from tracehop.cdr import chunks, formats, pipeline
 from tracehop.cdr.formats import PRESETS
-from tracehop.cdr.lake import (
-    FileScan,
-    Lake,
-    apply_plan,
-    crash_point,
-    recover,
-    scan_file,
-    write_plan,
-)
+from tracehop.cdr.lake import Lake, apply_plan, crash_point, recover, write_plan
+from tracehop.cdr.scan import FileScan, scan_file
 from tracehop.engine import connect
 from tracehop.errors import FormatError, InputError
 from tracehop.settings import Settings

@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from tracehop.cdr import formats
 from tracehop.cdr.formats import PRESETS, Preset, q
-from tracehop.cdr.lake import FileScan, scan_file
+from tracehop.cdr.scan import FileScan, scan_file
 from tracehop.cdr.sql import normalise_sql, resolve_international
 from tracehop.errors import FormatError
 from tracehop.sqltext import lit

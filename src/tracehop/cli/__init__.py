@@ -52,7 +52,9 @@ class TracehopGroup(TyperGroup):
             message = error_message(exc)
             if message is None:
                 raise
-            typer.echo(f"Error: {message}", err=True)
+            from tracehop.cli.output import clean  # a message may quote data: shown literally
+
+            typer.echo(f"Error: {clean(message)}", err=True)
             raise typer.Exit(1) from exc
 
 

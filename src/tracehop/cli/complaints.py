@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tracehop.cli.output import emit_json, stdout_console
+from tracehop.cli.output import emit_json, esc, stdout_console
 
 app = typer.Typer(help="Import complaints; detection counts them per customer.")
 
@@ -41,6 +41,6 @@ def import_(
         f"{result.stored - result.matched} not found in the lake"
     )
     for customer, n in result.by_customer.most_common(10):
-        out.print(f"  {customer}: {n}")
+        out.print(f"  {esc(customer)}: {n}")
     for e in result.errors:
-        out.print(f"line {e.line}: {e.reason}")
+        out.print(f"line {e.line}: {esc(e.reason)}")

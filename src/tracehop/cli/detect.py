@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tracehop.cli.output import emit_json, stdout_console
+from tracehop.cli.output import cell, emit_json, esc, stdout_console
 from tracehop.errors import InputError
 
 if TYPE_CHECKING:
@@ -93,11 +93,11 @@ def register(app: typer.Typer) -> None:
             )
             table.add_row(
                 f.kind,
-                f.subject,
+                cell(f.subject),
                 "yes" if f.flagged else "",
                 f"{f.score:.2f}",
-                ", ".join(f.categories),
-                why,
+                cell(", ".join(f.categories)),
+                cell(why),
             )
         console = stdout_console()
         console.print(table)
@@ -176,6 +176,7 @@ def _print_day(day: DayRun, console: Console, as_json: bool) -> None:
     for label, findings in (("new", day.new), ("changed", day.changed)):
         for f in findings:
             console.print(
-                f"  {label}: {f.kind} {f.subject} score {f.score:.2f} {', '.join(f.categories)}",
+                f"  {label}: {f.kind} {esc(f.subject)} score {f.score:.2f} "
+                f"{esc(', '.join(f.categories))}",
                 highlight=False,
             )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tracehop.cli.output import emit_json, emit_rows, stdout_console
+from tracehop.cli.output import clean, emit_json, emit_rows, esc, stdout_console
 
 if TYPE_CHECKING:
     from tracehop.settings import Settings
@@ -233,7 +233,7 @@ def trace_batch_(
             hub, complaints, workers=workers, hop_timeout=deadline, limit=limit, shortcut=shortcut
         )
     for e in result.errors:
-        typer.echo(f"{complaints}:{e.line}: {e.reason}", err=True)
+        typer.echo(clean(f"{complaints}:{e.line}: {e.reason}"), err=True)
     if as_json:
         emit_json(result.to_json(raw=raw))
         return
@@ -307,29 +307,27 @@ def summary_(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 
 def _print_trace(t: Trace) -> None:
+    """A trace as a person reads it; every value from a node or a complaint is escaped."""
     out = stdout_console()
     out.print(
-        f"[bold]{t.outcome}[/] at {t.outcome_provider or '-'}"
-        + (f" ({t.outcome_customer})" if t.outcome_customer else "")
-        + f": {t.reason}",
-        highlight=False,
+        f"[bold]{esc(t.outcome)}[/] at {esc(t.outcome_provider or '-')}"
+        + (f" ({esc(t.outcome_customer)})" if t.outcome_customer else "")
+        + f": {esc(t.reason)}"
     )
     out.print(
-        f"  trace {t.trace_id} {t.caller} -> {t.called} at {t.to_json()['at']}"
-        + (f", gateway {t.gateway}" if t.gateway else "")
-        + (f", shortcut via orig_id {t.shortcut_via}" if t.shortcut_via else "")
-        + (f", {t.seconds:.2f} s" if t.seconds is not None else ""),
-        highlight=False,
+        f"  trace {esc(t.trace_id)} {esc(t.caller)} -> {esc(t.called)} at {t.to_json()['at']}"
+        + (f", gateway {esc(t.gateway)}" if t.gateway else "")
+        + (f", shortcut via orig_id {esc(t.shortcut_via)}" if t.shortcut_via else "")
+        + (f", {t.seconds:.2f} s" if t.seconds is not None else "")
     )
     for h in t.hops:
         took = f"{h.seconds:.2f} s" if h.seconds is not None else f"{h.attempts} attempt(s)"
-        named = f" {h.upstream}" if h.upstream else ""
+        named = f" {esc(h.upstream)}" if h.upstream else ""
         review = " [yellow](needs review)[/]" if h.needs_review else ""
         detour = h.answer == "no_response" or h.reason.startswith("shortcut:")
-        why = f" - {h.reason}" if detour else ""
+        why = f" - {esc(h.reason)}" if detour else ""
         out.print(
-            f"  hop {h.hop}: {h.provider:<14} {h.answer}{named} ({took}){review}{why}",
-            highlight=False,
+            f"  hop {h.hop}: {esc(h.provider):<14} {esc(h.answer)}{named} ({took}){review}{why}"
         )
 
 

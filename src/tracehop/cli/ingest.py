@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from tracehop.cdr.formats import PRESETS  # data only: cheap to import
-from tracehop.cli.output import emit_json, stderr_console, stdout_console
+from tracehop.cli.output import emit_json, esc, stderr_console, stdout_console
 
 FORMAT_HELP = "auto, " + ", ".join(PRESETS) + " (auto tells them apart and says which it chose)"
 
@@ -79,10 +79,10 @@ def register(app: typer.Typer) -> None:
         out = stdout_console()
         for f in result.files:
             if f.status == "skipped":
-                out.print(f"[yellow]skipped[/] {f.path}: {f.message}")
+                out.print(f"[yellow]skipped[/] {esc(f.path)}: {esc(f.message)}")
             else:
                 out.print(
-                    f"[green]ingested[/] {f.path} ({f.format}): {f.rows_ingested:,} rows, "
+                    f"[green]ingested[/] {esc(f.path)} ({f.format}): {f.rows_ingested:,} rows, "
                     f"{f.rows_rejected:,} rejected"
                 )
         rate = result.rows_ingested / result.seconds if result.seconds else 0.0

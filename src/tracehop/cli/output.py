@@ -1,5 +1,11 @@
 """One way to print results: a Rich table for people, ``--json`` / ``--csv`` for scripts.
 
+Values that come from data (CDR fields, customer names, a node's answer, file names) are
+written by other people's systems, some hostile (docs/security.md): printed to a terminal they
+go through ``esc`` (control characters shown as ``\\x1b``-style escapes, Rich markup
+escaped) or, in tables, ``cell`` (a Text, never parsed as markup). Our own messages may use
+markup; a value never does. Consoles highlight nothing and render no emoji codes.
+
 Rich and the library's JSON conversion are imported when something is printed, not when the
 CLI starts (``tracehop --help`` must not pay for them; docs/performance.md).
 """
@@ -8,24 +14,49 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
+
+# C0 controls but tab (a newline in a value would forge a line of output), DEL, C1 controls
+# (ESC starts terminal escape sequences).
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def clean(value: object) -> str:
+    """``value`` as text a terminal shows literally: control characters as escapes."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
+
+
+def esc(value: object) -> str:
+    """A data value to put inside a Rich markup string: cleaned, and its ``[`` escaped."""
+    from rich.markup import escape
+
+    return escape(clean(value))
+
+
+def cell(value: object) -> Text:
+    """A data value as a table cell (a Text: never parsed as markup)."""
+    from rich.text import Text
+
+    return Text(clean(value))
 
 
 def stdout_console() -> Console:
     from rich.console import Console
 
-    return Console(soft_wrap=True)
+    return Console(soft_wrap=True, highlight=False, emoji=False)
 
 
 def stderr_console() -> Console:
     from rich.console import Console
 
-    return Console(stderr=True)
+    return Console(stderr=True, highlight=False, emoji=False)
 
 
 def emit_json(data: Any) -> None:
@@ -42,8 +73,9 @@ def emit_rows(
     as_csv: bool = False,
     title: str | None = None,
     limit: int | None = None,
+    more: bool = False,
 ) -> None:
-    """Print rows as a table, JSON records or CSV."""
+    """Print rows as a table, JSON records or CSV (``more``: rows were left out before)."""
     if as_json:
         emit_json([dict(zip(columns, row, strict=True)) for row in rows])
         return
@@ -61,13 +93,15 @@ def emit_rows(
         return
     from rich.table import Table
 
-    table = Table(title=title, show_lines=False)
+    table = Table(title=esc(title) if title else None, show_lines=False)
     for col in columns:
-        table.add_column(col, overflow="fold")
+        table.add_column(cell(col), overflow="fold")
     shown = rows if limit is None else rows[:limit]
     for row in shown:
-        table.add_row(*["" if v is None else str(plain(v)) for v in row])
+        table.add_row(*[cell("" if v is None else plain(v)) for v in row])
     console = stdout_console()
     console.print(table)
-    if limit is not None and len(rows) > limit:
+    if more:
+        console.print("(more rows; use --json or --csv for all)")
+    elif limit is not None and len(rows) > limit:
         console.print(f"({len(rows) - limit} more rows; use --json or --csv for all)")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tracehop.cli.output import emit_json, stdout_console
+from tracehop.cli.output import cell, clean, emit_json, esc, stdout_console
 from tracehop.errors import InputError
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ def answer(
     rows += [(e.line, e.to_json()) for e in parsed.errors]
     entries = [entry for _, entry in sorted(rows, key=lambda r: r[0])]
     for e in parsed.errors:
-        typer.echo(f"{requests}:{e.line}: {e.reason}", err=True)
+        typer.echo(clean(f"{requests}:{e.line}: {e.reason}"), err=True)
     if out is not None:
         try:
             out.write_text(json.dumps(jsonable(entries), ensure_ascii=False, indent=1) + "\n")
@@ -151,18 +151,18 @@ def _print_answer(a: HopAnswer, zone: str) -> None:
     from tracehop.analyst import jsonable
 
     out = stdout_console()
-    named = f" {a.upstream}" if a.upstream else ""
-    out.print(f"[bold]{a.answer}[/]{named} (confidence {a.confidence:.2f})", highlight=False)
+    named = f" {esc(a.upstream)}" if a.upstream else ""
+    out.print(f"[bold]{a.answer}[/]{named} (confidence {a.confidence:.2f})")
     if a.customer:
         c = a.customer
-        out.print(f"  customer: {c['name']} ({c['kind']}, {c['country']})", highlight=False)
+        out.print(f"  customer: {esc(c['name'])} ({esc(c['kind'])}, {esc(c['country'])})")
     if a.needs_review:
-        out.print(f"  [yellow]needs review[/]: {a.reason or 'low confidence'}")
+        out.print(f"  [yellow]needs review[/]: {esc(a.reason or 'low confidence')}")
     for m in a.matches[:5]:
         out.print(
-            f"  {m['start']} {m['call_id']} {m['caller']} -> {m['called']} from {m['upstream']} "
-            f"{m['disposition']} attest={m['attest'] or '-'} orig_id={m['orig_id'] or '-'}",
-            highlight=False,
+            f"  {esc(m['start'])} {esc(m['call_id'])} {esc(m['caller'])} -> {esc(m['called'])} "
+            f"from {esc(m['upstream'])} {esc(m['disposition'])} attest={esc(m['attest'] or '-')} "
+            f"orig_id={esc(m['orig_id'] or '-')}"
         )
     if a.due_at:
         from zoneinfo import ZoneInfo
@@ -182,12 +182,12 @@ def _print_table(answers: list[HopAnswer], errors: int) -> None:
         table.add_column(col, overflow="fold")
     for a in answers:
         table.add_row(
-            a.request_id,
+            cell(a.request_id),
             a.answer,
-            a.upstream or "",
+            cell(a.upstream or ""),
             f"{a.confidence:.2f}",
             "yes" if a.needs_review else "",
-            str(a.matches[0]["call_id"]) if a.matches else "",
+            cell(a.matches[0]["call_id"] if a.matches else ""),
         )
     out = stdout_console()
     out.print(table)
@@ -214,4 +214,4 @@ def confirm(
     if as_json:
         emit_json(done)
     else:
-        stdout_console().print(f"confirmed {request_id}: upstream {done['upstream']}")
+        stdout_console().print(f"confirmed {esc(request_id)}: upstream {esc(done['upstream'])}")
