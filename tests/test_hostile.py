@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -395,3 +396,34 @@ def test_a_query_that_runs_forever_is_stopped(tmp_path: Path) -> None:
     )
     with pytest.raises(QueryError, match=r"stopped after 0.5 s \(setting query_timeout\)"):
         query(endless, settings, timeout=0.5)
+
+
+# --- call records are CPNI: owner-only files -------------------------------------------------------
+
+
+def test_a_new_home_and_its_files_are_owner_only(tmp_path: Path, data: Path) -> None:
+    """Through a real ``tracehop`` process (its umask is set at start) and the library."""
+    import stat
+    import sys
+
+    home = tmp_path / "home"
+    for args in (["ingest", str(data / "generic.csv")], ["tokens", "issue", "hub"]):
+        proc = subprocess.run([sys.executable, "-m", "tracehop", "--home", str(home), *args],
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+    from tracehop.node.audit import AuditLog
+
+    AuditLog(home / "audit.log").write(event="test")
+
+    def mode(p: Path) -> int:
+        return stat.S_IMODE(p.stat().st_mode)
+
+    assert mode(home) == 0o700
+    files = [home / "state.db", home / "api-tokens.json", home / "audit.log",
+             *(home / "lake").rglob("*.parquet")]  # fmt: skip
+    assert len(files) > 3 and {p.name: mode(p) for p in files} == {p.name: 0o600 for p in files}
+    assert {mode(d) for d in (home / "lake").rglob("*") if d.is_dir()} == {0o700}
+    # the library alone (no umask set by the CLI) still makes the home owner-only
+    library_home = tmp_path / "lib-home"
+    open_store(load_settings(home=library_home)).close()
+    assert mode(library_home) == 0o700

@@ -144,6 +144,18 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.home / 'state.db').resolve()}"
 
 
+def ensure_home(home: Path) -> Path:
+    """Create a home folder owner-only (0700): it holds call records, which are customer
+    proprietary network information (47 U.S.C. 222), and the node's keys and tokens. An
+    existing folder keeps the mode its owner gave it (docs/security.md)."""
+    home = Path(home)
+    if not home.exists():
+        home.parent.mkdir(parents=True, exist_ok=True)
+        home.mkdir(mode=0o700, exist_ok=True)
+        home.chmod(0o700)  # mkdir's mode is masked by the umask
+    return home
+
+
 def check_zone(name: str, *, error: type[Exception] = ConfigError) -> str:
     """``name`` if it is an IANA time zone; ``error`` saying what to give otherwise."""
     try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -87,6 +88,9 @@ def _root(
 ) -> None:
     from tracehop.settings import load_settings
 
+    # Everything this process creates is owner-only: homes hold call records (CPNI), keys
+    # and tokens (docs/security.md).
+    os.umask(0o077)
     settings = load_settings(home=home, database_url=database_url, log_level=log_level)
     if settings.log_level.upper() not in logging.getLevelNamesMapping():
         raise ConfigError(

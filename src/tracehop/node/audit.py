@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,11 @@ class AuditLog:
 
     def write(self, **fields: Any) -> None:
         line = json.dumps({"at": self.clock.now().isoformat(), **fields}, default=str)
-        with self._lock, self.path.open("a") as fh:
-            fh.write(line + "\n")
+        with self._lock:
+            # owner-only from the first line (docs/security.md), whatever the umask
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "a") as fh:
+                fh.write(line + "\n")
 
     def read(self) -> list[dict[str, Any]]:
         """Every event, oldest first (for tests and reviews)."""

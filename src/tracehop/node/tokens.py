@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tracehop.errors import InputError, NotFoundError
+from tracehop.settings import ensure_home
 
 FILE = "api-tokens.json"
 
@@ -60,7 +61,7 @@ def load(home: Path) -> list[TokenRecord]:
 
 
 def _save(home: Path, records: list[TokenRecord]) -> None:
-    home.mkdir(parents=True, exist_ok=True)
+    ensure_home(home)
     tmp = _path(home).with_suffix(".tmp")
     tmp.write_text(json.dumps({"tokens": [asdict(r) for r in records]}, indent=1))
     os.chmod(tmp, 0o600)

@@ -25,7 +25,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlche
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracehop.errors import StoreError
-from tracehop.settings import Settings
+from tracehop.settings import Settings, ensure_home
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -181,7 +181,7 @@ def open_store(settings: Settings) -> Store:
             "(--database-url or TRACEHOP_DATABASE_URL)"
         ) from None
     if url.startswith("sqlite"):
-        settings.home.mkdir(parents=True, exist_ok=True)
+        ensure_home(settings.home)
     engine = None
     try:
         engine = make_engine(url)
