@@ -50,7 +50,8 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, i
     settings = load_settings(home=home, provider="term")
     open_store(settings).close()
     token = tokens.issue(home, "hub")
-    proc, url = start_node(home, "term")
+    # a short header deadline, so the silent-connection test waits one second, not ten
+    proc, url = start_node(home, "term", env={"TRACEHOP_HTTP_HEADER_TIMEOUT": "1"})
     try:
         wait_healthy({"term": url}, [proc])
         yield url, token, proc.pid, home
@@ -140,7 +141,7 @@ def test_a_connection_that_sends_nothing_is_closed(node: tuple[str, str, int, Pa
     host, port = url.removeprefix("http://").split(":")
     s = socket.create_connection((host, int(port)))
     s.sendall(b"POST /api/v1/tracebacks/requests HTTP/1.1\r\nHost: x\r\n")  # never finished
-    s.settimeout(60)
+    s.settimeout(30)  # a node that held the connection would fail the test here
     try:
         assert s.recv(100) == b""  # closed by the node after http_header_timeout
     finally:

@@ -28,8 +28,10 @@ def start_node(
     *,
     directory: Path | None = None,
     log: IO[str] | int = subprocess.DEVNULL,
+    env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen, str]:
-    """``tracehop serve`` for ``home`` on a free loopback port; returns (process, base URL)."""
+    """``tracehop serve`` for ``home`` on a free loopback port; returns (process, base URL).
+    ``env``: more settings for the node process (``TRACEHOP_...`` variables)."""
     port = free_port()
     command = [sys.executable, "-m", "tracehop", "--home", str(home), "serve",
                "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
@@ -39,7 +41,7 @@ def start_node(
         command,
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "TRACEHOP_PROVIDER": provider},
+        env={**os.environ, "TRACEHOP_PROVIDER": provider, **(env or {})},
     )
     return proc, f"http://127.0.0.1:{port}"
 
