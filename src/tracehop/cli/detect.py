@@ -29,7 +29,9 @@ def parse_time(value: str | None, option: str) -> datetime | None:
             f"{option} {value!r} is not a date or time: use ISO 8601, e.g. 2025-03-03 or "
             "2025-03-03T14:00"
         ) from None
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    from tracehop.times import utc
+
+    return utc(t)
 
 
 def register(app: typer.Typer) -> None:

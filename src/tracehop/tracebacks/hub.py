@@ -23,7 +23,7 @@ import httpx
 from tracehop.errors import InputError
 from tracehop.settings import Settings
 from tracehop.store import Store, open_store
-from tracehop.times import SYSTEM, Clock, parse_duration
+from tracehop.times import SYSTEM, Clock, parse_duration, utc
 from tracehop.tracebacks.directory import (
     Provider,
     hub_settings,
@@ -150,7 +150,7 @@ def trace(
     limit = hop_seconds(hop_timeout)
     when = parse_at(at) if isinstance(at, str) else at
     if isinstance(when, datetime):
-        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        when = utc(when)
     t = Trace(
         trace_id=f"tb-{uuid.uuid4().hex[:16]}",
         caller=caller.strip(),

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from tracehop.errors import InputError
-from tracehop.times import parse_duration
+from tracehop.times import parse_duration, utc
 
 Answer = Literal["received_from", "origin", "provider_not_listed", "not_found"]
 ANSWERS: tuple[str, ...] = ("received_from", "origin", "provider_not_listed", "not_found")
@@ -53,7 +53,7 @@ class TracebackRequest(BaseModel):
     def _utc(cls, value: datetime | date) -> datetime | date:
         if isinstance(value, datetime):
             # stored and compared in UTC; a naive time is already UTC
-            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+            return utc(value)
         return value
 
     @property
