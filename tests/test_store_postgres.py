@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from pgserver import PostgresServer
 from tracehop.analyst import query
 from tracehop.cdr.ingest import ingest
 from tracehop.customers import import_customers, list_customers, parse_customers_csv
@@ -22,64 +15,10 @@ from tracehop.store import open_store
 from tracehop.store.db import current_revisions, head_revisions, is_current
 
 
-def _pg_bin() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    return Path(found[-1]).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    """A throwaway PostgreSQL cluster (Debian package ``postgresql``), trust auth on 127.0.0.1."""
-    bindir = _pg_bin()
-    if bindir is None:
-        message = "PostgreSQL server binaries not found (Debian package postgresql)"
-        if os.environ.get("CI"):
-            pytest.fail(message + ": make test installs it as root")
-        pytest.skip(message)
-    # Not under pytest's tmp dir: that one is private to root, and the server runs as postgres.
-    base = Path(tempfile.mkdtemp(prefix="tracehop-pg-"))
-    data = base / "data"
-    as_postgres: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        shutil.chown(base, "postgres")
-        as_postgres = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
-    subprocess.run(
-        [*as_postgres, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [
-            *as_postgres,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-l",
-            str(base / "log"),
-            "-o",
-            f"-p {port} -k {base} -c listen_addresses=127.0.0.1",
-            "-w",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(
-            [*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True,
-        )
-        time.sleep(0.2)
-        shutil.rmtree(base, ignore_errors=True)
+@pytest.fixture
+def postgres_url(postgres: PostgresServer) -> str:
+    """A fresh database on the session's throwaway PostgreSQL server (tests/pgserver.py)."""
+    return postgres.database()
 
 
 def test_store_on_postgres(postgres_url: str, tmp_path: Path, data: Path) -> None:
