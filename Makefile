@@ -6,11 +6,14 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
-# Debian packages the test suite needs (real servers on loopback, never mocks).
-TEST_DEBS := postgresql
+# Debian packages the demo needs: Pango, HarfBuzz and fonts for the PDF reports (WeasyPrint).
+DEMO_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+# Debian packages the test suite needs (real servers on loopback, never mocks); poppler-utils
+# (pdftoppm, pdftotext) to look at and check the PDFs.
+TEST_DEBS := postgresql poppler-utils $(DEMO_DEBS)
 DEMO_HOME ?= demo-home
 
-.PHONY: demo test test-fast lock lint format bench bench-ingest bench-lookup bench-hub bench-detect bench-cli system-deps clean docs-cli
+.PHONY: demo demo-deps test test-fast lock lint format bench bench-ingest bench-lookup bench-hub bench-detect bench-cli system-deps clean docs-cli
 
 # Debian ships venv separately (python3-venv): install it as root when it is missing.
 $(BIN)/python:
@@ -39,17 +42,25 @@ lock: | $(BIN)/python
 	.lock-venv/bin/python -m pip freeze --exclude-editable | sort > constraints.txt
 	rm -rf .lock-venv
 
-# As root (CI, a fresh machine) install what the tests use; otherwise say what is missing.
-system-deps:
-	@missing=""; for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# As root (CI, a fresh machine) install what the tests (or the demo) use; otherwise say what
+# is missing.
+define install_debs
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	  else echo "tests need Debian packages:$$missing (run: sudo apt-get install$$missing)"; exit 1; fi; \
+	  else echo "$(2) need Debian packages:$$missing (run: sudo apt-get install$$missing)"; exit 1; fi; \
 	fi
+endef
 
-demo: $(VENV)/.installed
+system-deps:
+	$(call install_debs,$(TEST_DEBS),tests)
+
+demo-deps:
+	$(call install_debs,$(DEMO_DEBS),the demo's PDF reports)
+
+demo: $(VENV)/.installed demo-deps
 	$(BIN)/tracehop demo --out $(DEMO_HOME)
 
 test: $(VENV)/.installed-dev system-deps

@@ -252,3 +252,91 @@ class ComplaintRow(Base):
     answer: Mapped[str] = mapped_column(String(30))  # the lookup's hop answer
     upstream: Mapped[str | None] = mapped_column(String(200), index=True)
     confidence: Mapped[float] = mapped_column(Float)
+
+
+# --- cases: notices from the Commission and what was done about them (issue 13) --------------
+
+
+class CaseRow(Base):
+    """A case: one notice (a letter from the Commission, or a hub's drafted notice), and its
+    state. Status moves received -> investigating -> mitigated -> reported -> closed."""
+
+    __tablename__ = "cases"
+
+    case_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))
+    notice_kind: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str | None] = mapped_column(Text)
+    letter_date: Mapped[date | None] = mapped_column(Date)
+    recipient: Mapped[str] = mapped_column(Text)  # the notified provider as the letter names it
+    recipient_detail: Mapped[dict] = mapped_column(JSON)
+    sender: Mapped[dict] = mapped_column(JSON)
+    role: Mapped[str | None] = mapped_column(String(20))
+    rules: Mapped[list] = mapped_column(JSON)
+    problems: Mapped[list] = mapped_column(JSON)
+    source_name: Mapped[str | None] = mapped_column(Text)
+    source_sha256: Mapped[str | None] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)  # the letter as read (PDFs: the extracted text)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CaseDeadlineRow(Base):
+    __tablename__ = "case_deadlines"
+
+    case_id: Mapped[str] = mapped_column(String(120), ForeignKey("cases.case_id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    zone: Mapped[str] = mapped_column(String(64))
+    basis: Mapped[str] = mapped_column(Text)
+    amount: Mapped[int] = mapped_column(Integer)
+    unit: Mapped[str] = mapped_column(String(20))
+    computed: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    stated: Mapped[date | None] = mapped_column(Date)
+    met_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    met_by: Mapped[str | None] = mapped_column(Text)  # what met it (rules in place, a report)
+
+
+class CaseNoticeRow(Base):
+    """One row of the notice's Attachment A, and what the investigation found about it."""
+
+    __tablename__ = "case_rows"
+
+    case_id: Mapped[str] = mapped_column(String(120), ForeignKey("cases.case_id"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer: Mapped[str] = mapped_column(Text)  # as the letter writes it, or "No Response"
+    call_date: Mapped[date] = mapped_column(Date)
+    caller_id: Mapped[str | None] = mapped_column(String(100))
+    called_number: Mapped[str | None] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text)
+    violation: Mapped[str | None] = mapped_column(Text)
+    no_response: Mapped[bool] = mapped_column(Boolean)
+    matched_customer: Mapped[str | None] = mapped_column(String(200))  # our customer id
+    match_score: Mapped[float | None] = mapped_column(Float)
+    match_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    investigation: Mapped[dict | None] = mapped_column(JSON)
+
+
+class CaseEventRow(Base):
+    """The case's timeline: everything done, by whom, when (append-only)."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(String(120), ForeignKey("cases.case_id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict] = mapped_column(JSON)
+
+
+class CaseLinkRow(Base):
+    """What a case points at: findings, screening rules, tracebacks, reports written."""
+
+    __tablename__ = "case_links"
+
+    case_id: Mapped[str] = mapped_column(String(120), ForeignKey("cases.case_id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)  # finding|rule|trace|report
+    ref: Mapped[str] = mapped_column(String(200), primary_key=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,169 @@
+"""``tracehop notice`` and ``tracehop case``: a Commission notice becomes a case with its
+deadlines, investigation, mitigation and reports (docs/cases.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from tracehop.cli.output import cell, emit_json, emit_rows, esc, stdout_console
+
+if TYPE_CHECKING:
+    from tracehop.settings import Settings
+
+notice_app = typer.Typer(help="Commission notices: read a letter (text or PDF) into a case.")
+case_app = typer.Typer(help="Cases: deadlines, investigation, mitigation, reports.")
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print as JSON.")]
+ActorOpt = Annotated[
+    str, typer.Option("--actor", help="Who does this (recorded in the case's timeline).")
+]
+
+
+def _now() -> Any:
+    from tracehop.times import SYSTEM
+
+    return SYSTEM.now()
+
+
+@notice_app.command("import")
+def notice_import(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="The letter: a PDF or a text file.")],
+    actor: ActorOpt = "cli",
+    as_json: JsonOpt = False,
+) -> None:
+    """Read a notice and open its case (the same letter again gives the same case)."""
+    from tracehop.cases.records import import_notice
+    from tracehop.store import open_store
+
+    with open_store(ctx.obj) as store:
+        case, created, notice = import_notice(store, path, now=_now(), actor=actor)
+    if as_json:
+        emit_json({**notice.to_json(), "created": created})
+        return
+    out = stdout_console()
+    verb = "opened" if created else "already open:"
+    out.print(f"[bold]{verb} {esc(case.case_id)}[/]")
+    out.print(
+        f"  {esc(notice.notice_kind)} dated {notice.letter_date or '?'} to "
+        f"{esc(case.recipient)} ({esc(notice.role or 'role not stated')})"
+    )
+    nr = sum(r.no_response for r in notice.rows)
+    out.print(f"  Attachment A: {len(notice.rows)} rows ({nr} No Response)")
+    for d in case.deadlines:
+        out.print(f"  due {esc(d['due'])}: {esc(d['name'])} ({esc(d['basis'])})")
+    for p in notice.problems:
+        out.print(f"  [yellow]not understood[/]: {esc(p)}")
+
+
+@case_app.command("list")
+def case_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Every case, newest letter first, with its next open deadline."""
+    from tracehop.cases.records import list_cases
+    from tracehop.store import open_store
+
+    with open_store(ctx.obj) as store:
+        rows = list_cases(store)
+    if as_json:
+        emit_json(rows)
+        return
+    cols = ["case_id", "status", "letter_date", "recipient", "next_deadline", "next_due"]
+    emit_rows(cols, [[r[c] for c in cols] for r in rows], title="Cases")
+
+
+@case_app.command("show")
+def case_show(
+    ctx: typer.Context,
+    case_id: Annotated[str, typer.Argument(help="The case (tracehop case list).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """One case: the notice, deadlines, Attachment A with each row's investigation, the
+    timeline and links."""
+    from tracehop.cases.records import get_case
+    from tracehop.store import open_store
+
+    with open_store(ctx.obj) as store:
+        case = get_case(store, case_id)
+    if as_json:
+        emit_json(case.to_json())
+        return
+    _print_case(case.to_json())
+
+
+def _print_case(c: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    out = stdout_console()
+    out.print(f"[bold]{esc(c['case_id'])}[/] ({esc(c['status'])})")
+    out.print(
+        f"  {esc(c['notice_kind'])} dated {c['letter_date'] or '?'} from "
+        f"{esc(c['sender'].get('company', ''))} to {esc(c['recipient'])}"
+    )
+    for d in c["deadlines"]:
+        met = f"met {esc(d['met_at'])} by {esc(d['met_by'])}" if d["met_at"] else "open"
+        out.print(f"  {esc(d['name'])}: due {esc(d['due'])} ({met}) - {esc(d['basis'])}")
+    table = Table(title="Attachment A")
+    for col in ("#", "customer", "date", "description", "ours", "found"):
+        table.add_column(col, overflow="fold")
+    for r in c["rows"]:
+        inv = r["investigation"] or {}
+        ours = r["matched_customer"] or ""
+        if ours and r["match_score"] is not None:
+            ours += f" ({r['match_score']:.0f}{', confirmed' if r['match_confirmed'] else ''})"
+        table.add_row(
+            str(r["number"]),
+            cell(r["customer"]),
+            r["date"],
+            cell(r["description"]),
+            cell(ours),
+            cell(inv.get("summary", "")),
+        )
+    out.print(table)
+    for e in c["events"][-10:]:
+        out.print(f"  {esc(e['at'])} {esc(e['actor'])}: {esc(e['kind'])} {esc(e['detail'])}")
+
+
+@case_app.command("due")
+def case_due(
+    ctx: typer.Context,
+    within: Annotated[
+        str, typer.Option(help="Warn about deadlines due within this long: 24h, 2d, 90m.")
+    ] = "24h",
+    as_json: JsonOpt = False,
+) -> None:
+    """Open deadlines past due or due soon (for cron); exit 2 when one is overdue."""
+    from datetime import timedelta
+
+    from tracehop.cases.records import due
+    from tracehop.store import open_store
+    from tracehop.times import parse_duration
+
+    span = timedelta(seconds=parse_duration(within, what="--within"))
+    with open_store(ctx.obj) as store:
+        rows = due(store, now=_now(), within=span)
+    if as_json:
+        emit_json(rows)
+    else:
+        cols = ["case_id", "deadline", "due", "hours_left", "overdue", "recipient"]
+        emit_rows(cols, [[r[c] for c in cols] for r in rows], title=f"Due within {within}")
+    if any(r["overdue"] for r in rows):
+        raise typer.Exit(2)
+
+
+@case_app.command("status")
+def case_status(
+    ctx: typer.Context,
+    case_id: Annotated[str, typer.Argument(help="The case.")],
+    status: Annotated[str, typer.Argument(help="investigating, mitigated, reported or closed.")],
+    actor: ActorOpt = "cli",
+) -> None:
+    """Move a case to another status (recorded in its timeline)."""
+    from tracehop.cases.records import set_status
+    from tracehop.store import open_store
+
+    settings: Settings = ctx.obj
+    with open_store(settings) as store:
+        set_status(store, case_id, status, actor=actor, now=_now())
+    stdout_console().print(f"{esc(case_id)}: {esc(status)}")
