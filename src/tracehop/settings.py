@@ -23,6 +23,13 @@ SETTINGS_HELP: list[tuple[str, str, str]] = [
     ),
     ("TRACEHOP_PROVIDER", "self", "Name of the provider whose CDRs this home holds."),
     (
+        "TRACEHOP_PROVIDER_NAME",
+        "(the provider id)",
+        "The provider's legal name, as its letters to the Commission are signed.",
+    ),
+    ("TRACEHOP_PROVIDER_CONTACT", "(none)", "Who signs those letters (name and title)."),
+    ("TRACEHOP_PROVIDER_EMAIL", "(none)", "The contact's e-mail address for those letters."),
+    (
         "TRACEHOP_TIMEZONE",
         "UTC",
         "IANA zone of naive CDR timestamps (switch local time), e.g. America/New_York.",
@@ -94,6 +101,9 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path("tracehop-home"))
     database_url: str | None = None
     provider: str = "self"
+    provider_name: str | None = None
+    provider_contact: str | None = None
+    provider_email: str | None = None
     timezone: str = "UTC"
     memory_limit: str = "1GB"
     threads: int = 0

@@ -52,7 +52,7 @@ _COMPANY = re.compile(
 )
 _WITHIN = re.compile(
     r"within\s+(?:(?P<word>[a-z-]+)\s+)?\(?(?P<n>\d+)?\)?\s*(?P<unit>business\s+days|hours|days)"
-    r"(?P<after>[^.]{0,120})",
+    r"(?=(?P<after>[^.]{0,120}))",  # a look-ahead: the next "within" may stand in it
     re.I,
 )
 _WORDS = {"twenty-four": 24, "forty-eight": 48, "fourteen": 14, "thirty": 30, "seven": 7,

@@ -167,3 +167,76 @@ def case_status(
     with open_store(settings) as store:
         set_status(store, case_id, status, actor=actor, now=_now())
     stdout_console().print(f"{esc(case_id)}: {esc(status)}")
+
+
+@case_app.command("investigate")
+def case_investigate(
+    ctx: typer.Context,
+    case_id: Annotated[str, typer.Argument(help="The case.")],
+    actor: ActorOpt = "cli",
+    as_json: JsonOpt = False,
+) -> None:
+    """Investigate every Attachment A row with this home's records: match the named customers,
+    look up the calls (or the customer's traffic that day), run detection."""
+    from tracehop.cases.investigate import investigate
+    from tracehop.store import open_store
+
+    settings: Settings = ctx.obj
+    with open_store(settings) as store:
+        summary = investigate(settings, store, case_id, actor=actor, now=_now())
+    if as_json:
+        emit_json(summary)
+        return
+    out = stdout_console()
+    out.print(
+        f"{summary['rows']} rows ({summary['no_response']} No Response): {summary['matched']} "
+        f"matched to our customers {esc(', '.join(summary['customers']) or '-')}; "
+        f"{summary['confirmed_in_records']} confirmed in our records; flagged by detection: "
+        f"{esc(', '.join(summary['flagged_by_detection']) or 'none')}"
+    )
+    if summary["unmatched_names"]:
+        out.print(
+            "  [yellow]names not matched[/]: "
+            + esc("; ".join(summary["unmatched_names"]))
+            + f" (confirm or correct: tracehop case match {esc(case_id)} ROW CUSTOMER)"
+        )
+
+
+@case_app.command("match")
+def case_match(
+    ctx: typer.Context,
+    case_id: Annotated[str, typer.Argument(help="The case.")],
+    row: Annotated[int, typer.Argument(help="The row number of Attachment A.")],
+    customer: Annotated[str, typer.Argument(help="Our customer id, or 'none'.")],
+    actor: ActorOpt = "cli",
+) -> None:
+    """Confirm or correct which of our customers a row of the letter means."""
+    from tracehop.cases.investigate import set_match
+    from tracehop.store import open_store
+
+    with open_store(ctx.obj) as store:
+        set_match(store, case_id, row, None if customer == "none" else customer, actor=actor,
+                  now=_now())  # fmt: skip
+    stdout_console().print(f"row {row} of {esc(case_id)}: {esc(customer)} (confirmed)")
+
+
+@case_app.command("report")
+def case_report(
+    ctx: typer.Context,
+    case_id: Annotated[str, typer.Argument(help="The case.")],
+    kind: Annotated[str, typer.Option("--kind", help="mitigation, report-14d or intent-to-block.")],
+    out: Annotated[Path, typer.Option("--out", help="FILE.pdf or FILE.html")],
+    actor: ActorOpt = "cli",
+    as_json: JsonOpt = False,
+) -> None:
+    """Render a report of the case (the register a regulator expects) to PDF or HTML."""
+    from tracehop.cases.reports import write_report
+    from tracehop.store import open_store
+
+    settings: Settings = ctx.obj
+    with open_store(settings) as store:
+        path = write_report(settings, store, case_id, kind, out, actor=actor, now=_now())
+    if as_json:
+        emit_json({"case_id": case_id, "kind": kind, "path": str(path)})
+    else:
+        stdout_console().print(f"wrote {esc(path)}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -328,6 +328,53 @@ def _print_trace(t: Trace) -> None:
         why = f" - {esc(h.reason)}" if detour else ""
         out.print(
             f"  hop {h.hop}: {esc(h.provider):<14} {esc(h.answer)}{named} ({took}){review}{why}"
+        )
+
+
+notice_app = typer.Typer(help="Notices drafted from the hub's traces, for the Commission.")
+app.add_typer(notice_app, name="notice")
+
+
+@notice_app.command("draft")
+def notice_draft(
+    ctx: typer.Context,
+    provider: Annotated[str, typer.Option("--provider", help="The provider to notify.")],
+    out: Annotated[Path, typer.Option("--out", help="Write the letter (text) here.")],
+    since: Annotated[
+        str | None, typer.Option(help="Calls from this date (2025-03-01).", show_default=False)
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Calls before this date.", show_default=False)
+    ] = None,
+    letter_date: Annotated[
+        str | None, typer.Option(help="The letter's date (default today).", show_default=False)
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Draft a notice to a provider with Attachment A from the hub's traces: every traced
+    call in which it was the gateway or the originator or did not respond."""
+    from datetime import date
+
+    from tracehop.cases.draft import draft_notice, provider_summary
+    from tracehop.store import open_store
+    from tracehop.times import SYSTEM
+    from tracehop.tracebacks.protocol import parse_at
+
+    def when(v: str | None) -> Any:
+        return None if v is None else parse_at(v)
+
+    day = date.fromisoformat(letter_date) if letter_date else SYSTEM.now().date()
+    with open_store(ctx.obj) as store:
+        text, rows = draft_notice(store, provider, letter_date=day, since=when(since),
+                                  until=when(until))  # fmt: skip
+    out.write_text(text, encoding="utf-8")
+    summary = {"provider": provider, "path": str(out), **provider_summary(rows)}
+    if as_json:
+        emit_json(summary)
+    else:
+        stdout_console().print(
+            f"wrote {esc(out)}: {summary['rows']} calls ({summary['no_response']} No Response), "
+            f"customers {esc(', '.join(summary['customers']) or '-')}"
         )
 
 

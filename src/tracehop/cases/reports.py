@@ -1,0 +1,286 @@
+"""A case's reports, rendered from templates (Jinja2, HTML autoescaped) to HTML and PDF
+(WeasyPrint): the 48-hour mitigation notice, the 14-day report, and a downstream provider's
+notice to the Commission of intent to block a notified provider (47 CFR 64.1200(k)(4)).
+
+Every figure comes from the provider's records: the case (its rows and investigation, its
+timeline), the screening rules it links, the lake (calls a day of the named customers, for
+the before/after chart: an SVG drawn here, no JavaScript, no network) and the state DB
+(tracebacks answered, detection runs). A report is written to a temporary name and renamed
+into place, and recorded on the case (a ``report`` link and a timeline event).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from tracehop.cases import queries
+from tracehop.cases.records import Case, get_case, link, record_event
+from tracehop.customers import list_customers
+from tracehop.errors import InputError
+from tracehop.settings import Settings
+from tracehop.store import Store
+from tracehop.store.models import DetectionRun, TracebackAnswerRow, TracebackRequestRow
+
+KINDS = {
+    "mitigation": "mitigation.html.j2",
+    "report-14d": "report_14d.html.j2",
+    "intent-to-block": "intent_to_block.html.j2",
+}
+TITLES = {
+    "mitigation": "48-hour mitigation notice",
+    "report-14d": "14-day report",
+    "intent-to-block": "Notice of intent to block",
+}
+
+
+def _long_date(d: date | str | None) -> str:
+    if d is None:
+        return "(undated)"
+    d = date.fromisoformat(d[:10]) if isinstance(d, str) else d
+    return f"{d:%B} {d.day}, {d.year}"
+
+
+def _deadline(case: Case, prefix: str) -> str:
+    for d in case.deadlines:
+        if d["name"].startswith(prefix):
+            return f"{_long_date(d['due'])} ({d['due'][11:16]} {d['zone']})"
+    return "(not stated)"
+
+
+def _customers(case: Case, store: Store) -> list[dict[str, Any]]:
+    names = {c.id: c.name for c in list_customers(store)}
+    actions = _actions(case)
+    by: dict[str, dict[str, Any]] = {}
+    for r in case.rows:
+        cid = r["matched_customer"]
+        if not cid:
+            continue
+        c = by.setdefault(cid, {"id": cid, "name": names.get(cid, ""), "named": [], "rows": 0,
+                                "detection": "not scored", "action": "", "since": ""})  # fmt: skip
+        c["rows"] += 1
+        if r["customer"] not in c["named"]:
+            c["named"].append(r["customer"])
+        det = (r["investigation"] or {}).get("detection")
+        if det:
+            flag = "flagged" if det["flagged"] else "not flagged"
+            c["detection"] = f"{det['score']:.2f} {flag}: {', '.join(det['categories'])}"
+    for a in actions:
+        c = by.get(a["customer"])
+        if c is not None and not c["action"]:
+            c["action"], c["since"] = a["action"], a["since"]
+    for c in by.values():
+        c["action"] = c["action"] or "none recorded"
+    return sorted(by.values(), key=lambda c: (-c["rows"], c["id"]))
+
+
+def _actions(case: Case) -> list[dict[str, Any]]:
+    """Mitigation actions recorded on the case (``mitigate.py``), oldest first."""
+    out = []
+    for e in case.events:
+        if e["kind"] == "mitigation":
+            d = e["detail"]
+            out.append({"customer": d.get("customer", ""), "action": d.get("action", ""),
+                        "rule": d.get("rule_id", ""), "since": e["at"][:16].replace("T", " "),
+                        "reason": d.get("reason", "")})  # fmt: skip
+    return out
+
+
+def _measures(store: Store, case: Case) -> list[str]:
+    """What the provider does, stated from its own records (never a promise of more)."""
+    now_year = datetime.now().year
+    with store.session() as s:
+        answered = s.scalar(select(func.count()).select_from(TracebackAnswerRow)) or 0
+        late = s.scalar(
+            select(func.count())
+            .select_from(TracebackAnswerRow)
+            .join(TracebackRequestRow, TracebackRequestRow.request_id == TracebackAnswerRow.request_id)
+            .where(TracebackAnswerRow.answered_at > TracebackRequestRow.due_at)
+        ) or 0  # fmt: skip
+        runs = s.scalar(select(func.count()).select_from(DetectionRun)) or 0
+        last_run = s.scalar(select(func.max(DetectionRun.finished_at)))
+    customers = list_customers(store)
+    carriers = [c for c in customers if c.kind == "carrier"]
+    with_rmd = [c for c in carriers if c.rmd_id]
+    out = [
+        f"Know your customer (47 CFR § 64.1200(n)(4)): {len(customers)} customers on record with their "
+        f"kind, country and onboarding date; {len(with_rmd)} of {len(carriers)} carrier customers have a "
+        "Robocall Mitigation Database number on file (47 CFR § 64.6305(g)).",
+        f"Traceback: every request is answered from our call records and recorded with its 24-hour due "
+        f"time (47 CFR § 64.1200(n)(1)): {answered} answered so far, {late} after the due time.",
+        f"Analytics: every customer's traffic is scored daily against published indicators (short "
+        f"calls, completion, invalid and spoofed caller IDs, sequential dialling, complaints, "
+        f"traceback history); {runs} detection runs recorded"
+        + (f", the last on {_long_date(last_run.date())}" if last_run else "")
+        + ".",
+        f"This report is kept with case {case.case_id}; the Robocall Mitigation Database filing is "
+        f"recertified every March 1 (next: March 1, {now_year + 1}).",
+    ]
+    if _actions(case):
+        out.insert(
+            3,
+            "Blocking: the actions of this case are screening rules on the call path, answered "
+            "with SIP 603/607/608; emergency calls are never blocked.",
+        )
+    return out
+
+
+def traffic_chart(
+    series: list[dict[str, Any]], *, mark: date | None = None, width: int = 640, height: int = 220
+) -> str:
+    """An SVG line chart of calls a day per customer (rows of ``queries.daily_calls``)."""
+    if not series:
+        return ""
+    days = sorted({date.fromisoformat(r["day"]) for r in series})
+    first, last = days[0], days[-1]
+    span = max((last - first).days, 1)
+    top = max(r["calls"] for r in series) or 1
+    left, right, up, down = 48, 150, 10, 28
+    w, h = width - left - right, height - up - down
+
+    def x(d: date) -> float:
+        return left + w * (d - first).days / span
+
+    def y(v: float) -> float:
+        return up + h * (1 - v / top)
+
+    colours = ["#1f6fb2", "#c0392b", "#27895a", "#8e44ad", "#d68910", "#566573"]
+    lines: dict[str, list[tuple[date, int]]] = defaultdict(list)
+    for r in series:
+        lines[r["customer"]].append((date.fromisoformat(r["day"]), r["calls"]))
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'role="img" aria-label="calls a day per customer">']  # fmt: skip
+    parts.append(f'<line x1="{left}" y1="{up + h}" x2="{left + w}" y2="{up + h}" stroke="#333"/>')
+    parts.append(f'<line x1="{left}" y1="{up}" x2="{left}" y2="{up + h}" stroke="#333"/>')
+    for v in (0, top / 2, top):
+        parts.append(
+            f'<text x="{left - 4}" y="{y(v) + 3:.1f}" font-size="8" text-anchor="end">{v:,.0f}</text>'
+        )
+    for d in (first, last):
+        parts.append(
+            f'<text x="{x(d):.1f}" y="{up + h + 12}" font-size="8" text-anchor="middle">{d}</text>'
+        )
+    for i, (name, pts) in enumerate(sorted(lines.items())):
+        colour = colours[i % len(colours)]
+        path = " ".join(f"{x(d):.1f},{y(v):.1f}" for d, v in sorted(pts))
+        parts.append(
+            f'<polyline fill="none" stroke="{colour}" stroke-width="1.6" points="{path}"/>'
+        )
+        parts.append(f'<text x="{left + w + 8}" y="{up + 12 + 12 * i}" font-size="8" fill="{colour}">'
+                     f"{html.escape(name)}</text>")  # fmt: skip
+    if mark is not None and first <= mark <= last:
+        parts.append(f'<line x1="{x(mark):.1f}" y1="{up}" x2="{x(mark):.1f}" y2="{up + h}" '
+                     'stroke="#555" stroke-dasharray="4,3"/>')  # fmt: skip
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def report_context(
+    settings: Settings, store: Store, case_id: str, kind: str, *, now: datetime
+) -> dict[str, Any]:
+    """Everything a report template shows, from the provider's records."""
+    from tracehop.analyst import open_engine
+
+    case = get_case(store, case_id)
+    customers = _customers(case, store)
+    mitigated = next((e["at"] for e in case.events if e["kind"] == "mitigation"), None)
+    chart = ""
+    traffic: list[dict[str, Any]] = []
+    engine = open_engine(settings, store)
+    try:
+        lo, hi = queries.lake_span(engine)
+        if lo is not None and hi is not None:
+            ids = [c["id"] for c in customers][:6]
+            series = queries.daily_calls(engine, ids, lo, hi)
+            mark = date.fromisoformat(mitigated[:10]) if mitigated else None
+            chart = traffic_chart(series, mark=mark)
+            upstream = case.recipient_detail.get("upstream")
+            if kind == "intent-to-block" and upstream:
+                traffic = queries.daily_calls(
+                    engine, [upstream], max(lo, hi - timedelta(days=30)), hi
+                )
+    finally:
+        engine.close()
+    events = [
+        {
+            **e,
+            "detail_text": ", ".join(
+                f"{k}={v}" for k, v in e["detail"].items() if v not in (None, "", [])
+            ),
+        }
+        for e in case.events
+    ]
+    provider = {
+        "name": settings.provider_name or settings.provider,
+        "contact": settings.provider_contact or "",
+        "email": settings.provider_email or "",
+        "address": "",
+    }
+    return {
+        "title": f"{TITLES[kind]}: {case.case_id}",
+        "case": {**case.to_json(), "events": events},
+        "provider": provider,
+        "today_text": _long_date(now.date()),
+        "letter_date_text": _long_date(case.letter_date),
+        "no_response": sum(r["no_response"] for r in case.rows),
+        "due_48h": _deadline(case, "mitigation_48"),
+        "due_14d": _deadline(case, "report_14"),
+        "customers": customers,
+        "actions": _actions(case),
+        "measures": _measures(store, case),
+        "chart": chart,
+        "mitigated_at": mitigated[:16].replace("T", " ") if mitigated else None,
+        "upstream": case.recipient_detail.get("upstream"),
+        "basis": case.recipient_detail.get("basis")
+        or f"The Commission's notice of {_long_date(case.letter_date)} to {case.recipient}, and "
+        f"the traffic from it in our records below.",
+        "traffic": traffic,
+    }
+
+
+def render_html(context: dict[str, Any], kind: str) -> str:
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("tracehop.cases", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),  # data never becomes markup
+        undefined=StrictUndefined,
+    )
+    return env.get_template(KINDS[kind]).render(**context)
+
+
+def write_report(
+    settings: Settings,
+    store: Store,
+    case_id: str,
+    kind: str,
+    out: Path,
+    *,
+    actor: str,
+    now: datetime,
+) -> Path:
+    """Render a report to ``out`` (``.pdf`` or ``.html``), atomically, and record it."""
+    if kind not in KINDS:
+        raise InputError(f"report kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    suffix = out.suffix.lower()
+    if suffix not in (".pdf", ".html", ".htm"):
+        raise InputError(f"{out}: give a .pdf or .html file name")
+    text = render_html(report_context(settings, store, case_id, kind, now=now), kind)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    if suffix == ".pdf":
+        import weasyprint
+
+        weasyprint.HTML(string=text).write_pdf(tmp)
+    else:
+        tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, out)
+    link(store, case_id, "report", f"{kind}:{out.name}", note=str(out), now=now)
+    record_event(store, case_id, "report", {"kind": kind, "file": out.name}, actor=actor, now=now)
+    return out
