@@ -96,7 +96,9 @@ def load_homes(
     loaded: dict[str, dict[str, int]] = {}
     for row in directory:
         pid = row["id"]
-        settings = load_settings(home=homes / pid, provider=pid)
+        settings = load_settings(
+            home=homes / pid, provider=pid, provider_name=row.get("name") or None
+        )
         store = open_store(settings)
         records = parse_customers_csv(world / "customers" / f"{pid}.csv")
         imported = import_customers(store, records)
@@ -146,6 +148,7 @@ def run_demo(
         entries = _campaign_entries(world, nodes)
         traced = _trace_complaints(out, world, nodes)
         detected = _detect(world, nodes)
+        case = _open_case(out, nodes, traced)
     finally:
         for n in nodes.values():
             n.close()
@@ -171,6 +174,7 @@ def run_demo(
         "campaign_entries": entries,
         "tracebacks": traced,
         "detection": detected,
+        "case": case,
         "per_provider": {pid: {**loaded[pid], "lake": lake_calls[pid]} for pid in loaded},
         "seconds": {
             "simulate": round(t_sim, 2),
@@ -321,6 +325,51 @@ def _detect(world: Path, nodes: dict[str, Node]) -> dict[str, object]:
     }
 
 
+def _open_case(out: Path, nodes: dict[str, Node], traced: dict[str, object]) -> dict[str, object]:
+    """What the Commission does with the traces: the hub drafts a notice to the gateway most
+    often named, that gateway's tracehop opens a case from it, investigates it with its own
+    records, and writes its 14-day report (``tracehop.cases``)."""
+    from datetime import UTC, date, datetime
+
+    from tracehop.cases.draft import draft_notice
+    from tracehop.cases.investigate import investigate
+    from tracehop.cases.records import import_notice
+    from tracehop.cases.reports import write_report
+    from tracehop.tracebacks.traces import summary
+
+    hub_settings = load_settings(home=Path(str(traced["hub_home"])))
+    with open_store(hub_settings) as hub:
+        rows = [r for r in summary(hub) if r["gateway"]]
+        if not rows:
+            return {}
+        gateway = max(rows, key=lambda r: (r["gateway"], r["provider"]))["provider"]
+        letter_date = max(n.sql("SELECT max(day) FROM calls")[0][0] for n in nodes.values())
+        letter_date = date.fromisoformat(str(letter_date)) if letter_date else date.today()
+        text, _drafted = draft_notice(hub, gateway, letter_date=letter_date)
+    cases = out / "cases"
+    cases.mkdir(parents=True, exist_ok=True)
+    letter = cases / f"notice-to-{gateway}.txt"
+    letter.write_text(text, encoding="utf-8")
+    node = nodes[gateway]
+    now = datetime.combine(letter_date, datetime.min.time(), tzinfo=UTC).replace(hour=15)
+    case, _created, notice = import_notice(node.store, letter, now=now, actor="demo")
+    found = investigate(node.settings, node.store, case.case_id, actor="demo", now=now)
+    report = cases / f"{case.case_id}-report-14d.pdf"
+    write_report(node.settings, node.store, case.case_id, "report-14d", report, actor="demo",
+                 now=now)  # fmt: skip
+    return {
+        "gateway": gateway,
+        "case_id": case.case_id,
+        "letter": str(letter),
+        "rows": len(notice.rows),
+        "customers": found["customers"],
+        "flagged": found["flagged_by_detection"],
+        "deadlines": [d.name for d in notice.deadlines],
+        "report_14d": str(report),
+        "home": str(node.settings.home),
+    }
+
+
 def _story(
     report: DemoReport,
     line: Callable[[str], None],
@@ -378,7 +427,17 @@ def _story(
         f"{d['campaign_entries_flagged']} of the {d['campaign_entries']} customers where a "
         "campaign entered the network are among them (tracehop detect; docs/detection.md)."
     )
-    line("Coming with later issues: cases from notices, blocking rules, the dashboard.")
+    c = f.get("case") or {}
+    if c:
+        line(
+            f"6. The hub drafted a notice to {c['gateway']} from its traces ({c['rows']} calls, "
+            f"{c['letter']}); {c['gateway']}'s tracehop opened case {c['case_id']} from it "
+            f"(deadlines {', '.join(c['deadlines'])}), matched the letter's customers to its own "
+            f"({', '.join(c['customers'])}; flagged by its detection: "
+            f"{', '.join(c['flagged']) or 'none'}) and wrote the 14-day report: {c['report_14d']}"
+        )
+        line(f"  tracehop --home {c['home']} case show {c['case_id']}")
+    line("Coming with later issues: blocking rules on the call path, the dashboard.")
     some = next(r["id"] for r in directory if "gateway" in r["roles"])
     line("Explore (each home is a provider's tracehop):")
     line(
