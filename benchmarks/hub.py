@@ -38,9 +38,9 @@ def main() -> None:
     ap.add_argument("--keep", type=Path)
     args = ap.parse_args()
 
+    from tracehop.auth import tokens
     from tracehop.cdr.ingest import ingest
     from tracehop.customers import import_customers, parse_customers_csv
-    from tracehop.node import tokens
     from tracehop.settings import load_settings
     from tracehop.simulate import simulate
     from tracehop.store import open_store
@@ -71,8 +71,8 @@ def main() -> None:
             store = open_store(settings)
             import_customers(store, parse_customers_csv(out / "customers" / f"{pid}.csv"))
             ingest([out / p["cdr_file"]], settings, provider=pid, store=store)
+            token = tokens.issue(store, "hub")
             store.close()
-            token = tokens.issue(home, "hub")
             proc, url = start_node(home, pid, directory=out / "directory.csv")
             procs.append(proc)
             rows.append([pid, url, token])

@@ -195,3 +195,20 @@ def state_db(request: pytest.FixtureRequest) -> Callable[[], str | None]:
         return lambda: None
     server: PostgresServer = request.getfixturevalue("postgres")
     return server.database
+
+
+def issue_token(home: Path, name: str = "hub", role: str = "hub") -> str:
+    """A token issued in a home's state DB (what ``tracehop tokens issue`` does)."""
+    from tracehop.auth import tokens
+    from tracehop.store import open_store
+
+    with open_store(load_settings(home=home)) as store:
+        return tokens.issue(store, name, role)
+
+
+def revoke_token(home: Path, name: str) -> None:
+    from tracehop.auth import tokens
+    from tracehop.store import open_store
+
+    with open_store(load_settings(home=home)) as store:
+        tokens.revoke(store, name)

@@ -14,10 +14,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from conftest import issue_token, revoke_token
 from tracehop.api.node import create_node_app, node_service
 from tracehop.cdr.ingest import ingest
 from tracehop.customers import import_customers, parse_customers_csv
-from tracehop.node import tokens
 from tracehop.settings import Settings, load_settings
 from tracehop.store import open_store
 from tracehop.times import SYSTEM, Clock, FakeClock
@@ -44,7 +44,7 @@ def client(
     settings: Settings, *, clock: Clock = SYSTEM, **changes: object
 ) -> tuple[TestClient, str]:
     """The node app of ``settings`` with ``changes`` (e.g. ``node_mode="review"``)."""
-    token = tokens.issue(settings.home, "hub")
+    token = issue_token(settings.home, "hub")
     service = node_service(settings.replace(**changes), clock=clock)
     return TestClient(create_node_app(service)), token
 
@@ -129,7 +129,7 @@ def test_auth_and_error_shape(node_home: Settings) -> None:
 
 def test_revoked_token_is_refused(node_home: Settings) -> None:
     c, token = client(node_home)
-    tokens.revoke(node_home.home, "hub")
+    revoke_token(node_home.home, "hub")
     with c:
         resp = c.post(
             "/api/v1/tracebacks/requests", json=ASK, headers={"Authorization": f"Bearer {token}"}
@@ -185,7 +185,7 @@ def _free_port() -> int:
 
 
 def test_real_server_process(node_home: Settings) -> None:
-    token = tokens.issue(node_home.home, "hub")
+    token = issue_token(node_home.home, "hub")
     port = _free_port()
     env = {**os.environ, "TRACEHOP_PROVIDER": "telco-x"}
     proc = subprocess.Popen(
@@ -229,7 +229,7 @@ def test_real_server_process(node_home: Settings) -> None:
 
 def test_a_request_id_belongs_to_its_requester(node_home: Settings) -> None:
     c, token_a = client(node_home)
-    token_b = tokens.issue(node_home.home, "other-hub")
+    token_b = issue_token(node_home.home, "other-hub")
     a = {"Authorization": f"Bearer {token_a}"}
     b = {"Authorization": f"Bearer {token_b}"}
     with c:
@@ -262,20 +262,25 @@ def test_a_retry_gets_the_confirmed_answer(node_home: Settings) -> None:
 
 
 def test_unexpected_errors_keep_the_error_shape(node_home: Settings) -> None:
+    import sqlite3
+
     c, token = client(node_home)
-    (node_home.home / "api-tokens.json").write_text('{"tokens": [')  # half-written file
+    with sqlite3.connect(node_home.home / "state.db") as db:  # a state DB broken under it
+        db.execute("DROP TABLE traceback_answers")
     with TestClient(c.app, raise_server_exceptions=False) as raw:
         resp = raw.post(
             "/api/v1/tracebacks/requests", json=ASK, headers={"Authorization": f"Bearer {token}"}
         )
-    assert_error(resp, 500, "internal error")
+    # a store error: 503 (the hub retries), in the one shape
+    assert_error(resp, 503, "")
+    assert "traceback_answers" in resp.json()["error"] or "state" in resp.json()["error"]
 
 
 def test_local_transport_rejects_bad_bodies(node_home: Settings) -> None:
     from tracehop.api.inprocess import InProcessNodes, node_url
     from tracehop.node.service import NodeService
 
-    token = tokens.issue(node_home.home, "hub")
+    token = issue_token(node_home.home, "hub")
     service = NodeService(node_home, open_store(node_home))
     transport = InProcessNodes.serving({"telco-x": service})
     with httpx.Client(transport=transport) as http:

@@ -21,9 +21,9 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from conftest import issue_token
 from tracehop.api.hub import create_hub_app
 from tracehop.api.node import create_node_app, node_service
-from tracehop.node import tokens
 from tracehop.settings import load_settings
 
 OPEN = {"/api/v1/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
@@ -38,7 +38,7 @@ class Served:
 
 def _node(tmp: Path) -> Served:
     settings = load_settings(home=tmp / "node", provider="telco-x")
-    token = tokens.issue(settings.home, "hub")
+    token = issue_token(settings.home, "hub")
     return Served("node", create_node_app(node_service(settings)), token)
 
 

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import issue_token
 from tracehop.errors import TracehopError
-from tracehop.node import tokens
 from tracehop.node.service import RequestBody
 from tracehop.settings import load_settings
 from tracehop.store import Store, open_store
@@ -49,7 +49,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, i
     home = tmp_path_factory.mktemp("hostile") / "node"
     settings = load_settings(home=home, provider="term")
     open_store(settings).close()
-    token = tokens.issue(home, "hub")
+    token = issue_token(home, "hub")
     # a short header deadline, so the silent-connection test waits one second, not ten
     proc, url = start_node(home, "term", env={"TRACEHOP_HTTP_HEADER_TIMEOUT": "1"})
     try:
@@ -378,7 +378,7 @@ def test_query_cannot_read_outside_the_lake(sql: str, tmp_path: Path, data: Path
     home = tmp_path / "home"
     settings = load_settings(home=home)
     ingest([data / "generic.csv"], settings)
-    tokens.issue(home, "hub")
+    issue_token(home, "hub")
     (home / "hub-secret.key").write_text("secret")
     (home / "audit.log").write_text('{"a": 1}\n')
     with pytest.raises(QueryError, match="SQL error"):
@@ -420,7 +420,7 @@ def test_a_new_home_and_its_files_are_owner_only(tmp_path: Path, data: Path) -> 
         return stat.S_IMODE(p.stat().st_mode)
 
     assert mode(home) == 0o700
-    files = [home / "state.db", home / "api-tokens.json", home / "audit.log",
+    files = [home / "state.db", home / "audit.log",
              *(home / "lake").rglob("*.parquet")]  # fmt: skip
     assert len(files) > 3 and {p.name: mode(p) for p in files} == {p.name: 0o600 for p in files}
     assert {mode(d) for d in (home / "lake").rglob("*") if d.is_dir()} == {0o700}

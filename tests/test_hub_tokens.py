@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from tracehop.api.inprocess import InProcessNodes, node_url
+from tracehop.auth import tokens
 from tracehop.errors import ConfigError
 from tracehop.hubkey import PREFIX, TokenBox, TokenKeyError, decrypt, encrypt
-from tracehop.node import tokens
 from tracehop.node.service import NodeService
 from tracehop.settings import Settings, load_settings
 from tracehop.store import Store, open_store
@@ -41,7 +41,7 @@ class Net:
     def __init__(self, tmp: Path) -> None:
         node = load_settings(home=tmp / "node", provider="term")
         self.node_store = open_store(node)
-        self.token = tokens.issue(node.home, "hub")
+        self.token = tokens.issue(self.node_store, "hub")
         self.service = NodeService(node, self.node_store)
         self.hub = load_settings(home=tmp / "hub")
         self.directory = tmp / "directory.csv"

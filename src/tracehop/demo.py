@@ -25,12 +25,12 @@ from pathlib import Path
 import duckdb
 
 from tracehop.analyst import open_engine
+from tracehop.auth import tokens
 from tracehop.cdr.ingest import ingest
 from tracehop.csvfiles import read_rows as _read
 from tracehop.customers import CustomerRecord, import_customers, parse_customers_csv
 from tracehop.detection.run import run_detection
 from tracehop.errors import InputError
-from tracehop.node import tokens
 from tracehop.node.service import NodeService
 from tracehop.settings import Settings, load_settings
 from tracehop.simulate import simulate
@@ -235,7 +235,7 @@ def serve_nodes(
         node = nodes[pid]
         services[pid] = NodeService(node.settings, node.store, known_providers=known)
         if not consortium_only or r["in_consortium"] == "true":
-            rows.append([pid, node_url(pid), tokens.issue(Path(node.settings.home), "hub")])
+            rows.append([pid, node_url(pid), tokens.issue(node.store, "hub")])
         if r["responsive"] != "true":
             down.add(pid)
     with nodes_csv.open("w", newline="") as fh:

@@ -67,6 +67,12 @@ class UnauthorizedError(TracehopError):
     status = 401
 
 
+class ForbiddenError(TracehopError):
+    """Known, but not allowed to do this (a role without the permission)."""
+
+    status = 403
+
+
 class RateLimitedError(TracehopError):
     """Too many requests from one token holder or client; try again later."""
 

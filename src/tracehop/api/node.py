@@ -14,9 +14,9 @@ from fastapi.responses import JSONResponse
 from tracehop.analyst import jsonable
 from tracehop.api.errors import install_error_shape
 from tracehop.api.guard import Guard, Refusal
+from tracehop.auth.roles import Principal
 from tracehop.errors import NotFoundError
 from tracehop.node.service import NodeService, RequestBody
-from tracehop.node.tokens import Holder
 from tracehop.settings import Settings
 from tracehop.store import open_store
 from tracehop.times import SYSTEM, Clock
@@ -56,7 +56,7 @@ def create_node_app(service: NodeService, *, close_service: bool = True) -> Fast
     settings = service.settings
 
     def refused(r: Refusal) -> None:
-        holder = r.holder if isinstance(r.holder, Holder) else None
+        holder = r.holder if isinstance(r.holder, Principal) else None
         what = f"{r.method} {r.path}"
         service.refused(status=r.status, client=r.client, holder=holder, what=what, error=r.error)
 
@@ -70,7 +70,7 @@ def create_node_app(service: NodeService, *, close_service: bool = True) -> Fast
         on_refusal=refused,
     )
 
-    def token_holder(request: Request) -> Holder:
+    def token_holder(request: Request) -> Principal:
         """Who is asking: the guard authenticated the request before its body was read."""
         return request.state.holder
 
@@ -81,7 +81,7 @@ def create_node_app(service: NodeService, *, close_service: bool = True) -> Fast
     @app.post("/api/v1/tracebacks/requests")
     def answer_request(
         request: Request,
-        holder: Annotated[Holder, Depends(token_holder)],
+        holder: Annotated[Principal, Depends(token_holder)],
         body: Annotated[RequestBody, Body()],
     ) -> JSONResponse:
         client = request.client.host if request.client else "?"
@@ -90,7 +90,7 @@ def create_node_app(service: NodeService, *, close_service: bool = True) -> Fast
 
     @app.get("/api/v1/tracebacks/requests/{request_id}")
     def get_answer(
-        request_id: str, holder: Annotated[Holder, Depends(token_holder)]
+        request_id: str, holder: Annotated[Principal, Depends(token_holder)]
     ) -> JSONResponse:
         stored = service.stored(request_id, owner=holder.id)
         if stored is None:

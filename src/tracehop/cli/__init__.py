@@ -115,6 +115,7 @@ def _register() -> None:
         return
     _registered = True
     from tracehop.cli import (
+        access,
         cases,
         complaints,
         customers,
@@ -140,6 +141,8 @@ def _register() -> None:
     app.add_typer(hub.app, name="hub")
     detect.register(app)
     app.add_typer(evaluate.app, name="evaluate")
+    app.add_typer(access.tokens_app, name="tokens")
+    app.add_typer(access.users_app, name="users")
     app.add_typer(cases.notice_app, name="notice")
     app.add_typer(cases.case_app, name="case")
 

@@ -17,14 +17,16 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
+from tracehop.auth import tokens
+from tracehop.auth.roles import Principal
 from tracehop.errors import (
     ConfigError,
+    ForbiddenError,
     RateLimitedError,
     TracehopError,
     UnanswerableError,
     UnauthorizedError,
 )
-from tracehop.node import tokens
 from tracehop.node.audit import AuditLog
 from tracehop.node.ratelimit import RateLimiter
 from tracehop.settings import NODE_MODES, Settings
@@ -87,6 +89,7 @@ class NodeService:
         self._lock_audit = threading.Lock()
         self.auditlog = AuditLog(Path(settings.home) / "audit.log", clock=clock)
         self._own_store = own_store
+        tokens.migrate_file_tokens(store, Path(settings.home))  # tokens from before roles
         self._lock = threading.Lock()
         self._responder: Responder | None = None
         self._lake_version: int | None = None
@@ -95,12 +98,16 @@ class NodeService:
     def provider(self) -> str:
         return self.settings.provider
 
-    def authenticate(self, token: str | None, client: str) -> tokens.Holder:
-        """Who holds the token; 401 or 429 (``TracehopError``) otherwise. Refusals are
+    def authenticate(self, token: str | None, client: str) -> Principal:
+        """Who holds the token; 401, 403 or 429 (``TracehopError``) otherwise. Refusals are
         audited by ``refused`` (the HTTP shell reports every response of 400 or more)."""
-        holder = tokens.verify(tokens.load(Path(self.settings.home)), token)
+        holder = tokens.verify(self.store, token)
         if holder is None:
             raise UnauthorizedError("a valid token is required: Authorization: Bearer <token>")
+        if not holder.can("traceback"):
+            raise ForbiddenError(
+                f"the token of {holder.name} (role {holder.role}) may not send traceback requests"
+            )
         if not self.limiter.take(holder.id):
             raise RateLimitedError(
                 f"too many requests from {holder.name}: at most {self.rate:g} a second"
@@ -108,7 +115,7 @@ class NodeService:
         return holder
 
     def refused(
-        self, *, status: int, client: str, holder: tokens.Holder | None, what: str, error: str
+        self, *, status: int, client: str, holder: Principal | None, what: str, error: str
     ) -> None:
         """Audit a refused or failed request. A client that floods gets at most a few lines a
         second; what was left out is counted in the next line written for it."""
@@ -131,7 +138,7 @@ class NodeService:
             log.warning("traceback request without a valid token from %s", client)
 
     def answer(
-        self, request: TracebackRequest, *, holder: tokens.Holder, client: str
+        self, request: TracebackRequest, *, holder: Principal, client: str
     ) -> HopAnswer | dict[str, Any] | None:
         """Store, answer, store the answer. A request already answered for this requester gets
         the stored answer again (a retry must not undo a person's confirmation); in review
@@ -192,7 +199,7 @@ class NodeService:
             raise
 
     def respond(
-        self, body: RequestBody, *, holder: tokens.Holder, client: str
+        self, body: RequestBody, *, holder: Principal, client: str
     ) -> tuple[int, dict[str, Any]]:
         """(HTTP status, JSON) for a traceback request body, as the API returns it."""
         req = make_request(
