@@ -26,7 +26,7 @@ from tracehop.api.hub import create_hub_app
 from tracehop.api.node import create_node_app, node_service
 from tracehop.settings import load_settings
 
-OPEN = {"/api/v1/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+OPEN = {"/api/v1/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/login"}
 
 
 @dataclass
@@ -47,7 +47,16 @@ def _hub(tmp: Path) -> Served:
     return Served("hub", create_hub_app(settings), "hub-secret")
 
 
-@pytest.fixture(params=[_node, _hub], ids=["node", "hub"])
+def _full(tmp: Path) -> Served:
+    """``tracehop serve``: the node, the JSON API and the dashboard in one app."""
+    from tracehop.api.app import create_app
+
+    settings = load_settings(home=tmp / "full", provider="telco-x")
+    token = issue_token(settings.home, "admin-script", "admin")
+    return Served("full", create_app(settings), token)
+
+
+@pytest.fixture(params=[_node, _hub, _full], ids=["node", "hub", "full"])
 def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
     make: Callable[[Path], Served] = request.param
     yield make(tmp_path)
@@ -59,6 +68,15 @@ def assert_shape(resp: httpx.Response, what: str) -> None:
     assert set(body) == {"ok", "error", "status"}, (what, body)
     assert body["ok"] is False and body["status"] == resp.status_code, (what, body)
     assert isinstance(body["error"], str) and body["error"].strip(), (what, body)
+
+
+def api_routes(routes: list) -> Iterator[APIRoute]:  # type: ignore[type-arg]
+    """Every API route, those of included routers too (FastAPI keeps those apart)."""
+    for r in routes:
+        if isinstance(r, APIRoute):
+            yield r
+        elif hasattr(r, "original_router"):
+            yield from api_routes(r.original_router.routes)
 
 
 def _query_params(route: APIRoute) -> dict[str, type]:
@@ -88,10 +106,10 @@ BAD_BODIES: list[tuple[str, dict[str, object]]] = [
 
 
 def test_every_route_answers_bad_input_in_the_one_error_shape(served: Served) -> None:
-    routes = [r for r in served.app.routes if isinstance(r, APIRoute)]
+    routes = list(api_routes(served.app.routes))
     assert routes, "the app has no routes?"
     good = {"Authorization": f"Bearer {served.token}"}
-    with TestClient(served.app, raise_server_exceptions=False) as client:
+    with TestClient(served.app, raise_server_exceptions=False, follow_redirects=False) as client:
         for route in routes:
             path = _path(route)
             for method in sorted(route.methods):
@@ -100,14 +118,23 @@ def test_every_route_answers_bad_input_in_the_one_error_shape(served: Served) ->
                 if route.path not in OPEN:
                     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "x"}):
                         resp = send(path, headers=headers)
+                        page = not route.path.startswith("/api/") and served.name == "full"
+                        if page and "Bearer" not in headers.get("Authorization", ""):
+                            # a browser without a session is sent to the login page
+                            assert resp.status_code == 303, (what, headers, resp.text)
+                            assert resp.headers["location"].startswith("/login?next=")
+                            continue
                         assert resp.status_code == 401, (what, headers, resp.text)
                         assert_shape(resp, what)
+                required = {
+                    q.name: "1" for q in route.dependant.query_params if q.field_info.is_required()
+                }
                 for name in _query_params(route):
-                    resp = send(path, params={name: "abc"}, headers=good)
+                    resp = send(path, params={**required, name: "abc"}, headers=good)
                     assert resp.status_code == 422, (what, name, resp.text)
                     assert_shape(resp, what)
                     assert resp.json()["error"].startswith(f"query.{name}:"), resp.json()
-                    resp = send(path, params={name: "-1"}, headers=good)
+                    resp = send(path, params={**required, name: "-1"}, headers=good)
                     assert resp.status_code == 422, (what, name, resp.text)
                 if route.dependant.path_params and method == "GET":
                     resp = send(path, headers=good)

@@ -78,6 +78,17 @@ SETTINGS_HELP: list[tuple[str, str, str]] = [
     ("TRACEHOP_HTTP_IDLE_TIMEOUT", "5", "Seconds an idle keep-alive connection is kept open."),
     ("TRACEHOP_HTTP_MAX_CONNECTIONS", "100", "Connections served at once (503 above)."),
     (
+        "TRACEHOP_SESSION_KEY",
+        "<home>/session-secret.key",
+        "Key that signs dashboard sessions; unset: the key in that file (made on first use, "
+        "mode 0600).",
+    ),
+    (
+        "TRACEHOP_SESSION_SECURE",
+        "false",
+        "Mark the dashboard's session cookie Secure (true when it is served over HTTPS).",
+    ),
+    (
         "TRACEHOP_CRASH_AT",
         "(none)",
         "Testing only: the ingest commit step (staged, committed, moving, moved) at which the "
@@ -114,6 +125,8 @@ class Settings(BaseSettings):
     node_rate: float = Field(default=50.0, gt=0)
     node_directory: Path | None = None
     hub_token: SecretStr | None = None
+    session_key: SecretStr | None = None  # tracehop.auth.sessions
+    session_secure: bool = False
     query_timeout: float = Field(default=60.0, gt=0)
     crash_at: str | None = None  # testing only (cdr.lake.crash_point)
     max_request_bytes: int = Field(default=65536, ge=1024)

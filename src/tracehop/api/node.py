@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Body, Depends, FastAPI, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from tracehop.analyst import jsonable
+from tracehop.api.deps import need
 from tracehop.api.errors import install_error_shape
 from tracehop.api.guard import Guard, Refusal
 from tracehop.auth.roles import Principal
@@ -70,28 +71,30 @@ def create_node_app(service: NodeService, *, close_service: bool = True) -> Fast
         on_refusal=refused,
     )
 
-    def token_holder(request: Request) -> Principal:
-        """Who is asking: the guard authenticated the request before its body was read."""
-        return request.state.holder
-
     @app.get("/api/v1/health")
     def health() -> dict[str, Any]:
         return {"ok": True, "provider": service.provider, "mode": service.mode}
 
-    @app.post("/api/v1/tracebacks/requests")
+    app.include_router(node_router(service))
+    return app
+
+
+def node_router(service: NodeService) -> APIRouter:
+    """The traceback request endpoints: for holders whose role may send them (the guard in
+    front of the app authenticated the request before its body was read)."""
+    router = APIRouter()
+    traceback = Annotated[Principal, Depends(need("traceback"))]
+
+    @router.post("/api/v1/tracebacks/requests")
     def answer_request(
-        request: Request,
-        holder: Annotated[Principal, Depends(token_holder)],
-        body: Annotated[RequestBody, Body()],
+        request: Request, holder: traceback, body: Annotated[RequestBody, Body()]
     ) -> JSONResponse:
         client = request.client.host if request.client else "?"
         status, data = service.respond(body, holder=holder, client=client)
         return JSONResponse(jsonable(data), status_code=status)
 
-    @app.get("/api/v1/tracebacks/requests/{request_id}")
-    def get_answer(
-        request_id: str, holder: Annotated[Principal, Depends(token_holder)]
-    ) -> JSONResponse:
+    @router.get("/api/v1/tracebacks/requests/{request_id}")
+    def get_answer(request_id: str, holder: traceback) -> JSONResponse:
         stored = service.stored(request_id, owner=holder.id)
         if stored is None:
             raise NotFoundError(f"no traceback request {request_id!r}")
@@ -99,4 +102,4 @@ def create_node_app(service: NodeService, *, close_service: bool = True) -> Fast
             return JSONResponse({"request_id": request_id, "status": "pending_review"}, 202)
         return JSONResponse(jsonable(stored))
 
-    return app
+    return router

@@ -11,7 +11,6 @@ into place, and recorded on the case (a ``report`` link and a timeline event).
 
 from __future__ import annotations
 
-import html
 import os
 from collections import defaultdict
 from datetime import date, datetime, timedelta
@@ -22,6 +21,7 @@ from sqlalchemy import func, select
 
 from tracehop.cases import queries
 from tracehop.cases.records import Case, get_case, link, record_event
+from tracehop.charts import line_chart
 from tracehop.customers import list_customers
 from tracehop.errors import InputError
 from tracehop.settings import Settings
@@ -131,54 +131,12 @@ def _measures(store: Store, case: Case) -> list[str]:
     return out
 
 
-def traffic_chart(
-    series: list[dict[str, Any]], *, mark: date | None = None, width: int = 640, height: int = 220
-) -> str:
+def traffic_chart(series: list[dict[str, Any]], *, mark: date | None = None) -> str:
     """An SVG line chart of calls a day per customer (rows of ``queries.daily_calls``)."""
-    if not series:
-        return ""
-    days = sorted({date.fromisoformat(r["day"]) for r in series})
-    first, last = days[0], days[-1]
-    span = max((last - first).days, 1)
-    top = max(r["calls"] for r in series) or 1
-    left, right, up, down = 48, 150, 10, 28
-    w, h = width - left - right, height - up - down
-
-    def x(d: date) -> float:
-        return left + w * (d - first).days / span
-
-    def y(v: float) -> float:
-        return up + h * (1 - v / top)
-
-    colours = ["#1f6fb2", "#c0392b", "#27895a", "#8e44ad", "#d68910", "#566573"]
-    lines: dict[str, list[tuple[date, int]]] = defaultdict(list)
+    lines: dict[str, list[tuple[date, float]]] = defaultdict(list)
     for r in series:
-        lines[r["customer"]].append((date.fromisoformat(r["day"]), r["calls"]))
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'role="img" aria-label="calls a day per customer">']  # fmt: skip
-    parts.append(f'<line x1="{left}" y1="{up + h}" x2="{left + w}" y2="{up + h}" stroke="#333"/>')
-    parts.append(f'<line x1="{left}" y1="{up}" x2="{left}" y2="{up + h}" stroke="#333"/>')
-    for v in (0, top / 2, top):
-        parts.append(
-            f'<text x="{left - 4}" y="{y(v) + 3:.1f}" font-size="8" text-anchor="end">{v:,.0f}</text>'
-        )
-    for d in (first, last):
-        parts.append(
-            f'<text x="{x(d):.1f}" y="{up + h + 12}" font-size="8" text-anchor="middle">{d}</text>'
-        )
-    for i, (name, pts) in enumerate(sorted(lines.items())):
-        colour = colours[i % len(colours)]
-        path = " ".join(f"{x(d):.1f},{y(v):.1f}" for d, v in sorted(pts))
-        parts.append(
-            f'<polyline fill="none" stroke="{colour}" stroke-width="1.6" points="{path}"/>'
-        )
-        parts.append(f'<text x="{left + w + 8}" y="{up + 12 + 12 * i}" font-size="8" fill="{colour}">'
-                     f"{html.escape(name)}</text>")  # fmt: skip
-    if mark is not None and first <= mark <= last:
-        parts.append(f'<line x1="{x(mark):.1f}" y1="{up}" x2="{x(mark):.1f}" y2="{up + h}" '
-                     'stroke="#555" stroke-dasharray="4,3"/>')  # fmt: skip
-    parts.append("</svg>")
-    return "".join(parts)
+        lines[r["customer"]].append((date.fromisoformat(r["day"]), float(r["calls"])))
+    return line_chart(lines, label="calls a day per named customer", mark=mark)
 
 
 def report_context(

@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Run the node API: POST /api/v1/tracebacks/requests (docs/traceback.md)."""
-        from tracehop.api.node import create_node_app, node_service
+        from tracehop.api.app import create_app
         from tracehop.api.server import serve as serve_app
         from tracehop.auth import tokens
         from tracehop.store import open_store
@@ -70,5 +70,5 @@ def register(app: typer.Typer) -> None:
                 "No API token issued yet: every request will get 401. Issue one with: "
                 f"tracehop --home {settings.home} tokens issue hub"
             )
-        app = create_node_app(node_service(settings))
+        app = create_app(settings)
         serve_app(app, host=host, port=port, settings=settings)
