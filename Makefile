@@ -10,7 +10,7 @@ PIP := $(BIN)/python -m pip
 DEMO_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 # Debian packages the test suite needs (real servers on loopback, never mocks); poppler-utils
 # (pdftoppm, pdftotext) to look at and check the PDFs.
-TEST_DEBS := postgresql poppler-utils $(DEMO_DEBS)
+TEST_DEBS := postgresql poppler-utils chromium $(DEMO_DEBS)
 DEMO_HOME ?= demo-home
 
 .PHONY: demo demo-deps test test-fast lock lint format bench bench-ingest bench-lookup bench-hub bench-detect bench-cli system-deps clean docs-cli
