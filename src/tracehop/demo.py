@@ -354,6 +354,7 @@ def _open_case(out: Path, nodes: dict[str, Node], traced: dict[str, object]) -> 
     now = datetime.combine(letter_date, datetime.min.time(), tzinfo=UTC).replace(hour=15)
     case, _created, notice = import_notice(node.store, letter, now=now, actor="demo")
     found = investigate(node.settings, node.store, case.case_id, actor="demo", now=now)
+    password = _demo_login(node)
     report = cases / f"{case.case_id}-report-14d.pdf"
     write_report(node.settings, node.store, case.case_id, "report-14d", report, actor="demo",
                  now=now)  # fmt: skip
@@ -367,7 +368,20 @@ def _open_case(out: Path, nodes: dict[str, Node], traced: dict[str, object]) -> 
         "deadlines": [d.name for d in notice.deadlines],
         "report_14d": str(report),
         "home": str(node.settings.home),
+        "login": {"user": "demo", "password": password},
     }
+
+
+def _demo_login(node: Node) -> str:
+    """A dashboard user on the case's home (an analyst), with a new password each run (the
+    demo's homes are made anew each time)."""
+    import secrets
+
+    from tracehop.auth.users import add_user
+
+    password = secrets.token_urlsafe(12)
+    add_user(node.store, "demo", "analyst", password)
+    return password
 
 
 def _story(
@@ -437,7 +451,13 @@ def _story(
             f"{', '.join(c['flagged']) or 'none'}) and wrote the 14-day report: {c['report_14d']}"
         )
         line(f"  tracehop --home {c['home']} case show {c['case_id']}")
-    line("Coming with later issues: blocking rules on the call path, the dashboard.")
+        line(
+            f"7. The dashboard: tracehop --home {c['home']} serve --provider {c['gateway']} "
+            "--port 8470, then open "
+            f"http://127.0.0.1:8470/ and log in as {c['login']['user']} / "
+            f"{c['login']['password']} (an analyst of {c['gateway']})."
+        )
+    line("Coming with later issues: blocking rules on the call path.")
     some = next(r["id"] for r in directory if "gateway" in r["roles"])
     line("Explore (each home is a provider's tracehop):")
     line(

@@ -94,7 +94,10 @@ class Notice:
             [
                 self.letter_date.isoformat() if self.letter_date else "",
                 _norm(self.recipient.company),
-                *(f"{r.customer}/{r.date}/{r.caller_id}/{r.called_number}" for r in self.rows),
+                # sorted: the same rows in another order are the same letter
+                *sorted(
+                    f"{r.customer}/{r.date}/{r.caller_id}/{r.called_number}" for r in self.rows
+                ),
             ]
         )
         digest = hashlib.sha256(key.encode()).hexdigest()[:8]
