@@ -31,6 +31,7 @@ from tracehop.auth.roles import Principal
 from tracehop.auth.sessions import COOKIE, read_session, session_key
 from tracehop.errors import RateLimitedError, UnauthorizedError
 from tracehop.settings import Settings
+from tracehop.shared_engine import SharedEngine
 from tracehop.store.models import AuditRow
 from tracehop.times import SYSTEM, Clock
 from tracehop.web.pages import web_router
@@ -44,10 +45,12 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM) -> FastAPI:
     service = node_service(settings, clock=clock)
     store = service.store
     key = session_key(settings)
+    shared = SharedEngine(settings, store)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        shared.close()
         service.close()
 
     app = FastAPI(
@@ -109,7 +112,7 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM) -> FastAPI:
         on_response=audit,
     )
     app.include_router(node_router(service))
-    app.include_router(data_router(settings, store, clock=clock))
-    app.include_router(web_router(settings, store, key, clock=clock))
+    app.include_router(data_router(settings, store, shared, clock=clock))
+    app.include_router(web_router(settings, store, shared, key, clock=clock))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

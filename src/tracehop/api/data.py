@@ -18,11 +18,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 
-from tracehop.analyst import jsonable, open_engine
+from tracehop.analyst import jsonable
 from tracehop.api.deps import need
 from tracehop.auth.roles import Principal
 from tracehop.errors import InputError, NotFoundError
 from tracehop.settings import Settings
+from tracehop.shared_engine import SharedEngine
 from tracehop.store import Store
 from tracehop.times import SYSTEM, Clock, utc
 
@@ -49,20 +50,23 @@ class _Home:
     settings: Settings
     store: Store
     clock: Clock
+    shared: SharedEngine
 
     @contextmanager
     def engine(self) -> Iterator[Any]:
-        con = open_engine(self.settings, self.store)
+        con = self.shared.cursor()
         try:
             yield con
         finally:
             con.close()
 
 
-def data_router(settings: Settings, store: Store, *, clock: Clock = SYSTEM) -> APIRouter:
+def data_router(
+    settings: Settings, store: Store, shared: SharedEngine, *, clock: Clock = SYSTEM
+) -> APIRouter:
     """Every read and action of the API over one home."""
     api = APIRouter(prefix="/api/v1")
-    home = _Home(settings, store, clock)
+    home = _Home(settings, store, clock, shared)
     _lake_routes(api, home)
     _traceback_routes(api, home)
     _case_routes(api, home)
@@ -82,8 +86,8 @@ def _lake_routes(api: APIRouter, home: _Home) -> None:
         from tracehop.lakeviews import totals, traffic_by_day
         from tracehop.overview import customers_by_risk, latest_run, pending_tracebacks
 
-        with home.engine() as con:
-            lake, traffic = totals(con), traffic_by_day(con)
+        lake = home.shared.memo("totals", totals)
+        traffic = home.shared.memo("traffic_by_day", traffic_by_day)
         return jsonable({
             "lake": lake, "traffic": traffic, "detection": latest_run(store),
             "customers_by_risk": customers_by_risk(store, limit=10),
@@ -118,7 +122,8 @@ def _lake_routes(api: APIRouter, home: _Home) -> None:
 
     @api.get("/customers/{customer_id}")
     def customer(customer_id: str, _who: Read) -> dict[str, Any]:
-        return jsonable(customer_profile(settings, store, customer_id))
+        with home.engine() as con:
+            return jsonable(customer_profile(store, con, customer_id))
 
     @api.get("/findings")
     def findings(_who: Read, limit: Limit = 50) -> dict[str, Any]:
@@ -242,18 +247,14 @@ def _case_routes(api: APIRouter, home: _Home) -> None:
         return JSONResponse(jsonable(body), status_code=201 if created else 200)
 
 
-def customer_profile(settings: Settings, store: Store, customer_id: str) -> dict[str, Any]:
+def customer_profile(store: Store, con: Any, customer_id: str) -> dict[str, Any]:
     """Everything the customer page shows (and ``GET /api/v1/customers/{id}`` returns)."""
     from tracehop.customers import list_customers
     from tracehop.lakeviews import customer_daily
     from tracehop.overview import customer_findings, customer_mentions, customer_tracebacks
 
     record = next((c for c in list_customers(store) if c.id == customer_id), None)
-    con = open_engine(settings, store)
-    try:
-        daily = customer_daily(con, customer_id)
-    finally:
-        con.close()
+    daily = customer_daily(con, customer_id)
     if record is None and not daily:
         raise NotFoundError(f"no customer {customer_id!r}: neither on record nor in the lake")
     return {

@@ -17,13 +17,14 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from tracehop.analyst import jsonable, open_engine
+from tracehop.analyst import jsonable
 from tracehop.api.deps import need
 from tracehop.auth.roles import Principal
 from tracehop.auth.sessions import COOKIE, MAX_AGE, new_session
 from tracehop.charts import line_chart, stacked_bars
 from tracehop.errors import QueryError, TracehopError
 from tracehop.settings import Settings
+from tracehop.shared_engine import SharedEngine
 from tracehop.store import Store
 from tracehop.times import SYSTEM, Clock
 
@@ -43,8 +44,11 @@ def _safe_next(target: str) -> str:
 
 
 class Pages:
-    def __init__(self, settings: Settings, store: Store, key: bytes, clock: Clock) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, shared: SharedEngine, key: bytes, clock: Clock
+    ) -> None:
         self.settings, self.store, self.key, self.clock = settings, store, key, clock
+        self.shared = shared
         self.templates = Jinja2Templates(directory=str(TEMPLATES))
 
     def render(
@@ -56,19 +60,13 @@ class Pages:
                 or self.settings.provider, "can_act": who.can("act")}  # fmt: skip
         return self.templates.TemplateResponse(request, name, {**base, **ctx})
 
-    def engine(self) -> Any:
-        return open_engine(self.settings, self.store)
-
     def overview(self, request: Request) -> HTMLResponse:
         from tracehop.cases.records import list_cases
         from tracehop.lakeviews import totals, traffic_by_day
         from tracehop.overview import customers_by_risk, latest_run, pending_tracebacks
 
-        con = self.engine()
-        try:
-            lake, traffic = totals(con), traffic_by_day(con)
-        finally:
-            con.close()
+        lake = self.shared.memo("totals", totals)
+        traffic = self.shared.memo("traffic_by_day", traffic_by_day)
         chart = stacked_bars(
             [(date.fromisoformat(t["day"]), t["disposition"], t["calls"]) for t in traffic],
             label="calls a day by disposition",
@@ -96,7 +94,11 @@ class Pages:
     def customer(self, request: Request, customer_id: str) -> HTMLResponse:
         from tracehop.api.data import customer_profile
 
-        p = customer_profile(self.settings, self.store, customer_id)
+        con = self.shared.cursor()
+        try:
+            p = customer_profile(self.store, con, customer_id)
+        finally:
+            con.close()
         daily = [(date.fromisoformat(d["day"]), d) for d in p["daily"]]
         calls = line_chart({"calls": [(d, r["calls"]) for d, r in daily],
                             "blocked": [(d, r["blocked"]) for d, r in daily]},
@@ -147,9 +149,11 @@ class Pages:
                            error=error)  # fmt: skip
 
 
-def web_router(settings: Settings, store: Store, key: bytes, *, clock: Clock = SYSTEM) -> APIRouter:
+def web_router(
+    settings: Settings, store: Store, shared: SharedEngine, key: bytes, *, clock: Clock = SYSTEM
+) -> APIRouter:
     """The dashboard's routes over one home."""
-    pages = Pages(settings, store, key, clock)
+    pages = Pages(settings, store, shared, key, clock)
     r = APIRouter(include_in_schema=False)
     _login_routes(r, pages)
     _page_routes(r, pages)
