@@ -124,6 +124,7 @@ def _register() -> None:
         ingest,
         query,
         serve,
+        shaken,
         simulate,
         trace,
     )
@@ -139,6 +140,7 @@ def _register() -> None:
     app.add_typer(hub.app, name="hub")
     detect.register(app)
     app.add_typer(evaluate.app, name="evaluate")
+    app.add_typer(shaken.app, name="shaken")
 
 
 def main() -> None:
