@@ -7,10 +7,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 # Debian packages the test suite needs (real servers on loopback, never mocks).
-TEST_DEBS := postgresql
+TEST_DEBS := postgresql secsipidx kamailio kamailio-secsipid-modules
 DEMO_HOME ?= demo-home
 
-.PHONY: demo test test-fast lock lint format bench bench-ingest bench-lookup bench-hub bench-detect bench-cli system-deps clean docs-cli
+.PHONY: demo test test-fast lock lint format bench bench-ingest bench-lookup bench-hub bench-detect bench-cli bench-shaken system-deps clean docs-cli
 
 # Debian ships venv separately (python3-venv): install it as root when it is missing.
 $(BIN)/python:
@@ -69,7 +69,7 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
-bench: bench-ingest bench-lookup bench-hub bench-detect bench-cli
+bench: bench-ingest bench-lookup bench-hub bench-detect bench-cli bench-shaken
 
 bench-ingest: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/ingest.py $(BENCH_ARGS)
@@ -85,6 +85,10 @@ bench-detect: $(VENV)/.installed-dev
 
 bench-cli: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/cli.py $(BENCH_ARGS)
+
+# secsipidx is the baseline of the STIR/SHAKEN benchmark (TEST_DEBS installs it).
+bench-shaken: $(VENV)/.installed-dev system-deps
+	$(BIN)/python benchmarks/shaken.py $(BENCH_ARGS)
 
 docs-cli: $(VENV)/.installed
 	$(BIN)/python -m tracehop.cli.docgen > docs/cli.md.tmp && mv docs/cli.md.tmp docs/cli.md
