@@ -58,6 +58,7 @@ class CertChain:
     windows: tuple[tuple[float, float], ...]
     # trust store id -> (from, until, failure or None): the memo of validate()
     memo: dict[str, tuple[float, float, VerificationFailure | None]] = field(default_factory=dict)
+    _signer: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def leaf(self) -> x509.Certificate:
@@ -67,7 +68,13 @@ class CertChain:
         return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in self.certs)
 
     def signer(self) -> dict[str, Any]:
-        """Who signed: the TNAuthList's SPC (the provider's code), its subject and issuer."""
+        """Who signed: the TNAuthList's SPC (the provider's code), its subject and issuer
+        (worked out once per chain: a warm verification must not pay for it)."""
+        if self._signer is None:
+            self._signer = self._describe()
+        return dict(self._signer)
+
+    def _describe(self) -> dict[str, Any]:
         leaf = self.leaf
         return {
             "spc": list(self.tnauth.spcs),
