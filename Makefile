@@ -8,6 +8,9 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 # Debian packages the test suite needs (real servers on loopback, never mocks).
 TEST_DEBS := postgresql secsipidx kamailio kamailio-secsipid-modules
+# ... and those some benchmarks need (wrk loads the HTTP verifiers of bench-shaken).
+BENCH_DEBS := wrk
+DEBS ?= $(TEST_DEBS)
 DEMO_HOME ?= demo-home
 
 .PHONY: demo test test-fast lock lint format bench bench-ingest bench-lookup bench-hub bench-detect bench-cli bench-shaken system-deps clean docs-cli
@@ -41,7 +44,7 @@ lock: | $(BIN)/python
 
 # As root (CI, a fresh machine) install what the tests use; otherwise say what is missing.
 system-deps:
-	@missing=""; for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \
@@ -86,8 +89,9 @@ bench-detect: $(VENV)/.installed-dev
 bench-cli: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/cli.py $(BENCH_ARGS)
 
-# secsipidx is the baseline of the STIR/SHAKEN benchmark (TEST_DEBS installs it).
-bench-shaken: $(VENV)/.installed-dev system-deps
+# secsipidx is the baseline of the STIR/SHAKEN benchmark; wrk loads the HTTP verifiers.
+bench-shaken: $(VENV)/.installed-dev
+	$(MAKE) --no-print-directory system-deps DEBS="$(TEST_DEBS) $(BENCH_DEBS)"
 	$(BIN)/python benchmarks/shaken.py $(BENCH_ARGS)
 
 docs-cli: $(VENV)/.installed
