@@ -143,7 +143,7 @@ def split_header(value: str) -> tuple[str, dict[str, str]]:
 
 
 def _check_header(header: dict[str, Any], params: dict[str, str]) -> str:
-    """The ``info`` URL, after the checks of ATIS-1000074 5.3.1 on the header fields."""
+    """The ``info`` URL, after the STI-VS checks of ATIS-1000074 on the header fields."""
     alg, ppt, typ, x5u = (header.get(k) for k in ("alg", "ppt", "typ", "x5u"))
     if alg != "ES256":
         raise VerificationFailure(Reason.UNSUPPORTED, f"alg is {alg!r}, not ES256")

@@ -2,8 +2,8 @@
 for it, and the claims that were read.
 
 The SIP codes (RFC 8224 section 6.2.2 "Handling Verification Errors" and section 13, which
-define 428, 436, 437 and 438 and use 403 "Stale Date"; ATIS-1000074 section 5.3.1, the SHAKEN
-verification service, which names the same codes for the SHAKEN checks: ``ppt``, ``typ``,
+define 428, 436, 437 and 438 and use 403 "Stale Date"; ATIS-1000074's verification service
+(STI-VS) error handling, which names the same codes for the SHAKEN checks: ``ppt``, ``typ``,
 ``alg``, ``x5u`` = ``info``, the mandatory claims):
 
 =====================  ====  ==========================================================
@@ -80,7 +80,7 @@ SIP: dict[Reason, tuple[int, str] | None] = {
     Reason.TN_NOT_AUTHORIZED: (438, "Invalid Identity Header"),
 }
 
-# The verstat values of a verification service (ATIS-1000074 section 5.3.1, as the
+# The verstat values of a verification service (ATIS-1000074's STI-VS, as the
 # "verstat" tel URI parameter of RFC 8224 carries them); detection reads the failed one
 # (tracehop.detection.indicators.VERIFY_FAILED holds "tn-validation-failed").
 PASSED, FAILED, NO_VALIDATION = "TN-Validation-Passed", "TN-Validation-Failed", "No-TN-Validation"

@@ -1,6 +1,6 @@
-"""Verify SHAKEN Identity headers: the checks of RFC 8224 section 6.2 and ATIS-1000074
-section 5.3.1, in one reusable :class:`Verifier` (trust anchors, certificate cache, an HTTP
-client), each outcome a :class:`VerifyResult` with its exact reason.
+"""Verify SHAKEN Identity headers: the checks of RFC 8224 section 6.2 and of ATIS-1000074's
+verification service (STI-VS), in one reusable :class:`Verifier` (trust anchors, certificate
+cache, an HTTP client), each outcome a :class:`VerifyResult` with its exact reason.
 
 The order: parse (``malformed``, ``unsupported``, ``info_mismatch``), then the cheap checks
 that need no certificate (``stale``, ``future``, ``tn_mismatch``), then the certificate
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_AGE = 60.0  # ATIS-1000074 5.3.1 / RFC 8224 6.2.1: iat within 60 s
+DEFAULT_MAX_AGE = 60.0  # ATIS-1000074 (STI-VS) and RFC 8224 6.2.1: iat within 60 s
 FUTURE_SKEW = 5.0  # an iat this far ahead of the call's time is clock drift, not forgery
 CACHE_FOLDER = "shaken-cache"
 
