@@ -456,4 +456,6 @@ def test_identity_header_forms(world: World) -> None:
     token, _, _ = good.partition(";")
     spaced = f'Identity: {token} ; info = <{world.url("acme")}> ; alg=ES256 ; ppt="shaken"'
     assert world.verifier().verify(spaced, at=NOW).valid
+    # extension parameters, with or without a value, are allowed (RFC 8224 ident-info-params)
+    assert world.verifier().verify(good + ";foo;bar=1", at=NOW).valid
     assert parse_identity(good).info == world.url("acme")

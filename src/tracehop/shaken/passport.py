@@ -43,7 +43,8 @@ ATTESTATIONS = ("A", "B", "C")
 # bytes; SIP proxies commonly cap a header far below this).
 MAX_IDENTITY_BYTES = 8192
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
-_PARAM = re.compile(r"\s*([A-Za-z][A-Za-z0-9._-]*)\s*=\s*(<[^<>]*>|\"[^\"]*\"|[^;\s]*)\s*")
+# name[=value], the value a <URI>, a quoted string or a token (RFC 3261 generic-param)
+_PARAM = re.compile(r"\s*([A-Za-z][A-Za-z0-9._-]*)\s*(?:=\s*(<[^<>]*>|\"[^\"]*\"|[^;\s]*))?\s*")
 _NOT_TN = re.compile(r"[^0-9#*]")
 _ES256 = jwt.algorithms.ECAlgorithm(jwt.algorithms.ECAlgorithm.SHA256)
 
@@ -132,10 +133,10 @@ def split_header(value: str) -> tuple[str, dict[str, str]]:
         m = _PARAM.match(rest, pos)
         if not m or (m.end() < len(rest) and rest[m.end()] != ";"):
             raise VerificationFailure(Reason.MALFORMED, "a parameter of the header is malformed")
-        name, raw = m.group(1).lower(), m.group(2)
+        name, raw = m.group(1).lower(), m.group(2) or ""
         if name in params:
             raise VerificationFailure(Reason.MALFORMED, f"the {name} parameter appears twice")
-        if raw[:1] in '<"' and len(raw) >= 2:
+        if len(raw) >= 2 and raw[0] in '<"':
             raw = raw[1:-1]
         params[name] = raw
         pos = m.end() + 1
