@@ -119,7 +119,10 @@ def test_a_file_without_the_columns_is_a_one_line_error(
     )
 )
 def test_fuzzed_complaint_files_never_crash(tmp_path: Path, rows: list[list[str]]) -> None:
-    settings = load_settings(home=tmp_path / "fuzz")
+    import uuid
+
+    # a fresh home per example: Hypothesis runs many examples in one tmp_path
+    settings = load_settings(home=tmp_path / f"fuzz-{uuid.uuid4().hex[:8]}")
     path = tmp_path / "fuzz.csv"
     body = "\n".join(",".join(r) for r in rows)
     path.write_text(SIM_HEADER + "\n" + body + "\n")

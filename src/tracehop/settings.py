@@ -99,6 +99,34 @@ SETTINGS_HELP: list[tuple[str, str, str]] = [
         "(none)",
         "Bearer token `tracehop hub serve` requires on its API (unset: no token asked).",
     ),
+    (
+        "TRACEHOP_SHAKEN_TRUST",
+        "(none)",
+        "STIR/SHAKEN trust anchors: a PEM file or a folder of them (the STI-PA's list of "
+        "approved CAs, kept current by you); `shaken verify --trust` overrides it.",
+    ),
+    (
+        "TRACEHOP_SHAKEN_MAX_AGE",
+        "60",
+        "Seconds a PASSporT's iat may be older than the call (403 Stale Date above; ATIS-1000074).",
+    ),
+    (
+        "TRACEHOP_SHAKEN_FETCH_TIMEOUT",
+        "2",
+        "Seconds a certificate fetch (x5u) may take in all before it counts as failed (436).",
+    ),
+    (
+        "TRACEHOP_SHAKEN_CACHE_TTL",
+        "3600",
+        "Seconds a fetched certificate is kept when its server sends no cache headers "
+        "(headers are honoured within 60 s-24 h; never past the certificate's notAfter).",
+    ),
+    (
+        "TRACEHOP_SHAKEN_NEGATIVE_TTL",
+        "30",
+        "Seconds a failed certificate fetch is remembered, so a dead URL does not cost every "
+        "call a timeout.",
+    ),
 ]
 
 NODE_MODES = ("auto", "review")
@@ -135,6 +163,11 @@ class Settings(BaseSettings):
     http_body_timeout: float = Field(default=10.0, gt=0)
     http_idle_timeout: int = Field(default=5, ge=1)
     http_max_connections: int = Field(default=100, ge=1)
+    shaken_trust: Path | None = None
+    shaken_max_age: float = Field(default=60.0, gt=0)
+    shaken_fetch_timeout: float = Field(default=2.0, gt=0, le=60)
+    shaken_cache_ttl: float = Field(default=3600.0, ge=0)
+    shaken_negative_ttl: float = Field(default=30.0, ge=0)
 
     @field_validator("node_mode")
     @classmethod

@@ -19,17 +19,18 @@ from contextlib import asynccontextmanager
 from http.cookies import SimpleCookie
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from tracehop.api.data import data_router
+from tracehop.api.deps import need
 from tracehop.api.errors import install_error_shape
 from tracehop.api.guard import UNSAFE, Guard, Refusal
 from tracehop.api.node import node_router, node_service
 from tracehop.auth import tokens, users
 from tracehop.auth.roles import Principal
 from tracehop.auth.sessions import COOKIE, read_session, session_key
-from tracehop.errors import RateLimitedError, UnauthorizedError
+from tracehop.errors import RateLimitedError, StoreError, UnauthorizedError
 from tracehop.settings import Settings
 from tracehop.shared_engine import SharedEngine
 from tracehop.store.models import AuditRow
@@ -38,6 +39,26 @@ from tracehop.web.pages import web_router
 
 OPEN_PATHS = ("/api/v1/health", "/login", "/docs", "/docs/oauth2-redirect", "/openapi.json")
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
+
+
+def _shaken(settings: Settings) -> APIRouter:
+    """``POST /api/v1/shaken/verify`` with the home's trust anchors and certificate cache;
+    without trust anchors (``TRACEHOP_SHAKEN_TRUST``) the route says what to set (503)."""
+    from tracehop.api.shaken import shaken_router
+    from tracehop.shaken.verify import Verifier
+
+    if settings.shaken_trust is not None:
+        return shaken_router(Verifier.from_settings(settings))
+    router = APIRouter(tags=["shaken"])
+
+    @router.post("/api/v1/shaken/verify")
+    def verify() -> None:
+        raise StoreError(
+            "no STIR/SHAKEN trust anchors configured: set TRACEHOP_SHAKEN_TRUST to the STI-PA's "
+            "list of approved CAs (a PEM file or folder) and restart"
+        )
+
+    return router
 
 
 def create_app(settings: Settings, *, clock: Clock = SYSTEM) -> FastAPI:
@@ -112,6 +133,7 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM) -> FastAPI:
         on_response=audit,
     )
     app.include_router(node_router(service))
+    app.include_router(_shaken(settings), dependencies=[Depends(need("decide"))])
     app.include_router(data_router(settings, store, shared, clock=clock))
     app.include_router(web_router(settings, store, shared, key, clock=clock))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
