@@ -52,11 +52,21 @@ def search_calls(
     cond = " AND ".join(where)
     e = as_engine(engine)
     total = int(e.sql(f"SELECT count(*) FROM calls WHERE {cond}", params).scalar())
-    rows = e.sql(
-        f"SELECT {', '.join(CALL_COLUMNS)} FROM calls WHERE {cond} "
-        "ORDER BY start DESC, call_id LIMIT ? OFFSET ?",
-        [*params, max(1, min(limit, MAX_PAGE)), max(0, offset)],
-    )
+    want = max(1, min(limit, MAX_PAGE))
+    skip = max(0, offset)
+    last = e.sql(f"SELECT max(day) FROM calls WHERE {cond}", params).scalar()
+    # Newest first without sorting the whole lake: the last day's files first, then a wider
+    # span of days only when that day does not hold the page (day partitions are pruned).
+    for span in (0, 6, 30, None):
+        recent = "TRUE" if span is None or last is None else "day >= ? - CAST(? AS INTEGER)"
+        extra = [] if span is None or last is None else [last, span]
+        rows = e.sql(
+            f"SELECT {', '.join(CALL_COLUMNS)} FROM calls WHERE {cond} AND {recent} "
+            "ORDER BY start DESC, call_id LIMIT ? OFFSET ?",
+            [*params, *extra, want, skip],
+        )
+        if len(rows) == want or span is None or len(rows) + skip >= total:
+            break
     return {"calls": [dict(zip(CALL_COLUMNS, r, strict=True)) for r in rows], "total": total}
 
 
