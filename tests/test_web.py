@@ -199,3 +199,52 @@ def test_roles_and_csrf_hold(site: Site) -> None:
         assert r.status_code == 403 and "CSRF" in r.json()["error"]
         bad = c.post("/login", data={"user": "alice", "password": "nope", "next": "/"})
         assert bad.headers["location"].startswith("/login?error=")
+
+
+def test_the_hubs_pages_draw_traces_and_scorecards(
+    browser: Any, sim_net: SimNet, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import subprocess
+    import sys
+
+    from tracehop.tracebacks.scorecards import non_responsive
+    from tracehop.tracebacks.traces import list_traces
+
+    base = tmp_path_factory.mktemp("hubweb")
+    hub = sim_net.hub_store(base / "hub")
+    with sim_net.hub(hub, clock=FakeClock()) as h:
+        trace_batch(h, sim_net.world / "complaints.csv", workers=2, hop_timeout=3)
+    add_user(hub, "ana", "viewer", PASSWORD)
+    traces = list_traces(hub)
+    silent = non_responsive(hub)
+    hub.close()
+    from tracehop.tracebacks.nodeprocs import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "tracehop", "--home", str(base / "hub"), "hub",
+                             "serve", "--port", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy({"hub": url}, [proc])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url + "/")
+        page.fill("#user", "ana")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(url + "/")
+        assert page.locator("#traces tr").count() == len(traces) + 1
+        shot(page, "hub-traces")
+        longest = max(traces, key=lambda t: len(t.hops))
+        page.goto(url + f"/traces/{longest.trace_id}")
+        assert page.inner_text("#outcome") == longest.outcome
+        chain = page.inner_text("#chain")
+        assert all(h.provider in chain for h in longest.hops)
+        shot(page, "hub-trace")
+        page.goto(url + "/providers")
+        table = page.inner_text("#non-responsive")
+        assert silent and all(r["provider"] in table for r in silent)
+        shot(page, "hub-providers")
+        page.close()
+    finally:
+        stop_all([proc])

@@ -16,8 +16,6 @@ go to the node's audit log.
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from http.cookies import SimpleCookie
-from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -27,9 +25,10 @@ from tracehop.api.deps import need
 from tracehop.api.errors import install_error_shape
 from tracehop.api.guard import UNSAFE, Guard, Refusal
 from tracehop.api.node import node_router, node_service
-from tracehop.auth import tokens, users
+from tracehop.api.sessions import STATIC, read_browser_session
+from tracehop.auth import tokens
 from tracehop.auth.roles import Principal
-from tracehop.auth.sessions import COOKIE, read_session, session_key
+from tracehop.auth.sessions import session_key
 from tracehop.errors import RateLimitedError, StoreError, UnauthorizedError
 from tracehop.settings import Settings
 from tracehop.shared_engine import SharedEngine
@@ -38,7 +37,6 @@ from tracehop.times import SYSTEM, Clock
 from tracehop.web.pages import web_router
 
 OPEN_PATHS = ("/api/v1/health", "/login", "/docs", "/docs/oauth2-redirect", "/openapi.json")
-STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
 
 
 def _shaken(settings: Settings) -> APIRouter:
@@ -94,15 +92,7 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM) -> FastAPI:
         return who
 
     def sessions(cookie_header: str) -> tuple[Principal, str] | None:
-        jar: SimpleCookie = SimpleCookie()
-        try:
-            jar.load(cookie_header)
-        except Exception:  # a malformed Cookie header is no session
-            return None
-        morsel = jar.get(COOKIE)
-        session = read_session(key, morsel.value if morsel else None)
-        who = users.principal(store, session.user) if session else None
-        return (who, session.csrf) if who and session else None
+        return read_browser_session(store, key, cookie_header)
 
     def refused(r: Refusal) -> None:
         holder = r.holder if isinstance(r.holder, Principal) else None

@@ -1,5 +1,7 @@
-"""The hub's read-only JSON API (``tracehop hub serve``): traces, one trace with the nodes'
-answers, the per-provider summary and the directory (never tokens).
+"""The hub's app (``tracehop hub serve``): a read-only JSON API (traces, one trace with the
+nodes' answers, the per-provider summary and scorecards, the directory, never tokens) and
+pages for people (traces drawn as chains, scorecards, the non-responsive list), who log in
+with a user of the hub's home (``tracehop users add``).
 
 (No ``from __future__ import annotations``: FastAPI reads the route annotations.)
 """
@@ -10,14 +12,20 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query
+from fastapi.staticfiles import StaticFiles
 
 from tracehop.api.errors import install_error_shape
 from tracehop.api.guard import Guard
+from tracehop.api.sessions import STATIC, read_browser_session
+from tracehop.auth.roles import Principal
+from tracehop.auth.sessions import session_key
 from tracehop.errors import UnauthorizedError
 from tracehop.settings import Settings
 from tracehop.store import open_store
 from tracehop.tracebacks.directory import load_directory
+from tracehop.tracebacks.scorecards import non_responsive, scorecards
 from tracehop.tracebacks.traces import get_trace, list_traces, summary
+from tracehop.web.hub_pages import hub_router
 
 OPEN_PATHS = ("/api/v1/health",)
 
@@ -39,16 +47,26 @@ def create_hub_app(settings: Settings) -> FastAPI:
     def authenticate(given: str | None, _client: str) -> str:
         if token and not hmac.compare_digest((given or "").encode(), token.encode()):
             raise UnauthorizedError("a valid token is required: Authorization: Bearer <token>")
-        return "hub-reader"
+        return Principal(name="hub-reader", id="hub-token", role="viewer", kind="token")
 
-    # read-only routes: no body is needed, so the limit is the smallest the guard allows
+    key = session_key(settings)
+
+    def sessions(cookie_header: str) -> tuple[Principal, str] | None:
+        return read_browser_session(store, key, cookie_header)
+
+    # read-only routes and a login form: small bodies only
     api.add_middleware(
         Guard,
         authenticate=authenticate,
-        max_body=1024,
+        sessions=sessions,
+        login_path="/login",
+        max_body=4096,
         body_timeout=settings.http_body_timeout,
-        open_paths=OPEN_PATHS,
+        open_paths=(*OPEN_PATHS, "/login"),
+        open_prefixes=("/static/",),
     )
+    api.include_router(hub_router(settings, store, key))
+    api.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @api.get("/api/v1/health")
     def health() -> dict[str, Any]:
@@ -65,6 +83,10 @@ def create_hub_app(settings: Settings) -> FastAPI:
     @api.get("/api/v1/summary")
     def summary_json() -> list[dict[str, Any]]:
         return summary(store)
+
+    @api.get("/api/v1/scorecards")
+    def scorecards_json() -> dict[str, Any]:
+        return {"providers": scorecards(store), "non_responsive": non_responsive(store)}
 
     @api.get("/api/v1/providers")
     def providers() -> list[dict[str, Any]]:

@@ -155,13 +155,15 @@ def web_router(
     """The dashboard's routes over one home."""
     pages = Pages(settings, store, shared, key, clock)
     r = APIRouter(include_in_schema=False)
-    _login_routes(r, pages)
+    login_routes(r, pages)
     _page_routes(r, pages)
     _action_routes(r, pages)
     return r
 
 
-def _login_routes(r: APIRouter, pages: Pages) -> None:
+def login_routes(r: APIRouter, pages: Any) -> None:
+    """``/login`` and ``/logout`` (``pages``: anything with settings, store, key, templates)."""
+
     @r.get("/login", response_class=HTMLResponse)
     def login_form(request: Request, next: str = "/", error: str = "") -> HTMLResponse:
         ctx = {"next": _safe_next(next), "error": error,
