@@ -30,6 +30,13 @@ SETTINGS_HELP: list[tuple[str, str, str]] = [
     ("TRACEHOP_PROVIDER_CONTACT", "(none)", "Who signs those letters (name and title)."),
     ("TRACEHOP_PROVIDER_EMAIL", "(none)", "The contact's e-mail address for those letters."),
     (
+        "TRACEHOP_PROVIDER_ROLES",
+        "(none)",
+        "The provider's roles for its Robocall Mitigation Database filing, comma-separated: "
+        "originating, intermediate, gateway, terminating.",
+    ),
+    ("TRACEHOP_RMD_ID", "(none)", "The provider's own Robocall Mitigation Database number."),
+    (
         "TRACEHOP_TIMEZONE",
         "UTC",
         "IANA zone of naive CDR timestamps (switch local time), e.g. America/New_York.",
@@ -143,6 +150,8 @@ class Settings(BaseSettings):
     provider_name: str | None = None
     provider_contact: str | None = None
     provider_email: str | None = None
+    provider_roles: str | None = None
+    rmd_id: str | None = None
     timezone: str = "UTC"
     memory_limit: str = "1GB"
     threads: int = 0

@@ -146,6 +146,7 @@ def _register() -> None:
     app.add_typer(access.users_app, name="users")
     app.add_typer(cases.notice_app, name="notice")
     app.add_typer(cases.case_app, name="case")
+    app.add_typer(cases.rmd_app, name="rmd")
     app.add_typer(shaken.app, name="shaken")
 
 

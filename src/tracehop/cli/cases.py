@@ -240,3 +240,38 @@ def case_report(
         emit_json({"case_id": case_id, "kind": kind, "path": str(path)})
     else:
         stdout_console().print(f"wrote {esc(path)}")
+
+
+rmd_app = typer.Typer(help="The provider's Robocall Mitigation Database filing data.")
+
+
+@rmd_app.command("export")
+def rmd_export(
+    ctx: typer.Context,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print it as Markdown to paste into the filing.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """The filing data (roles, STIR/SHAKEN, the mitigation plan stated from this home's
+    records, the next March 1 recertification); a copy is kept in HOME/rmd/."""
+    import sys
+
+    from tracehop.cases.rmd import export, to_markdown
+    from tracehop.store import open_store
+
+    with open_store(ctx.obj) as store:
+        record, path = export(ctx.obj, store, now=_now())
+    if as_json:
+        emit_json({**record, "kept": str(path)})
+    elif markdown:
+        sys.stdout.write(to_markdown(record) + "\n")
+    else:
+        out = stdout_console()
+        out.print(
+            f"[bold]{esc(record['legal_name'])}[/] (RMD {esc(record['rmd_id'] or 'not set')})"
+        )
+        out.print(f"  roles: {esc(', '.join(record['roles']) or 'not set')}; next recertification "
+                  f"{record['next_recertification']}; kept in {esc(path)}")  # fmt: skip
+        for part in record["mitigation_plan"]:
+            out.print(f"  {esc(part['heading'])}: {esc(part['text'])}")
