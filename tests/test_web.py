@@ -248,3 +248,15 @@ def test_the_hubs_pages_draw_traces_and_scorecards(
         page.close()
     finally:
         stop_all([proc])
+
+
+def test_pages_fit_a_phone(browser: Any, site: Site) -> None:
+    """No page is wider than a phone's screen (tables scroll inside themselves)."""
+    page = logged_in(browser, site)
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in ("/", "/customers", "/cases", f"/cases/{site.case_id}", "/tracebacks", "/query"):
+        page.goto(site.url + path)
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= 390, (path, wide)
+    shot(page, "overview-phone")
+    page.close()
