@@ -197,18 +197,22 @@ def state_db(request: pytest.FixtureRequest) -> Callable[[], str | None]:
     return server.database
 
 
-def issue_token(home: Path, name: str = "hub", role: str = "hub") -> str:
+def _settings(where: Path | Settings) -> Settings:
+    return where if isinstance(where, Settings) else load_settings(home=where)
+
+
+def issue_token(where: Path | Settings, name: str = "hub", role: str = "hub") -> str:
     """A token issued in a home's state DB (what ``tracehop tokens issue`` does)."""
     from tracehop.auth import tokens
     from tracehop.store import open_store
 
-    with open_store(load_settings(home=home)) as store:
+    with open_store(_settings(where)) as store:
         return tokens.issue(store, name, role)
 
 
-def revoke_token(home: Path, name: str) -> None:
+def revoke_token(where: Path | Settings, name: str) -> None:
     from tracehop.auth import tokens
     from tracehop.store import open_store
 
-    with open_store(load_settings(home=home)) as store:
+    with open_store(_settings(where)) as store:
         tokens.revoke(store, name)

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -31,8 +32,9 @@ ASK = {
 
 
 @pytest.fixture
-def node_home(tmp_path: Path, data: Path) -> Settings:
-    settings = load_settings(home=tmp_path / "node", provider="telco-x")
+def node_home(tmp_path: Path, data: Path, state_db: Callable[[], str | None]) -> Settings:
+    """A node's home, its state DB on SQLite, then on PostgreSQL."""
+    settings = load_settings(home=tmp_path / "node", provider="telco-x", database_url=state_db())
     ingest([data / "generic.csv"], settings)
     store = open_store(settings)
     import_customers(store, parse_customers_csv(data / "customers.csv"))
@@ -44,7 +46,7 @@ def client(
     settings: Settings, *, clock: Clock = SYSTEM, **changes: object
 ) -> tuple[TestClient, str]:
     """The node app of ``settings`` with ``changes`` (e.g. ``node_mode="review"``)."""
-    token = issue_token(settings.home, "hub")
+    token = issue_token(settings, "hub")
     service = node_service(settings.replace(**changes), clock=clock)
     return TestClient(create_node_app(service)), token
 
@@ -129,7 +131,7 @@ def test_auth_and_error_shape(node_home: Settings) -> None:
 
 def test_revoked_token_is_refused(node_home: Settings) -> None:
     c, token = client(node_home)
-    revoke_token(node_home.home, "hub")
+    revoke_token(node_home, "hub")
     with c:
         resp = c.post(
             "/api/v1/tracebacks/requests", json=ASK, headers={"Authorization": f"Bearer {token}"}
@@ -185,9 +187,11 @@ def _free_port() -> int:
 
 
 def test_real_server_process(node_home: Settings) -> None:
-    token = issue_token(node_home.home, "hub")
+    token = issue_token(node_home, "hub")
     port = _free_port()
     env = {**os.environ, "TRACEHOP_PROVIDER": "telco-x"}
+    if node_home.database_url:
+        env["TRACEHOP_DATABASE_URL"] = node_home.database_url
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -229,7 +233,7 @@ def test_real_server_process(node_home: Settings) -> None:
 
 def test_a_request_id_belongs_to_its_requester(node_home: Settings) -> None:
     c, token_a = client(node_home)
-    token_b = issue_token(node_home.home, "other-hub")
+    token_b = issue_token(node_home, "other-hub")
     a = {"Authorization": f"Bearer {token_a}"}
     b = {"Authorization": f"Bearer {token_b}"}
     with c:
@@ -262,11 +266,9 @@ def test_a_retry_gets_the_confirmed_answer(node_home: Settings) -> None:
 
 
 def test_unexpected_errors_keep_the_error_shape(node_home: Settings) -> None:
-    import sqlite3
-
     c, token = client(node_home)
-    with sqlite3.connect(node_home.home / "state.db") as db:  # a state DB broken under it
-        db.execute("DROP TABLE traceback_answers")
+    with open_store(node_home) as store, store.engine.begin() as db:  # broken under the node
+        db.exec_driver_sql("DROP TABLE traceback_answers")
     with TestClient(c.app, raise_server_exceptions=False) as raw:
         resp = raw.post(
             "/api/v1/tracebacks/requests", json=ASK, headers={"Authorization": f"Bearer {token}"}
@@ -280,7 +282,7 @@ def test_local_transport_rejects_bad_bodies(node_home: Settings) -> None:
     from tracehop.api.inprocess import InProcessNodes, node_url
     from tracehop.node.service import NodeService
 
-    token = issue_token(node_home.home, "hub")
+    token = issue_token(node_home, "hub")
     service = NodeService(node_home, open_store(node_home))
     transport = InProcessNodes.serving({"telco-x": service})
     with httpx.Client(transport=transport) as http:
