@@ -115,14 +115,17 @@ def _register() -> None:
         return
     _registered = True
     from tracehop.cli import (
+        block,
         complaints,
         customers,
         demo,
         detect,
+        dno,
         evaluate,
         hub,
         ingest,
         query,
+        screen,
         serve,
         simulate,
         trace,
@@ -139,6 +142,9 @@ def _register() -> None:
     app.add_typer(hub.app, name="hub")
     detect.register(app)
     app.add_typer(evaluate.app, name="evaluate")
+    app.add_typer(block.app, name="block")
+    app.add_typer(screen.app, name="screen")
+    app.add_typer(dno.app, name="dno")
 
 
 def main() -> None:

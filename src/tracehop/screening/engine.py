@@ -1,0 +1,303 @@
+"""The decision engine: the current index, reloaded atomically when the rules change, rate
+limits on live counters, and the record of what it decided.
+
+``Screener.decide(call)`` reads ``self._index`` once (an attribute swapped whole by a reload),
+so a decision sees one rule set from start to end. A reload that fails (the state DB is down,
+locked, or answers garbage) keeps the last good index and is counted; the next poll tries
+again. Rules that start or expire are handled without the state DB: the index knows when its
+next rule starts or expires and is rebuilt from the same rules then.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+
+from tracehop.screening.counters import SlidingWindow
+from tracehop.screening.index import ALLOW, Call, Decision, DnoSet, Index, build_index
+from tracehop.screening.metrics import Metrics
+from tracehop.screening.rules import KINDS, Emergency, Rule
+from tracehop.times import SYSTEM, Clock
+
+log = logging.getLogger(__name__)
+
+
+class RuleSource(Protocol):
+    """Where rules come from: the state DB (``StoreSource``) or a fixed list (replay)."""
+
+    def versions(self) -> tuple[int, int]: ...
+
+    def rules(self) -> list[Rule]: ...
+
+    def dno(self) -> np.ndarray: ...
+
+
+class FixedSource:
+    """Rules and DNO numbers given once (a proposed rule file, tests, benchmarks)."""
+
+    def __init__(self, rules: list[Rule], dno: np.ndarray | None = None) -> None:
+        self._rules = list(rules)
+        self._dno = dno if dno is not None else np.zeros(0, dtype=np.uint64)
+
+    def versions(self) -> tuple[int, int]:
+        return (0, 0)
+
+    def rules(self) -> list[Rule]:
+        return self._rules
+
+    def dno(self) -> np.ndarray:
+        return self._dno
+
+
+class StoreSource:
+    """Rules and DNO lists from the state DB."""
+
+    def __init__(self, store: object) -> None:
+        self.store = store
+
+    def versions(self) -> tuple[int, int]:
+        from tracehop.screening.state import versions
+
+        return versions(self.store)  # type: ignore[arg-type]
+
+    def rules(self) -> list[Rule]:
+        from tracehop.screening.state import load_rules
+
+        return load_rules(self.store)  # type: ignore[arg-type]
+
+    def dno(self) -> np.ndarray:
+        from tracehop.screening.dno import load_dno
+
+        return load_dno(self.store)  # type: ignore[arg-type]
+
+
+AlertHandler = Callable[[dict[str, object]], None]
+
+
+class Screener:
+    """Decides calls. ``log`` (``audit.DecisionLog``) records blocks and alerts; ``metrics``
+    counts for ``/metrics``; ``on_alert`` receives velocity alerts (the state DB and the
+    webhook: ``alerts.AlertSink``)."""
+
+    def __init__(
+        self,
+        source: RuleSource,
+        *,
+        emergency: Emergency | None = None,
+        clock: Clock = SYSTEM,
+        log: object | None = None,
+        metrics: Metrics | None = None,
+        on_alert: AlertHandler | None = None,
+    ) -> None:
+        self.source = source
+        self.emergency = emergency or Emergency()
+        self.clock = clock
+        self.audit = log
+        self.metrics = metrics
+        self.on_alert = on_alert
+        self.counts: Counter[str] = Counter()
+        self.by_rule: Counter[int] = Counter()
+        self.reload_failures = 0
+        self._rules: list[Rule] = []
+        self._dno = DnoSet()
+        self._versions: tuple[int, int] | None = None
+        self._windows: dict[tuple[int, float], SlidingWindow] = {}
+        self._alerted: dict[tuple[int, str], float] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._reload_lock = threading.Lock()
+        self._load(first=True)
+
+    # --- the index --------------------------------------------------------------------------
+
+    @property
+    def index(self) -> Index:
+        return self._index
+
+    def _build(self) -> None:
+        index = build_index(
+            self._rules, dno=self._dno, emergency=self.emergency, now=self.clock.now()
+        )
+        if index.next_change is None:
+            deadline = float("inf")
+        else:
+            wait = (index.next_change - index.built_at).total_seconds()
+            deadline = self.clock.monotonic() + max(0.0, wait)
+        self._deadline = deadline
+        self._index = index  # the swap: one assignment
+        if self.metrics is not None:
+            self.metrics.rules.set(len(index.rules))
+            self.metrics.dno_numbers.set(len(self._dno))
+
+    def _load(self, *, first: bool = False) -> bool:
+        with self._reload_lock:
+            try:
+                versions = self.source.versions()
+                if versions == self._versions and not first:
+                    return False
+                rules = self.source.rules()
+                dno = self._dno
+                if self._versions is None or versions[1] != self._versions[1]:
+                    dno = DnoSet(self.source.dno().tolist())
+            except Exception as exc:
+                if first:
+                    raise
+                self.reload_failures += 1
+                if self.metrics is not None:
+                    self.metrics.reloads.labels("failed").inc()
+                log.warning("screening: reload failed, keeping the last good rules: %s", exc)
+                return False
+            self._rules, self._dno, self._versions = rules, dno, versions
+            self._build()
+            if self.metrics is not None:
+                self.metrics.reloads.labels("ok").inc()
+            return True
+
+    def reload(self) -> bool:
+        """Reload from the source if it changed; False if unchanged or failed (the last good
+        index stays)."""
+        return self._load()
+
+    def watch(self, interval: float) -> None:
+        """Poll the source every ``interval`` seconds on a thread (``stop()`` ends it)."""
+
+        def run() -> None:
+            while not self._stop.wait(interval):
+                self.reload()
+
+        self._thread = threading.Thread(target=run, name="screen-reload", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    # --- deciding ---------------------------------------------------------------------------
+
+    def decide(self, call: Call, *, source: str = "api", at: float | None = None) -> Decision:
+        """Decide one call. ``at``: the call's own time in seconds (a replay), which the rate
+        counters use instead of the clock."""
+        started = time.perf_counter()
+        now = self.clock.monotonic()
+        if now >= self._deadline:
+            self._build()  # a rule started or expired
+        index = self._index
+        decision = index.decide_static(call)
+        undecided = decision is None or (decision.rule_id is None and not decision.emergency)
+        if undecided and (index.rates or index.monitor_rates):
+            decision = self._rates(index, call, now if at is None else at, decision)
+        if decision is None:
+            decision = ALLOW
+        self._account(call, decision, source, started)
+        return decision
+
+    def _account(self, call: Call, d: Decision, source: str, started: float) -> None:
+        self.counts[d.action] += 1
+        if d.rule_id is not None:
+            self.by_rule[d.rule_id] += 1
+        for rid in d.monitored:
+            self.by_rule[rid] += 1
+        if d.emergency:
+            self.counts["emergency"] += 1
+        if self.metrics is not None:
+            self.metrics.decided(d.action, source, time.perf_counter() - started)
+            if d.monitored:
+                self.metrics.monitored.inc(len(d.monitored))
+            if d.emergency:
+                self.metrics.emergency.inc()
+        if d.action == "block" and self.audit is not None and source != "check":
+            self.audit.block(call, d, self.clock.now(), source)  # type: ignore[attr-defined]
+
+    def _rates(self, index: Index, call: Call, t: float, base: Decision | None) -> Decision | None:
+        """Velocity rules: count the call for each rate rule it falls under; the first
+        enforced block over its limit blocks; each limit crossed is alerted once a window."""
+        monitored = list(base.monitored) if base is not None else []
+        blocked: Decision | None = None
+        for rule in (*index.rates, *index.monitor_rates):
+            p = rule.params or {}
+            subject = p.get("subject")
+            key = (
+                call.upstream
+                if subject == "customer"
+                else call.caller
+                if subject == "caller_id"
+                else call.called
+            )
+            if not key or (rule.value != "*" and key != rule.value):
+                continue
+            window = self._windows.get((rule.id, p["window"]))
+            if window is None:
+                window = self._windows[(rule.id, p["window"])] = SlidingWindow(p["window"])
+            n = window.hit(key, t)
+            if n <= p["limit"]:
+                continue
+            self._alert(rule, key, n, t)
+            if rule.mode != "enforce":
+                monitored.append(rule.id)
+            elif rule.action == "block" and blocked is None:
+                code = rule.sip_code or 603
+                blocked = Decision(
+                    "block",
+                    code,
+                    f"rule {rule.id}: over {p['limit']} calls in {p['window']:g} s from "
+                    f"{subject} {key}: {rule.reason}",
+                    rule.id,
+                    (),
+                    KINDS["rate"].cause,
+                )
+        if blocked is not None:
+            return Decision(
+                blocked.action,
+                blocked.sip_code,
+                blocked.reason,
+                blocked.rule_id,
+                tuple(monitored),
+                blocked.cause,
+            )
+        if monitored and (base is None or tuple(monitored) != base.monitored):
+            return Decision("allow", None, "no rule matched", None, tuple(monitored))
+        return base
+
+    def _alert(self, rule: Rule, key: str, n: float, t: float) -> None:
+        p = rule.params or {}
+        window = float(p["window"])
+        bucket = t - (t % window)
+        if self._alerted.get((rule.id, key)) == bucket:
+            return  # once a window per rule and key
+        if len(self._alerted) > 100_000:
+            self._alerted.clear()
+        self._alerted[(rule.id, key)] = bucket
+        alert = {
+            "at": self.clock.now(),
+            "rule_id": rule.id,
+            "action": rule.action if rule.mode == "enforce" else "alert",
+            "subject_kind": p.get("subject", ""),
+            "subject": key,
+            "count": int(n),
+            "limit": int(p["limit"]),
+            "window_seconds": int(window),
+        }
+        if self.metrics is not None:
+            self.metrics.alerts.labels(alert["action"]).inc()
+        if self.audit is not None:
+            self.audit.alert(alert)  # type: ignore[attr-defined]
+        if self.on_alert is not None:
+            self.on_alert(alert)
+
+    def status(self) -> dict[str, object]:
+        index = self._index
+        return {
+            "rules": index.stats(),
+            "built_at": index.built_at,
+            "next_change": index.next_change,
+            "versions": self._versions,
+            "decisions": dict(self.counts),
+            "reload_failures": self.reload_failures,
+        }

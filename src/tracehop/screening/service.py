@@ -1,0 +1,72 @@
+"""A screener built from the settings and the state DB, as the shells use it: ``tracehop
+screen check|serve``, the HTTP decide API, the demo."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tracehop.screening.alerts import AlertSink
+from tracehop.screening.audit import DecisionLog, screening_dir
+from tracehop.screening.engine import Screener, StoreSource
+from tracehop.screening.index import Decision, make_call
+from tracehop.screening.metrics import Metrics
+from tracehop.screening.rules import Emergency
+from tracehop.settings import Settings
+from tracehop.store import Store
+from tracehop.times import SYSTEM, Clock
+
+
+def emergency_of(settings: Settings) -> Emergency:
+    return Emergency.from_setting(settings.screen_psaps)
+
+
+@dataclass
+class Service:
+    """A serving screener and what it writes to; ``close()`` stops the reloads and writes
+    what the audit log and the alert sink still hold."""
+
+    screener: Screener
+    log: DecisionLog
+    alerts: AlertSink
+    metrics: Metrics
+
+    def close(self) -> None:
+        self.screener.stop()
+        self.log.close()
+        self.alerts.close()
+
+
+def serving(
+    settings: Settings, store: Store, *, clock: Clock = SYSTEM, watch: bool = True
+) -> Service:
+    """A screener that serves calls: audit log, alerts to the state DB (and the webhook),
+    metrics, and a thread that reloads when the rules change."""
+    metrics = Metrics()
+    log = DecisionLog(screening_dir(settings.home), cdrs=settings.screen_block_cdrs)
+    alerts = AlertSink(store, webhook=settings.screen_webhook)
+    screener = Screener(
+        StoreSource(store),
+        emergency=emergency_of(settings),
+        clock=clock,
+        log=log,
+        metrics=metrics,
+        on_alert=alerts,
+    )
+    if watch:
+        screener.watch(settings.screen_reload)
+    return Service(screener, log, alerts, metrics)
+
+
+def check(
+    settings: Settings,
+    store: Store,
+    *,
+    caller: str,
+    called: str,
+    upstream: str | None = None,
+    clock: Clock = SYSTEM,
+) -> Decision:
+    """What the rules in force say about one call (``tracehop screen check``): nothing is
+    audited or counted."""
+    screener = Screener(StoreSource(store), emergency=emergency_of(settings), clock=clock)
+    return screener.decide(make_call(caller, called, upstream), source="check")
