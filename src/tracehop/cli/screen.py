@@ -44,3 +44,63 @@ def check(
     if decision.monitored:
         line += f"; monitor-mode rules matched: {', '.join(map(str, decision.monitored))}"
     stdout_console().print(line)
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    sip: Annotated[
+        str, typer.Option(help="Where the SIP redirect server listens (UDP), HOST:PORT.")
+    ] = "127.0.0.1:5070",
+    http: Annotated[
+        str | None,
+        typer.Option(
+            help="Also serve the HTTP decide API and /metrics on HOST:PORT (needs "
+            "TRACEHOP_SCREEN_TOKEN).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Run the SIP redirect server: 302 to continue, 603/607/608 with a Reason header to block
+    (docs/screening.md). Rules are reloaded when they change. Ctrl-C stops it."""
+    from tracehop.screening.service import parse_address, redirect_core, serving
+    from tracehop.screening.sip import SipServer
+    from tracehop.store import open_store
+
+    settings: Settings = ctx.obj
+    host, port = parse_address(sip, "--sip")
+    web = parse_address(http, "--http") if http else None
+    if web is not None and settings.screen_token is None:
+        from tracehop.errors import ConfigError
+
+        raise ConfigError(
+            "--http needs a token: set TRACEHOP_SCREEN_TOKEN (clients send it as a bearer token)"
+        )
+    with open_store(settings) as store:
+        service = serving(settings, store)
+        server = SipServer(redirect_core(settings, service), host, port)
+        console = stdout_console()
+        console.print(
+            f"screening: SIP redirect server on udp {esc(server.host)}:{server.port}, "
+            f"{len(service.screener.index.rules)} rules in force"
+        )
+        try:
+            if web is None:
+                server.run()
+            else:
+                from tracehop.api.screen import create_screen_app
+                from tracehop.api.server import serve as serve_app
+
+                server.start()
+                console.print(f"screening: HTTP decide API on http://{esc(web[0])}:{web[1]}")
+                serve_app(
+                    create_screen_app(service, settings),
+                    host=web[0],
+                    port=web[1],
+                    settings=settings,
+                )
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.stop()
+            service.close()

@@ -208,21 +208,20 @@ class Emergency:
             extra.add(e164)
         return cls(frozenset({*EMERGENCY_NUMBERS, *extra}))
 
-    def covers(self, called: str | None, called_raw: str | None = None) -> bool:
-        """Whether a call to ``called`` (E.164) or ``called_raw`` (as dialled) is an emergency
-        call: 911 and 933 also with a 1 or +1 in front, or any dial string ending in them
-        after a trunk prefix digit (9-911)."""
-        for value in (called, called_raw):
-            if not value:
-                continue
-            if value in self.numbers:
-                return True
-            digits = _digits(value)
-            if digits in self.numbers or (digits[-3:] in EMERGENCY_NUMBERS and len(digits) <= 5):
-                return True
-            if "+" + digits in self.numbers:
-                return True
-        return False
+    def covers(self, called: str | None) -> bool:
+        """Whether a call to ``called`` (E.164, or the digits as dialled when it has no E.164
+        form) is an emergency call: 911 and 933, also with a 1 or +1 or a trunk prefix digit in
+        front (9-911), and the PSAP lines."""
+        if not called:
+            return False
+        if called in self.numbers:
+            return True
+        if called[0] == "+" and len(called) > 6:
+            return False  # a full E.164 number: an emergency line only if listed (PSAPs)
+        digits = _digits(called)
+        if digits in self.numbers or "+" + digits in self.numbers:
+            return True
+        return digits[-3:] in EMERGENCY_NUMBERS and len(digits) <= 5
 
 
 def _digits(value: str) -> str:

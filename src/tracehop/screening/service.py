@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tracehop.errors import InputError
 from tracehop.screening.alerts import AlertSink
 from tracehop.screening.audit import DecisionLog, screening_dir
 from tracehop.screening.engine import Screener, StoreSource
 from tracehop.screening.index import Decision, make_call
 from tracehop.screening.metrics import Metrics
 from tracehop.screening.rules import Emergency
+from tracehop.screening.sip import RedirectCore, TrunkMap, upstream_sources
 from tracehop.settings import Settings
 from tracehop.store import Store
 from tracehop.times import SYSTEM, Clock
@@ -70,3 +72,31 @@ def check(
     audited or counted."""
     screener = Screener(StoreSource(store), emergency=emergency_of(settings), clock=clock)
     return screener.decide(make_call(caller, called, upstream), source="check")
+
+
+def redress_of(settings: Settings) -> str:
+    """The redress contact a blocked caller is told (603+, ATIS-1000099)."""
+    if settings.screen_redress:
+        return settings.screen_redress
+    return settings.provider if settings.provider != "self" else "your service provider"
+
+
+def redirect_core(settings: Settings, service: Service, *, clock: Clock = SYSTEM) -> RedirectCore:
+    """The SIP redirect server's core over a serving screener."""
+    trunks = TrunkMap.load(settings.screen_trunks)
+    return RedirectCore(
+        service.screener,
+        upstream_from=upstream_sources(settings.screen_upstream_from, trunks),
+        redress=redress_of(settings),
+        clock=clock,
+        metrics=service.metrics,
+    )
+
+
+def parse_address(text: str, option: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:5070`` for IPv6)."""
+    host, sep, port = text.strip().rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InputError(f"{option} {text!r}: give HOST:PORT, e.g. 127.0.0.1:5070")
+    return host, int(port)
