@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 # Debian packages the test suite needs (real servers on loopback, never mocks).
-TEST_DEBS := postgresql
+TEST_DEBS := postgresql kamailio sip-tester
 DEMO_HOME ?= demo-home
 
 .PHONY: demo test test-fast lock lint format bench bench-ingest bench-lookup bench-hub bench-detect bench-cli system-deps clean docs-cli
