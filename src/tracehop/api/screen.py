@@ -1,0 +1,86 @@
+"""The screening HTTP API (``tracehop screen serve --http``), for integrations that cannot speak
+SIP redirect: ``POST /api/v1/screen/decide`` and Prometheus ``/metrics``. Every route but the
+health check asks for ``TRACEHOP_SCREEN_TOKEN`` as a bearer token (the guard refuses before a
+byte of the body is read; docs/security.md).
+
+(No ``from __future__ import annotations``: FastAPI reads the route annotations.)
+"""
+
+import hmac
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from tracehop.api.errors import install_error_shape
+from tracehop.api.guard import Guard
+from tracehop.errors import ConfigError, UnauthorizedError
+from tracehop.screening.index import make_call
+from tracehop.screening.metrics import CONTENT_TYPE
+from tracehop.screening.service import Service
+from tracehop.settings import Settings
+
+OPEN_PATHS = ("/api/v1/health",)
+MAX_BODY = 4096  # one call's numbers: nothing bigger is needed
+
+
+class DecideRequest(BaseModel):
+    """One call at setup, as the switch knows it."""
+
+    caller: str = Field(max_length=200, description="Calling number (caller ID), any format.")
+    called: str = Field(max_length=200, description="Called number, any format.")
+    upstream: str | None = Field(
+        default=None, max_length=200, description="The customer or provider it came from."
+    )
+    call_id: str | None = Field(default=None, max_length=200)
+
+
+class DecideAnswer(BaseModel):
+    action: str  # allow | block
+    sip_code: int | None
+    reason: str
+    rule_id: int | None
+    monitored: list[int]
+    cause: str | None = None  # what the caller may be told (the Reason header's text)
+
+
+def create_screen_app(service: Service, settings: Settings) -> FastAPI:
+    """The decide API over a serving screener (``screening.service.serving``)."""
+    if settings.screen_token is None:
+        raise ConfigError("the screening API needs TRACEHOP_SCREEN_TOKEN (a bearer token)")
+    token = settings.screen_token.get_secret_value().encode()
+    screener, metrics = service.screener, service.metrics
+
+    api = FastAPI(title="tracehop screening", version="1")
+    install_error_shape(api, name="screening")
+
+    def authenticate(given: str | None, _client: str) -> str:
+        if not hmac.compare_digest((given or "").encode(), token):
+            raise UnauthorizedError("a valid token is required: Authorization: Bearer <token>")
+        return "screen-client"
+
+    api.add_middleware(
+        Guard,
+        authenticate=authenticate,
+        max_body=MAX_BODY,
+        body_timeout=settings.http_body_timeout,
+        open_paths=OPEN_PATHS,
+    )
+
+    @api.get("/api/v1/health")
+    def health() -> dict[str, Any]:
+        return {"ok": True, "role": "screening", "rules": len(screener.index.rules)}
+
+    @api.post("/api/v1/screen/decide")
+    async def decide(body: DecideRequest) -> DecideAnswer:
+        # async: decided on the event loop, no thread hop (a decision takes microseconds)
+        call = make_call(body.caller, body.called, body.upstream, body.call_id)
+        d = screener.decide(call, source="http")
+        return DecideAnswer(**d.as_dict(), cause=d.cause)
+
+    @api.get("/metrics")
+    def prometheus() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    return api

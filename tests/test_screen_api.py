@@ -1,0 +1,177 @@
+"""The screening HTTP API: POST /api/v1/screen/decide and /metrics behind the guard, in the one
+error shape; blocks audited, emergency calls allowed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tracehop.api.screen import create_screen_app
+from tracehop.errors import ConfigError
+from tracehop.screening import state
+from tracehop.screening.audit import read_log
+from tracehop.screening.rules import Emergency, make_rule
+from tracehop.screening.service import serving
+from tracehop.settings import Settings
+from tracehop.store import open_store
+
+TOKEN = "s3cret-screen-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[tuple[TestClient, Settings]]:
+    settings = settings.replace(screen_token=TOKEN)
+    store = open_store(settings)
+    state.add_rule(
+        store, make_rule("customer", "bad-trunk", reason="finding 1", emergency=Emergency())
+    )
+    service = serving(settings, store, watch=False)
+    try:
+        yield TestClient(create_screen_app(service, settings)), settings
+    finally:
+        service.close()
+        store.close()
+
+
+def test_decide_needs_the_token(client: tuple[TestClient, Settings]) -> None:
+    c, _ = client
+    r = c.post("/api/v1/screen/decide", json={"caller": "2025550143", "called": "3125551234"})
+    assert r.status_code == 401
+    assert r.json() == {
+        "ok": False,
+        "error": "a valid token is required: Authorization: Bearer <token>",
+        "status": 401,
+    }
+    assert c.get("/metrics").status_code == 401
+    assert c.get("/api/v1/health").json()["rules"] == 1
+
+
+def test_decide_blocks_allows_and_lets_911_through(client: tuple[TestClient, Settings]) -> None:
+    c, settings = client
+    body = {
+        "caller": "2025550143",
+        "called": "3125551234",
+        "upstream": "bad-trunk",
+        "call_id": "x1",
+    }
+    r = c.post("/api/v1/screen/decide", json=body, headers=AUTH)
+    assert r.status_code == 200
+    assert r.json() == {
+        "action": "block",
+        "sip_code": 603,
+        "reason": "rule 1: finding 1",
+        "rule_id": 1,
+        "monitored": [],
+        "cause": "originating customer blocked",
+    }
+    r = c.post("/api/v1/screen/decide", json={**body, "called": "911"}, headers=AUTH)
+    assert (r.json()["action"], r.json()["rule_id"]) == ("allow", None)
+    r = c.post("/api/v1/screen/decide", json={**body, "upstream": "good"}, headers=AUTH)
+    assert r.json()["action"] == "allow"
+    metrics = c.get("/metrics", headers=AUTH).text
+    assert 'tracehop_screen_decisions_total{action="block",source="http"} 1.0' in metrics
+    assert 'tracehop_screen_decisions_total{action="allow",source="http"} 2.0' in metrics
+    assert "tracehop_screen_emergency_calls_total 1.0" in metrics
+    assert "tracehop_screen_decision_seconds_bucket" in metrics
+    deadline = time.monotonic() + 5
+    log: list[dict] = []
+    while not log and time.monotonic() < deadline:
+        log = read_log(settings.home / "screening")
+        time.sleep(0.05)
+    assert [(e["event"], e["rule_id"], e["call_id"], e["source"]) for e in log] == [
+        ("block", 1, "x1", "http")
+    ]
+
+
+def test_bad_and_big_bodies_get_the_error_shape(client: tuple[TestClient, Settings]) -> None:
+    c, _ = client
+    r = c.post("/api/v1/screen/decide", json={"caller": "1"}, headers=AUTH)
+    assert r.status_code == 422 and r.json()["error"] == "called: Field required"
+    r = c.post("/api/v1/screen/decide", content=b"x" * 10_000, headers=AUTH)
+    assert r.status_code == 413 and r.json()["ok"] is False
+
+
+def test_no_token_no_app(settings: Settings) -> None:
+    with open_store(settings) as store:
+        service = serving(settings, store, watch=False)
+        try:
+            with pytest.raises(ConfigError, match="TRACEHOP_SCREEN_TOKEN"):
+                create_screen_app(service, settings)
+        finally:
+            service.close()
+
+
+def test_served_process_reloads_rules_added_while_it_runs(home, cli) -> None:  # type: ignore[no-untyped-def]
+    """tracehop screen serve --sip --http as a real process: a rule added with the CLI while it
+    runs is in force within the reload interval, on HTTP and SIP alike."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    from test_screen_kamailio import answers_options, free_port
+
+    cli.json("block", "add", "--customer", "bad-trunk", "--reason", "x", "--json")
+    sip, web = free_port(), free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TRACEHOP_")},
+        "TRACEHOP_SCREEN_TOKEN": TOKEN,
+        "TRACEHOP_SCREEN_RELOAD": "0.2",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tracehop", "--home", str(home), "screen", "serve",
+         "--sip", f"127.0.0.1:{sip}", "--http", f"127.0.0.1:{web}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert answers_options(sip)
+        url = f"http://127.0.0.1:{web}"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/api/v1/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        body = {"caller": "2025550143", "called": "3125551234", "upstream": "good"}
+        assert (
+            httpx.post(f"{url}/api/v1/screen/decide", json=body, headers=AUTH).json()["action"]
+            == "allow"
+        )
+        cli.json("block", "add", "--customer", "good", "--reason", "now", "--json")
+        deadline = time.monotonic() + 10
+        action = "allow"
+        while action == "allow" and time.monotonic() < deadline:
+            time.sleep(0.1)
+            action = httpx.post(f"{url}/api/v1/screen/decide", json=body, headers=AUTH).json()[
+                "action"
+            ]
+        assert action == "block"
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(5)
+            s.bind(("127.0.0.1", 0))
+            s.sendto(
+                (
+                    b"INVITE sip:+13125551234@127.0.0.1 SIP/2.0\r\n"
+                    b"Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-live\r\n"
+                    b"From: <sip:+12025550143@x>;tag=1\r\nTo: <sip:+13125551234@x>\r\n"
+                    b"Call-ID: live1\r\nCSeq: 1 INVITE\r\nX-Upstream: good\r\n"
+                    b"Content-Length: 0\r\n\r\n"
+                ),
+                ("127.0.0.1", sip),
+            )
+            assert s.recvfrom(65535)[0].startswith(b"SIP/2.0 603 Network Blocked")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
