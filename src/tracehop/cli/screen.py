@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tracehop.cli.output import emit_json, esc, stdout_console
+from tracehop.cli.output import emit_json, emit_rows, esc, stdout_console
 
 if TYPE_CHECKING:
     from tracehop.settings import Settings
@@ -104,3 +105,71 @@ def serve(
         finally:
             server.stop()
             service.close()
+
+
+@app.command()
+def replay(
+    ctx: typer.Context,
+    since: Annotated[
+        str | None, typer.Option(help="Window start (ISO 8601, UTC unless a zone is given).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Window end, exclusive (ISO 8601).")] = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            help="Proposed rules instead of those in force: a JSON list or a CSV with kind, "
+            "value[, action, sip_code, mode, reason, rate, subject].",
+            show_default=False,
+        ),
+    ] = None,
+    truth: Annotated[
+        Path | None,
+        typer.Option(
+            help="A simulated world's folder (tracehop simulate --out): also count illegal "
+            "and legal calls blocked against its truth.",
+            show_default=False,
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Customers shown in the table view.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """What-if: run the lake's calls through the rules and report what they would have
+    blocked, per rule and per customer (with the share of its traffic)."""
+    from tracehop.cli.detect import parse_time
+    from tracehop.errors import InputError
+    from tracehop.screening.replay import replay as run_replay
+    from tracehop.store import open_store
+
+    lo, hi = parse_time(since, "--since"), parse_time(until, "--until")
+    if lo and hi and lo >= hi:
+        raise InputError("--since must be before --until")
+    with open_store(ctx.obj) as store:
+        report = run_replay(ctx.obj, store, since=lo, until=hi, rules_file=rules, truth=truth)
+    data = report.as_dict()
+    if as_json:
+        emit_json(data)
+        return
+    console = stdout_console()
+    console.print(
+        f"{data['calls']:,} calls replayed through the rules of {esc(data['rules_from'])}: "
+        f"{data['blocked']:,} blocked, {data['allowed']:,} allowed "
+        f"({data['emergency_allowed']:,} emergency calls, always allowed)"
+    )
+    emit_rows(
+        ["rule_id", "kind", "value", "action", "mode", "blocked", "matched_in_monitor"],
+        [tuple(r.values()) for r in data["per_rule"]],
+        title="Per rule",
+    )
+    emit_rows(
+        ["customer", "calls", "blocked", "share_pct"],
+        [tuple(c.values()) for c in data["per_customer"]],
+        title="Per customer",
+        limit=limit,
+    )
+    t = data["truth"]
+    if t is not None:
+        console.print(
+            f"Against the truth: {t.get('illegal_blocked', 0):,} of {t.get('illegal', 0):,} "
+            f"illegal calls blocked, {t.get('legal_blocked', 0):,} of {t.get('legal', 0):,} "
+            "legal calls blocked"
+        )

@@ -19,6 +19,7 @@ from tracehop.errors import ConflictError, InputError, NotFoundError
 from tracehop.screening.rules import Emergency, Rule, make_rule
 from tracehop.store import Store
 from tracehop.store.models import (
+    Customer,
     DetectionFinding,
     ScreenAlert,
     ScreenProviderNotice,
@@ -284,7 +285,10 @@ def rules_from_finding(
 ) -> list[Rule]:
     """The rules a detection finding calls for (not stored): a flagged customer -> block the
     customer; a flagged caller ID -> block the caller ID; a campaign -> block each of its
-    customers. ``RUN_ID`` alone: every flagged customer and caller-ID finding of the run."""
+    customers. A flagged customer that is a carrier is an upstream provider: its rule is a
+    provider block, in monitor mode until a notice to the Commission is recorded (47 CFR
+    64.1200(k)(4)). ``RUN_ID`` alone: every flagged customer and caller-ID finding of the
+    run."""
     run, seq = parse_finding_id(finding_id)
     with store.session() as s:
         q = select(DetectionFinding).where(DetectionFinding.run_id == run)
@@ -318,15 +322,25 @@ def rules_from_finding(
         else:
             targets = [("customer", c) for c in f.evidence.get("customers", [])]
         for kind, value in targets:
+            rule_mode, rule_why = mode, why
+            if kind == "customer" and _is_carrier(store, value, f):
+                # a carrier upstream is a provider: blocking all its traffic is a (k)(4) block
+                kind = "provider"
+                if mode == "enforce" and not _has_notice(store, value):
+                    rule_mode = "monitor"
+                    rule_why += (
+                        "; monitor mode until a notice to the Commission is recorded "
+                        "(47 CFR 64.1200(k)(4))"
+                    )
             out.append(
                 make_rule(
                     kind,
                     value,
-                    reason=why,
+                    reason=rule_why,
                     emergency=emergency,
                     action="block",
                     sip_code=sip_code,
-                    mode=mode,
+                    mode=rule_mode,
                     author=author,
                     finding=f"{f.run_id}:{f.seq}",
                     expires_at=expires_at,
@@ -334,6 +348,23 @@ def rules_from_finding(
                 )
             )
     return out
+
+
+def _is_carrier(store: Store, customer: str, finding: DetectionFinding) -> bool:
+    """Whether ``customer`` is another provider: its customer record's kind, else the kind
+    the finding's evidence names."""
+    with store.session() as s:
+        row = s.get(Customer, customer)
+    if row is not None:
+        return row.kind == "carrier"
+    if finding.kind == "customer":
+        return (finding.evidence or {}).get("indicators", {}).get("customer_kind") == "carrier"
+    return False
+
+
+def _has_notice(store: Store, provider: str) -> bool:
+    with store.session() as s:
+        return _latest_notice(s, provider) is not None
 
 
 # --- alerts -----------------------------------------------------------------------------------
