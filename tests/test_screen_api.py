@@ -175,3 +175,81 @@ def test_served_process_reloads_rules_added_while_it_runs(home, cli) -> None:  #
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_velocity_alerts_reach_the_state_db_and_the_webhook(settings: Settings, cli) -> None:  # type: ignore[no-untyped-def]
+    from tracehop.screening.alerts import AlertSink
+    from tracehop.screening.engine import Screener, StoreSource
+    from tracehop.screening.index import make_call
+    from tracehop.times import FakeClock
+
+    posted: list[tuple[str, list[dict]]] = []
+
+    def post(url: str, batch: list[dict]) -> str:
+        posted.append((url, batch))
+        return "http 204"
+
+    clock = FakeClock()
+    with open_store(settings) as store:
+        rule = make_rule(
+            "rate",
+            "*",
+            reason="burst",
+            emergency=Emergency(),
+            rate="2/s",
+            subject="caller_id",
+            action="alert",
+        )
+        state.add_rule(store, rule, clock=clock)
+        sink = AlertSink(store, webhook="http://127.0.0.1:9/hook", post=post)
+        s = Screener(StoreSource(store), emergency=Emergency(), clock=clock, on_alert=sink)
+        actions = [s.decide(make_call("2025550143", "3125551234", "acme")).action for _ in range(5)]
+        sink.close()
+        assert actions == ["allow"] * 5  # an alert rule never blocks
+        stored = state.list_alerts(store)
+    assert [
+        (a["rule_id"], a["action"], a["subject"], a["count"], a["webhook_status"]) for a in stored
+    ] == [(1, "alert", "+12025550143", 3, "http 204")]
+    assert posted[0][0] == "http://127.0.0.1:9/hook" and posted[0][1][0]["limit"] == 2
+    got = cli.json("screen", "alerts", "--json")
+    assert [(a["subject"], a["window_seconds"]) for a in got] == [("+12025550143", 1)]
+
+
+def test_outcomes_posted_feed_the_short_share_trigger(settings: Settings) -> None:
+    settings = settings.replace(screen_token=TOKEN)
+    with open_store(settings) as store:
+        rule = make_rule(
+            "short_share",
+            "*",
+            reason="short",
+            emergency=Emergency(),
+            subject="customer",
+            share=0.5,
+            min_answered=3,
+        )
+        state.add_rule(store, rule)
+        service = serving(settings, store, watch=False)
+        try:
+            c = TestClient(create_screen_app(service, settings))
+            call = {"caller": "2025550143", "called": "3125551234", "upstream": "robo"}
+            for _ in range(3):
+                r = c.post(
+                    "/api/v1/screen/outcome",
+                    json={**call, "answered": True, "duration": 1.5},
+                    headers=AUTH,
+                )
+                assert r.json() == {"ok": True}
+            r = c.post(
+                "/api/v1/screen/outcome",
+                json={**call, "answered": True, "duration": -1},
+                headers=AUTH,
+            )
+            assert r.status_code == 422
+            d = c.post("/api/v1/screen/decide", json=call, headers=AUTH).json()
+            assert (d["action"], d["rule_id"], d["cause"]) == (
+                "block",
+                1,
+                "short-call share exceeded",
+            )
+        finally:
+            service.close()

@@ -145,3 +145,21 @@ def test_the_demo_turns_findings_into_rules_and_counts_what_they_stop(tmp_path: 
     )
     with open_store(Settings(home=tmp_path / "demo" / "homes" / s["providers"][0])) as store:
         assert state.load_rules(store)  # the rules are in the provider's home
+
+
+def test_replay_feeds_outcomes_to_short_share_rules(settings: Settings, tmp_path: Path) -> None:
+    lines = ["call_id,start,caller,called,upstream,duration,disposition"]
+    for i in range(60):  # robo: every third answered call is 2 s long
+        d = 2 if i % 3 == 0 else 40
+        lines.append(f"r{i},2025-03-03T10:{i:02d}:00Z,2025550100,312555{i:04d},robo,{d},answered")
+    path = tmp_path / "c.csv"
+    path.write_text("\n".join(lines) + "\n")
+    ingest([path], settings, provider="me")
+    rules = tmp_path / "r.csv"
+    rules.write_text(
+        "kind,value,subject,share,min_answered,window\nshort_share,*,customer,0.2,20,1h\n"
+    )
+    with open_store(settings) as store:
+        r = replay(settings, store, rules_file=rules).as_dict()
+    # the first 20 answered calls are needed before it judges; from then on 1 in 3 is short
+    assert r["blocked"] == 40 and r["per_rule"][0]["blocked"] == 40

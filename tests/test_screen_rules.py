@@ -281,3 +281,61 @@ def test_clashing_rules_and_provider_blocks_need_a_notice(settings: Settings) ->
         enforced = state.set_mode(store, monitor.id, "enforce", clock=clock)
         assert (enforced.mode, enforced.notice_id) == ("enforce", n.id)
         assert state.versions(store)[0] == 3  # three changes: add, add, enforce
+
+
+def test_short_call_share_trigger_counts_answered_outcomes() -> None:
+    clock = FakeClock()
+    alerts: list[dict] = []
+    s = Screener(
+        FixedSource(
+            [
+                rule(
+                    "short_share",
+                    "*",
+                    1,
+                    subject="customer",
+                    share=0.2,
+                    min_answered=10,
+                    window=900,
+                ),
+                rule(
+                    "short_share",
+                    "*",
+                    2,
+                    subject="caller_id",
+                    share=0.5,
+                    min_answered=5,
+                    action="alert",
+                    mode="monitor",
+                ),
+            ]
+        ),
+        emergency=E,
+        clock=clock,
+        on_alert=alerts.append,
+    )
+    call = make_call("+12025550143", OTHER, "acme")
+    for i in range(10):  # 10 answered, 1 short: 10% < 20%
+        s.record_outcome(call, answered=True, duration=3 if i == 0 else 60)
+        s.record_outcome(call, answered=False, duration=0)  # unanswered: not counted
+        clock.advance(1)
+    assert s.decide(call).action == "allow" and alerts == []
+    for _ in range(2):  # 12 answered, 3 short: 25% >= 20%
+        s.record_outcome(call, answered=True, duration=2)
+    d = s.decide(call)
+    assert (d.action, d.rule_id) == ("block", 1)
+    assert "short-call share 25% >= 20% over 12 answered calls" in d.reason
+    assert [a["rule_id"] for a in alerts] == [1]
+    assert s.decide(call).action == "block" and len(alerts) == 1  # alerted once a window
+    other = make_call("+12025550199", OTHER, "other")
+    assert s.decide(other).action == "allow"  # another customer
+    assert s.decide(make_call("+12025550143", "911", "acme")).action == "allow"
+    clock.advance(2000)  # two windows later nothing is left
+    assert s.decide(call).action == "allow"
+
+
+def test_short_share_rules_are_checked() -> None:
+    with pytest.raises(InputError, match="between 0 and 1"):
+        make_rule("short_share", "*", reason="x", emergency=E, subject="customer", share=2)
+    with pytest.raises(InputError, match="counted by one of"):
+        make_rule("short_share", "*", reason="x", emergency=E, subject="called", share=0.2)

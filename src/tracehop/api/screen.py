@@ -1,5 +1,6 @@
 """The screening HTTP API (``tracehop screen serve --http``), for integrations that cannot speak
-SIP redirect: ``POST /api/v1/screen/decide`` and Prometheus ``/metrics``. Every route but the
+SIP redirect: ``POST /api/v1/screen/decide``, ``POST /api/v1/screen/outcome`` (how a call
+ended, for short-call share triggers) and Prometheus ``/metrics``. Every route but the
 health check asks for ``TRACEHOP_SCREEN_TOKEN`` as a bearer token (the guard refuses before a
 byte of the body is read; docs/security.md).
 
@@ -34,6 +35,16 @@ class DecideRequest(BaseModel):
         default=None, max_length=200, description="The customer or provider it came from."
     )
     call_id: str | None = Field(default=None, max_length=200)
+
+
+class Outcome(BaseModel):
+    """How a call ended (the switch's CDR at hang-up): what short-call share rules count."""
+
+    caller: str = Field(max_length=200)
+    called: str = Field(max_length=200)
+    upstream: str | None = Field(default=None, max_length=200)
+    answered: bool
+    duration: float = Field(ge=0, le=86400 * 7, description="Answered seconds.")
 
 
 class DecideAnswer(BaseModel):
@@ -78,6 +89,12 @@ def create_screen_app(service: Service, settings: Settings) -> FastAPI:
         call = make_call(body.caller, body.called, body.upstream, body.call_id)
         d = screener.decide(call, source="http")
         return DecideAnswer(**d.as_dict(), cause=d.cause)
+
+    @api.post("/api/v1/screen/outcome")
+    async def outcome(body: Outcome) -> dict[str, Any]:
+        call = make_call(body.caller, body.called, body.upstream)
+        screener.record_outcome(call, answered=body.answered, duration=body.duration)
+        return {"ok": True}
 
     @api.get("/metrics")
     def prometheus() -> Response:

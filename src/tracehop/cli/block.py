@@ -75,7 +75,7 @@ def _rule_row(r: Rule) -> tuple[object, ...]:
     return (
         r.id,
         r.kind,
-        r.value if r.kind != "rate" else f"{r.value} {_rate_text(r)}",
+        r.value if r.kind not in ("rate", "short_share") else f"{r.value} {_rate_text(r)}",
         r.action,
         r.sip_code or "",
         r.mode,
@@ -87,6 +87,11 @@ def _rule_row(r: Rule) -> tuple[object, ...]:
 
 def _rate_text(r: Rule) -> str:
     p = r.params or {}
+    if r.kind == "short_share":
+        return (
+            f"short share >= {p.get('share')} of {p.get('min_answered')}+ answered in "
+            f"{p.get('window'):g} s per {p.get('subject')}"
+        )
     per = "s" if p.get("window") == 1 else "min"
     return f"{p.get('limit')}/{per} per {p.get('subject')}"
 
@@ -104,7 +109,11 @@ def _print_rules(rules: list[Rule], as_json: bool, verb: str) -> None:
         return
     console = stdout_console()
     for r in rules:
-        what = f"{r.kind} {r.value}" if r.kind != "rate" else f"rate {_rate_text(r)} ({r.value})"
+        what = (
+            f"{r.kind} {r.value}"
+            if r.kind not in ("rate", "short_share")
+            else f"{_rate_text(r)} ({r.value})"
+        )
         console.print(f"{verb} rule {r.id}: {r.action} {esc(what)} ({r.mode})")
 
 
@@ -152,14 +161,28 @@ def add(
             show_default=False,
         ),
     ] = None,
+    short_share: Annotated[
+        float | None,
+        typer.Option(
+            help="A short-call share trigger: over this share (0-1) of answered calls shorter "
+            "than 6 s, for the --customer or --caller-id given, or --each one.",
+            show_default=False,
+        ),
+    ] = None,
+    min_answered: Annotated[
+        int, typer.Option(help="With --short-share: answered calls needed before it judges.")
+    ] = 100,
+    window: Annotated[str, typer.Option(help="With --short-share: the window (15m, 1h).")] = "15m",
     each: Annotated[
         str | None,
         typer.Option(
-            help="With --rate: count for every customer, caller-id or called.", show_default=False
+            help="With --rate or --short-share: count for every customer, caller-id (or "
+            "called, for --rate).",
+            show_default=False,
         ),
     ] = None,
     action: Annotated[
-        str, typer.Option(help="block or allow (rate limits: block or alert).")
+        str, typer.Option(help="block or allow (rate and short-share: block or alert).")
     ] = "block",
     sip_code: SipOpt = None,
     mode: ModeOpt = "enforce",
@@ -176,7 +199,7 @@ def add(
     from tracehop.screening.service import emergency_of
     from tracehop.screening.state import add_rule
     from tracehop.store import open_store
-    from tracehop.times import SYSTEM
+    from tracehop.times import SYSTEM, parse_duration
 
     settings: Settings = ctx.obj
     targets = {
@@ -189,21 +212,26 @@ def add(
     }
     given = [(k, v) for k, v in targets.items() if v is not None]
     now = SYSTEM.now()
-    if rate is not None:
-        kind, value, subject = "rate", "*", None
+    if rate is not None and short_share is not None:
+        raise InputError("give --rate or --short-share, not both")
+    if rate is not None or short_share is not None:
+        kind, value, subject = ("rate" if rate is not None else "short_share"), "*", None
         if each is not None:
             subject = each.replace("-", "_")
             if given:
-                raise InputError("--rate with --each counts every one: give no other target")
+                raise InputError("--each counts every one: give no other target")
         elif len(given) == 1 and given[0][0] in ("customer", "caller_id", "called"):
             subject, value = given[0]
         else:
-            raise InputError("--rate needs one of --customer, --caller-id, --called, or --each")
+            raise InputError(
+                f"--{kind.replace('_', '-')} needs one of --customer, --caller-id, --called, "
+                "or --each"
+            )
     else:
         if len(given) != 1 or each is not None:
             raise InputError(
                 "give exactly one of --caller-id, --caller-prefix, --customer, --provider, "
-                "--called, --class (or --rate)"
+                "--called, --class (or --rate, --short-share)"
             )
         (kind, value), subject = given[0], None
     rule = make_rule(
@@ -218,6 +246,9 @@ def add(
         finding=finding,
         rate=rate,
         subject=subject,
+        share=short_share,
+        min_answered=min_answered,
+        window=parse_duration(window, what="--window"),
         expires_at=parse_when(expires, "--expires", now),
         now=now,
     )

@@ -173,3 +173,35 @@ def replay(
             f"illegal calls blocked, {t.get('legal_blocked', 0):,} of {t.get('legal', 0):,} "
             "legal calls blocked"
         )
+
+
+@app.command()
+def alerts(
+    ctx: typer.Context,
+    since: Annotated[
+        str | None, typer.Option(help="Only alerts from this time on (ISO 8601).")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Newest alerts shown.")] = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """Velocity triggers that fired (rate rules), newest first: blocks and alerts."""
+    from tracehop.cli.detect import parse_time
+    from tracehop.screening.state import list_alerts
+    from tracehop.store import open_store
+
+    with open_store(ctx.obj) as store:
+        found = list_alerts(store, since=parse_time(since, "--since"), limit=limit)
+    if as_json:
+        emit_json(found)
+        return
+    cols = [
+        "at",
+        "rule_id",
+        "action",
+        "subject_kind",
+        "subject",
+        "count",
+        "limit",
+        "window_seconds",
+    ]
+    emit_rows(cols, [tuple(a[c] for c in cols) for a in found], title="Velocity alerts")

@@ -22,7 +22,7 @@ import numpy as np
 from tracehop.screening.counters import SlidingWindow
 from tracehop.screening.index import ALLOW, Call, Decision, DnoSet, Index, build_index
 from tracehop.screening.metrics import Metrics
-from tracehop.screening.rules import KINDS, Emergency, Rule
+from tracehop.screening.rules import KINDS, SHORT_CALL_SECONDS, Emergency, Rule
 from tracehop.times import SYSTEM, Clock
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class Screener:
         self._rules: list[Rule] = []
         self._dno = DnoSet()
         self._versions: tuple[int, int] | None = None
-        self._windows: dict[tuple[int, float], SlidingWindow] = {}
+        self._windows: dict[tuple[int, str, float], SlidingWindow] = {}
         self._alerted: dict[tuple[int, str], float] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -191,8 +191,8 @@ class Screener:
         index = self._index
         decision = index.decide_static(call)
         undecided = decision is None or (decision.rule_id is None and not decision.emergency)
-        if undecided and (index.rates or index.monitor_rates):
-            decision = self._rates(index, call, now if at is None else at, decision)
+        if undecided and (index.velocity or index.monitor_velocity):
+            decision = self._velocity(index, call, now if at is None else at, decision)
         if decision is None:
             decision = ALLOW
         self._account(call, decision, source, started)
@@ -215,42 +215,47 @@ class Screener:
         if d.action == "block" and self.audit is not None and source != "check":
             self.audit.block(call, d, self.clock.now(), source)  # type: ignore[attr-defined]
 
-    def _rates(self, index: Index, call: Call, t: float, base: Decision | None) -> Decision | None:
-        """Velocity rules: count the call for each rate rule it falls under; the first
-        enforced block over its limit blocks; each limit crossed is alerted once a window."""
+    def _velocity(
+        self, index: Index, call: Call, t: float, base: Decision | None
+    ) -> Decision | None:
+        """Velocity rules: rate limits count the call; short-call shares read the outcomes
+        recorded so far. The first enforced block over its limit blocks; each limit crossed
+        is alerted once a window per rule and key."""
         monitored = list(base.monitored) if base is not None else []
         blocked: Decision | None = None
-        for rule in (*index.rates, *index.monitor_rates):
+        for rule in (*index.velocity, *index.monitor_velocity):
             p = rule.params or {}
-            subject = p.get("subject")
-            key = (
-                call.upstream
-                if subject == "customer"
-                else call.caller
-                if subject == "caller_id"
-                else call.called
-            )
+            key = _key(call, p.get("subject"))
             if not key or (rule.value != "*" and key != rule.value):
                 continue
-            window = self._windows.get((rule.id, p["window"]))
-            if window is None:
-                window = self._windows[(rule.id, p["window"])] = SlidingWindow(p["window"])
-            n = window.hit(key, t)
-            if n <= p["limit"]:
-                continue
-            self._alert(rule, key, n, t)
+            if rule.kind == "rate":
+                n = self._window(rule.id, "calls", p["window"]).hit(key, t)
+                if n <= p["limit"]:
+                    continue
+                why = f"over {p['limit']} calls in {p['window']:g} s"
+                self._alert(rule, key, t, count=n, limit=p["limit"], detail=why)
+            else:
+                answered = self._window(rule.id, "answered", p["window"]).count(key, t)
+                if answered < p["min_answered"]:
+                    continue
+                short = self._window(rule.id, "short", p["window"]).count(key, t)
+                if short / answered < p["share"]:
+                    continue
+                why = (
+                    f"short-call share {short / answered:.0%} >= {p['share']:.0%} over "
+                    f"{answered:.0f} answered calls in {p['window']:g} s"
+                )
+                self._alert(rule, key, t, count=short, limit=answered, detail=why)
             if rule.mode != "enforce":
                 monitored.append(rule.id)
             elif rule.action == "block" and blocked is None:
-                code = rule.sip_code or 603
                 blocked = Decision(
                     "block",
-                    code,
-                    f"rule {rule.id}: over {p['limit']} calls in {p['window']:g} s from "
-                    f"{subject} {key}: {rule.reason}",
+                    rule.sip_code or 603,
+                    f"rule {rule.id}: {why} from {p['subject']} {key}: {rule.reason}",
                     rule.id,
                     (),
-                    KINDS["rate"].cause,
+                    KINDS[rule.kind].cause,
                 )
         if blocked is not None:
             return Decision(
@@ -265,7 +270,34 @@ class Screener:
             return Decision("allow", None, "no rule matched", None, tuple(monitored))
         return base
 
-    def _alert(self, rule: Rule, key: str, n: float, t: float) -> None:
+    def _window(self, rule_id: int, what: str, seconds: float) -> SlidingWindow:
+        window = self._windows.get((rule_id, what, seconds))
+        if window is None:
+            window = self._windows[(rule_id, what, seconds)] = SlidingWindow(seconds)
+        return window
+
+    def record_outcome(
+        self, call: Call, *, answered: bool, duration: float, at: float | None = None
+    ) -> None:
+        """How a call ended (the switch's CDR, ``POST /api/v1/screen/outcome``, or a replay):
+        what short-call share rules count. Unanswered calls do not count (the share is of
+        answered calls)."""
+        rules = self._index.share_rules
+        if not rules or not answered:
+            return
+        t = self.clock.monotonic() if at is None else at
+        for rule in rules:
+            p = rule.params or {}
+            key = _key(call, p.get("subject"))
+            if not key or (rule.value != "*" and key != rule.value):
+                continue
+            self._window(rule.id, "answered", p["window"]).hit(key, t)
+            if duration < SHORT_CALL_SECONDS:
+                self._window(rule.id, "short", p["window"]).hit(key, t)
+
+    def _alert(
+        self, rule: Rule, key: str, t: float, *, count: float, limit: float, detail: str
+    ) -> None:
         p = rule.params or {}
         window = float(p["window"])
         bucket = t - (t % window)
@@ -280,9 +312,10 @@ class Screener:
             "action": rule.action if rule.mode == "enforce" else "alert",
             "subject_kind": p.get("subject", ""),
             "subject": key,
-            "count": int(n),
-            "limit": int(p["limit"]),
+            "count": int(count),
+            "limit": int(limit),
             "window_seconds": int(window),
+            "detail": detail,
         }
         if self.metrics is not None:
             self.metrics.alerts.labels(alert["action"]).inc()
@@ -301,3 +334,12 @@ class Screener:
             "decisions": dict(self.counts),
             "reload_failures": self.reload_failures,
         }
+
+
+def _key(call: Call, subject: object) -> str | None:
+    """The call field a velocity rule counts by."""
+    if subject == "customer":
+        return call.upstream
+    if subject == "caller_id":
+        return call.caller
+    return call.called

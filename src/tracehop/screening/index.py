@@ -28,6 +28,7 @@ from tracehop.screening.rules import (
     INVALID_GROUP,
     KINDS,
     SIP_CODES,
+    VELOCITY_KINDS,
     Emergency,
     Rule,
     public_cause,
@@ -230,13 +231,17 @@ class Index:
         self.next_change = next_change
         self.enforce = _Lookups()
         self.monitor = _Lookups()
-        self.rates: list[Rule] = []
-        self.monitor_rates: list[Rule] = []
+        self.velocity: list[Rule] = []  # rate limits and short-call shares (engine.py)
+        self.monitor_velocity: list[Rule] = []
         for rule in rules:
-            if rule.kind == "rate":
-                (self.rates if rule.mode == "enforce" else self.monitor_rates).append(rule)
+            if rule.kind in VELOCITY_KINDS:
+                (self.velocity if rule.mode == "enforce" else self.monitor_velocity).append(rule)
             else:
                 (self.enforce if rule.mode == "enforce" else self.monitor).add(rule)
+        # the rules that need call outcomes (Screener.record_outcome)
+        self.share_rules = [
+            r for r in (*self.velocity, *self.monitor_velocity) if r.kind == "short_share"
+        ]
         self.enforce.seal()
         self.monitor.seal()
         self._monitoring = not self.monitor.empty()

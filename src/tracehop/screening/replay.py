@@ -27,10 +27,22 @@ from tracehop.screening.index import Call, number
 from tracehop.screening.rules import Emergency, Rule, make_rule
 from tracehop.settings import Settings
 from tracehop.store import Store
-from tracehop.times import utc
+from tracehop.times import parse_duration, utc
 
 BATCH = 100_000
-RULE_COLUMNS = ("kind", "value", "action", "sip_code", "mode", "reason", "rate", "subject")
+RULE_COLUMNS = (
+    "kind",
+    "value",
+    "action",
+    "sip_code",
+    "mode",
+    "reason",
+    "rate",
+    "subject",
+    "share",
+    "min_answered",
+    "window",
+)
 
 
 @dataclass
@@ -125,6 +137,9 @@ def read_rules_file(path: Path, emergency: Emergency) -> list[Rule]:
                 mode=get.get("mode") or "enforce",
                 rate=get.get("rate"),
                 subject=(get.get("subject") or "").replace("-", "_") or None,
+                share=float(get["share"]) if get.get("share") else None,
+                min_answered=int(get.get("min_answered") or 100),
+                window=parse_duration(get.get("window") or "15m", what="window"),
             )
         except (InputError, ValueError) as exc:
             raise InputError(f"{path} rule {n}: {getattr(exc, 'message', exc)}") from None
@@ -185,7 +200,7 @@ def replay(
         where, params = _window(since, until)
         cols = (
             "c.call_id, c.start, coalesce(c.caller, c.caller_raw) AS caller, c.called, "
-            "c.called_raw, c.upstream"
+            "c.called_raw, c.upstream, c.disposition = 'answered' AS answered, c.duration"
         )
         if truth is not None:
             path = Path(truth) / "truth" / "calls.csv"
@@ -226,11 +241,15 @@ def _window(since: datetime | None, until: datetime | None) -> tuple[str, list[o
 def _run_batch(screener: Screener, report: ReplayReport, cols: dict[str, list]) -> None:
     values = list(cols.values())
     truth = report.truth
-    for call_id, start, caller, called, called_raw, upstream, illegal, truth_call in zip(
-        *values, strict=True
-    ):
+    shares = bool(screener.index.share_rules)
+    for row in zip(*values, strict=True):
+        call_id, start, caller, called, called_raw, upstream, answered, duration = row[:8]
+        illegal, truth_call = row[8:]
         call = Call(caller, called or number(called_raw), upstream, call_id)
-        d = screener.decide(call, source="replay", at=start.timestamp() if start else 0.0)
+        t = start.timestamp() if start else 0.0
+        d = screener.decide(call, source="replay", at=t)
+        if shares:  # how it ended, for short-call shares (counted as of its start)
+            screener.record_outcome(call, answered=bool(answered), duration=duration or 0, at=t)
         report.calls += 1
         report.customers[upstream or ""] += 1
         for rid in d.monitored:

@@ -11,7 +11,8 @@ How a call is decided (``index.Index.decide``; docs/screening.md):
    caller ID > caller prefix, longest first > called number > caller-ID class > customer >
    provider); an explicit allow of a more specific kind beats a block of a less specific one
    (a customer's one legal line allowed while the customer is blocked).
-3. If no rule decided, rate limits (velocity rules) are counted and may block or alert.
+3. If no rule decided, velocity rules (rate limits, short-call shares) are counted and may
+   block or alert.
 Rules in ``monitor`` mode are matched and counted but never change the answer.
 """
 
@@ -67,7 +68,7 @@ class RuleKind:
 
     name: str
     option: str  # the CLI option that makes one (tracehop block add)
-    field: str  # upstream | caller | called | class | rate
+    field: str  # upstream | caller | called | class | rate | velocity
     rank: int  # higher: more specific, wins over lower
     description: str
     basis: str  # the rule or practice that lets a provider apply it
@@ -140,8 +141,21 @@ KINDS: dict[str, RuleKind] = {
             "bursts and floods (DOMAIN.md: calls per second per customer and caller ID)",
             "call rate exceeded",
         ),
+        RuleKind(
+            "short_share",
+            "--short-share",
+            "velocity",
+            0,
+            "share of answered calls shorter than 6 s per customer or caller ID over a window "
+            "(15 min by default), after a minimum of answered calls",
+            "short duration (DOMAIN.md; a published rule: over 20% after 100-120 attempts an hour)",
+            "short-call share exceeded",
+        ),
     )
 }
+VELOCITY_KINDS = ("rate", "short_share")
+SHORT_CALL_SECONDS = 6.0  # answered calls shorter than this are "short" (DOMAIN.md)
+SHARE_SUBJECTS = ("customer", "caller_id")
 
 
 @dataclass(frozen=True)
@@ -158,7 +172,8 @@ class Rule:
     author: str = ""
     finding: str | None = None
     case_id: str | None = None
-    params: dict[str, Any] | None = None  # rate: subject, limit, window (seconds)
+    # rate: subject, limit, window (s); short_share: subject, share, min_answered, window (s)
+    params: dict[str, Any] | None = None
     notice_id: int | None = None
     starts_at: datetime | None = None
     expires_at: datetime | None = None
@@ -292,6 +307,9 @@ def make_rule(
     case_id: str | None = None,
     rate: str | None = None,
     subject: str | None = None,
+    share: float | None = None,
+    min_answered: int = 100,
+    window: float = 900.0,
     starts_at: datetime | None = None,
     expires_at: datetime | None = None,
     now: datetime | None = None,
@@ -312,6 +330,22 @@ def make_rule(
             raise InputError(f"a rate limit counts by one of {', '.join(RATE_SUBJECTS)}")
         limit, window = parse_rate(rate or "")
         params = {"subject": subject, "limit": limit, "window": window}
+        value = "*" if value in ("", "*") else normalize_value(_subject_kind(subject), value)
+    elif kind == "short_share":
+        if action not in RATE_ACTIONS:
+            raise InputError(f"a short-call share's --action is block or alert, not {action!r}")
+        if subject not in SHARE_SUBJECTS:
+            raise InputError(f"a short-call share is counted by one of {', '.join(SHARE_SUBJECTS)}")
+        if share is None or not 0 < share < 1:
+            raise InputError("--short-share is a share between 0 and 1 (e.g. 0.2)")
+        if min_answered < 1 or not 1 <= window <= 86400:
+            raise InputError("--min-answered must be 1 or more and --window 1 s to 24 h")
+        params = {
+            "subject": subject,
+            "share": float(share),
+            "min_answered": int(min_answered),
+            "window": float(window),
+        }
         value = "*" if value in ("", "*") else normalize_value(_subject_kind(subject), value)
     else:
         if action not in ACTIONS:

@@ -394,6 +394,7 @@ def list_alerts(store: Store, *, since: datetime | None = None, limit: int = 100
                 "count": a.count,
                 "limit": a.limit,
                 "window_seconds": a.window_seconds,
+                "detail": a.detail,
                 "webhook_status": a.webhook_status,
             }
             for a in s.scalars(q)

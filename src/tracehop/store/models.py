@@ -337,9 +337,11 @@ class ScreenAlert(Base):
     action: Mapped[str] = mapped_column(String(10))  # alert | block
     subject_kind: Mapped[str] = mapped_column(String(20))  # customer | caller_id | called
     subject: Mapped[str] = mapped_column(String(200))
+    # rate: calls counted and the limit; short_share: short calls and answered calls
     count: Mapped[int] = mapped_column(Integer)
     limit: Mapped[int] = mapped_column(Integer)
     window_seconds: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(Text)  # what crossed which limit, in words
     webhook_status: Mapped[str | None] = mapped_column(String(100))
 
 

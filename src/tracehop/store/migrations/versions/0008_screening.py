@@ -77,6 +77,7 @@ def upgrade() -> None:
         sa.Column("count", sa.Integer, nullable=False),
         sa.Column("limit", sa.Integer, nullable=False),
         sa.Column("window_seconds", sa.Integer, nullable=False),
+        sa.Column("detail", sa.Text, nullable=False),
         sa.Column("webhook_status", sa.String(100)),
     )
     op.create_table(
