@@ -210,30 +210,8 @@ def add(
         "called": called,
         "class": class_,
     }
-    given = [(k, v) for k, v in targets.items() if v is not None]
     now = SYSTEM.now()
-    if rate is not None and short_share is not None:
-        raise InputError("give --rate or --short-share, not both")
-    if rate is not None or short_share is not None:
-        kind, value, subject = ("rate" if rate is not None else "short_share"), "*", None
-        if each is not None:
-            subject = each.replace("-", "_")
-            if given:
-                raise InputError("--each counts every one: give no other target")
-        elif len(given) == 1 and given[0][0] in ("customer", "caller_id", "called"):
-            subject, value = given[0]
-        else:
-            raise InputError(
-                f"--{kind.replace('_', '-')} needs one of --customer, --caller-id, --called, "
-                "or --each"
-            )
-    else:
-        if len(given) != 1 or each is not None:
-            raise InputError(
-                "give exactly one of --caller-id, --caller-prefix, --customer, --provider, "
-                "--called, --class (or --rate, --short-share)"
-            )
-        (kind, value), subject = given[0], None
+    kind, value, subject = _target(targets, rate, short_share, each)
     rule = make_rule(
         kind,
         value,
@@ -255,6 +233,32 @@ def add(
     with open_store(settings) as store:
         stored = add_rule(store, rule)
     _print_rules([stored], as_json, "added")
+
+
+def _target(
+    targets: dict[str, str | None], rate: str | None, short_share: float | None, each: str | None
+) -> tuple[str, str, str | None]:
+    """(kind, value, subject) from the target options of ``block add``."""
+    given = [(k, v) for k, v in targets.items() if v is not None]
+    if rate is not None and short_share is not None:
+        raise InputError("give --rate or --short-share, not both")
+    if rate is None and short_share is None:
+        if len(given) != 1 or each is not None:
+            raise InputError(
+                "give exactly one of --caller-id, --caller-prefix, --customer, --provider, "
+                "--called, --class (or --rate, --short-share)"
+            )
+        return given[0][0], given[0][1] or "", None
+    kind = "rate" if rate is not None else "short_share"
+    if each is not None:
+        if given:
+            raise InputError("--each counts every one: give no other target")
+        return kind, "*", each.replace("-", "_")
+    if len(given) == 1 and given[0][0] in ("customer", "caller_id", "called"):
+        return kind, given[0][1] or "", given[0][0]
+    raise InputError(
+        f"--{kind.replace('_', '-')} needs one of --customer, --caller-id, --called, or --each"
+    )
 
 
 @app.command("list")
