@@ -10,7 +10,7 @@ PIP := $(BIN)/python -m pip
 TEST_DEBS := postgresql kamailio sip-tester
 DEMO_HOME ?= demo-home
 
-.PHONY: demo test test-fast lock lint format bench bench-ingest bench-lookup bench-hub bench-detect bench-cli system-deps clean docs-cli
+.PHONY: demo test test-fast lock lint format bench bench-ingest bench-lookup bench-hub bench-detect bench-cli bench-screen bench-screen-sip system-deps clean docs-cli
 
 # Debian ships venv separately (python3-venv): install it as root when it is missing.
 $(BIN)/python:
@@ -69,7 +69,7 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
-bench: bench-ingest bench-lookup bench-hub bench-detect bench-cli
+bench: bench-ingest bench-lookup bench-hub bench-detect bench-cli bench-screen bench-screen-sip
 
 bench-ingest: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/ingest.py $(BENCH_ARGS)
@@ -85,6 +85,13 @@ bench-detect: $(VENV)/.installed-dev
 
 bench-cli: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/cli.py $(BENCH_ARGS)
+
+bench-screen: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/screen.py $(BENCH_ARGS)
+
+# SIPp against the redirect server and against Kamailio alone (BENCH_ARGS: SECONDS RATES...)
+bench-screen-sip: $(VENV)/.installed-dev system-deps
+	PY=$(CURDIR)/$(BIN)/python benchmarks/screen_sip.sh $(BENCH_ARGS)
 
 docs-cli: $(VENV)/.installed
 	$(BIN)/python -m tracehop.cli.docgen > docs/cli.md.tmp && mv docs/cli.md.tmp docs/cli.md

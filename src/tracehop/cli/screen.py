@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -47,6 +48,10 @@ def check(
     stdout_console().print(line)
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 @app.command()
 def serve(
     ctx: typer.Context,
@@ -77,6 +82,8 @@ def serve(
         raise ConfigError(
             "--http needs a token: set TRACEHOP_SCREEN_TOKEN (clients send it as a bearer token)"
         )
+    # SIGTERM (systemd, docker stop) stops it like Ctrl-C: the audit log is written out first
+    signal.signal(signal.SIGTERM, _interrupt)
     with open_store(settings) as store:
         service = serving(settings, store)
         server = SipServer(redirect_core(settings, service), host, port)

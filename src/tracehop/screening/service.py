@@ -53,6 +53,7 @@ def serving(
         log=log,
         metrics=metrics,
         on_alert=alerts,
+        freeze_gc=True,
     )
     if watch:
         screener.watch(settings.screen_reload)

@@ -30,7 +30,7 @@ import ipaddress
 import logging
 import socket
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -148,18 +148,22 @@ class RedirectCore:
         self.clock = clock
         self.metrics = metrics
         self.counts: Counter[str] = Counter()
+        # transactions answered: key -> [answer, expiry]; two queues in time order (Timer H
+        # from the INVITE, Timer I from the ACK) let old ones go a few at a time, never in
+        # one long pause
         self._tx: dict[tuple[str, ...], list] = {}
-        self._next_sweep = 0.0
+        self._timer_h: deque[tuple[float, tuple[str, ...]]] = deque()
+        self._timer_i: deque[tuple[float, tuple[str, ...]]] = deque()
 
     def _count(self, kind: str) -> None:
         self.counts[kind] += 1
         if self.metrics is not None:
-            self.metrics.sip.labels(kind).inc()  # type: ignore[attr-defined]
+            self.metrics.sip[kind] += 1  # type: ignore[attr-defined]
 
     def handle(self, data: bytes, addr: tuple[str, int]) -> bytes | None:
         now = self.clock.monotonic()
-        if now >= self._next_sweep:
-            self._sweep(now)
+        self._expire(self._timer_h, now)
+        self._expire(self._timer_i, now)
         try:
             msg = parse(data)
             if not msg.is_request:
@@ -185,12 +189,14 @@ class RedirectCore:
             if len(self._tx) >= MAX_TRANSACTIONS:
                 self._tx.pop(next(iter(self._tx)))
             self._tx[key] = [out, now + TIMER_H]
+            self._timer_h.append((now + TIMER_H, key))
             return out
         if method == "ACK":
             self._count("ack")
             entry = self._tx.get(key)
-            if entry is not None:
-                entry[1] = min(entry[1], now + TIMER_I)
+            if entry is not None and entry[1] > now + TIMER_I:
+                entry[1] = now + TIMER_I
+                self._timer_i.append((now + TIMER_I, key))
             return None
         if method == "CANCEL":
             self._count("cancel")
@@ -243,9 +249,13 @@ class RedirectCore:
             extra.append(("X-Tracehop-Emergency", "yes"))
         return response(msg, 302, "Moved Temporarily", extra)
 
-    def _sweep(self, now: float) -> None:
-        self._tx = {k: e for k, e in self._tx.items() if e[1] > now}
-        self._next_sweep = now + 1.0
+    def _expire(self, queue: deque[tuple[float, tuple[str, ...]]], now: float) -> None:
+        tx = self._tx
+        while queue and queue[0][0] <= now:
+            _, key = queue.popleft()
+            entry = tx.get(key)
+            if entry is not None and entry[1] <= now:
+                del tx[key]
 
     @property
     def transactions(self) -> int:
@@ -316,8 +326,13 @@ class SipServer:
         self._stop_event = stop
         if ready is not None:
             loop.call_soon(ready.set)
+        task = loop.create_task(self._serve(stop))
         try:
-            loop.run_until_complete(self._serve(stop))
+            loop.run_until_complete(task)
+        except KeyboardInterrupt:
+            stop.set()  # close the socket's transport, then let the caller stop
+            loop.run_until_complete(task)
+            raise
         finally:
             loop.close()
 

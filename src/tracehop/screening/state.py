@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from tracehop.errors import ConflictError, InputError, NotFoundError
@@ -134,47 +134,65 @@ def _require_notice(session: Session, rule: Rule) -> int | None:
     return notice.id
 
 
-def _clash(session: Session, rule: Rule, now: datetime) -> ScreenRule | None:
-    q = select(ScreenRule).where(
-        ScreenRule.kind == rule.kind,
-        ScreenRule.value == rule.value,
-        ScreenRule.removed_at.is_(None),
-    )
-    for row in session.scalars(q):
-        same_rate = row.params == rule.params if rule.kind == "rate" else True
-        expired = row.expires_at is not None and utc(row.expires_at) <= now
-        if same_rate and not expired:
-            return row
-    return None
+def _clashes(session: Session, rules: list[Rule], now: datetime) -> None:
+    """Refuse a rule when one in force already applies to the same kind and value (and, for
+    velocity rules, the same limits), among the stored rules and within ``rules``."""
+    wanted = {(r.kind, r.value) for r in rules}
+    seen: dict[tuple[str, str, str], int | None] = {}
+    for kind in {k for k, _ in wanted}:
+        values = [v for k, v in wanted if k == kind]
+        for start in range(0, len(values), 500):
+            q = select(ScreenRule).where(
+                ScreenRule.kind == kind,
+                ScreenRule.value.in_(values[start : start + 500]),
+                ScreenRule.removed_at.is_(None),
+            )
+            for row in session.scalars(q):
+                if row.expires_at is None or utc(row.expires_at) > now:
+                    seen[(row.kind, row.value, _params_key(row.params))] = row.id
+    for rule in rules:
+        key = (rule.kind, rule.value, _params_key(rule.params))
+        if key in seen:
+            rid = seen[key]
+            which = f"rule {rid} already applies" if rid else "two of these rules apply"
+            raise ConflictError(
+                f"{which} to {rule.kind} {rule.value}: remove it first"
+                + (f" (tracehop block remove {rid})" if rid else "")
+            )
+        seen[key] = None
+
+
+def _params_key(params: dict | None) -> str:
+    return "" if not params else repr(sorted(params.items()))
 
 
 def add_rules(store: Store, rules: Iterable[Rule], *, clock: Clock = SYSTEM) -> list[Rule]:
     """Store checked rules (``rules.make_rule``) in one transaction: all or none."""
     now = clock.now()
-    stored: list[Rule] = []
+    batch = list(rules)
     with store.session() as s:
-        for rule in rules:
-            clash = _clash(s, rule, now)
-            if clash is not None:
-                raise ConflictError(
-                    f"rule {clash.id} already applies to {rule.kind} {rule.value} "
-                    f"({clash.action}, {clash.mode}): remove it first (tracehop block remove "
-                    f"{clash.id})"
-                )
+        _clashes(s, batch, now)
+        rows = []
+        for rule in batch:
             notice_id = _require_notice(s, rule)
-            row = ScreenRule(
-                **{
+            rows.append(
+                {
                     **{f: getattr(rule, f) for f in RULE_FIELDS},
                     "notice_id": notice_id,
                     "starts_at": rule.starts_at or now,
                     "created_at": now,
                 }
             )
-            s.add(row)
-            s.flush()
-            stored.append(_rule(row))
+        ids: list[int] = []
+        for start in range(0, len(rows), 5000):  # one executemany per batch (RETURNING ids)
+            part = rows[start : start + 5000]
+            q = insert(ScreenRule).returning(ScreenRule.id, sort_by_parameter_order=True)
+            ids.extend(s.scalars(q, part).all())
         bump(s, "rules", now)
-    return stored
+    return [
+        Rule(id=i, **{**{f: utc(r[f]) if f.endswith("_at") else r[f] for f in RULE_FIELDS}})
+        for i, r in zip(ids, rows, strict=True)
+    ]
 
 
 def add_rule(store: Store, rule: Rule, *, clock: Clock = SYSTEM) -> Rule:
