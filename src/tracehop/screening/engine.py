@@ -193,34 +193,35 @@ class Screener:
     def decide(self, call: Call, *, source: str = "api", at: float | None = None) -> Decision:
         """Decide one call. ``at``: the call's own time in seconds (a replay), which the rate
         counters use instead of the clock."""
-        started = time.perf_counter()
+        metrics = self.metrics
+        started = time.perf_counter() if metrics is not None else 0.0
         now = self.clock.monotonic()
         if now >= self._deadline:
             self._build()  # a rule started or expired
         index = self._index
-        decision = index.decide_static(call)
-        undecided = decision is None or (decision.rule_id is None and not decision.emergency)
+        d = index.decide_static(call)
+        undecided = d is None or (d.rule_id is None and not d.emergency)
         if undecided and (index.velocity or index.monitor_velocity):
-            decision = self._velocity(index, call, now if at is None else at, decision)
-        if decision is None:
-            decision = ALLOW
-        self._account(call, decision, source, started)
-        return decision
-
-    def _account(self, call: Call, d: Decision, source: str, started: float) -> None:
-        self.counts[d.action] += 1
+            d = self._velocity(index, call, now if at is None else at, d)
+        if d is None:
+            d = ALLOW
+        # counted here rather than in a helper: this runs for every call
+        counts = self.counts
+        counts[d.action] += 1
         if d.rule_id is not None:
             self.by_rule[d.rule_id] += 1
-        for rid in d.monitored:
-            self.by_rule[rid] += 1
+        if d.monitored:
+            for rid in d.monitored:
+                self.by_rule[rid] += 1
         if d.emergency:
-            self.counts["emergency"] += 1
-        if self.metrics is not None:
-            self.metrics.decided(
+            counts["emergency"] += 1
+        if metrics is not None:
+            metrics.decided(
                 d.action, source, time.perf_counter() - started, len(d.monitored), d.emergency
             )
         if d.action == "block" and self.audit is not None and source != "check":
             self.audit.block(call, d, self.clock.now(), source)  # type: ignore[attr-defined]
+        return d
 
     def _velocity(
         self, index: Index, call: Call, t: float, base: Decision | None

@@ -40,6 +40,7 @@ COMPACT = {
 REQUIRED = ("via", "from", "to", "call-id", "cseq")
 _TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 _FOLD = re.compile(r"\r?\n[ \t]+")
+_HEADER = re.compile(r"([^:\n]*):[ \t]*([^\n]*?)[ \t\r]*\n")
 # header names seen, as their canonical lower-case long form (None: not a token); bounded
 _NAMES: dict[str, str | None] = {}
 _MAX_NAMES = 4096
@@ -123,25 +124,25 @@ def parse(data: bytes) -> Message:
         head, body = (text[:cut], data[cut + 2 :]) if cut >= 0 else (text, b"")
     if "\n " in head or "\n\t" in head:
         head = _FOLD.sub(" ", head)  # RFC 3261 7.3.1: folded lines are one header
-    lines = head.replace("\r\n", "\n").split("\n")
-    while lines and not lines[0]:
-        lines.pop(0)  # RFC 3261 7.5: CRLFs before the start line are ignored
-    if not lines:
+    head = head.lstrip("\r\n")  # RFC 3261 7.5: CRLFs before the start line are ignored
+    if not head:
         raise SipError("empty message")
-    if len(lines) > MAX_HEADERS:
+    nl = head.find("\n")
+    rest = head[nl + 1 :] + "\n" if nl >= 0 else ""
+    lines = rest.count("\n")
+    if lines > MAX_HEADERS:
         raise SipError("too many header lines")
     msg = Message()
-    _start_line(msg, lines[0])
+    _start_line(msg, (head[:nl] if nl >= 0 else head).rstrip("\r"))
+    # one match a header line (a line without a colon matches nothing: counted below)
+    pairs = _HEADER.findall(rest)
+    if len(pairs) != lines:
+        raise SipError("header line without a name")
     headers = msg.headers
-    for i in range(1, len(lines)):
-        line = lines[i]
-        raw, colon, value = line.partition(":")
-        if not colon:
-            raise SipError("header line without a name")
+    for raw, value in pairs:
         name = _NAMES.get(raw)
         if name is None:
             name = _name(raw)
-        value = value.strip()
         found = headers.get(name)
         if found is None:
             headers[name] = [value]
