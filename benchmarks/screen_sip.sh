@@ -60,7 +60,7 @@ with open_store(load_settings(home=home)) as store:
     state.add_rules(store, rules)
 EOF
 SCREEN=$(free_port)
-env -u TRACEHOP_HOME "$PY" -m tracehop --home "$HOME_DIR" screen serve --sip "127.0.0.1:$SCREEN" \
+env -u TRACEHOP_HOME "$PY" -m tracehop --home "$HOME_DIR" screen serve --sip "127.0.0.1:$SCREEN" --workers "${WORKERS:-1}" \
   >"$WORK/screen.log" 2>&1 &
 PIDS+=($!)
 

@@ -352,3 +352,54 @@ def test_a_real_udp_server_survives_garbage_and_keeps_answering() -> None:
     finally:
         sock.close()
         server.stop()
+
+
+def test_several_worker_processes_answer_on_one_socket(cli, home) -> None:  # type: ignore[no-untyped-def]
+    """tracehop screen serve --workers 2: every INVITE answered, every block audited once,
+    and SIGTERM stops the workers too."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from test_screen_kamailio import answers_options, free_port
+    from tracehop.screening.audit import read_log
+
+    cli.json("block", "add", "--customer", "bad-trunk", "--reason", "x", "--json")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACEHOP_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tracehop", "--home", str(home), "screen", "serve",
+         "--sip", f"127.0.0.1:{port}", "--workers", "2"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert answers_options(port)
+        time.sleep(2)  # the second worker loads its rules
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(5)
+            s.bind(("127.0.0.1", 0))
+            answers = []
+            for i in range(60):
+                up = "bad-trunk" if i % 2 else "good"
+                s.sendto(
+                    invite(branch=f"z9hG4bK-w{i}", call_id=f"w{i}", extra=f"X-Upstream: {up}\r\n"),
+                    ("127.0.0.1", port),
+                )
+                answers.append(s.recvfrom(65535)[0].split(b" ", 2)[1])
+        assert answers == [b"603" if i % 2 else b"302" for i in range(60)]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    children = [p for p in os.listdir("/proc") if p.isdigit() and _parent(p) == proc.pid]
+    assert children == []
+    blocks = [e for e in read_log(home / "screening") if e["event"] == "block"]
+    assert sorted(e["call_id"] for e in blocks) == sorted(f"w{i}" for i in range(1, 60, 2))
+
+
+def _parent(pid: str) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None

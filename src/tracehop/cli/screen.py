@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from tracehop.cli.output import emit_json, emit_rows, esc, stdout_console
+from tracehop.errors import InputError
 
 if TYPE_CHECKING:
     from tracehop.settings import Settings
@@ -66,11 +67,24 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Processes answering SIP on the one socket (each decides with its own "
+            "counters; /metrics counts the first).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the SIP redirect server: 302 to continue, 603/607/608 with a Reason header to block
     (docs/screening.md). Rules are reloaded when they change. Ctrl-C stops it."""
-    from tracehop.screening.service import parse_address, redirect_core, serving
-    from tracehop.screening.sip import SipServer
+    from tracehop.screening.service import (
+        fork_workers,
+        parse_address,
+        redirect_core,
+        serving,
+        stop_workers,
+    )
+    from tracehop.screening.sip import SipServer, bind_udp
     from tracehop.store import open_store
 
     settings: Settings = ctx.obj
@@ -82,36 +96,40 @@ def serve(
         raise ConfigError(
             "--http needs a token: set TRACEHOP_SCREEN_TOKEN (clients send it as a bearer token)"
         )
+    if workers < 1:
+        raise InputError("--workers must be 1 or more")
+    sock = bind_udp(host, port)
+    pids = fork_workers(settings, sock, workers - 1)  # before any thread starts
     # SIGTERM (systemd, docker stop) stops it like Ctrl-C: the audit log is written out first
     signal.signal(signal.SIGTERM, _interrupt)
-    with open_store(settings) as store:
-        service = serving(settings, store)
-        server = SipServer(redirect_core(settings, service), host, port)
-        console = stdout_console()
-        console.print(
-            f"screening: SIP redirect server on udp {esc(server.host)}:{server.port}, "
-            f"{len(service.screener.index.rules)} rules in force"
-        )
-        try:
-            if web is None:
-                server.run()
-            else:
-                from tracehop.api.screen import create_screen_app
-                from tracehop.api.server import serve as serve_app
+    try:
+        with open_store(settings) as store:
+            service = serving(settings, store)
+            server = SipServer(redirect_core(settings, service), sock=sock)
+            console = stdout_console()
+            console.print(
+                f"screening: SIP redirect server on udp {esc(server.host)}:{server.port} "
+                f"({workers} process{'es' if workers > 1 else ''}), "
+                f"{len(service.screener.index.rules)} rules in force"
+            )
+            try:
+                if web is None:
+                    server.run()
+                else:
+                    from tracehop.api.screen import create_screen_app
+                    from tracehop.api.server import serve as serve_app
 
-                server.start()
-                console.print(f"screening: HTTP decide API on http://{esc(web[0])}:{web[1]}")
-                serve_app(
-                    create_screen_app(service, settings),
-                    host=web[0],
-                    port=web[1],
-                    settings=settings,
-                )
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.stop()
-            service.close()
+                    server.start()
+                    console.print(f"screening: HTTP decide API on http://{esc(web[0])}:{web[1]}")
+                    app = create_screen_app(service, settings)
+                    serve_app(app, host=web[0], port=web[1], settings=settings)
+            except KeyboardInterrupt:
+                pass
+            finally:
+                server.stop()
+                service.close()
+    finally:
+        stop_workers(pids)
 
 
 @app.command()
@@ -143,7 +161,6 @@ def replay(
     """What-if: run the lake's calls through the rules and report what they would have
     blocked, per rule and per customer (with the share of its traffic)."""
     from tracehop.cli.detect import parse_time
-    from tracehop.errors import InputError
     from tracehop.screening.replay import replay as run_replay
     from tracehop.store import open_store
 

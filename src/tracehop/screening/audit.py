@@ -95,9 +95,7 @@ class DecisionLog:
 
     def _write(self, batch: list[tuple[str, dict[str, object]]]) -> None:
         text = "".join(json.dumps(e, default=str) + "\n" for _kind, e in batch)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "a", encoding="utf-8") as fh:
-            fh.write(text)
+        _append(self.path, text)
         if self.cdrs:
             self._write_cdrs([e for kind, e in batch if kind == "block"])
 
@@ -128,9 +126,7 @@ class DecisionLog:
                         e["rule_id"],
                     ]
                 )
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            with os.fdopen(fd, "a", encoding="utf-8") as fh:
-                fh.write(buf.getvalue())
+            _append(path, buf.getvalue())
 
     def _run(self) -> None:
         while not self._stop:
@@ -143,6 +139,19 @@ class DecisionLog:
         self._wake.set()
         self._thread.join(timeout=5)
         self.flush()
+
+
+def _append(path: Path, text: str) -> None:
+    """One ``write`` of the whole batch to a file opened for appending: lines from several
+    server processes (``--workers``) never interleave within a line."""
+    data = text.encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 def read_log(folder: Path) -> list[dict[str, object]]:

@@ -3,6 +3,10 @@ screen check|serve``, the HTTP decide API, the demo."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import socket
 from dataclasses import dataclass
 
 from tracehop.errors import InputError
@@ -101,3 +105,54 @@ def parse_address(text: str, option: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise InputError(f"{option} {text!r}: give HOST:PORT, e.g. 127.0.0.1:5070")
     return host, int(port)
+
+
+def fork_workers(settings: Settings, sock: socket.socket, count: int) -> list[int]:
+    """``count`` more redirect server processes reading the same UDP socket (the kernel hands
+    each datagram to one of them), each with its own screener over the same state DB. Call
+    before any thread is started. Returns their process ids; stop them with SIGTERM.
+
+    Each worker keeps its own transactions and counters: a retransmission that reaches
+    another worker is decided again (the same rules give the same answer, To tag included),
+    and rate limits count per worker."""
+    pids: list[int] = []
+    for _ in range(count):
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 0
+            try:
+                _worker(settings, sock)
+            except BaseException:
+                code = 1
+            os._exit(code)
+        pids.append(pid)
+    return pids
+
+
+def _worker(settings: Settings, sock: socket.socket) -> None:
+    from tracehop.screening.sip import SipServer
+    from tracehop.store import open_store
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
+    with open_store(settings) as store:
+        service = serving(settings, store)
+        try:
+            SipServer(redirect_core(settings, service), sock=sock).run()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            service.close()
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_workers(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    for pid in pids:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
