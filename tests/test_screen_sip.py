@@ -403,3 +403,11 @@ def _parent(pid: str) -> int | None:
             return int(fh.read().rsplit(")", 1)[1].split()[1])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def test_unicode_digits_are_not_digits() -> None:
+    """Found by the fuzz test: '²' is a digit to str.isdigit but not to int."""
+    c = core()
+    assert c.handle(invite().replace(b"CSeq: 1", b"CSeq: \xb21"), ADDR) is None
+    r = answer(c, invite(caller="+1\xb2025550143", branch="z9hG4bK-sup"))
+    assert r.code == 302

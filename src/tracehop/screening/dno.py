@@ -64,12 +64,12 @@ class DnoList:
 def _digits(value: str) -> int | None:
     """The E.164 digits of a number as a DNO file gives it, or None."""
     v = value.strip().strip('"').strip()
-    if v.isdigit():
+    if v.isascii() and v.isdigit():
         if len(v) == 10:
             return int("1" + v)
         if len(v) == 11 and v[0] == "1":
             return int(v)
-    elif len(v) == 12 and v[:2] == "+1" and v[2:].isdigit():
+    elif len(v) == 12 and v[:2] == "+1" and v[2:].isascii() and v[2:].isdigit():
         return int(v[1:])
     e164 = to_e164(v)
     return int(e164[1:]) if e164 else None

@@ -102,7 +102,8 @@ class DnoSet:
         if not isinstance(caller, str) or len(caller) < 2 or caller[0] != "+":
             return False
         digits = caller[1:]
-        return digits.isdigit() and int(digits) in self._numbers
+        # isascii: str.isdigit() is also true of digits int() refuses (superscripts)
+        return digits.isascii() and digits.isdigit() and int(digits) in self._numbers
 
 
 @dataclass
@@ -159,7 +160,7 @@ class _Lookups:
         if self.dno is not None and caller in dno:
             return self.dno
         if self.classes:
-            cls = caller_id_class(caller if caller and caller[0] == "+" else None, call.called)
+            cls = caller_id_class(_e164(caller), call.called)
             rule = self.classes.get(cls.value)
             if rule is None and cls in INVALID_GROUP:
                 rule = self.classes.get("invalid")
@@ -186,7 +187,7 @@ class _Lookups:
         if self.dno is not None and caller in dno:
             found.append(self.dno)
         if self.classes:
-            cls = caller_id_class(caller if caller and caller[0] == "+" else None, call.called)
+            cls = caller_id_class(_e164(caller), call.called)
             for name in (cls.value, "invalid" if cls in INVALID_GROUP else None):
                 if name and name in self.classes:
                     found.append(self.classes[name])
@@ -316,3 +317,8 @@ def make_call(
 ) -> Call:
     """A :class:`Call` from numbers as a switch or a person gives them."""
     return Call(number(caller), number(called), upstream or None, call_id)
+
+
+def _e164(caller: str | None) -> str | None:
+    """``caller`` if it is an E.164 number (``tracehop.numbers`` classifies only those)."""
+    return caller if caller and caller[0] == "+" and caller.isascii() else None

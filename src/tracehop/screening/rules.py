@@ -243,7 +243,7 @@ def _digits(value: str) -> str:
     user = value.split("@", 1)[0].split(";", 1)[0]
     if ":" in user:
         user = user.split(":", 1)[1]
-    return "".join(ch for ch in user if ch.isdigit())
+    return "".join(ch for ch in user if "0" <= ch <= "9")
 
 
 def parse_rate(text: str) -> tuple[int, int]:

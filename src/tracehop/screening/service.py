@@ -102,7 +102,7 @@ def parse_address(text: str, option: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[::1]:5070`` for IPv6)."""
     host, sep, port = text.strip().rpartition(":")
     host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise InputError(f"{option} {text!r}: give HOST:PORT, e.g. 127.0.0.1:5070")
     return host, int(port)
 

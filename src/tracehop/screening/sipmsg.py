@@ -84,7 +84,7 @@ class Message:
 
     def cseq(self) -> tuple[int, str]:
         parts = (self.first("cseq") or "").split()
-        if len(parts) != 2 or not parts[0].isdigit() or len(parts[0]) > 10:
+        if len(parts) != 2 or not _digits(parts[0]) or len(parts[0]) > 10:
             raise SipError("CSeq is not 'number METHOD'")
         number = int(parts[0])
         if number >= 2**31:
@@ -151,7 +151,7 @@ def parse(data: bytes) -> Message:
     length = headers.get("content-length")
     if length is not None:
         value = length[0]
-        if not value.isdigit() or len(value) > 6:
+        if not _digits(value) or len(value) > 6:
             raise SipError("bad Content-Length")
         n = int(value)
         if n > len(body):
@@ -170,6 +170,11 @@ def parse(data: bytes) -> Message:
     return msg
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also accepts superscripts, which ``int`` refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 def _name(raw: str) -> str:
     """The canonical name of a header name as written, remembered (bounded)."""
     name = raw.strip().lower()
@@ -186,7 +191,7 @@ def _start_line(msg: Message, line: str) -> None:
     if len(parts) < 3:
         raise SipError("bad start line")
     if parts[0] == "SIP/2.0":
-        if not parts[1].isdigit() or len(parts[1]) != 3:
+        if not _digits(parts[1]) or len(parts[1]) != 3:
             raise SipError("bad status code")
         msg.status = int(parts[1])
         msg.reason = " ".join(parts[2:])

@@ -297,7 +297,7 @@ def parse_finding_id(text: str) -> tuple[str, int | None]:
         raise InputError(f"finding {text!r}: give RUN_ID:SEQ (or RUN_ID for all flagged)")
     if not seq:
         return run, None
-    if not seq.isdigit():
+    if not (seq.isascii() and seq.isdigit()):
         raise InputError(f"finding {text!r}: SEQ must be a number (RUN_ID:SEQ)")
     return run, int(seq)
 
