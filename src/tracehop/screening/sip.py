@@ -149,10 +149,11 @@ class RedirectCore:
         self.clock = clock
         self.metrics = metrics
         self.counts: Counter[str] = Counter()
-        # transactions answered: key -> [answer, expiry]; two queues in time order (Timer H
+        # transactions answered: key -> (answer, expiry); two queues in time order (Timer H
         # from the INVITE, Timer I from the ACK) let old ones go a few at a time, never in
-        # one long pause
-        self._tx: dict[tuple[str, ...], list] = {}
+        # one long pause. Tuples of strings, bytes and floats only: the garbage collector
+        # stops tracking those, so tens of thousands of them add nothing to its full passes.
+        self._tx: dict[tuple[str, ...], tuple[bytes, float]] = {}
         self._timer_h: deque[tuple[float, tuple[str, ...]]] = deque()
         self._timer_i: deque[tuple[float, tuple[str, ...]]] = deque()
 
@@ -189,14 +190,14 @@ class RedirectCore:
             out = self._invite(msg, addr)
             if len(self._tx) >= MAX_TRANSACTIONS:
                 self._tx.pop(next(iter(self._tx)))
-            self._tx[key] = [out, now + TIMER_H]
+            self._tx[key] = (out, now + TIMER_H)
             self._timer_h.append((now + TIMER_H, key))
             return out
         if method == "ACK":
             self._count("ack")
             entry = self._tx.get(key)
             if entry is not None and entry[1] > now + TIMER_I:
-                entry[1] = now + TIMER_I
+                self._tx[key] = (entry[0], now + TIMER_I)
                 self._timer_i.append((now + TIMER_I, key))
             return None
         if method == "CANCEL":
