@@ -253,3 +253,40 @@ def test_outcomes_posted_feed_the_short_share_trigger(settings: Settings) -> Non
             )
         finally:
             service.close()
+
+
+def test_blocks_written_as_cdr_rows_ingest_into_the_lake(settings: Settings) -> None:
+    """TRACEHOP_SCREEN_BLOCK_CDRS: each block is a generic CDR row that tracehop ingest loads,
+    so detection and reports see the calls that were stopped."""
+    from tracehop.analyst import query
+    from tracehop.cdr.ingest import ingest
+    from tracehop.screening.index import make_call
+
+    settings = settings.replace(screen_block_cdrs=True)
+    with open_store(settings) as store:
+        state.add_rule(store, make_rule("customer", "bad-trunk", reason="x", emergency=Emergency()))
+        service = serving(settings, store, watch=False)
+        for i in range(3):
+            service.screener.decide(
+                make_call("2025550143", "3125551234", "bad-trunk", f"b{i}"), source="sip"
+            )
+        service.screener.decide(make_call("2025550143", "3125551234", "good", "ok"), source="sip")
+        service.close()
+    files = sorted((settings.home / "screening" / "cdrs").glob("blocked-*.csv"))
+    assert len(files) == 1
+    result = ingest(files, settings, format="generic", provider="me")
+    assert (result.rows_ingested, result.rows_rejected) == (3, 0)
+    rows = query(
+        "select call_id, disposition, sip_code, upstream, caller from calls order by call_id",
+        settings,
+    ).records()
+    assert rows == [
+        {
+            "call_id": f"b{i}",
+            "disposition": "blocked",
+            "sip_code": 603,
+            "upstream": "bad-trunk",
+            "caller": "+12025550143",
+        }
+        for i in range(3)
+    ]

@@ -339,3 +339,59 @@ def test_short_share_rules_are_checked() -> None:
         make_rule("short_share", "*", reason="x", emergency=E, subject="customer", share=2)
     with pytest.raises(InputError, match="counted by one of"):
         make_rule("short_share", "*", reason="x", emergency=E, subject="called", share=0.2)
+
+
+def test_the_state_on_sqlite_and_postgresql(state_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Rules in bulk, a notice, a DNO list, a reload and alerts on both state DBs."""
+    from tracehop.screening.dno import import_dno, list_dno
+    from tracehop.settings import load_settings
+
+    settings = load_settings(home=tmp_path / "home", database_url=state_db())
+    clock = FakeClock()
+    dno = tmp_path / "dno.txt"
+    dno.write_text("".join(f"+1312555{i:04d}\n" for i in range(0, 10_000, 3)))
+    with open_store(settings) as store:
+        rules = [
+            make_rule("caller_id", f"+1202555{i:04d}", reason="x", emergency=E) for i in range(2000)
+        ]
+        rules.append(make_rule("class", "dno", reason="DNO", emergency=E))
+        stored = state.add_rules(store, rules, clock=clock)
+        assert [r.id for r in stored] == list(range(1, 2002))
+        assert stored[5].value == "+12025550005"
+        state.record_notice(
+            store,
+            "badco",
+            sent_on=clock.now().date(),
+            summary="12 tracebacks named it",
+            author="me",
+            clock=clock,
+        )
+        state.add_rule(
+            store, make_rule("provider", "badco", reason="notice", emergency=E), clock=clock
+        )
+        import_dno(store, dno, name="itg", author="me", clock=clock)
+        assert [d.numbers for d in list_dno(store)] == [3334]
+        s = Screener(StoreSource(store), emergency=E, clock=clock)
+        assert s.decide(make_call("+12025551999", OTHER)).rule_id == 2000
+        assert s.decide(make_call("+13125550009", OTHER)).rule_id == 2001
+        assert s.decide(make_call("+13125550010", OTHER, "badco")).rule_id == 2002
+        state.remove_rule(store, 2002, by="me", clock=clock)
+        assert s.reload() is True
+        assert s.decide(make_call("+13125550010", OTHER, "badco")).action == "allow"
+        state.store_alerts(
+            store,
+            [
+                {
+                    "at": clock.now(),
+                    "rule_id": 1,
+                    "action": "alert",
+                    "subject_kind": "customer",
+                    "subject": "x",
+                    "count": 5,
+                    "limit": 2,
+                    "window_seconds": 60,
+                    "detail": "d",
+                }
+            ],
+        )
+        assert [a["subject"] for a in state.list_alerts(store)] == ["x"]
