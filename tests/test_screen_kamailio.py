@@ -83,6 +83,7 @@ class CallPath:
     uas: int
     workdir: Path
     home: Path
+    server: subprocess.Popen
 
 
 @pytest.fixture
@@ -143,7 +144,7 @@ def call_path(tmp_path: Path, cli: Cli, home: Path) -> Iterator[CallPath]:
         assert answers_options(kam), (
             f"kamailio did not start: {(tmp_path / 'kamailio.log').read_text()}"
         )
-        yield CallPath(kam, uas, tmp_path, home)
+        yield CallPath(kam, uas, tmp_path, home, server)
     finally:
         stop(proxy)
         stop(server)
@@ -265,3 +266,36 @@ def test_a_blocked_call_fails_the_routed_scenario(call_path: CallPath) -> None:
         upstream="bad-trunk",
     )
     assert got.returncode != 0
+
+
+def callee(path: CallPath, calls: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        ["sipp", "-sf", str(SIPP_DIR / "uas.xml"), "-i", "127.0.0.1", "-p", str(path.uas),
+         "-m", str(calls), "-nostdin", "-trace_err"],
+        cwd=path.workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def test_calls_go_on_unscreened_when_the_redirect_server_is_down(call_path: CallPath) -> None:
+    """Fail open (the default): a redirect server that does not answer within 1 s lets the
+    call through to its Request-URI; 911 never waits for it."""
+    stop(call_path.server)
+    uas = callee(call_path, 2)
+    try:
+        started = time.monotonic()
+        got = sipp(
+            call_path,
+            "uac_routed.xml",
+            called="+13125551234",
+            caller=BLOCKED_CALLER,
+            upstream="bad-trunk",
+        )
+        assert got.returncode == 0, errors(call_path)
+        assert time.monotonic() - started >= 1.0  # it waited for the screening first
+        got = sipp(
+            call_path, "uac_routed.xml", called="911", caller=BLOCKED_CALLER, upstream="bad-trunk"
+        )
+        assert got.returncode == 0, errors(call_path)
+        assert uas.wait(timeout=30) == 0
+    finally:
+        stop(uas)
