@@ -290,3 +290,47 @@ def test_blocks_written_as_cdr_rows_ingest_into_the_lake(settings: Settings) -> 
         }
         for i in range(3)
     ]
+
+
+def test_a_restart_while_the_state_db_is_down_serves_the_last_rules(
+    settings: Settings, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """The last good rules are kept on disk; a server started while the state DB cannot be
+    opened starts with them, and takes the state DB's rules as soon as it answers."""
+    import shutil
+
+    from tracehop.errors import StoreError
+    from tracehop.screening.index import make_call
+    from tracehop.screening.service import RetryingStore
+
+    call = make_call("2025550143", "3125551234", "bad-trunk")
+    with open_store(settings) as store:
+        state.add_rule(store, make_rule("customer", "bad-trunk", reason="x", emergency=Emergency()))
+        first = serving(settings, store, watch=False)
+        assert first.screener.decide(call).action == "block"
+        first.close()
+    assert (settings.home / "screening" / "snapshot" / "rules.json").exists()
+    later = tmp_path / "later"
+    down = settings.replace(database_url=f"sqlite:///{later}/state.db")  # its folder is missing
+    store = RetryingStore(down)
+    service = serving(down, store, watch=False)
+    try:
+        assert service.screener.from_snapshot
+        d = service.screener.decide(call)
+        assert (d.action, d.rule_id) == ("block", 1)
+        assert service.screener.reload() is False  # still down
+        later.mkdir()
+        shutil.copy(settings.home / "state.db", later / "state.db")  # the database is back
+        with open_store(down) as back:
+            state.remove_rule(back, 1, by="me")
+        assert service.screener.reload() is True
+        assert not service.screener.from_snapshot
+        assert service.screener.decide(call).action == "allow"
+    finally:
+        service.close()
+        store.close()
+    fresh = settings.replace(
+        home=tmp_path / "fresh", database_url=f"sqlite:///{tmp_path}/nowhere/x.db"
+    )
+    with pytest.raises(StoreError):  # no snapshot to fall back on: a clear error
+        serving(fresh, RetryingStore(fresh), watch=False)

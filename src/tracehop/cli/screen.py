@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -78,6 +79,7 @@ def serve(
     """Run the SIP redirect server: 302 to continue, 603/607/608 with a Reason header to block
     (docs/screening.md). Rules are reloaded when they change. Ctrl-C stops it."""
     from tracehop.screening.service import (
+        RetryingStore,
         fork_workers,
         parse_address,
         redirect_core,
@@ -85,7 +87,6 @@ def serve(
         stop_workers,
     )
     from tracehop.screening.sip import SipServer, bind_udp
-    from tracehop.store import open_store
 
     settings: Settings = ctx.obj
     host, port = parse_address(sip, "--sip")
@@ -102,8 +103,9 @@ def serve(
     pids = fork_workers(settings, sock, workers - 1)  # before any thread starts
     # SIGTERM (systemd, docker stop) stops it like Ctrl-C: the audit log is written out first
     signal.signal(signal.SIGTERM, _interrupt)
+    store = RetryingStore(settings)  # a state DB that is down: the last good rules (snapshot)
     try:
-        with open_store(settings) as store:
+        with contextlib.closing(store):
             service = serving(settings, store)
             server = SipServer(redirect_core(settings, service), sock=sock)
             console = stdout_console()
@@ -111,6 +113,11 @@ def serve(
                 f"screening: SIP redirect server on udp {esc(server.host)}:{server.port} "
                 f"({workers} process{'es' if workers > 1 else ''}), "
                 f"{len(service.screener.index.rules)} rules in force"
+                + (
+                    " (the last rules loaded: the state DB is unavailable)"
+                    if service.screener.from_snapshot
+                    else ""
+                )
             )
             try:
                 if web is None:

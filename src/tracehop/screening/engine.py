@@ -96,9 +96,14 @@ class Screener:
         metrics: Metrics | None = None,
         on_alert: AlertHandler | None = None,
         freeze_gc: bool = False,
+        on_loaded: Callable[[list[Rule], np.ndarray, tuple[int, int]], None] | None = None,
+        fallback: Callable[[], RuleSource | None] | None = None,
     ) -> None:
         self.source = source
         self.freeze_gc = freeze_gc
+        self.on_loaded = on_loaded  # after every good load (serving: the snapshot on disk)
+        self.fallback = fallback  # when the first load fails (serving: that snapshot)
+        self.from_snapshot = False
         self.emergency = emergency or Emergency()
         self.clock = clock
         self.audit = log
@@ -109,6 +114,7 @@ class Screener:
         self.reload_failures = 0
         self._rules: list[Rule] = []
         self._dno = DnoSet()
+        self._numbers = np.zeros(0, dtype=np.uint64)
         self._versions: tuple[int, int] | None = None
         self._windows: dict[tuple[int, str, float], SlidingWindow] = {}
         self._alerted: dict[tuple[int, str], float] = {}
@@ -145,18 +151,20 @@ class Screener:
                 if versions == self._versions and not first:
                     return False
                 rules = self.source.rules()
-                dno = self._dno
+                dno, numbers = self._dno, self._numbers
                 if self._versions is None or versions[1] != self._versions[1]:
-                    dno = DnoSet(self.source.dno().tolist())
+                    numbers = self.source.dno()
+                    dno = DnoSet(numbers.tolist())
             except Exception as exc:
-                if first:
-                    raise
                 self.reload_failures += 1
                 if self.metrics is not None:
                     self.metrics.reloads["failed"] += 1
+                if first:
+                    return self._fall_back(exc)
                 log.warning("screening: reload failed, keeping the last good rules: %s", exc)
                 return False
-            self._rules, self._dno, self._versions = rules, dno, versions
+            self._rules, self._dno, self._numbers, self._versions = rules, dno, numbers, versions
+            self.from_snapshot = False
             self._build()
             if self.freeze_gc:
                 # a serving process: the index (hundreds of thousands of objects) is kept out
@@ -166,7 +174,30 @@ class Screener:
                 gc.freeze()
             if self.metrics is not None:
                 self.metrics.reloads["ok"] += 1
+            if self.on_loaded is not None:
+                try:
+                    self.on_loaded(rules, numbers, versions)
+                except Exception as exc:  # a full disk must not stop the screening
+                    log.error("screening: could not keep a snapshot of the rules: %s", exc)
             return True
+
+    def _fall_back(self, exc: Exception) -> bool:
+        """The first load failed: start with the last good rules kept on disk, if any."""
+        source = self.fallback() if self.fallback is not None else None
+        if source is None:
+            raise exc
+        log.warning(
+            "screening: the state DB is unavailable (%s): serving the last rules loaded before; "
+            "they are replaced as soon as it answers",
+            exc,
+        )
+        self._rules = source.rules()
+        self._numbers = source.dno()
+        self._dno = DnoSet(self._numbers.tolist())
+        self._versions = (-1, -1)  # whatever the state DB says next differs: reload then
+        self.from_snapshot = True
+        self._build()
+        return False
 
     def reload(self) -> bool:
         """Reload from the source if it changed; False if unchanged or failed (the last good

@@ -22,6 +22,28 @@ from tracehop.store import Store
 from tracehop.times import SYSTEM, Clock
 
 
+class RetryingStore:
+    """The state DB, opened on first use and again after each failure: a redirect server can
+    start while the database is down (with the last good rules, ``snapshot.py``) and pick the
+    rules up when it answers. Has what the screening code asks of a store: ``session()``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._store: Store | None = None
+
+    def session(self):  # type: ignore[no-untyped-def]
+        if self._store is None:
+            from tracehop.store import open_store
+
+            self._store = open_store(self.settings)  # StoreError while it is down
+        return self._store.session()
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
 def emergency_of(settings: Settings) -> Emergency:
     return Emergency.from_setting(settings.screen_psaps)
 
@@ -47,18 +69,31 @@ def serving(
 ) -> Service:
     """A screener that serves calls: audit log, alerts to the state DB (and the webhook),
     metrics, and a thread that reloads when the rules change."""
+    from tracehop.screening import snapshot
+
     metrics = Metrics()
-    log = DecisionLog(screening_dir(settings.home), cdrs=settings.screen_block_cdrs)
+    folder = screening_dir(settings.home)
+    log = DecisionLog(folder, cdrs=settings.screen_block_cdrs)
     alerts = AlertSink(store, webhook=settings.screen_webhook)
-    screener = Screener(
-        StoreSource(store),
-        emergency=emergency_of(settings),
-        clock=clock,
-        log=log,
-        metrics=metrics,
-        on_alert=alerts,
-        freeze_gc=True,
-    )
+    try:
+        screener = Screener(
+            StoreSource(store),
+            emergency=emergency_of(settings),
+            clock=clock,
+            log=log,
+            metrics=metrics,
+            on_alert=alerts,
+            freeze_gc=True,
+            # the last good rules on disk: a restart while the state DB is down starts with them
+            on_loaded=lambda rules, dno, versions: snapshot.save(
+                folder / "snapshot", rules, dno, versions
+            ),
+            fallback=lambda: snapshot.load(folder / "snapshot"),
+        )
+    except BaseException:  # no rules to start with: stop the writers' threads
+        log.close()
+        alerts.close()
+        raise
     if watch:
         screener.watch(settings.screen_reload)
     return Service(screener, log, alerts, metrics)
@@ -131,18 +166,18 @@ def fork_workers(settings: Settings, sock: socket.socket, count: int) -> list[in
 
 def _worker(settings: Settings, sock: socket.socket) -> None:
     from tracehop.screening.sip import SipServer
-    from tracehop.store import open_store
 
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
-    with open_store(settings) as store:
-        service = serving(settings, store)
-        try:
-            SipServer(redirect_core(settings, service), sock=sock).run()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            service.close()
+    store = RetryingStore(settings)
+    service = serving(settings, store)
+    try:
+        SipServer(redirect_core(settings, service), sock=sock).run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        service.close()
+        store.close()
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
