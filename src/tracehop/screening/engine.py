@@ -227,8 +227,11 @@ class Screener:
         metrics = self.metrics
         started = time.perf_counter() if metrics is not None else 0.0
         now = self.clock.monotonic()
-        if now >= self._deadline:
-            self._build()  # a rule started or expired
+        if now >= self._deadline and self._reload_lock.acquire(blocking=False):
+            try:  # a rule started or expired (a reload in progress builds it anyway)
+                self._build()
+            finally:
+                self._reload_lock.release()
         index = self._index
         d = index.decide_static(call)
         undecided = d is None or (d.rule_id is None and not d.emergency)
