@@ -31,7 +31,7 @@ def client(settings: Settings) -> Iterator[tuple[TestClient, Settings]]:
     )
     service = serving(settings, store, watch=False)
     try:
-        yield TestClient(create_screen_app(service, settings)), settings
+        yield TestClient(create_screen_app(service, settings, store)), settings
     finally:
         service.close()
         store.close()
@@ -100,7 +100,7 @@ def test_no_token_no_app(settings: Settings) -> None:
         service = serving(settings, store, watch=False)
         try:
             with pytest.raises(ConfigError, match="TRACEHOP_SCREEN_TOKEN"):
-                create_screen_app(service, settings)
+                create_screen_app(service, settings, store)
         finally:
             service.close()
 
@@ -230,7 +230,7 @@ def test_outcomes_posted_feed_the_short_share_trigger(settings: Settings) -> Non
         state.add_rule(store, rule)
         service = serving(settings, store, watch=False)
         try:
-            c = TestClient(create_screen_app(service, settings))
+            c = TestClient(create_screen_app(service, settings, store))
             call = {"caller": "2025550143", "called": "3125551234", "upstream": "robo"}
             for _ in range(3):
                 r = c.post(
@@ -334,3 +334,35 @@ def test_a_restart_while_the_state_db_is_down_serves_the_last_rules(
     )
     with pytest.raises(StoreError):  # no snapshot to fall back on: a clear error
         serving(fresh, RetryingStore(fresh), watch=False)
+
+
+def test_rules_through_the_api(client: tuple[TestClient, Settings]) -> None:
+    c, _ = client
+    assert [r["id"] for r in c.get("/api/v1/screen/rules", headers=AUTH).json()] == [1]
+    r = c.post(
+        "/api/v1/screen/rules",
+        json={"kind": "caller_id", "value": "(202) 555-0143", "reason": "spoofed", "author": "noc"},
+        headers=AUTH,
+    )
+    assert r.status_code == 201 and (r.json()["id"], r.json()["value"]) == (2, "+12025550143")
+    body = {"caller": "2025550143", "called": "3125551234", "upstream": "good"}
+    assert c.post("/api/v1/screen/decide", json=body, headers=AUTH).json()["rule_id"] == 2
+    refused = [
+        ({"kind": "called", "value": "911", "reason": "x", "author": "a"}, 400, "emergency"),
+        (
+            {"kind": "provider", "value": "badco", "reason": "x", "author": "a"},
+            409,
+            "64.1200(k)(4)",
+        ),
+        ({"kind": "caller_id", "value": "2025550143", "reason": "x", "author": "a"}, 409, "rule 2"),
+    ]
+    for rule, status, text in refused:
+        r = c.post("/api/v1/screen/rules", json=rule, headers=AUTH)
+        assert (r.status_code, r.json()["ok"]) == (status, False) and text in r.json()["error"]
+    r = c.delete("/api/v1/screen/rules/2", params={"author": "noc"}, headers=AUTH)
+    assert r.json()["removed_by"] == "noc"
+    assert c.post("/api/v1/screen/decide", json=body, headers=AUTH).json()["action"] == "allow"
+    assert (
+        c.delete("/api/v1/screen/rules/99", params={"author": "x"}, headers=AUTH).status_code == 404
+    )
+    assert c.get("/api/v1/screen/rules", headers={}).status_code == 401

@@ -128,7 +128,7 @@ def serve(
 
                     server.start()
                     console.print(f"screening: HTTP decide API on http://{esc(web[0])}:{web[1]}")
-                    app = create_screen_app(service, settings)
+                    app = create_screen_app(service, settings, store)
                     serve_app(app, host=web[0], port=web[1], settings=settings)
             except KeyboardInterrupt:
                 pass
