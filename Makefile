@@ -10,14 +10,14 @@ PIP := $(BIN)/python -m pip
 DEMO_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 # Debian packages the test suite needs (real servers on loopback, never mocks); poppler-utils
 # (pdftoppm, pdftotext) to look at and check the PDFs.
-TEST_DEBS := postgresql poppler-utils chromium secsipidx kamailio kamailio-secsipid-modules \
+TEST_DEBS := postgresql poppler-utils chromium secsipidx kamailio kamailio-secsipid-modules sip-tester \
 	$(DEMO_DEBS)
 # ... and those some benchmarks need (wrk loads the HTTP verifiers of bench-shaken).
 BENCH_DEBS := wrk
 DEBS ?= $(TEST_DEBS)
 DEMO_HOME ?= demo-home
 
-.PHONY: demo demo-deps test test-fast lock lint format bench bench-ingest bench-lookup bench-hub bench-detect bench-cli bench-shaken system-deps clean docs-cli
+.PHONY: demo demo-deps test test-fast lock lint format bench bench-ingest bench-lookup bench-hub bench-detect bench-cli bench-shaken bench-screen bench-screen-sip system-deps clean docs-cli
 
 # Debian ships venv separately (python3-venv): install it as root when it is missing.
 $(BIN)/python:
@@ -84,7 +84,7 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
-bench: bench-ingest bench-lookup bench-hub bench-detect bench-cli bench-shaken
+bench: bench-ingest bench-lookup bench-hub bench-detect bench-cli bench-shaken bench-screen bench-screen-sip
 
 bench-ingest: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/ingest.py $(BENCH_ARGS)
@@ -105,6 +105,13 @@ bench-cli: $(VENV)/.installed-dev
 bench-shaken: $(VENV)/.installed-dev
 	$(MAKE) --no-print-directory system-deps DEBS="$(TEST_DEBS) $(BENCH_DEBS)"
 	$(BIN)/python benchmarks/shaken.py $(BENCH_ARGS)
+
+bench-screen: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/screen.py $(BENCH_ARGS)
+
+# SIPp against the redirect server and against Kamailio alone (BENCH_ARGS: SECONDS RATES...)
+bench-screen-sip: $(VENV)/.installed-dev system-deps
+	PY=$(CURDIR)/$(BIN)/python benchmarks/screen_sip.sh $(BENCH_ARGS)
 
 docs-cli: $(VENV)/.installed
 	$(BIN)/python -m tracehop.cli.docgen > docs/cli.md.tmp && mv docs/cli.md.tmp docs/cli.md

@@ -149,6 +149,7 @@ def run_demo(
         traced = _trace_complaints(out, world, nodes)
         detected = _detect(world, nodes)
         case = _open_case(out, nodes, traced)
+        screened = _screen(world, nodes)
     finally:
         for n in nodes.values():
             n.close()
@@ -182,6 +183,7 @@ def run_demo(
             "total": round(t_total, 2),
         },
     }
+    report.figures["screening"] = screened
     _story(report, line, sim.start, directory_rows)
     return report
 
@@ -441,10 +443,14 @@ def _story(
         f"{d['campaign_entries_flagged']} of the {d['campaign_entries']} customers where a "
         "campaign entered the network are among them (tracehop detect; docs/detection.md)."
     )
+    screened = f.get("screening")
+    if isinstance(screened, dict) and screened:
+        for text in _screening_lines(screened):
+            line(text)
     c = f.get("case") or {}
     if c:
         line(
-            f"6. The hub drafted a notice to {c['gateway']} from its traces ({c['rows']} calls, "
+            f"7. The hub drafted a notice to {c['gateway']} from its traces ({c['rows']} calls, "
             f"{c['letter']}); {c['gateway']}'s tracehop opened case {c['case_id']} from it "
             f"(deadlines {', '.join(c['deadlines'])}), matched the letter's customers to its own "
             f"({', '.join(c['customers'])}; flagged by its detection: "
@@ -452,12 +458,11 @@ def _story(
         )
         line(f"  tracehop --home {c['home']} case show {c['case_id']}")
         line(
-            f"7. The dashboard: tracehop --home {c['home']} serve --provider {c['gateway']} "
+            f"8. The dashboard: tracehop --home {c['home']} serve --provider {c['gateway']} "
             "--port 8470, then open "
             f"http://127.0.0.1:8470/ and log in as {c['login']['user']} / "
             f"{c['login']['password']} (an analyst of {c['gateway']})."
         )
-    line("Coming with later issues: blocking rules on the call path.")
     some = next(r["id"] for r in directory if "gateway" in r["roles"])
     line("Explore (each home is a provider's tracehop):")
     line(
@@ -470,3 +475,95 @@ def _story(
         f"  truth and complaints: {f['world']}/truth/, {f['world']}/complaints.csv (docs/simulator.md)"
     )
     line(f"Done in {f['seconds']['total']:.1f} s.")  # type: ignore[index]
+
+
+# --- screening (issue 12): the findings become rules, the world is replayed through them -------
+
+
+def _screen(world: Path, nodes: dict[str, Node]) -> dict[str, object]:
+    """At every provider, the flagged findings of its detection run become block rules
+    (``tracehop block from-finding RUN_ID``); each provider's lake is then replayed through its
+    rules (``tracehop screen replay --truth``) and the world's calls that some provider would
+    have blocked are counted against the truth, once each."""
+    from tracehop.errors import NotFoundError
+    from tracehop.screening.replay import replay
+    from tracehop.screening.service import emergency_of
+    from tracehop.screening.state import add_rules, rules_from_finding
+    from tracehop.store.models import DetectionRun
+
+    rules = findings = monitored = 0
+    providers: list[str] = []
+    blocked: dict[str, bool] = {}
+    watched: dict[str, bool] = {}  # matched by monitor-mode rules
+    legal_hit: Counter[tuple[str, str]] = Counter()
+    for pid, node in nodes.items():
+        with node.store.session() as s:
+            run = s.query(DetectionRun).order_by(DetectionRun.started_at.desc()).first()
+        if run is None:
+            continue
+        try:
+            made = rules_from_finding(
+                node.store, run.run_id, emergency=emergency_of(node.settings), author="demo"
+            )
+        except NotFoundError:
+            continue  # nothing flagged at this provider
+        findings += len({r.finding for r in made})
+        stored = add_rules(node.store, made)
+        rules += sum(1 for r in stored if r.mode == "enforce")
+        monitored += sum(1 for r in stored if r.mode == "monitor")
+        providers.append(pid)
+        report = replay(node.settings, node.store, truth=world)
+        blocked.update(report.blocked_truth_calls)
+        watched.update(report.monitor_truth_calls)
+        for customer, n in report.legal_blocked.items():
+            legal_hit[(pid, customer)] += n
+    truth = _read(world / "truth" / "calls.csv")
+    illegal_total = sum(1 for c in truth if c["campaign"])
+    roles = {(c["provider"], c["id"]): c["role"] for c in _read(world / "truth" / "customers.csv")}
+    illegal = sum(1 for v in blocked.values() if v)
+    either = {**watched, **blocked}
+    illegal_either = sum(1 for v in either.values() if v)
+    return {
+        "findings": findings,
+        "rules": rules,
+        "provider_rules_in_monitor": monitored,
+        "providers": providers,
+        "illegal_calls": illegal_total,
+        "illegal_blocked": illegal,
+        "legal_calls": len(truth) - illegal_total,
+        "legal_blocked": len(blocked) - illegal,
+        "with_provider_blocks": {
+            "illegal_blocked": illegal_either,
+            "legal_blocked": len(either) - illegal_either,
+        },
+        "legal_hit_most": [
+            {"provider": p, "customer": c, "calls": n, "role": roles.get((p, c), "carrier")}
+            for (p, c), n in legal_hit.most_common(3)
+        ],
+    }
+
+
+def _screening_lines(s: dict[str, object]) -> list[str]:
+    def pct(n: object, d: object) -> str:
+        return f"{100 * int(n) / max(int(d), 1):.1f}%"  # type: ignore[call-overload]
+
+    lines = [
+        f"6. Screening: the {s['findings']} flagged findings became {s['rules']} block rules at "
+        f"{len(s['providers'])} providers, and {s['provider_rules_in_monitor']} carrier blocks "  # type: ignore[arg-type]
+        "kept in monitor mode (blocking a provider needs a notice to the Commission first, "
+        "47 CFR 64.1200(k)(4)); replaying every lake through them (tracehop screen replay) "
+        f"stops {s['illegal_blocked']:,} of the world's {s['illegal_calls']:,} illegal calls "
+        f"({pct(s['illegal_blocked'], s['illegal_calls'])}) and {s['legal_blocked']:,} of "
+        f"{s['legal_calls']:,} legal ones ({pct(s['legal_blocked'], s['legal_calls'])})."
+    ]
+    w = s["with_provider_blocks"]
+    lines.append(
+        f"   With the carrier blocks enforced as well: {w['illegal_blocked']:,} illegal "  # type: ignore[index]
+        f"({pct(w['illegal_blocked'], s['illegal_calls'])}) and {w['legal_blocked']:,} legal "  # type: ignore[index]
+        f"({pct(w['legal_blocked'], s['legal_calls'])}): whole carriers carry legal traffic too."  # type: ignore[index]
+    )
+    for h in s["legal_hit_most"]:  # type: ignore[attr-defined]
+        lines.append(
+            f"   legal calls hit: {h['calls']:>6,} from {h['customer']} ({h['role']}) at {h['provider']}"
+        )
+    return lines

@@ -98,8 +98,8 @@ SETTINGS_HELP: list[tuple[str, str, str]] = [
     (
         "TRACEHOP_CRASH_AT",
         "(none)",
-        "Testing only: the ingest commit step (staged, committed, moving, moved) at which the "
-        "process kills itself, for the crash tests.",
+        "Testing only: the ingest commit step (staged, committed, moving, moved) or DNO import "
+        "step (dno_half) at which the process kills itself, for the crash tests.",
     ),
     (
         "TRACEHOP_HUB_TOKEN",
@@ -133,6 +133,54 @@ SETTINGS_HELP: list[tuple[str, str, str]] = [
         "30",
         "Seconds a failed certificate fetch is remembered, so a dead URL does not cost every "
         "call a timeout.",
+    ),
+    (
+        "TRACEHOP_SCREEN_PSAPS",
+        "(none)",
+        "Screening: more emergency numbers never blocked, comma-separated (PSAP lines, as "
+        "E.164 or 10 digits), besides 911 and 933 which always are.",
+    ),
+    (
+        "TRACEHOP_SCREEN_REDRESS",
+        "(none)",
+        "Screening: the redress contact a blocked caller is given in the Reason header "
+        "(a URL or number; 603+, ATIS-1000099). Unset: the provider's name.",
+    ),
+    (
+        "TRACEHOP_SCREEN_UPSTREAM_FROM",
+        "tgrp,header:X-Upstream,source",
+        "Screening: where the SIP redirect server reads the upstream customer, in order: tgrp "
+        "(RFC 4904 trunk group in the Contact URI), header:NAME, source (the sender's address "
+        "mapped by TRACEHOP_SCREEN_TRUNKS).",
+    ),
+    (
+        "TRACEHOP_SCREEN_TRUNKS",
+        "(none)",
+        "Screening: CSV file address,customer mapping a SIP sender's IP address (or CIDR "
+        "block) to the customer it carries.",
+    ),
+    (
+        "TRACEHOP_SCREEN_RELOAD",
+        "2",
+        "Screening: seconds between checks for changed rules or DNO lists; a change is "
+        "loaded and swapped in at once, and the last good rules stay if the state DB fails.",
+    ),
+    (
+        "TRACEHOP_SCREEN_BLOCK_CDRS",
+        "false",
+        "Screening: also write each block as a CDR row (generic layout) under "
+        "<home>/screening/cdrs/, to ingest so detection and reports see blocked calls.",
+    ),
+    (
+        "TRACEHOP_SCREEN_WEBHOOK",
+        "(none)",
+        "Screening: URL that velocity alerts are POSTed to as JSON (besides the state DB).",
+    ),
+    (
+        "TRACEHOP_SCREEN_TOKEN",
+        "(none)",
+        "Bearer token the screening HTTP API (POST /api/v1/screen/decide, /metrics) requires; "
+        "`tracehop screen serve --http` refuses to start without one.",
     ),
 ]
 
@@ -177,6 +225,14 @@ class Settings(BaseSettings):
     shaken_fetch_timeout: float = Field(default=2.0, gt=0, le=60)
     shaken_cache_ttl: float = Field(default=3600.0, ge=0)
     shaken_negative_ttl: float = Field(default=30.0, ge=0)
+    screen_psaps: str = ""
+    screen_redress: str | None = None
+    screen_upstream_from: str = "tgrp,header:X-Upstream,source"
+    screen_trunks: Path | None = None
+    screen_reload: float = Field(default=2.0, gt=0)
+    screen_block_cdrs: bool = False
+    screen_webhook: str | None = None
+    screen_token: SecretStr | None = None
 
     @field_validator("node_mode")
     @classmethod

@@ -116,15 +116,18 @@ def _register() -> None:
     _registered = True
     from tracehop.cli import (
         access,
+        block,
         cases,
         complaints,
         customers,
         demo,
         detect,
+        dno,
         evaluate,
         hub,
         ingest,
         query,
+        screen,
         serve,
         shaken,
         simulate,
@@ -148,6 +151,9 @@ def _register() -> None:
     app.add_typer(cases.case_app, name="case")
     app.add_typer(cases.rmd_app, name="rmd")
     app.add_typer(shaken.app, name="shaken")
+    app.add_typer(block.app, name="block")
+    app.add_typer(screen.app, name="screen")
+    app.add_typer(dno.app, name="dno")
 
 
 def main() -> None:

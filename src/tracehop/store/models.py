@@ -13,6 +13,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
 )
@@ -383,3 +384,104 @@ class AuditRow(Base):
     target: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict | None] = mapped_column(JSON)
     status: Mapped[int] = mapped_column(Integer)
+
+
+# --- screening (issue 12) ---------------------------------------------------------------------
+
+
+class ScreenRule(Base):
+    """A screening rule (tracehop.screening.rules). Never deleted: removing one stamps
+    ``removed_at``, so the table is also the history of what was enforced when."""
+
+    __tablename__ = "screen_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # customer | provider | caller_id | caller_prefix | called | class | rate
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    value: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(10))  # block | allow | alert (rate rules)
+    sip_code: Mapped[int | None] = mapped_column(Integer)
+    mode: Mapped[str] = mapped_column(String(10))  # enforce | monitor
+    reason: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(200))
+    finding: Mapped[str | None] = mapped_column(String(100))  # detection finding RUN_ID:SEQ
+    case_id: Mapped[str | None] = mapped_column(String(100))  # a case (issue 13)
+    params: Mapped[dict | None] = mapped_column(JSON)  # rate rules: subject, limit, window
+    # a provider-wide block rests on a recorded notice to the Commission (47 CFR 64.1200(k)(4))
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("screen_provider_notices.id"))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    removed_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class ScreenProviderNotice(Base):
+    """The notice this provider sent the Commission before blocking a notified provider's
+    traffic: 47 CFR 64.1200(k)(4) asks for it first, with a brief summary of the basis."""
+
+    __tablename__ = "screen_provider_notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(200), index=True)
+    sent_on: Mapped[date] = mapped_column(Date)
+    summary: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ScreenDnoList(Base):
+    """A Do-Not-Originate list; its numbers are in ``screen_dno_chunks``, written in the same
+    transaction as this row (an import is all or nothing)."""
+
+    __tablename__ = "screen_dno_lists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    source: Mapped[str] = mapped_column(Text)  # the file's name as given
+    numbers: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))  # of the sorted numbers
+    author: Mapped[str] = mapped_column(String(200))
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ScreenDnoChunk(Base):
+    """Part of a DNO list: sorted E.164 digits as little-endian uint64s."""
+
+    __tablename__ = "screen_dno_chunks"
+
+    list_id: Mapped[int] = mapped_column(
+        ForeignKey("screen_dno_lists.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ScreenAlert(Base):
+    """A velocity trigger that fired (rate rules): stored whether it blocked or only alerted."""
+
+    __tablename__ = "screen_alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    rule_id: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(10))  # alert | block
+    subject_kind: Mapped[str] = mapped_column(String(20))  # customer | caller_id | called
+    subject: Mapped[str] = mapped_column(String(200))
+    # rate: calls counted and the limit; short_share: short calls and answered calls
+    count: Mapped[int] = mapped_column(Integer)
+    limit: Mapped[int] = mapped_column(Integer)
+    window_seconds: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(Text)  # what crossed which limit, in words
+    webhook_status: Mapped[str | None] = mapped_column(String(100))
+
+
+class ScreenState(Base):
+    """One row per screening data set (``rules``, ``dno``) with a version bumped in the same
+    transaction as every change: a running screener polls it to know when to reload."""
+
+    __tablename__ = "screen_state"
+
+    key: Mapped[str] = mapped_column(String(20), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
