@@ -8,7 +8,6 @@ source file's. Each chunk becomes its own sorted Parquet file per day.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from typing import BinaryIO
 import numpy as np
 
 from tracehop.cdr.scan import FileScan
+from tracehop.cdr.sources import is_compressed, open_binary
 from tracehop.errors import InputError
 
 CHUNK_BYTES = 128 << 20
@@ -42,7 +42,7 @@ def split(
 ) -> Iterator[Chunk]:
     """Yield chunk files one at a time (each is written only when the previous one is done)."""
     chunk_bytes = chunk_bytes or CHUNK_BYTES
-    gz = is_gzip(path)
+    gz = is_compressed(path)
     if not gz and scan.size <= chunk_bytes:
         yield from whole(path, scan)
         return
@@ -207,9 +207,9 @@ def _cut_after(src: BinaryIO, target: int, size: int) -> int:
 
 
 def _split_stream(path: Path, folder: Path, *, header: bool, chunk_bytes: int) -> Iterator[Chunk]:
-    """A gzip file: read on, cutting after the last newline of each ``chunk_bytes``."""
+    """A compressed file: read on, cutting after the last newline of each ``chunk_bytes``."""
     read_bytes = min(READ_BYTES, chunk_bytes)
-    with gzip.open(path, "rb") as src:
+    with open_binary(path) as src:
         head, lines_done = _read_header(src, header)
         if header and not head:
             return
@@ -249,11 +249,6 @@ def _split_stream(path: Path, folder: Path, *, header: bool, chunk_bytes: int) -
                 k += 1
             if not block:
                 return
-
-
-def is_gzip(path: Path) -> bool:
-    with path.open("rb") as fh:
-        return fh.read(2) == b"\x1f\x8b"
 
 
 def prefix_sha256(path: Path, size: int) -> str:

@@ -4,13 +4,14 @@ and line numbers kept exact). NumPy counts the newlines; the hash runs in a seco
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from tracehop.cdr.sources import compression, open_binary
 
 
 @dataclass
@@ -36,9 +37,7 @@ def scan_file(path: Path, chunk: int = 16 << 20, *, find_blanks: bool = True) ->
     """
     digest = hashlib.sha256()
     size = path.stat().st_size
-    with path.open("rb") as fh:
-        magic = fh.read(2)
-    gz = magic == b"\x1f\x8b"
+    gz = compression(path) is not None  # any compressed file: its text is read through it
     blanks: list[np.ndarray] = []
     lines = 0  # newlines seen so far
     tail = b"\n"  # last bytes seen; a virtual newline before line 1
@@ -51,7 +50,7 @@ def scan_file(path: Path, chunk: int = 16 << 20, *, find_blanks: bool = True) ->
     hashing: Future[None] | None = None
     try:
         with path.open("rb") as raw:
-            text = gzip.GzipFile(fileobj=_Tee(raw, digest)) if gz else None
+            text = open_binary(path, raw=_Tee(raw, digest)) if gz else None  # type: ignore[arg-type]
             while True:
                 buf = text.read(chunk) if text is not None else raw.read(chunk)
                 if not buf:
@@ -141,7 +140,7 @@ def _blank_lines_numpy(window: bytes, skip: int, lines_before: int) -> np.ndarra
 
 
 class _Tee:
-    """A read-only file wrapper that hashes what is read through it (for gzip input)."""
+    """A read-only file wrapper that hashes what is read through it (compressed input)."""
 
     def __init__(self, raw, digest) -> None:  # type: ignore[no-untyped-def]
         self.raw, self.digest = raw, digest

@@ -7,7 +7,7 @@ for a bad one, what was wrong with it (the row then goes to the rejects table, n
 
 from __future__ import annotations
 
-from tracehop.cdr.formats import DISPOSITIONS
+from tracehop.cdr.layouts import DISPOSITIONS
 from tracehop.numbers import NUMBER_CHARS, SCHEME, STRIP
 from tracehop.sqltext import lit
 
@@ -111,10 +111,15 @@ def timestamp_sql(col: str) -> str:
     """ISO 8601 with or without zone, or epoch seconds -> TIMESTAMPTZ.
 
     Naive timestamps are read in the session's TimeZone, which ingest sets to the switch's
-    zone (``--timezone``, UTC by default) while it normalises, then back to UTC.
+    zone (``--timezone``, UTC by default) while it normalises, then back to UTC. DuckDB's cast
+    also reads ``2020/2/10 22:41`` or ``2020-2-10``: only text shaped ``YYYY-MM-DD...`` is
+    cast, other shapes are read only where the layout names their format (``start_alt``).
     """
     s = f"trim({col})"
-    return f"""coalesce(try_cast({col} AS TIMESTAMPTZ), CASE
+    return f"""coalesce(CASE
+        WHEN {col} LIKE '____-__-__%' THEN try_cast({col} AS TIMESTAMPTZ)
+        WHEN {col} SIMILAR TO '\\s+.*' AND {s} LIKE '____-__-__%' THEN try_cast({s} AS TIMESTAMPTZ)
+        END, CASE
         WHEN regexp_full_match({s}, '[0-9]{{9,11}}(\\.[0-9]+)?') THEN to_timestamp({s}::DOUBLE)
         END)"""
 
@@ -157,11 +162,31 @@ def normalise_sql(
     mapped: str,
     *,
     passthrough: tuple[str, ...] = (),
+    start_alt: bool = False,
+    duration_scale: float = 1.0,
 ) -> str:
     """SELECT turning ``mapped`` into canonical columns (but ``source_line``, which ingest adds
     once it knows which lines the reader skipped) plus ``reason`` (NULL when the row is good)
-    and any ``passthrough`` columns."""
+    and any ``passthrough`` columns.
+
+    ``start_alt``: ``mapped`` also has ``start_alt`` (the time read with one of the layout's
+    own formats) and ``start_fmt`` (which one): used when the text is not ISO 8601 or epoch
+    seconds, and the format is recorded in ``extra`` as ``start_format``. ``duration_scale``:
+    0.001 for a layout whose durations are milliseconds."""
     keep = "".join(f", {c}" for c in passthrough)
+    start = timestamp_sql("start_raw")
+    if start_alt:
+        start = f"coalesce({start}, start_alt)"
+        extra = (
+            "CASE WHEN start_alt IS NOT NULL AND start_ts = start_alt AND start_fmt IS NOT NULL "
+            "THEN json_merge_patch(coalesce(extra, '{}'), json_object('start_format', start_fmt))"
+            "::VARCHAR ELSE extra END"
+        )
+    else:
+        extra = "extra"
+    duration = "try_cast(duration_raw AS DOUBLE)"
+    if duration_scale != 1.0:
+        duration = f"({duration} * {duration_scale!r})"
     synonyms = " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in _DISPOSITION_SYNONYMS.items())
     caller_1, caller_2, caller_3 = number_columns_sql("caller_raw", "caller")
     called_1, called_2, called_3 = number_columns_sql("called_raw", "called")
@@ -169,8 +194,8 @@ def normalise_sql(
     return f"""
     WITH a AS (
         SELECT *,
-            {timestamp_sql("start_raw")} AS start_ts,
-            try_cast(duration_raw AS DOUBLE) AS dur_n,
+            {start} AS start_ts,
+            {duration} AS dur_n,
             try_cast(sip_code_raw AS INTEGER) AS code_n,
             CASE WHEN disposition_raw IS NOT NULL
                  THEN nullif(lower(trim(disposition_raw)), '') END AS disp_s,
@@ -234,6 +259,6 @@ def normalise_sql(
         attest_s AS attest,
         nullif(trim(orig_id_raw), '') AS orig_id,
         nullif(trim(identity_raw), '') AS identity,
-        extra,
+        {extra} AS extra,
         reason{keep}
     FROM c"""

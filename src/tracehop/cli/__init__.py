@@ -122,6 +122,7 @@ def _register() -> None:
         evaluate,
         hub,
         ingest,
+        layouts,
         query,
         serve,
         simulate,
@@ -129,6 +130,7 @@ def _register() -> None:
     )
 
     ingest.register(app)
+    app.add_typer(layouts.app, name="layouts")
     query.register(app)
     app.add_typer(customers.app, name="customers")
     app.add_typer(complaints.app, name="complaints")
