@@ -76,9 +76,9 @@ class _Fields:
         expr = q(name)
         if layout.line_prefix and name == self.cols[0]:
             prefix = "^\\s*" + re.escape(layout.line_prefix)
-            expr = f"ltrim(regexp_replace({expr}, {lit(prefix)}, ''), '\" ')"
+            expr = f"trim(regexp_replace({expr}, {lit(prefix)}, ''), '\" ')"
         if layout.line_suffix and name == self.cols[-1]:
-            expr = f"rtrim({expr}, {lit(layout.line_suffix + chr(34) + ' ')})"
+            expr = f"trim({expr}, {lit(layout.line_suffix + chr(34) + ' ')})"
         return expr
 
 

@@ -209,11 +209,13 @@ def _check_format(fmt: str, where: str) -> None:
         raise InputError(f"{where}: time format {fmt!r} cannot be read back: {exc}") from None
 
 
-def _probes(items: Any, where: str) -> tuple[Probe, ...]:
+def _probes(items: Any, where: str, *, lower: bool = False) -> tuple[Probe, ...]:
     out = []
     for i, item in enumerate(items or []):
         if not isinstance(item, dict) or "field" not in item:
             raise InputError(f"{where}[{i}]: expected a table with a field")
+        if lower:  # header names are matched case-insensitively
+            item = {**item, "field": str(item["field"]).lower()}
         if "values" in item:
             out.append(Probe(item["field"], "values", values=tuple(item["values"])))
         elif "pattern" in item:
@@ -302,8 +304,8 @@ def parse_layout(data: dict[str, Any], *, name: str, path: Path | None = None) -
         extra=mapping.get("extra", ())
         if mapping.get("extra") == "rest"
         else tuple(str(c).lower() if header else str(c) for c in mapping.get("extra", ())),
-        skip=_probes(data.get("skip"), f"{where} [[skip]]"),
-        detect=_probes(data.get("detect"), f"{where} [[detect]]"),
+        skip=_probes(data.get("skip"), f"{where} [[skip]]", lower=header or kind == "keyvalue"),
+        detect=_probes(data.get("detect"), f"{where} [[detect]]", lower=header),
         transactions=data.get("transactions"),
         aliases=tuple(data.get("aliases", ())),
         path=path,

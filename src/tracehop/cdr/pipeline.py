@@ -51,6 +51,7 @@ MAX_LINE_SIZE = 1 << 20
 READER_ERRORS = {
     "LINE SIZE OVER MAXIMUM": "'line longer than ' || {limit} || ' bytes (max_line_size)'",
     "INVALID UNICODE": "'unreadable row: not UTF-8 text'",
+    "INVALID ENCODING": "'unreadable row: not UTF-8 text'",
 }
 
 

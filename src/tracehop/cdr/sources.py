@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import bz2
 import gzip
+import io
 import lzma
 import re
 import zlib
@@ -74,9 +75,10 @@ def open_binary(path: Path, raw: BinaryIO | None = None) -> BinaryIO:
     import zstandard  # only for .zst files
 
     fh = raw if raw is not None else path.open("rb")
-    return zstandard.ZstdDecompressor().stream_reader(  # type: ignore[return-value]
+    reader = zstandard.ZstdDecompressor().stream_reader(
         fh, read_across_frames=True, closefd=raw is None
     )
+    return io.BufferedReader(reader)  # type: ignore[arg-type]  # readline, like the others
 
 
 def looks_like_cdr(name: str) -> bool:
