@@ -442,3 +442,16 @@ def test_blank_lines_before_the_header(
     assert (result.rows_ingested, result.rows_rejected) == (5, 0)
     got = rows(settings, "select call_id, source_line from calls order by source_line")
     assert [(r["call_id"], r["source_line"]) for r in got] == [(f"c{i}", 4 + i) for i in range(5)]
+
+
+def test_number_rules_are_the_same_text_in_sql_and_python() -> None:
+    """cdr/sql.py keeps its own copy of the number rules' character classes (so that ingest
+    need not import phonenumbers): they must stay equal to tracehop.numbers'."""
+    from tracehop import numbers
+    from tracehop.cdr import sql
+
+    assert (sql.NUMBER_CHARS, sql.STRIP, sql.SCHEME) == (
+        numbers.NUMBER_CHARS,
+        numbers.STRIP,
+        numbers.SCHEME,
+    )

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
-
-import numpy as np
 
 from tracehop.cdr.scan import FileScan
 from tracehop.cdr.sources import is_compressed, open_binary
@@ -77,7 +76,7 @@ def _chunk(
         sha256="",
         size=len(head) + size,
         lines=n + (1 if head else 0),
-        blank_lines=np.empty(0, dtype=np.int64),
+        blank_lines=array("q"),
         blanks_known=False,
     )
     return Chunk(
@@ -305,7 +304,7 @@ def tail_file(path: Path, start: int, folder: Path, header: bool) -> tuple[Chunk
         sha256="",
         size=out.stat().st_size,
         lines=lines,
-        blank_lines=np.empty(0, dtype=np.int64),
+        blank_lines=array("q"),
         blanks_known=False,
     )
     # data line k of the tail file (k counts the header as 1) is source line before + k - 1

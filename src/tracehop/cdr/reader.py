@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
 
 from tracehop.cdr.compile import KEYVALUE_COLUMN, q, read_csv_sql
 from tracehop.cdr.detect import normalise_header, split_line
@@ -20,6 +20,9 @@ from tracehop.cdr.layouts import Layout
 from tracehop.cdr.sources import decode_raw, first_lines, open_binary
 from tracehop.errors import FormatError
 from tracehop.sqltext import lit
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # Canonical names a Parquet file (a lake export) may carry.
 PARQUET_REQUIRED = ("start", "caller", "called", "upstream")
@@ -177,5 +180,7 @@ def read_by_line(
             numbers.append(number)
             for i, value in enumerate(fields):
                 values[i].append(value if value != "" else None)
+    import pyarrow as pa  # the slow path only
+
     arrays = {c: pa.array(v, type=pa.string()) for c, v in zip(cols, values, strict=True)}
     return pa.table({**arrays, "th__line": pa.array(numbers, type=pa.int64())}), bad
