@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -26,12 +25,7 @@ from tracehop.cdr.layouts import PRESETS, Layout
 from tracehop.cdr.reader import csv_source, parquet_source, read_by_line
 from tracehop.cdr.scan import FileScan, scan_file
 from tracehop.cdr.sources import read_lines
-from tracehop.cdr.sql import (
-    apply_international,
-    international_keys,
-    international_map,
-    normalise_sql,
-)
+from tracehop.cdr.sql import normalise_sql, register_international
 from tracehop.sqltext import lit
 
 log = logging.getLogger(__name__)
@@ -45,7 +39,6 @@ SORTED_COLUMNS = (
     "call_id, start, duration, caller, called, caller_raw, called_raw, upstream, downstream, "
     "disposition, sip_code, attest, orig_id, identity, source_line, extra"
 )
-INTL_COLUMNS = ("caller", "called")
 # A dictionary is kept for columns with few values per row group (upstream, disposition, ...);
 # for the others (numbers, call ids, line numbers) DuckDB gives up sooner: same files, less CPU.
 PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION snappy, DICTIONARY_SIZE_LIMIT 1000"
@@ -177,7 +170,9 @@ def _normalise(
         passthrough=tuple(keep),
         start_alt=compiled.start_alt,
         duration_scale=compiled.duration_scale,
+        international=True,
     )
+    register_international(con)
     # Naive timestamps are the switch's local time: read them in its zone, store UTC.
     con.execute(f"SET TimeZone = {lit(zone)}")
     try:
@@ -378,24 +373,15 @@ def write(
 
 
 def _sorted_good(con: duckdb.DuckDBPyConnection, n_days: int) -> tuple[str, str, str]:
-    """Where each day's COPY reads the good rows: (relation, filter, ORDER BY).
-
-    International numbers (``?digits`` after normalising) are read by ``phonenumbers`` in a
-    second thread while DuckDB sorts the good rows into table ``good`` (its threads run without
-    the GIL), then written into it; the COPYs read ``good`` in its (sorted) insertion order.
-    Without international numbers and with one or two days, one COPY sorts as it writes."""
-    keys = international_keys(con, "lined", INTL_COLUMNS, "reason IS NULL")
-    if not keys and n_days <= 2:
+    """Where each day's COPY reads the good rows: (relation, filter, ORDER BY). One or two
+    days: one COPY sorts as it writes; more: sort once into ``good``, each day's COPY then
+    reads one zone-mapped slice in its (sorted) insertion order."""
+    if n_days <= 2:
         return "lined", "reason IS NULL AND ", " ORDER BY start"
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        values = pool.submit(international_map, keys) if keys else None
-        # Sort once; each day's COPY then reads one zone-mapped slice.
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE good AS SELECT {SORTED_COLUMNS} FROM lined "
-            "WHERE reason IS NULL ORDER BY start"
-        )
-        if values is not None:
-            apply_international(con, "good", INTL_COLUMNS, keys, values.result())
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE good AS SELECT {SORTED_COLUMNS} FROM lined "
+        "WHERE reason IS NULL ORDER BY start"
+    )
     return "good", "", ""
 
 
