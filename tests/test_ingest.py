@@ -455,3 +455,25 @@ def test_number_rules_are_the_same_text_in_sql_and_python() -> None:
         numbers.STRIP,
         numbers.SCHEME,
     )
+
+
+def test_a_file_read_while_its_checksum_is_computed(
+    settings: Settings, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A one-chunk file no earlier ingest read from its path is read while it is hashed; the
+    same bytes under another name are then found in the manifest: nothing added, nothing left
+    in the staging folder."""
+    from tracehop.cdr import ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "OVERLAP_BYTES", 1)
+    first = ingest([data / "generic.csv"], settings)
+    assert (first.rows_ingested, first.rows_rejected) == (6, 5)
+    assert first.files[0].ingest_id and len(first.files[0].ingest_id) <= 40
+    copy = tmp_path / "copy-of-generic.csv"
+    shutil.copy(data / "generic.csv", copy)
+    again = ingest([copy], settings)
+    assert again.files_skipped == 1 and "already ingested" in again.files[0].message
+    assert ingest([data / "generic.csv"], settings).files_skipped == 1
+    assert rows(settings, "select count(*) as n from calls") == [{"n": 6}]
+    assert rows(settings, "select count(*) as n from rejects") == [{"n": 5}]
+    assert not list((settings.lake_dir / "_staging").iterdir())

@@ -10,10 +10,12 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import secrets
 import shutil
 import time
 import zlib
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -197,6 +199,67 @@ def record_manifest(store: Store, manifest: dict[str, object]) -> None:
         s.add(IngestManifest(**row))
 
 
+# Files from this size up to one chunk are read by DuckDB while their checksum is computed
+# (below it the checksum takes no noticeable time).
+OVERLAP_BYTES = 4 << 20
+
+
+class _PendingScan:
+    """A scan computed in a second thread (hashlib and DuckDB both run without the GIL), for
+    a file that may be read before its checksum is known; its fields wait for the scan."""
+
+    def __init__(self, path: Path) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._future = self._pool.submit(scan_file, path, find_blanks=False)
+
+    def result(self) -> FileScan:
+        try:
+            return self._future.result()
+        finally:
+            self._pool.shutdown()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.result(), name)
+
+
+def _scan(store: Store, path: Path) -> FileScan | _PendingScan:
+    """The file's scan, or one under way when the file can be read at the same time: a plain
+    file of one chunk that no earlier ingest read from this path (a re-ingest of the same
+    path, or a file that grew, needs its checksum first)."""
+    try:
+        size = path.stat().st_size
+        if OVERLAP_BYTES <= size <= chunks.CHUNK_BYTES and not is_compressed(path):
+            with store.session() as s:
+                known = s.execute(
+                    select(IngestManifest.checksum).where(
+                        IngestManifest.source_path == str(path.resolve())
+                    )
+                ).first()
+            if known is None:
+                return _PendingScan(path)
+        return scan_file(path, find_blanks=False)
+    except (*DECOMPRESS_ERRORS, zlib.error) as exc:
+        raise FormatError(f"cannot read {path}: {exc}") from exc
+
+
+def _already(store: Store, path: Path, scan: FileScan) -> FileResult | None:
+    """The result for a file whose checksum is in the manifest (a re-ingest adds nothing)."""
+    with store.session() as s:
+        seen = s.execute(
+            select(IngestManifest).where(IngestManifest.checksum == scan.sha256)
+        ).scalar_one_or_none()
+    if seen is None:
+        return None
+    when = seen.ingested_at.strftime("%Y-%m-%d %H:%M UTC")
+    return FileResult(
+        path=str(path),
+        format=seen.format,
+        status="skipped",
+        ingest_id=seen.ingest_id,
+        message=f"already ingested on {when} as {seen.ingest_id} (same checksum)",
+    )
+
+
 def _ingest_one(
     con: duckdb.DuckDBPyConnection,
     lake: Lake,
@@ -214,23 +277,9 @@ def _ingest_one(
             progress(name, path)
 
     step("checksum")
-    try:
-        scan = scan_file(path, find_blanks=False)
-    except (*DECOMPRESS_ERRORS, zlib.error) as exc:
-        raise FormatError(f"cannot read {path}: {exc}") from exc
-    with store.session() as s:
-        seen = s.execute(
-            select(IngestManifest).where(IngestManifest.checksum == scan.sha256)
-        ).scalar_one_or_none()
-    if seen is not None:
-        when = seen.ingested_at.strftime("%Y-%m-%d %H:%M UTC")
-        return FileResult(
-            path=str(path),
-            format=seen.format,
-            status="skipped",
-            ingest_id=seen.ingest_id,
-            message=f"already ingested on {when} as {seen.ingest_id} (same checksum)",
-        )
+    pending = _scan(store, path)
+    if isinstance(pending, FileScan) and (done := _already(store, path, pending)) is not None:
+        return done
     why = ""
     if layout is None:
         found = detect(path, max_line_size=max_line_size)
@@ -238,21 +287,21 @@ def _ingest_one(
     layout = for_file(layout, path, max_line_size=max_line_size)
     fmt = layout.name
     grown = (
-        _earlier_version(store, path, scan)
-        if layout.kind == "csv" and not layout.transactions
+        _earlier_version(store, path, pending)
+        if isinstance(pending, FileScan) and layout.kind == "csv" and not layout.transactions
         else None
     )
     now = datetime.now(UTC)
-    ingest_id = now.strftime("%Y%m%dT%H%M%S%f") + "-" + scan.sha256[:8]
+    suffix = pending.sha256[:8] if isinstance(pending, FileScan) else secrets.token_hex(4)
+    ingest_id = now.strftime("%Y%m%dT%H%M%S%f") + "-" + suffix
     stage = lake.staging_dir / ingest_id
     stage.mkdir(parents=True)
-    source = str(path)
     try:
         written, stats, exact = _write_stage(
             con,
             layout,
             path,
-            scan,
+            pending,  # type: ignore[arg-type]  # a _PendingScan waits where a field is read
             grown,
             stage,
             ingest_id=ingest_id,
@@ -261,37 +310,31 @@ def _ingest_one(
             step=step,
             max_line_size=max_line_size,
         )
+        scan = pending.result() if isinstance(pending, _PendingScan) else pending
+        done = _already(store, path, scan)  # the same bytes under another name: read for nothing
+        if done is not None:
+            _drop_stage(stage)
+            return done
     except duckdb.Error as exc:
         _drop_stage(stage)
         raise FormatError(f"cannot ingest {path} as {fmt}: {pipeline.first_line(exc)}") from exc
     except BaseException:
         _drop_stage(stage)
         raise
-    moves = [(rel, rel) for rel in written]
-    manifest = {
-        "checksum": scan.sha256,
-        "ingest_id": ingest_id,
-        "source_path": str(path.resolve()),
-        "size_bytes": scan.size,
-        "format": fmt,
-        "provider": provider,
-        "rows_ingested": stats["good"],
-        "rows_rejected": stats["bad"],
-        "first_start": stats["first"].isoformat() if stats["first"] else None,
-        "last_start": stats["last"].isoformat() if stats["last"] else None,
-        "files": written,
-        "ingested_at": now.isoformat(),
-    }
     step("committing")
     crash_point("staged", lake.crash_at)
-    write_plan(stage, moves, manifest)
+    write_plan(
+        stage,
+        [(rel, rel) for rel in written],
+        _manifest(scan, ingest_id, path, fmt, provider, stats, written, now),
+    )
     apply_plan(lake, stage, lambda m: record_manifest(store, m))
     return FileResult(
-        path=source,
+        path=str(path),
         format=fmt,
         status="ingested",
-        rows_ingested=int(stats["good"]),
-        rows_rejected=int(stats["bad"]),
+        rows_ingested=int(stats["good"]),  # type: ignore[call-overload]
+        rows_rejected=int(stats["bad"]),  # type: ignore[call-overload]
         ingest_id=ingest_id,
         rows_skipped=int(stats["skipped"]),  # type: ignore[call-overload]
         rows_merged=int(stats["merged"]),  # type: ignore[call-overload]
@@ -305,6 +348,33 @@ def _ingest_one(
         + ("" if exact else "; some line numbers are approximate"),
         line_numbers_exact=exact,
     )
+
+
+def _manifest(
+    scan: FileScan,
+    ingest_id: str,
+    path: Path,
+    fmt: str,
+    provider: str,
+    stats: dict[str, object],
+    written: list[str],
+    now: datetime,
+) -> dict[str, object]:
+    first, last = stats["first"], stats["last"]
+    return {
+        "checksum": scan.sha256,
+        "ingest_id": ingest_id,
+        "source_path": str(path.resolve()),
+        "size_bytes": scan.size,
+        "format": fmt,
+        "provider": provider,
+        "rows_ingested": stats["good"],
+        "rows_rejected": stats["bad"],
+        "first_start": first.isoformat() if first else None,  # type: ignore[attr-defined]
+        "last_start": last.isoformat() if last else None,  # type: ignore[attr-defined]
+        "files": written,
+        "ingested_at": now.isoformat(),
+    }
 
 
 def _write_stage(
@@ -336,6 +406,8 @@ def _write_stage(
         if grown is not None:  # only the lines appended since the last ingest of this file
             tail, base_offset = chunks.tail_file(path, grown.size_bytes, chunk_dir, header)
             parts = chunks.split(tail.path, tail.scan, chunk_dir, header=header)
+        elif isinstance(scan, _PendingScan):  # one chunk (see _scan): read while it is hashed
+            parts = chunks.whole(path, scan)  # type: ignore[arg-type]
         elif chunkable:
             parts = chunks.split(path, scan, chunk_dir, header=header)
         elif layout.kind != "parquet" and is_compressed(path):
