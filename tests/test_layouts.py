@@ -46,7 +46,7 @@ def ts(text: str) -> datetime:
         ("freeswitch-asterisk.csv", "freeswitch-asterisk", "18 fields"),
         ("freeswitch-snom.csv", "freeswitch-snom", "20 fields"),
         ("freeswitch-linksys.csv", "freeswitch-linksys", "17 fields"),
-        ("freeswitch-opencdrrate.csv", "freeswitch-opencdrrate", "13 fields"),
+        ("freeswitch-opencdrrate.csv", "freeswitch-opencdr", "13 fields"),
         ("kamailio-auth.csv", "kamailio", "header names"),
         ("kamailio-auth.tsv", "kamailio", "header names"),
         ("kamailio-acc.log", "kamailio-syslog", "acc records"),
@@ -296,6 +296,7 @@ def test_a_bad_layout_file_is_a_one_line_error(tmp_path: Path, text: str, messag
 def test_every_preset_cites_its_source_and_describes_itself() -> None:
     for name, layout in PRESETS.items():
         assert layout.source, name
+        assert len(name) <= 20, name  # the manifest's format column
         assert layout.path is not None and layout.path.read_text().startswith("#"), name
         data = describe(layout)
         assert data["name"] == name and data["map"]["start"]
@@ -310,3 +311,54 @@ def test_parse_layout_from_a_dict() -> None:
         name="pipes",
     )
     assert layout.widths() == [4] and layout.delimiter == "|"
+
+
+def test_a_user_header_layout_names_a_missing_column(settings: Settings, tmp_path: Path) -> None:
+    layout = tmp_path / "mine.toml"
+    layout.write_text(
+        "[read]\nheader = true\n[map]\nstart = 'when'\ncaller = 'from'\ncalled = 'to'\n"
+        "upstream = ['trunk', 'peer']\n"
+    )
+    path = tmp_path / "calls.csv"
+    path.write_text("when,from,to,gateway\n2021-01-01T00:00:00Z,2025550100,2125550100,x\n")
+    with pytest.raises(FormatError, match="the header has no trunk or peer for upstream"):
+        ingest([path], settings, layout=layout)
+
+
+def test_cli_layouts_list_and_show(cli) -> None:  # type: ignore[no-untyped-def]
+    listed = cli.json("layouts", "list", "--json")
+    names = {row["name"] for row in listed}
+    assert {"asterisk", "asterisk-newcdr", "asterisk-custom", "freeswitch", "kamailio"} <= names
+    assert next(r for r in listed if r["name"] == "asterisk")["fields"] == "16/17/18"
+    code, out, _ = cli("layouts", "show", "asterisk-newcdr")
+    assert code == 0 and "newcdrcolumns=yes" in out and "cdr_csv.c" in out
+    shown = cli.json("layouts", "show", "freeswitch", "--json")
+    assert shown["widths"] == [13, 15] and shown["causes"]["RECOVERY_ON_TIMER_EXPIRE"] == [
+        "failed",
+        504,
+    ]
+    code, _, err = cli("layouts", "show", "nope")
+    assert code == 1 and err.startswith("Error: unknown layout 'nope'")
+
+
+def test_cli_ingest_with_a_layout_file_and_auto(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    got = cli.json(
+        "ingest",
+        str(LAYOUTS / "cisco-cucm.csv"),
+        "--layout",
+        str(LAYOUTS / "cisco-cucm.toml"),
+        "--json",
+    )
+    detail = got["details"][0]
+    assert (detail["format"], detail["rows_ingested"], detail["rows_skipped"]) == (
+        "cisco-cucm",
+        4,
+        1,
+    )
+    code, out, _ = cli("ingest", str(LAYOUTS / "asterisk-newcdr.csv"))
+    assert code == 0
+    assert "read as asterisk-newcdr (auto: 21 fields" in out
+    other = tmp_path / "cdr_StandAloneCluster_01_202102071015_1234"
+    other.write_bytes((LAYOUTS / "cisco-cucm.csv").read_bytes() + b"\n")  # not ingested yet
+    code, _, err = cli("ingest", str(other))
+    assert code == 1 and "matches no layout" in err and "Nearest:" in err

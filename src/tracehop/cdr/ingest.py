@@ -366,7 +366,7 @@ def _manifest(
         "ingest_id": ingest_id,
         "source_path": str(path.resolve()),
         "size_bytes": scan.size,
-        "format": fmt,
+        "format": fmt[:20],  # the manifest's column holds 20 characters
         "provider": provider,
         "rows_ingested": stats["good"],
         "rows_rejected": stats["bad"],

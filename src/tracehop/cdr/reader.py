@@ -72,6 +72,14 @@ def columns_for(layout: Layout, path: Path, max_line_size: int) -> list[str]:
         dupes = sorted({c for c in cols if c and cols.count(c) > 1})
         if dupes:
             raise FormatError(f"{path}: header names {', '.join(dupes)} more than once")
+        for need in ("start", "caller", "called", "upstream"):
+            rule = layout.rules[need]
+            names = list(rule.names())
+            if rule.value is None and names and not set(names) & set(cols):
+                raise FormatError(
+                    f"{path} is not a {layout.name} CDR file: the header has no "
+                    f"{' or '.join(names)} for {need} (found: {', '.join(cols[:12])})"
+                )
         return [c if c else f"column{i}" for i, c in enumerate(cols)]
     for order in layout.orders():
         if len(order) == len(row):
