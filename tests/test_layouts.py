@@ -362,3 +362,39 @@ def test_cli_ingest_with_a_layout_file_and_auto(cli, tmp_path: Path) -> None:  #
     other.write_bytes((LAYOUTS / "cisco-cucm.csv").read_bytes() + b"\n")  # not ingested yet
     code, _, err = cli("ingest", str(other))
     assert code == 1 and "matches no layout" in err and "Nearest:" in err
+
+
+def test_a_layout_names_the_zone_of_naive_times(settings: Settings, write_cdr) -> None:
+    """A switch that writes GMT (Asterisk usegmtime=yes) or a known zone: the layout says so,
+    whatever --timezone says."""
+    layout = parse_layout(
+        {
+            "read": {"header": True, "required": ["start"]},
+            "map": {
+                "start": {"field": "start", "zone": "America/New_York"},
+                "caller": "caller",
+                "called": "called",
+                "upstream": "upstream",
+            },
+        },
+        name="eastern",
+    )
+    path = write_cdr(
+        "east.csv",
+        ["start,caller,called,upstream", "2021-02-07 10:15:03,2025550143,2125551234,caprus"],
+    )
+    ingest([path], settings, layout=layout)
+    assert calls(settings)[0]["start"] == ts("2021-02-07T15:15:03+00:00")
+    with pytest.raises(InputError, match="unknown time zone 'Mars/Olympus'"):
+        parse_layout(
+            {
+                "map": {
+                    "start": {"field": "s", "zone": "Mars/Olympus"},
+                    "caller": "a",
+                    "called": "b",
+                    "upstream": "c",
+                },
+                "read": {"header": True},
+            },
+            name="mars",
+        )

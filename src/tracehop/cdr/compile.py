@@ -34,6 +34,7 @@ class Compiled:
     duration_scale: float
     skip: bool  # rows may be flagged th_skip
     transactions: bool
+    zone: str | None = None  # the layout's zone for naive start times
 
 
 def read_csv_sql(
@@ -273,4 +274,5 @@ def compile_layout(layout: Layout, cols: list[str]) -> Compiled:
         duration_scale=0.001 if duration is not None and duration.unit == "ms" else 1.0,
         skip=skip is not None,
         transactions=bool(tx),
+        zone=start.zone,
     )

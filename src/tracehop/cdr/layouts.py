@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tracehop.errors import FormatError, InputError
+from tracehop.settings import check_zone
 
 LAYOUT_DIR = Path(__file__).parent / "layouts"
 DISPOSITIONS: tuple[str, ...] = ("answered", "no_answer", "busy", "cancelled", "failed", "blocked")
@@ -68,6 +69,7 @@ class Rule:
     unit: str = "s"
     span: tuple[str, str] | None = None
     value: str | None = None
+    zone: str | None = None  # start: the zone of naive times, whatever --timezone says
 
     def names(self) -> Iterator[str]:
         """Every field name this rule reads."""
@@ -159,7 +161,7 @@ def _rule(value: Any, where: str) -> Rule:
     if not isinstance(value, dict):
         raise InputError(f"{where}: expected a field name, a list or a table, not {value!r}")
     known = {"field", "fields", "pattern", "fallback", "table", "default", "formats", "unit"}
-    known |= {"from", "to", "value"}
+    known |= {"from", "to", "value", "zone"}
     unknown = sorted(set(value) - known)
     if unknown:
         raise InputError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
@@ -185,7 +187,11 @@ def _rule(value: Any, where: str) -> Rule:
     formats = _strings(value.get("formats", []), where) if "formats" in value else ()
     for fmt in formats:
         _check_format(fmt, where)
+    zone = value.get("zone")
+    if zone is not None:
+        check_zone(str(zone), error=InputError)
     return Rule(
+        zone=None if zone is None else str(zone),
         fields=fields,
         pattern=pattern,
         fallback=tuple(
@@ -339,6 +345,7 @@ def _lower_rules(rules: dict[str, Rule]) -> dict[str, Rule]:
             unit=rule.unit,
             span=(rule.span[0].lower(), rule.span[1].lower()) if rule.span else None,
             value=rule.value,
+            zone=rule.zone,
         )
 
     return {k: low(v) for k, v in rules.items()}
@@ -466,6 +473,8 @@ def _rule_dict(rule: Rule) -> dict[str, Any]:
         out["formats"] = list(rule.formats)
     if rule.unit != "s":
         out["unit"] = rule.unit
+    if rule.zone:
+        out["zone"] = rule.zone
     if rule.fallback:
         out["fallback"] = [_rule_dict(r) for r in rule.fallback]
     return out

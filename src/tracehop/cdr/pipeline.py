@@ -173,8 +173,9 @@ def _normalise(
         international=True,
     )
     register_international(con)
-    # Naive timestamps are the switch's local time: read them in its zone, store UTC.
-    con.execute(f"SET TimeZone = {lit(zone)}")
+    # Naive timestamps are the switch's local time: read them in its zone (the layout's when it
+    # names one: Asterisk with usegmtime=yes writes GMT), store UTC.
+    con.execute(f"SET TimeZone = {lit(compiled.zone or zone)}")
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE staged AS {sql}")
     finally:
