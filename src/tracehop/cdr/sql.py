@@ -41,9 +41,10 @@ def e164_sql(s: str, d: str, ok: str) -> str:
     (``s`` is written only with NUMBER_CHARS).
 
     NANP numbers are finished here. An international number (after ``+`` or ``011``, not
-    country code 1) comes out as ``?`` and its digits: :func:`resolve_international` replaces
-    it with ``phonenumbers``' answer, once per distinct number (a per-row Python call would cost
-    more than all the SQL together).
+    country code 1) comes out as ``?`` and its digits: ``phonenumbers`` answers for it once
+    per distinct number, inside the query for those rows only (:func:`register_international`,
+    ingest) or after it (:func:`resolve_international`); calling Python for every row would
+    cost more than all the SQL together.
     """
     return f"""(CASE
         WHEN {s} IS NULL OR NOT {ok} OR {d} = '' THEN NULL
