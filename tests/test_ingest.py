@@ -477,3 +477,25 @@ def test_a_file_read_while_its_checksum_is_computed(
     assert rows(settings, "select count(*) as n from calls") == [{"n": 6}]
     assert rows(settings, "select count(*) as n from rejects") == [{"n": 5}]
     assert not list((settings.lake_dir / "_staging").iterdir())
+
+
+def test_international_numbers_phonenumbers_cannot_place(settings: Settings, write_cdr) -> None:
+    """phonenumbers answers inside the query, for these rows only; a number it finds impossible
+    has no E.164 form (NULL), its raw form is kept, the call is not lost."""
+    path = write_cdr(
+        "intl.csv",
+        [
+            "call_id,start,caller,called,upstream",
+            "i1,2021-01-01T00:00:00Z,+442072054191,2125550100,u",
+            "i2,2021-01-01T00:00:01Z,+8881,011 44 20 7205 4191,u",
+            "i3,2021-01-01T00:00:02Z,011999123,2125550100,u",
+        ],
+    )
+    result = ingest([path], settings)
+    assert (result.rows_ingested, result.rows_rejected) == (3, 0)
+    got = rows(settings, "select caller, caller_raw, called from calls order by call_id")
+    assert got == [
+        {"caller": "+442072054191", "caller_raw": "+442072054191", "called": "+12125550100"},
+        {"caller": None, "caller_raw": "+8881", "called": "+442072054191"},
+        {"caller": None, "caller_raw": "011999123", "called": "+12125550100"},
+    ]

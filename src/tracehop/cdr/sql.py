@@ -88,10 +88,10 @@ def resolve_international(con, table: str, columns: tuple[str, ...]) -> None:  #
 INTL_FUNCTION = "th_intl_e164"
 
 
-def _intl_e164(key: str) -> str | None:
+def _intl_e164(key: str | None) -> str | None:
     from tracehop.numbers import international_e164  # phonenumbers: only for such numbers
 
-    return international_e164(key[1:])
+    return international_e164(key[1:]) if key else None
 
 
 def register_international(con) -> None:  # type: ignore[no-untyped-def]
@@ -100,7 +100,15 @@ def register_international(con) -> None:  # type: ignore[no-untyped-def]
     (about 1 % of a US carrier's rows; once per distinct number, cached), so that it runs on
     DuckDB's threads while the others go on normalising, instead of after the whole file."""
     try:
-        con.create_function(INTL_FUNCTION, _intl_e164, ["VARCHAR"], "VARCHAR", side_effects=False)
+        # "special": the function may answer NULL (not a possible number)
+        con.create_function(
+            INTL_FUNCTION,
+            _intl_e164,
+            ["VARCHAR"],
+            "VARCHAR",
+            null_handling="special",
+            side_effects=False,
+        )
     except Exception as exc:  # registered on this connection already
         if "already" not in str(exc).lower():
             raise
