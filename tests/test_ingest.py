@@ -442,3 +442,60 @@ def test_blank_lines_before_the_header(
     assert (result.rows_ingested, result.rows_rejected) == (5, 0)
     got = rows(settings, "select call_id, source_line from calls order by source_line")
     assert [(r["call_id"], r["source_line"]) for r in got] == [(f"c{i}", 4 + i) for i in range(5)]
+
+
+def test_number_rules_are_the_same_text_in_sql_and_python() -> None:
+    """cdr/sql.py keeps its own copy of the number rules' character classes (so that ingest
+    need not import phonenumbers): they must stay equal to tracehop.numbers'."""
+    from tracehop import numbers
+    from tracehop.cdr import sql
+
+    assert (sql.NUMBER_CHARS, sql.STRIP, sql.SCHEME) == (
+        numbers.NUMBER_CHARS,
+        numbers.STRIP,
+        numbers.SCHEME,
+    )
+
+
+def test_a_file_read_while_its_checksum_is_computed(
+    settings: Settings, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A one-chunk file no earlier ingest read from its path is read while it is hashed; the
+    same bytes under another name are then found in the manifest: nothing added, nothing left
+    in the staging folder."""
+    from tracehop.cdr import ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "OVERLAP_BYTES", 1)
+    first = ingest([data / "generic.csv"], settings)
+    assert (first.rows_ingested, first.rows_rejected) == (6, 5)
+    assert first.files[0].ingest_id and len(first.files[0].ingest_id) <= 40
+    copy = tmp_path / "copy-of-generic.csv"
+    shutil.copy(data / "generic.csv", copy)
+    again = ingest([copy], settings)
+    assert again.files_skipped == 1 and "already ingested" in again.files[0].message
+    assert ingest([data / "generic.csv"], settings).files_skipped == 1
+    assert rows(settings, "select count(*) as n from calls") == [{"n": 6}]
+    assert rows(settings, "select count(*) as n from rejects") == [{"n": 5}]
+    assert not list((settings.lake_dir / "_staging").iterdir())
+
+
+def test_international_numbers_phonenumbers_cannot_place(settings: Settings, write_cdr) -> None:
+    """phonenumbers answers inside the query, for these rows only; a number it finds impossible
+    has no E.164 form (NULL), its raw form is kept, the call is not lost."""
+    path = write_cdr(
+        "intl.csv",
+        [
+            "call_id,start,caller,called,upstream",
+            "i1,2021-01-01T00:00:00Z,+442072054191,2125550100,u",
+            "i2,2021-01-01T00:00:01Z,+8881,011 44 20 7205 4191,u",
+            "i3,2021-01-01T00:00:02Z,011999123,2125550100,u",
+        ],
+    )
+    result = ingest([path], settings)
+    assert (result.rows_ingested, result.rows_rejected) == (3, 0)
+    got = rows(settings, "select caller, caller_raw, called from calls order by call_id")
+    assert got == [
+        {"caller": "+442072054191", "caller_raw": "+442072054191", "called": "+12125550100"},
+        {"caller": None, "caller_raw": "+8881", "called": "+442072054191"},
+        {"caller": None, "caller_raw": "011999123", "called": "+12125550100"},
+    ]

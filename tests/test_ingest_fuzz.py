@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tracehop.analyst import query
-from tracehop.cdr.formats import ASTERISK_ORDERS, FREESWITCH_FIELDS, KAMAILIO_REQUIRED
 from tracehop.cdr.ingest import ingest
+from tracehop.cdr.layouts import PRESETS
 from tracehop.errors import FormatError
 from tracehop.settings import load_settings
 
@@ -73,9 +73,9 @@ GENERIC = [
 ]
 FORMATS = {
     "generic": (GENERIC, True),
-    "freeswitch": (list(FREESWITCH_FIELDS), False),
-    "asterisk": (list(ASTERISK_ORDERS[2]), False),
-    "kamailio": ([*KAMAILIO_REQUIRED, "dst_user"], True),
+    "freeswitch": (list(PRESETS["freeswitch"].columns), False),
+    "asterisk": (list(PRESETS["asterisk"].columns), False),
+    "kamailio": ([*PRESETS["kamailio"].required, "dst_user"], True),
 }
 counter = itertools.count()
 

@@ -8,17 +8,16 @@ source file's. Each chunk becomes its own sorted Parquet file per day.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-import numpy as np
-
 from tracehop.cdr.scan import FileScan
+from tracehop.cdr.sources import is_compressed, open_binary
 from tracehop.errors import InputError
 
 CHUNK_BYTES = 128 << 20
@@ -42,7 +41,7 @@ def split(
 ) -> Iterator[Chunk]:
     """Yield chunk files one at a time (each is written only when the previous one is done)."""
     chunk_bytes = chunk_bytes or CHUNK_BYTES
-    gz = is_gzip(path)
+    gz = is_compressed(path)
     if not gz and scan.size <= chunk_bytes:
         yield from whole(path, scan)
         return
@@ -77,7 +76,7 @@ def _chunk(
         sha256="",
         size=len(head) + size,
         lines=n + (1 if head else 0),
-        blank_lines=np.empty(0, dtype=np.int64),
+        blank_lines=array("q"),
         blanks_known=False,
     )
     return Chunk(
@@ -207,9 +206,9 @@ def _cut_after(src: BinaryIO, target: int, size: int) -> int:
 
 
 def _split_stream(path: Path, folder: Path, *, header: bool, chunk_bytes: int) -> Iterator[Chunk]:
-    """A gzip file: read on, cutting after the last newline of each ``chunk_bytes``."""
+    """A compressed file: read on, cutting after the last newline of each ``chunk_bytes``."""
     read_bytes = min(READ_BYTES, chunk_bytes)
-    with gzip.open(path, "rb") as src:
+    with open_binary(path) as src:
         head, lines_done = _read_header(src, header)
         if header and not head:
             return
@@ -249,11 +248,6 @@ def _split_stream(path: Path, folder: Path, *, header: bool, chunk_bytes: int) -
                 k += 1
             if not block:
                 return
-
-
-def is_gzip(path: Path) -> bool:
-    with path.open("rb") as fh:
-        return fh.read(2) == b"\x1f\x8b"
 
 
 def prefix_sha256(path: Path, size: int) -> str:
@@ -310,7 +304,7 @@ def tail_file(path: Path, start: int, folder: Path, header: bool) -> tuple[Chunk
         sha256="",
         size=out.stat().st_size,
         lines=lines,
-        blank_lines=np.empty(0, dtype=np.int64),
+        blank_lines=array("q"),
         blanks_known=False,
     )
     # data line k of the tail file (k counts the header as 1) is source line before + k - 1

@@ -1,4 +1,4 @@
-"""Ingest: CDR files of any preset -> normalised, sorted Parquet in the lake, bad rows to rejects.
+"""Ingest: CDR files of any layout -> normalised, sorted Parquet in the lake, bad rows to rejects.
 
 The work happens inside DuckDB (vectorised); Python only orchestrates. Each source file is one
 atomic unit (see ``lake.py``): all of it lands, or none of it. Its checksum goes in the manifest
@@ -10,10 +10,12 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import secrets
 import shutil
 import time
 import zlib
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -22,10 +24,12 @@ from pathlib import Path
 import duckdb
 from sqlalchemy import select
 
-from tracehop.cdr import chunks, formats, pipeline
-from tracehop.cdr.formats import PRESETS
+from tracehop.cdr import chunks, pipeline
+from tracehop.cdr.detect import detect, for_file
 from tracehop.cdr.lake import Lake, apply_plan, crash_point, recover, write_plan
+from tracehop.cdr.layouts import PRESETS, Layout, get_layout
 from tracehop.cdr.scan import FileScan, scan_file
+from tracehop.cdr.sources import DECOMPRESS_ERRORS, is_compressed, looks_like_cdr
 from tracehop.engine import connect
 from tracehop.errors import FormatError, InputError
 from tracehop.settings import Settings
@@ -34,7 +38,6 @@ from tracehop.store.models import IngestManifest
 
 log = logging.getLogger(__name__)
 
-SOURCE_SUFFIXES = {".csv", ".txt", ".log", ".gz", ".parquet", ".tsv"}
 Progress = Callable[[str, Path], None]
 
 
@@ -48,6 +51,8 @@ class FileResult:
     ingest_id: str | None = None
     message: str = ""
     line_numbers_exact: bool = True
+    rows_skipped: int = 0  # lines that are not records (other log lines, a types row)
+    rows_merged: int = 0  # SIP transaction rows folded into their call (BYE, 407, ...)
 
 
 @dataclass
@@ -78,8 +83,12 @@ class IngestResult:
         }
 
 
-def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files, folders (recursively, CDR-looking files) and glob patterns -> distinct files."""
+def expand_paths(paths: Iterable[str | Path], *, glob_pattern: str | None = None) -> list[Path]:
+    """Files, folders (recursively, CDR-looking files) and glob patterns -> distinct files.
+
+    In a folder, CDR-looking means a name like ``calls.csv``, ``Master.csv.1``,
+    ``Master.csv.2023-10-11-00-36-14``, ``acc.log.2.gz`` or ``cdr.tsv.zst``
+    (``sources.looks_like_cdr``); ``glob_pattern`` (``--glob``) takes other names instead."""
     out: list[Path] = []
     for item in paths:
         text = str(item)
@@ -93,13 +102,14 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
         if p.is_dir():
             found = sorted(
                 f
-                for f in p.rglob("*")
+                for f in p.rglob(glob_pattern or "*")
                 if f.is_file()
                 and not any(part.startswith(".") for part in f.relative_to(p).parts)
-                and (f.suffix.lower() in SOURCE_SUFFIXES)
+                and (glob_pattern is not None or looks_like_cdr(f.name))
             )
             if not found:
-                raise InputError(f"{p} holds no CDR files (*.csv, *.gz, *.parquet, ...)")
+                what = glob_pattern or "*.csv, *.csv.1, *.gz, *.parquet, ..."
+                raise InputError(f"{p} holds no CDR files ({what}); name others with --glob")
             out.extend(found)
         elif p.is_file():
             out.append(p)
@@ -122,15 +132,31 @@ def ingest(
     settings: Settings,
     *,
     format: str = "auto",
+    layout: str | Path | Layout | None = None,
     provider: str | None = None,
     progress: Progress | None = None,
     store: Store | None = None,
+    glob_pattern: str | None = None,
+    max_line_size: int = pipeline.MAX_LINE_SIZE,
 ) -> IngestResult:
-    """Ingest CDR files into the home's lake. See docs/ingest.md."""
+    """Ingest CDR files into the home's lake. See docs/ingest.md.
+
+    ``format``: ``auto`` (each file's layout recognised from its first lines) or a shipped
+    layout's name; ``layout``: a layout file (or a :class:`Layout`) for every file instead."""
     started = time.perf_counter()
-    if format != "auto" and format not in PRESETS:
-        raise InputError(f"unknown format {format!r}: use auto, {', '.join(PRESETS)}")
-    files = expand_paths(paths)
+    chosen: Layout | None = None
+    if layout is not None:
+        chosen = layout if isinstance(layout, Layout) else get_layout(layout)
+    elif format != "auto":
+        if format not in PRESETS:
+            raise InputError(
+                f"unknown format {format!r}: use auto, {', '.join(PRESETS)} "
+                "(or --layout FILE for a layout of your own)"
+            )
+        chosen = PRESETS[format]
+    if max_line_size < 1024:
+        raise InputError(f"max_line_size must be at least 1024 bytes, not {max_line_size}")
+    files = expand_paths(paths, glob_pattern=glob_pattern)
     lake = Lake(settings.lake_dir, crash_at=settings.crash_at)
     lake.ensure()
     result = IngestResult()
@@ -148,10 +174,11 @@ def ingest(
                     lake,
                     store,
                     path,
-                    format=format,
+                    layout=chosen,
                     provider=provider or settings.provider,
                     zone=settings.timezone,
                     progress=progress,
+                    max_line_size=max_line_size,
                 )
                 result.files.append(res)
         finally:
@@ -172,97 +199,147 @@ def record_manifest(store: Store, manifest: dict[str, object]) -> None:
         s.add(IngestManifest(**row))
 
 
+# Files from this size up to one chunk are read by DuckDB while their checksum is computed
+# (below it the checksum takes no noticeable time).
+OVERLAP_BYTES = 4 << 20
+
+
+class _PendingScan:
+    """A scan computed in a second thread (hashlib and DuckDB both run without the GIL), for
+    a file that may be read before its checksum is known; its fields wait for the scan."""
+
+    def __init__(self, path: Path) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._future = self._pool.submit(scan_file, path, find_blanks=False)
+
+    def result(self) -> FileScan:
+        try:
+            return self._future.result()
+        finally:
+            self._pool.shutdown()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.result(), name)
+
+
+def _scan(store: Store, path: Path) -> FileScan | _PendingScan:
+    """The file's scan, or one under way when the file can be read at the same time: a plain
+    file of one chunk that no earlier ingest read from this path (a re-ingest of the same
+    path, or a file that grew, needs its checksum first)."""
+    try:
+        size = path.stat().st_size
+        if OVERLAP_BYTES <= size <= chunks.CHUNK_BYTES and not is_compressed(path):
+            with store.session() as s:
+                known = s.execute(
+                    select(IngestManifest.checksum).where(
+                        IngestManifest.source_path == str(path.resolve())
+                    )
+                ).first()
+            if known is None:
+                return _PendingScan(path)
+        return scan_file(path, find_blanks=False)
+    except (*DECOMPRESS_ERRORS, zlib.error) as exc:
+        raise FormatError(f"cannot read {path}: {exc}") from exc
+
+
+def _already(store: Store, path: Path, scan: FileScan) -> FileResult | None:
+    """The result for a file whose checksum is in the manifest (a re-ingest adds nothing)."""
+    with store.session() as s:
+        seen = s.execute(
+            select(IngestManifest).where(IngestManifest.checksum == scan.sha256)
+        ).scalar_one_or_none()
+    if seen is None:
+        return None
+    when = seen.ingested_at.strftime("%Y-%m-%d %H:%M UTC")
+    return FileResult(
+        path=str(path),
+        format=seen.format,
+        status="skipped",
+        ingest_id=seen.ingest_id,
+        message=f"already ingested on {when} as {seen.ingest_id} (same checksum)",
+    )
+
+
 def _ingest_one(
     con: duckdb.DuckDBPyConnection,
     lake: Lake,
     store: Store,
     path: Path,
     *,
-    format: str,
+    layout: Layout | None,
     provider: str,
     zone: str,
     progress: Progress | None,
+    max_line_size: int,
 ) -> FileResult:
     def step(name: str) -> None:
         if progress:
             progress(name, path)
 
     step("checksum")
-    try:
-        scan = scan_file(path, find_blanks=False)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise FormatError(f"cannot read {path}: {exc}") from exc
-    with store.session() as s:
-        seen = s.execute(
-            select(IngestManifest).where(IngestManifest.checksum == scan.sha256)
-        ).scalar_one_or_none()
-    fmt = format if format != "auto" else formats.detect(path)
-    if seen is not None:
-        when = seen.ingested_at.strftime("%Y-%m-%d %H:%M UTC")
-        return FileResult(
-            path=str(path),
-            format=seen.format,
-            status="skipped",
-            ingest_id=seen.ingest_id,
-            message=f"already ingested on {when} as {seen.ingest_id} (same checksum)",
-        )
-    preset = PRESETS[fmt]
+    pending = _scan(store, path)
+    if isinstance(pending, FileScan) and (done := _already(store, path, pending)) is not None:
+        return done
+    why = ""
+    if layout is None:
+        found = detect(path, max_line_size=max_line_size)
+        layout, why = found.layout, found.why
+    layout = for_file(layout, path, max_line_size=max_line_size)
+    fmt = layout.name
     grown = (
-        _earlier_version(store, path, scan)
-        if preset.name in ("generic", "freeswitch", "asterisk")
+        _earlier_version(store, path, pending)
+        if isinstance(pending, FileScan) and layout.kind == "csv" and not layout.transactions
         else None
     )
     now = datetime.now(UTC)
-    ingest_id = now.strftime("%Y%m%dT%H%M%S%f") + "-" + scan.sha256[:8]
+    suffix = pending.sha256[:8] if isinstance(pending, FileScan) else secrets.token_hex(4)
+    ingest_id = now.strftime("%Y%m%dT%H%M%S%f") + "-" + suffix
     stage = lake.staging_dir / ingest_id
     stage.mkdir(parents=True)
-    source = str(path)
     try:
         written, stats, exact = _write_stage(
             con,
-            preset,
+            layout,
             path,
-            scan,
+            pending,  # type: ignore[arg-type]  # a _PendingScan waits where a field is read
             grown,
             stage,
             ingest_id=ingest_id,
             provider=provider,
             zone=zone,
             step=step,
+            max_line_size=max_line_size,
         )
+        scan = pending.result() if isinstance(pending, _PendingScan) else pending
+        done = _already(store, path, scan)  # the same bytes under another name: read for nothing
+        if done is not None:
+            _drop_stage(stage)
+            return done
     except duckdb.Error as exc:
         _drop_stage(stage)
         raise FormatError(f"cannot ingest {path} as {fmt}: {pipeline.first_line(exc)}") from exc
     except BaseException:
         _drop_stage(stage)
         raise
-    moves = [(rel, rel) for rel in written]
-    manifest = {
-        "checksum": scan.sha256,
-        "ingest_id": ingest_id,
-        "source_path": str(path.resolve()),
-        "size_bytes": scan.size,
-        "format": fmt,
-        "provider": provider,
-        "rows_ingested": stats["good"],
-        "rows_rejected": stats["bad"],
-        "first_start": stats["first"].isoformat() if stats["first"] else None,
-        "last_start": stats["last"].isoformat() if stats["last"] else None,
-        "files": written,
-        "ingested_at": now.isoformat(),
-    }
     step("committing")
     crash_point("staged", lake.crash_at)
-    write_plan(stage, moves, manifest)
+    write_plan(
+        stage,
+        [(rel, rel) for rel in written],
+        _manifest(scan, ingest_id, path, fmt, provider, stats, written, now),
+    )
     apply_plan(lake, stage, lambda m: record_manifest(store, m))
     return FileResult(
-        path=source,
+        path=str(path),
         format=fmt,
         status="ingested",
-        rows_ingested=int(stats["good"]),
-        rows_rejected=int(stats["bad"]),
+        rows_ingested=int(stats["good"]),  # type: ignore[call-overload]
+        rows_rejected=int(stats["bad"]),  # type: ignore[call-overload]
         ingest_id=ingest_id,
+        rows_skipped=int(stats["skipped"]),  # type: ignore[call-overload]
+        rows_merged=int(stats["merged"]),  # type: ignore[call-overload]
         message=f"read as {fmt}"
+        + (f" (auto: {why})" if why else "")
         + (
             f"; only the lines appended since {grown.ingest_id} (the file grew)"
             if grown is not None
@@ -273,9 +350,36 @@ def _ingest_one(
     )
 
 
+def _manifest(
+    scan: FileScan,
+    ingest_id: str,
+    path: Path,
+    fmt: str,
+    provider: str,
+    stats: dict[str, object],
+    written: list[str],
+    now: datetime,
+) -> dict[str, object]:
+    first, last = stats["first"], stats["last"]
+    return {
+        "checksum": scan.sha256,
+        "ingest_id": ingest_id,
+        "source_path": str(path.resolve()),
+        "size_bytes": scan.size,
+        "format": fmt[:20],  # the manifest's column holds 20 characters
+        "provider": provider,
+        "rows_ingested": stats["good"],
+        "rows_rejected": stats["bad"],
+        "first_start": first.isoformat() if first else None,  # type: ignore[attr-defined]
+        "last_start": last.isoformat() if last else None,  # type: ignore[attr-defined]
+        "files": written,
+        "ingested_at": now.isoformat(),
+    }
+
+
 def _write_stage(
     con: duckdb.DuckDBPyConnection,
-    preset: formats.Preset,
+    layout: Layout,
     path: Path,
     scan: FileScan,
     grown: IngestManifest | None,
@@ -285,28 +389,38 @@ def _write_stage(
     provider: str,
     zone: str,
     step: Callable[[str], None],
+    max_line_size: int,
 ) -> tuple[list[str], dict[str, object], bool]:
     """Read the file (in chunks when large; only its appended lines when it grew) and write
     its Parquet files into ``stage``, fsynced: (files, stats, line numbers exact)."""
     chunk_dir = stage / "chunks"
     written: list[str] = []
-    stats: dict[str, object] = {"good": 0, "bad": 0, "first": None, "last": None}
+    stats: dict[str, object] = dict.fromkeys(("good", "bad", "skipped", "merged"), 0)
+    stats.update(first=None, last=None)
     exact = True
+    header = layout.header
     try:
-        # Kamailio pairs INVITE and BYE rows across the whole file; Parquet is read as is.
-        chunkable = preset.name not in ("parquet", "kamailio")
+        # SIP transaction rows are paired across the whole file; Parquet is read as is.
+        chunkable = layout.kind != "parquet" and not layout.transactions
         base_offset = 0
         if grown is not None:  # only the lines appended since the last ingest of this file
-            tail, base_offset = chunks.tail_file(path, grown.size_bytes, chunk_dir, preset.header)
-            parts = chunks.split(tail.path, tail.scan, chunk_dir, header=preset.header)
+            tail, base_offset = chunks.tail_file(path, grown.size_bytes, chunk_dir, header)
+            parts = chunks.split(tail.path, tail.scan, chunk_dir, header=header)
+        elif isinstance(scan, _PendingScan):  # one chunk (see _scan): read while it is hashed
+            parts = chunks.whole(path, scan)  # type: ignore[arg-type]
         elif chunkable:
-            parts = chunks.split(path, scan, chunk_dir, header=preset.header)
+            parts = chunks.split(path, scan, chunk_dir, header=header)
+        elif layout.kind != "parquet" and is_compressed(path):
+            # one chunk: the decompressed text (every reader then sees plain text)
+            parts = chunks.split(path, scan, chunk_dir, header=header, chunk_bytes=1 << 62)
         else:
             parts = chunks.whole(path, scan)
         for k, chunk in enumerate(parts):
             chunk.line_offset += base_offset
             step("reading" if k == 0 else f"reading part {k + 1}")
-            staged = pipeline.stage(con, preset, chunk.path, chunk.scan, zone=zone)
+            staged = pipeline.stage(
+                con, layout, chunk.path, chunk.scan, zone=zone, max_line_size=max_line_size
+            )
             exact = exact and staged.exact_lines
             step("writing")
             files, part_stats = pipeline.write(
@@ -319,7 +433,13 @@ def _write_stage(
                 source=str(path),
                 part=k,
                 line_offset=chunk.line_offset,
+                raw_lines=layout.kind != "parquet",
             )
+            part_stats["skipped"] = staged.skipped
+            # rows read that are neither calls, rejects nor skipped: transaction rows folded
+            part_stats["merged"] = (
+                staged.rows - staged.skipped - part_stats.pop("calls_and_value_bad")
+            )  # type: ignore[operator]
             written += files
             _merge_stats(stats, part_stats)
             _drop_work_tables(con)
@@ -335,7 +455,7 @@ def _earlier_version(store: Store, path: Path, scan: FileScan) -> IngestManifest
     """The manifest row of an earlier, shorter version of this same file, if the file only
     grew since (switches append to their CDR file: Asterisk's Master.csv). Then only the
     appended lines are new; reading it all again would load the old rows twice."""
-    if chunks.is_gzip(path):
+    if is_compressed(path):
         return None
     with store.session() as s:
         rows = (
@@ -356,7 +476,8 @@ def _earlier_version(store: Store, path: Path, scan: FileScan) -> IngestManifest
 
 def _merge_stats(total: dict[str, object], part: dict[str, object]) -> None:
     total["good"] = int(total["good"]) + int(part["good"])  # type: ignore[call-overload]
-    total["bad"] = int(total["bad"]) + int(part["bad"])  # type: ignore[call-overload]
+    for key in ("bad", "skipped", "merged"):
+        total[key] = int(total[key]) + int(part[key])  # type: ignore[call-overload]
     for key, pick in (("first", min), ("last", max)):
         values = [v for v in (total[key], part[key]) if v is not None]
         total[key] = pick(values) if values else None  # type: ignore[type-var]
@@ -365,7 +486,7 @@ def _merge_stats(total: dict[str, object], part: dict[str, object]) -> None:
 def _drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
     for view in ("lined", "staged_v"):
         con.execute(f"DROP VIEW IF EXISTS {view}")
-    for t in ("staged", "parse_rejects", "good", "th_lines"):
+    for t in ("staged", "parse_rejects", "good", "th_lines", "th_rejects", "th_scans"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
 
 

@@ -12,22 +12,20 @@ sorted Parquet per day and a rejects file.
 
 from __future__ import annotations
 
-import csv
-import gzip
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
-import numpy as np
-import pyarrow as pa
 
-from tracehop.cdr import formats
-from tracehop.cdr.formats import PRESETS, Preset, q
+from tracehop.cdr.compile import Compiled, compile_layout
+from tracehop.cdr.layouts import PRESETS, Layout
+from tracehop.cdr.reader import csv_source, parquet_source, read_by_line
 from tracehop.cdr.scan import FileScan, scan_file
-from tracehop.cdr.sql import normalise_sql, resolve_international
-from tracehop.errors import FormatError
+from tracehop.cdr.sources import read_lines
+from tracehop.cdr.sql import normalise_sql, register_international
 from tracehop.sqltext import lit
 
 log = logging.getLogger(__name__)
@@ -41,62 +39,25 @@ SORTED_COLUMNS = (
     "call_id, start, duration, caller, called, caller_raw, called_raw, upstream, downstream, "
     "disposition, sip_code, attest, orig_id, identity, source_line, extra"
 )
-INTL_COLUMNS = ("caller", "called")
 # A dictionary is kept for columns with few values per row group (upstream, disposition, ...);
 # for the others (numbers, call ids, line numbers) DuckDB gives up sooner: same files, less CPU.
 PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION snappy, DICTIONARY_SIZE_LIMIT 1000"
 EPOCH = date(1970, 1, 1)
+# Longest line (bytes) read as a record; a longer one is rejected with its number.
+MAX_LINE_SIZE = 1 << 20
+# DuckDB's reader errors, in the words of docs/ingest.md
+READER_ERRORS = {
+    "LINE SIZE OVER MAXIMUM": "'line longer than ' || {limit} || ' bytes (max_line_size)'",
+    "INVALID UNICODE": "'unreadable row: not UTF-8 text'",
+    "INVALID ENCODING": "'unreadable row: not UTF-8 text'",
+}
 
 
 @dataclass
 class Staged:
     rows: int  # rows the reader split (good and bad)
     exact_lines: bool
-
-
-def csv_source(
-    preset: Preset, path: Path, *, columns_from: Path | None = None
-) -> tuple[str, list[str]]:
-    """The ``read_csv`` call for a CDR file, and its column names."""
-    cols = formats.columns_for(preset, columns_from or path)
-    cols = [c if c else f"column{i}" for i, c in enumerate(cols)]
-    columns = "{" + ", ".join(f"{lit(c)}: 'VARCHAR'" for c in cols) + "}"
-    # blank lines before the header are skipped, or the reader would take one for the header
-    skip = formats.header_line(path) - 1 if preset.header else 0
-    options = (
-        f"columns = {columns}, header = {'true' if preset.header else 'false'}, "
-        f"skip = {skip}, delim = ',', "
-        "quote = '\"', escape = '\"', auto_detect = false, strict_mode = false, "
-        "store_rejects = true, rejects_table = 'th_rejects', rejects_scan = 'th_scans', "
-        "max_line_size = 1048576, encoding = 'utf-8', compression = 'auto'"
-    )
-    return f"read_csv({lit(str(path))}, {options})", cols
-
-
-def parquet_source(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, list[str]]:
-    """A Parquet file with canonical columns, every column as text (checked like CSV)."""
-    try:
-        names = [
-            r[0]
-            for r in con.execute(
-                f"DESCRIBE SELECT * FROM read_parquet({lit(str(path))})"
-            ).fetchall()
-        ]
-    except duckdb.Error as exc:
-        raise FormatError(f"{path} is not a readable Parquet file: {first_line(exc)}") from exc
-    missing = [c for c in formats.GENERIC_REQUIRED if c not in names]
-    if missing:
-        raise FormatError(f"{path}: Parquet file lacks canonical columns {', '.join(missing)}")
-    wanted = [c for c in names if c in formats.GENERIC_REQUIRED + formats.GENERIC_OPTIONAL]
-
-    def text(c: str) -> str:
-        # A lake export has the numbers as written in caller_raw/called_raw: prefer those.
-        if c in ("caller", "called") and f"{c}_raw" in names:
-            return f"CAST(coalesce({q(c + '_raw')}, {q(c)}) AS VARCHAR)"
-        return f"CAST({q(c)} AS VARCHAR)"
-
-    casts = ", ".join(f"{text(c)} AS {q(c)}" for c in wanted)
-    return f"(SELECT {casts} FROM read_parquet({lit(str(path))}))", wanted
+    skipped: int = 0  # rows that are not records (the layout's skip rules)
 
 
 def first_line(exc: BaseException) -> str:
@@ -106,11 +67,12 @@ def first_line(exc: BaseException) -> str:
 
 def stage(
     con: duckdb.DuckDBPyConnection,
-    preset: Preset,
+    layout: Layout,
     path: Path,
     scan: FileScan,
     *,
     zone: str,
+    max_line_size: int = MAX_LINE_SIZE,
 ) -> Staged:
     """Read, map and normalise the file into ``staged``; define view ``lined`` with lines.
 
@@ -119,41 +81,43 @@ def stage(
     lines = lines). Otherwise the file is read again line by line in Python, where a line is
     always one record and a value that does not end on its line is that line's reject.
     """
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE parse_rejects (source_line BIGINT, reason VARCHAR, raw VARCHAR)"
-    )
-    passthrough: tuple[str, ...] = ("method",) if preset.transactions else ()
-    if preset.name == "parquet":
+    con.execute("CREATE OR REPLACE TEMP TABLE parse_rejects (source_line BIGINT, reason VARCHAR)")
+    if layout.kind == "parquet":
         rel, cols = parquet_source(con, path)
-        rows = _normalise(con, PRESETS["generic"], rel, cols, zone, passthrough)
-        _finish(con, preset, np.empty(0, dtype=np.int64), rows)
+        compiled = compile_layout(PRESETS["generic"], cols)
+        rows = _normalise(con, compiled, rel, zone, ())
+        _finish(con, compiled, [], rows)
         return Staged(rows=rows, exact_lines=True)
 
     con.execute("DROP TABLE IF EXISTS th_rejects")
     con.execute("DROP TABLE IF EXISTS th_scans")
-    rel, cols = csv_source(preset, path)
-    rows = _normalise(con, preset, rel, cols, zone, passthrough)
+    rel, cols = csv_source(layout, path, max_line_size)
+    compiled = compile_layout(layout, cols)
+    rows = _normalise(con, compiled, rel, zone, ())
+    skipped = _skipped(con, compiled)
+    cases = " ".join(
+        f"WHEN {lit(k)} THEN {v.format(limit=int(max_line_size))}" for k, v in READER_ERRORS.items()
+    )
     con.execute(
-        """INSERT INTO parse_rejects
-           SELECT line, 'unreadable row: ' || lower(replace(first(error_type), '_', ' '))
-                  || ' (' || first(error_message) || ')', trim(first(csv_line), E'\\r\\n')
+        f"""INSERT INTO parse_rejects
+           SELECT line, CASE upper(first(error_type)) {cases}
+                  ELSE 'unreadable row: ' || lower(replace(first(error_type), '_', ' '))
+                  || ' (' || first(error_message) || ')' END
            FROM th_rejects GROUP BY line"""
     ).fetchall()
-    reject_lines = np.array(
-        [r[0] for r in con.execute("SELECT source_line FROM parse_rejects").fetchall()],
-        dtype=np.int64,
-    )
+    reject_lines = [r[0] for r in con.execute("SELECT source_line FROM parse_rejects").fetchall()]
     blanks = scan.blank_lines
-    header = [_header_line(blanks)] if preset.header else []
-    skips = np.unique(np.concatenate([np.array(header, dtype=np.int64), blanks, reject_lines]))
+    header = [_header_line(blanks)] if layout.header else []
+    skips = sorted({*header, *blanks, *reject_lines})
     if len(skips) + rows < scan.lines and not scan.blanks_known:
         # lines unaccounted for: blank lines (skipped by the reader) or values over lines
         blanks = scan_file(path, find_blanks=True).blank_lines
-        header = [_header_line(blanks)] if preset.header else []
-        skips = np.unique(np.concatenate([np.array(header, dtype=np.int64), blanks, reject_lines]))
+        header = [_header_line(blanks)] if layout.header else []
+        skips = sorted({*header, *blanks, *reject_lines})
     if len(skips) + rows == scan.lines:
-        _finish(con, preset, skips - np.arange(1, len(skips) + 1), rows)
-        return Staged(rows=rows, exact_lines=True)
+        # t[i]: the good lines before the i-th skipped line
+        _finish(con, compiled, [v - i for i, v in enumerate(skips, start=1)], rows)
+        return Staged(rows=rows, exact_lines=True, skipped=skipped)
 
     log.warning(
         "%s: %d lines but %d rows + %d skipped lines: a quoted value runs over lines; "
@@ -164,130 +128,93 @@ def stage(
         len(skips),
     )
     con.execute("DELETE FROM parse_rejects").fetchall()
-    table = _read_by_line(con, path, cols, header=preset.header)
+    table, bad = read_by_line(path, layout, cols, max_line_size)
+    if bad:
+        con.execute(
+            "INSERT INTO parse_rejects SELECT unnest(?::BIGINT[]), unnest(?::VARCHAR[])",
+            [[b[0] for b in bad], [b[1] for b in bad]],
+        ).fetchall()
     con.register("th_by_line", table)
     try:
-        rows = _normalise(con, preset, "th_by_line", cols, zone, (*passthrough, "th__line"))
+        rows = _normalise(con, compiled, "th_by_line", zone, ("th__line",))
     finally:
         con.unregister("th_by_line")
-    _finish(con, preset, None, rows)
-    return Staged(rows=rows, exact_lines=True)
+    skipped = _skipped(con, compiled)
+    _finish(con, compiled, None, rows)
+    return Staged(rows=rows, exact_lines=True, skipped=skipped)
+
+
+def _skipped(con: duckdb.DuckDBPyConnection, compiled: Compiled) -> int:
+    if not compiled.skip:
+        return 0
+    return con.execute("SELECT count(*) FROM staged WHERE th_skip").fetchall()[0][0]
 
 
 def _normalise(
     con: duckdb.DuckDBPyConnection,
-    preset: Preset,
+    compiled: Compiled,
     rel: str,
-    cols: list[str],
     zone: str,
     passthrough: tuple[str, ...],
 ) -> int:
-    select = preset.select(cols)
-    if preset.transactions:
-        select += ", upper(trim(method)) AS method"
+    select = compiled.select
+    keep = list(passthrough)
+    if compiled.transactions:
+        keep += ["method", "leg"]
+    if compiled.skip:
+        keep.append("th_skip")
     if "th__line" in passthrough:
         select += ", th__line"
-    sql = normalise_sql(f"(SELECT {select} FROM {rel})", passthrough=passthrough)
-    # Naive timestamps are the switch's local time: read them in its zone, store UTC.
-    con.execute(f"SET TimeZone = {lit(zone)}")
+    sql = normalise_sql(
+        f"(SELECT {select} FROM {rel})",
+        passthrough=tuple(keep),
+        start_alt=compiled.start_alt,
+        duration_scale=compiled.duration_scale,
+        international=True,
+    )
+    register_international(con)
+    # Naive timestamps are the switch's local time: read them in its zone (the layout's when it
+    # names one: Asterisk with usegmtime=yes writes GMT), store UTC.
+    con.execute(f"SET TimeZone = {lit(compiled.zone or zone)}")
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE staged AS {sql}")
     finally:
         con.execute("SET TimeZone = 'UTC'")
-    resolve_international(con, "staged", INTL_COLUMNS)
     return con.execute("SELECT count(*) FROM staged").fetchall()[0][0]
 
 
 def _finish(
-    con: duckdb.DuckDBPyConnection, preset: Preset, t: np.ndarray | None, rows: int
+    con: duckdb.DuckDBPyConnection, compiled: Compiled, t: list[int] | None, rows: int
 ) -> None:
-    """Views ``staged_v`` (with ``rid``, the row's position) and ``lined`` (with its line)."""
-    if preset.transactions:
+    """Views ``staged_v`` (with ``rid``, the row's position) and ``lined`` (with its line;
+    rows that are not records left out)."""
+    if compiled.transactions:
         con.execute("CREATE OR REPLACE TEMP TABLE staged AS SELECT rowid AS rid, * FROM staged")
-        _pair_transactions(con)
+        _pair_transactions(con, skip=compiled.skip)
         con.execute("CREATE OR REPLACE TEMP VIEW staged_v AS SELECT * FROM staged")
     else:
         con.execute("CREATE OR REPLACE TEMP VIEW staged_v AS SELECT rowid AS rid, * FROM staged")
+    where = " WHERE NOT th_skip" if compiled.skip and not compiled.transactions else ""
     if t is None:  # read line by line: each row carries its line
         con.execute(
-            "CREATE OR REPLACE TEMP VIEW lined AS SELECT *, th__line AS source_line FROM staged_v"
+            "CREATE OR REPLACE TEMP VIEW lined AS SELECT *, th__line AS source_line "
+            f"FROM staged_v{where}"
         )
     else:
-        _define_lines(con, t, rows, positional=not preset.transactions)
+        _define_lines(con, t, rows, positional=not compiled.transactions, where=where)
 
 
-def _read_by_line(
-    con: duckdb.DuckDBPyConnection, path: Path, cols: list[str], *, header: bool
-) -> pa.Table:
-    """Parse each physical line on its own (a record never spans lines); unreadable lines go
-    to ``parse_rejects`` with their number and text."""
-    values: list[list[str | None]] = [[] for _ in cols]
-    numbers: list[int] = []
-    bad: list[tuple[int, str, str]] = []
-    seen_header = not header
-    with path.open("rb") as fh:
-        gz = fh.read(2) == b"\x1f\x8b"
-    opener = gzip.open if gz else open
-    with opener(path, "rb") as src:
-        for number, raw in enumerate(src, start=1):
-            data = raw.rstrip(b"\r\n")
-            if not data:
-                continue
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError:
-                bad.append(
-                    (number, "unreadable row: not UTF-8 text", data.decode("utf-8", "replace"))
-                )
-                continue
-            if not seen_header:
-                seen_header = True
-                continue
-            try:
-                fields = next(csv.reader([text], strict=True))
-            except csv.Error as exc:
-                bad.append(
-                    (number, f"unreadable row: {exc} (a quoted value must end on its line)", text)
-                )
-                continue
-            if len(fields) != len(cols):
-                bad.append(
-                    (
-                        number,
-                        f"unreadable row: expected {len(cols)} fields, found {len(fields)}",
-                        text,
-                    )
-                )
-                continue
-            numbers.append(number)
-            for i, value in enumerate(fields):
-                values[i].append(value if value != "" else None)
-    if bad:
-        rejected = pa.table(
-            {
-                "source_line": pa.array([b[0] for b in bad], type=pa.int64()),
-                "reason": pa.array([b[1] for b in bad], type=pa.string()),
-                "raw": pa.array([b[2] for b in bad], type=pa.string()),
-            }
-        )
-        con.register("th_bad_lines", rejected)
-        con.execute("INSERT INTO parse_rejects SELECT * FROM th_bad_lines").fetchall()
-        con.unregister("th_bad_lines")
-    arrays = {c: pa.array(v, type=pa.string()) for c, v in zip(cols, values, strict=True)}
-    return pa.table({**arrays, "th__line": pa.array(numbers, type=pa.int64())})
-
-
-def _header_line(blanks: np.ndarray) -> int:
+def _header_line(blanks: Sequence[int]) -> int:
     """The header is the first line that is not blank."""
     first = 1
-    blank_set = set(blanks[:1000].tolist())
+    blank_set = set(blanks[:1000])
     while first in blank_set:
         first += 1
     return first
 
 
 def _define_lines(
-    con: duckdb.DuckDBPyConnection, t: np.ndarray, rows: int, *, positional: bool
+    con: duckdb.DuckDBPyConnection, t: list[int], rows: int, *, positional: bool, where: str
 ) -> None:
     """View ``lined``: ``staged_v`` plus ``source_line``. ``t[i]`` is the number of good
     lines before the i-th skipped line, so row k (1-based) came from line k + #{t_i < k}."""
@@ -295,45 +222,78 @@ def _define_lines(
         terms = "".join(f" + (rid + 1 > {int(v)})::BIGINT" for v in t)
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW lined AS SELECT *, rid + 1{terms} AS source_line "
-            "FROM staged_v"
+            f"FROM staged_v{where}"
         )
         return
+    # only here: most files have few skipped lines (imports: 0.15 s)
+    import numpy as np
+    import pyarrow as pa
+
     k = np.arange(1, rows + 1, dtype=np.int64)
-    lines = pa.table({"rid": k - 1, "source_line": k + np.searchsorted(t, k, side="left")})
+    ts = np.asarray(t, dtype=np.int64)
+    lines = pa.table({"rid": k - 1, "source_line": k + np.searchsorted(ts, k, side="left")})
     con.register("th_lines_in", lines)
     con.execute("CREATE OR REPLACE TEMP TABLE th_lines AS SELECT * FROM th_lines_in")
     con.unregister("th_lines_in")
     if positional:
         con.execute(
-            "CREATE OR REPLACE TEMP VIEW lined AS SELECT s.*, l.source_line "
-            "FROM staged_v s POSITIONAL JOIN (SELECT source_line FROM th_lines) l"
+            "CREATE OR REPLACE TEMP VIEW lined AS SELECT * FROM (SELECT s.*, l.source_line "
+            f"FROM staged_v s POSITIONAL JOIN (SELECT source_line FROM th_lines) l){where}"
         )
     else:
         con.execute(
             "CREATE OR REPLACE TEMP VIEW lined AS SELECT s.*, l.source_line "
-            "FROM staged_v s JOIN th_lines l ON l.rid = s.rid"
+            f"FROM staged_v s JOIN th_lines l ON l.rid = s.rid{where}"
         )
 
 
-def _pair_transactions(con: duckdb.DuckDBPyConnection) -> None:
-    """Kamailio acc: one INVITE row per call; its BYE row (same Call-ID) ends the call."""
+CHALLENGES = "(401, 407)"
+
+
+def _pair_transactions(con: duckdb.DuckDBPyConnection, *, skip: bool) -> None:
+    """SIP transaction rows (Kamailio acc): one call per Call-ID and direction (the From
+    tag, which a request keeps when it is sent again with credentials). An INVITE challenged
+    with 401/407 and sent again under the same Call-ID folds into the call that followed
+    (``auth_challenges`` in ``extra``), never a second call; the BYE row with the same Call-ID
+    ends the call (its time minus the INVITE's is the duration)."""
+    records = "WHERE NOT th_skip" if skip else ""
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE staged AS
-        WITH bye AS (
+        f"""CREATE OR REPLACE TEMP TABLE staged AS
+        WITH s AS (SELECT * FROM staged {records}),
+        bye AS (
             -- a BYE only ends a call: its From/R-URI users may differ from the INVITE's, so
             -- it needs a Call-ID and a readable time, nothing else
-            SELECT call_id, min(start) AS bye_start FROM staged
+            SELECT call_id, min(start) AS bye_start FROM s
             WHERE method = 'BYE' AND start IS NOT NULL AND call_id IS NOT NULL GROUP BY call_id
+        ),
+        inv AS (
+            SELECT *,
+                count(*) FILTER (WHERE sip_code IN {CHALLENGES})
+                    OVER (PARTITION BY call_id, coalesce(leg, '')) AS th_challenges,
+                row_number() OVER (
+                    PARTITION BY call_id, coalesce(leg, '')
+                    ORDER BY coalesce(sip_code IN {CHALLENGES}, false),
+                             disposition = 'answered' DESC, start DESC, rid DESC) AS th_pick
+            FROM s WHERE method = 'INVITE' AND reason IS NULL
+        ),
+        calls AS (
+            SELECT * EXCLUDE (th_challenges, th_pick) REPLACE (
+                CASE WHEN th_challenges > 0
+                     THEN json_merge_patch(coalesce(extra, '{{}}'),
+                          json_object('auth_challenges', th_challenges))::VARCHAR
+                     ELSE extra END AS extra)
+            FROM inv WHERE th_pick = 1
+            UNION ALL BY NAME
+            SELECT * FROM s WHERE reason IS NOT NULL
+                AND (method = 'INVITE' OR start IS NULL OR call_id IS NULL)
         )
-        SELECT s.* REPLACE (
-            CASE WHEN s.disposition = 'answered' AND b.bye_start IS NOT NULL
-                 THEN greatest(0, round(epoch(b.bye_start) - epoch(s.start)))::INTEGER
-                 WHEN s.disposition = 'answered' THEN NULL
+        SELECT c.* REPLACE (
+            CASE WHEN c.disposition = 'answered' AND b.bye_start IS NOT NULL
+                 THEN greatest(0, round(epoch(b.bye_start) - epoch(c.start)))::INTEGER
+                 WHEN c.disposition = 'answered' THEN NULL
                  ELSE 0 END AS duration)
-        FROM staged s LEFT JOIN bye b ON s.method = 'INVITE' AND s.call_id = b.call_id
-        WHERE s.method = 'INVITE'
-           OR (s.reason IS NOT NULL AND (s.start IS NULL OR s.call_id IS NULL))
-        ORDER BY s.rid"""
+        FROM calls c LEFT JOIN bye b ON c.reason IS NULL AND c.call_id = b.call_id
+        ORDER BY c.rid"""
     )
 
 
@@ -348,17 +308,19 @@ def write(
     source: str,
     part: int = 0,
     line_offset: int = 0,
+    raw_lines: bool = True,
 ) -> tuple[list[str], dict[str, object]]:
     """Write the staged rows under ``out_dir``; returns the files written (relative) and stats.
 
     ``path`` is the file the rows were read from (a chunk of the source, see chunks.py); its
-    line ``n`` is line ``n + line_offset`` of the source file."""
+    line ``n`` is line ``n + line_offset`` of the source file. ``raw_lines``: rejects keep the
+    line as written (not for Parquet sources)."""
     good, bad, first, last, days = con.execute(
         "SELECT count(*) FILTER (WHERE reason IS NULL), count(*) FILTER (WHERE reason IS NOT NULL),"
         " min(start) FILTER (WHERE reason IS NULL), max(start) FILTER (WHERE reason IS NULL),"
         # UTC days as day numbers (cheaper than formatting every start); good rows are 1990-2100
         " list(DISTINCT epoch_us(start) // 86400000000) FILTER (WHERE reason IS NULL)"
-        " FROM staged_v"
+        " FROM lined"
     ).fetchall()[0]
     days = [(EPOCH + timedelta(days=int(n))).isoformat() for n in sorted(days or [])]
     parse_bad = con.execute("SELECT count(*) FROM parse_rejects").fetchall()[0][0]
@@ -373,14 +335,7 @@ def write(
         f"{lit(source)} AS source_file, {line} AS source_line, extra"
     )
     if good:
-        src, where = "lined", "reason IS NULL AND "
-        if len(days) > 2:
-            # Sort once; each day's COPY then reads one zone-mapped slice.
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE good AS SELECT {SORTED_COLUMNS} FROM lined "
-                "WHERE reason IS NULL ORDER BY start"
-            )
-            src, where = "good", ""
+        src, where, order = _sorted_good(con, len(days))
         for day in days:
             lo = datetime.fromisoformat(day).replace(tzinfo=UTC)
             hi = lo + timedelta(days=1)
@@ -390,7 +345,7 @@ def write(
             con.execute(
                 f"COPY (SELECT {finish} FROM (SELECT {SORTED_COLUMNS} FROM {src} WHERE {where}"
                 f"start >= {lit(lo.isoformat())}::TIMESTAMPTZ "
-                f"AND start < {lit(hi.isoformat())}::TIMESTAMPTZ ORDER BY start)) "
+                f"AND start < {lit(hi.isoformat())}::TIMESTAMPTZ{order})) "
                 f"TO {lit(str(out))} ({PARQUET_OPTIONS})"
             )
             written.append(rel)
@@ -400,7 +355,7 @@ def write(
         out.parent.mkdir(parents=True, exist_ok=True)
         _write_rejects(
             con,
-            path,
+            path if raw_lines else None,
             out,
             ingest_id=ingest_id,
             provider=provider,
@@ -411,15 +366,29 @@ def write(
     stats: dict[str, object] = {
         "good": int(good),
         "bad": int(bad + parse_bad),
+        "calls_and_value_bad": int(good + bad),
         "first": first,
         "last": last,
     }
     return written, stats
 
 
+def _sorted_good(con: duckdb.DuckDBPyConnection, n_days: int) -> tuple[str, str, str]:
+    """Where each day's COPY reads the good rows: (relation, filter, ORDER BY). One or two
+    days: one COPY sorts as it writes; more: sort once into ``good``, each day's COPY then
+    reads one zone-mapped slice in its (sorted) insertion order."""
+    if n_days <= 2:
+        return "lined", "reason IS NULL AND ", " ORDER BY start"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE good AS SELECT {SORTED_COLUMNS} FROM lined "
+        "WHERE reason IS NULL ORDER BY start"
+    )
+    return "good", "", ""
+
+
 def _write_rejects(
     con: duckdb.DuckDBPyConnection,
-    path: Path,
+    path: Path | None,
     out: Path,
     *,
     ingest_id: str,
@@ -427,46 +396,32 @@ def _write_rejects(
     source: str,
     line_offset: int,
 ) -> None:
-    """Rejected rows with their line exactly as the file has it (read back by line number)."""
+    """Rejected rows with their line exactly as the file has it (read back by line number):
+    ``raw`` is the line's text, or base64 of its bytes when they are not UTF-8
+    (``raw_encoding`` says which)."""
     bad = con.execute(
-        "SELECT source_line, reason FROM lined WHERE reason IS NOT NULL ORDER BY source_line"
+        "SELECT source_line, reason FROM lined WHERE reason IS NOT NULL "
+        "UNION ALL SELECT source_line, reason FROM parse_rejects ORDER BY source_line"
     ).fetchall()
-    raw = read_lines(path, {line for line, _ in bad})
+    raw = read_lines(path, {line for line, _ in bad}) if path is not None else {}
     # Lists as parameters, not a registered Arrow table: registering imports pandas (0.2 s).
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE value_rejects AS SELECT unnest(?::BIGINT[]) AS source_line,"
-        " unnest(?::VARCHAR[]) AS reason, unnest(?::VARCHAR[]) AS raw",
+        "CREATE OR REPLACE TEMP TABLE all_rejects AS SELECT unnest(?::BIGINT[]) AS source_line,"
+        " unnest(?::VARCHAR[]) AS reason, unnest(?::VARCHAR[]) AS raw,"
+        " unnest(?::VARCHAR[]) AS raw_encoding",
         [
             [line for line, _ in bad],
             [reason for _, reason in bad],
-            [raw.get(line) for line, _ in bad],
+            [raw[line][0] if line in raw else None for line, _ in bad],
+            [raw[line][1] if line in raw else None for line, _ in bad],
         ],
     )
     con.execute(
         f"""COPY (
             SELECT {lit(source)} AS source_file, source_line + {int(line_offset)} AS source_line,
                    reason, raw,
-                   {lit(ingest_id)} AS ingest_id, {lit(provider)} AS provider
-            FROM (SELECT * FROM value_rejects UNION ALL SELECT * FROM parse_rejects)
-            ORDER BY source_line
+                   {lit(ingest_id)} AS ingest_id, {lit(provider)} AS provider, raw_encoding
+            FROM all_rejects ORDER BY source_line
         ) TO {lit(str(out))} (FORMAT parquet, COMPRESSION zstd)"""
     )
-    con.execute("DROP TABLE value_rejects")
-
-
-def read_lines(path: Path, wanted: set[int]) -> dict[int, str]:
-    """The text of the given (1-based) physical lines of a file, gzip or not."""
-    if not wanted:
-        return {}
-    last = max(wanted)
-    out: dict[int, str] = {}
-    with path.open("rb") as fh:
-        gz = fh.read(2) == b"\x1f\x8b"
-    opener = gzip.open if gz else open
-    with opener(path, "rb") as fh:
-        for number, line in enumerate(fh, start=1):
-            if number in wanted:
-                out[number] = line.rstrip(b"\r\n").decode("utf-8", errors="replace")
-            if number >= last:
-                break
-    return out
+    con.execute("DROP TABLE all_rejects")

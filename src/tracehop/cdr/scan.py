@@ -1,16 +1,18 @@
 """Reading a source file once before ingest: its SHA-256 (the manifest's key), its size, its
 lines, and where its blank lines and every 16 MB of newlines are (so that chunks can be cut
-and line numbers kept exact). NumPy counts the newlines; the hash runs in a second thread."""
+and line numbers kept exact). The hash runs in a second thread while this one counts the
+newlines (``bytes.count``: NumPy is imported only for a chunk with many blank lines, its
+import costs more than it saves on the ingest path)."""
 
 from __future__ import annotations
 
-import gzip
 import hashlib
+from array import array
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
+from tracehop.cdr.sources import compression, open_binary
 
 
 @dataclass
@@ -18,7 +20,7 @@ class FileScan:
     sha256: str
     size: int
     lines: int  # physical lines of the (decompressed) text
-    blank_lines: np.ndarray = field(repr=False)  # 1-based numbers of empty lines
+    blank_lines: array = field(repr=False)  # 1-based numbers of empty lines (array("q"))
     blanks_known: bool = True  # False when scanned without looking for blank lines
     # Uncompressed files: newlines_at[i] is the number of newlines before byte i * block (the
     # last entry: before the end), so a chunk cut after a newline knows its lines unread.
@@ -36,10 +38,8 @@ def scan_file(path: Path, chunk: int = 16 << 20, *, find_blanks: bool = True) ->
     """
     digest = hashlib.sha256()
     size = path.stat().st_size
-    with path.open("rb") as fh:
-        magic = fh.read(2)
-    gz = magic == b"\x1f\x8b"
-    blanks: list[np.ndarray] = []
+    gz = compression(path) is not None  # any compressed file: its text is read through it
+    blanks = array("q")
     lines = 0  # newlines seen so far
     tail = b"\n"  # last bytes seen; a virtual newline before line 1
     last_byte = -1
@@ -51,7 +51,7 @@ def scan_file(path: Path, chunk: int = 16 << 20, *, find_blanks: bool = True) ->
     hashing: Future[None] | None = None
     try:
         with path.open("rb") as raw:
-            text = gzip.GzipFile(fileobj=_Tee(raw, digest)) if gz else None
+            text = open_binary(path, raw=_Tee(raw, digest)) if gz else None  # type: ignore[arg-type]
             while True:
                 buf = text.read(chunk) if text is not None else raw.read(chunk)
                 if not buf:
@@ -69,10 +69,8 @@ def scan_file(path: Path, chunk: int = 16 << 20, *, find_blanks: bool = True) ->
                     else:
                         newlines_at.append(lines)
                 if find_blanks:
-                    found = _blank_lines(buf, tail, lines)
-                    if found.size:
-                        blanks.append(found)
-                lines += int(np.count_nonzero(np.frombuffer(buf, dtype=np.uint8) == 10))
+                    blanks.extend(_blank_lines(buf, tail, lines))
+                lines += buf.count(b"\n")
                 tail = (tail + buf[-2:])[-2:]
                 last_byte = buf[-1]
                 offset += len(buf)
@@ -82,7 +80,6 @@ def scan_file(path: Path, chunk: int = 16 << 20, *, find_blanks: bool = True) ->
         if pool is not None:
             pool.shutdown()
     total_lines = lines + (1 if offset and last_byte != 10 else 0)
-    blank_arr = np.concatenate(blanks) if blanks else np.empty(0, dtype=np.int64)
     if newlines_at is not None:
         if offset != size:  # the file changed while read
             newlines_at = None
@@ -92,14 +89,14 @@ def scan_file(path: Path, chunk: int = 16 << 20, *, find_blanks: bool = True) ->
         digest.hexdigest(),
         size,
         total_lines,
-        blank_arr.astype(np.int64),
+        blanks,
         find_blanks,
         block=chunk,
         newlines_at=newlines_at,
     )
 
 
-def _blank_lines(buf: bytes, tail: bytes, lines_before: int, few: int = 64) -> np.ndarray:
+def _blank_lines(buf: bytes, tail: bytes, lines_before: int, few: int = 64) -> array:
     """1-based numbers of the empty lines ("" or "\r") that end in ``buf``.
 
     CDR files rarely have any: ``bytes.find`` (C speed) finds them, and only a chunk with many
@@ -123,10 +120,12 @@ def _blank_lines(buf: bytes, tail: bytes, lines_before: int, few: int = 64) -> n
         counted += buf.count(b"\n", pos, end + 1)
         pos = end + 1
         numbers.append(lines_before + counted)
-    return np.array(numbers, dtype=np.int64)
+    return array("q", numbers)
 
 
-def _blank_lines_numpy(window: bytes, skip: int, lines_before: int) -> np.ndarray:
+def _blank_lines_numpy(window: bytes, skip: int, lines_before: int) -> array:
+    import numpy as np  # only for a chunk with many blank lines
+
     arr = np.frombuffer(window, dtype=np.uint8)
     nl = np.flatnonzero(arr == 10)
     gap = np.diff(nl)
@@ -137,11 +136,11 @@ def _blank_lines_numpy(window: bytes, skip: int, lines_before: int) -> np.ndarra
     ends = ends[ends >= skip] - skip
     # line number = newlines in buf up to and including the end, plus those before
     buf_nl = nl[nl >= skip] - skip
-    return (np.searchsorted(buf_nl, ends, side="right") + lines_before).astype(np.int64)
+    return array("q", (np.searchsorted(buf_nl, ends, side="right") + lines_before).tolist())
 
 
 class _Tee:
-    """A read-only file wrapper that hashes what is read through it (for gzip input)."""
+    """A read-only file wrapper that hashes what is read through it (compressed input)."""
 
     def __init__(self, raw, digest) -> None:  # type: ignore[no-untyped-def]
         self.raw, self.digest = raw, digest

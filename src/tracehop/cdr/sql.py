@@ -7,9 +7,15 @@ for a bad one, what was wrong with it (the row then goes to the rejects table, n
 
 from __future__ import annotations
 
-from tracehop.cdr.formats import DISPOSITIONS
-from tracehop.numbers import NUMBER_CHARS, SCHEME, STRIP
+from tracehop.cdr.layouts import DISPOSITIONS
 from tracehop.sqltext import lit
+
+# The number rules' character classes, equal to tracehop.numbers' (tests/test_ingest.py checks):
+# written here so that ingest does not import phonenumbers and its NANP tables (0.2-0.3 s)
+# unless a file has international numbers (then in a second thread, see pipeline.py).
+NUMBER_CHARS = r"[0-9+ \t().\-/]*"
+STRIP = " \t"
+SCHEME = r"^([sS][iI][pP][sS]?|[tT][eE][lL]):"
 
 
 def clean_number_sql(col: str) -> str:
@@ -35,9 +41,10 @@ def e164_sql(s: str, d: str, ok: str) -> str:
     (``s`` is written only with NUMBER_CHARS).
 
     NANP numbers are finished here. An international number (after ``+`` or ``011``, not
-    country code 1) comes out as ``?`` and its digits: :func:`resolve_international` replaces
-    it with ``phonenumbers``' answer, once per distinct number (a per-row Python call would cost
-    more than all the SQL together).
+    country code 1) comes out as ``?`` and its digits: ``phonenumbers`` answers for it once
+    per distinct number, inside the query for those rows only (:func:`register_international`,
+    ingest) or after it (:func:`resolve_international`); calling Python for every row would
+    cost more than all the SQL together.
     """
     return f"""(CASE
         WHEN {s} IS NULL OR NOT {ok} OR {d} = '' THEN NULL
@@ -78,6 +85,35 @@ def resolve_international(con, table: str, columns: tuple[str, ...]) -> None:  #
         con.execute("DROP TABLE th_intl_map")
 
 
+INTL_FUNCTION = "th_intl_e164"
+
+
+def _intl_e164(key: str | None) -> str | None:
+    from tracehop.numbers import international_e164  # phonenumbers: only for such numbers
+
+    return international_e164(key[1:]) if key else None
+
+
+def register_international(con) -> None:  # type: ignore[no-untyped-def]
+    """The scalar function ``th_intl_e164('?digits')``: ``phonenumbers``' answer for an
+    international number, called from inside the normalising query for those rows only
+    (about 1 % of a US carrier's rows; once per distinct number, cached), so that it runs on
+    DuckDB's threads while the others go on normalising, instead of after the whole file."""
+    try:
+        # "special": the function may answer NULL (not a possible number)
+        con.create_function(
+            INTL_FUNCTION,
+            _intl_e164,
+            ["VARCHAR"],
+            "VARCHAR",
+            null_handling="special",
+            side_effects=False,
+        )
+    except Exception as exc:  # registered on this connection already
+        if "already" not in str(exc).lower():
+            raise
+
+
 FAST_NUMBER = "\\+?[0-9]+"
 
 
@@ -111,31 +147,33 @@ def timestamp_sql(col: str) -> str:
     """ISO 8601 with or without zone, or epoch seconds -> TIMESTAMPTZ.
 
     Naive timestamps are read in the session's TimeZone, which ingest sets to the switch's
-    zone (``--timezone``, UTC by default) while it normalises, then back to UTC.
+    zone (``--timezone``, UTC by default) while it normalises, then back to UTC. DuckDB's cast
+    also reads ``2020/2/10 22:41`` or ``2020-2-10``: only text shaped ``YYYY-MM-DD...`` is
+    cast, other shapes are read only where the layout names their format (``start_alt``).
+    One CASE, so that the epoch test runs only for values that are not ISO-shaped (a
+    ``coalesce`` would run it for every row: 0.3 CPU-s per 1 M rows).
     """
     s = f"trim({col})"
-    return f"""coalesce(try_cast({col} AS TIMESTAMPTZ), CASE
+    return f"""(CASE
+        WHEN {col} LIKE '____-__-__%' THEN try_cast({col} AS TIMESTAMPTZ)
         WHEN regexp_full_match({s}, '[0-9]{{9,11}}(\\.[0-9]+)?') THEN to_timestamp({s}::DOUBLE)
+        WHEN {s} LIKE '____-__-__%' THEN try_cast({s} AS TIMESTAMPTZ)
         END)"""
 
 
+# The canonical names first: a CASE tries its WHENs in order, and most files use them.
 _DISPOSITION_SYNONYMS: dict[str, str] = {
-    "answered": "answered",
+    **{d: d for d in DISPOSITIONS},
     "answer": "answered",
     "completed": "answered",
-    "no_answer": "no_answer",
     "no answer": "no_answer",
     "noanswer": "no_answer",
     "no-answer": "no_answer",
     "unanswered": "no_answer",
-    "busy": "busy",
-    "cancelled": "cancelled",
     "canceled": "cancelled",
     "cancel": "cancelled",
-    "failed": "failed",
     "failure": "failed",
     "congestion": "failed",
-    "blocked": "blocked",
     "rejected": "blocked",
 }
 assert set(_DISPOSITION_SYNONYMS.values()) == set(DISPOSITIONS)
@@ -157,20 +195,43 @@ def normalise_sql(
     mapped: str,
     *,
     passthrough: tuple[str, ...] = (),
+    start_alt: bool = False,
+    duration_scale: float = 1.0,
+    international: bool = False,
 ) -> str:
     """SELECT turning ``mapped`` into canonical columns (but ``source_line``, which ingest adds
     once it knows which lines the reader skipped) plus ``reason`` (NULL when the row is good)
-    and any ``passthrough`` columns."""
+    and any ``passthrough`` columns.
+
+    ``start_alt``: ``mapped`` also has ``start_alt`` (the time read with one of the layout's
+    own formats) and ``start_fmt`` (which one): used when the text is not ISO 8601 or epoch
+    seconds, and the format is recorded in ``extra`` as ``start_format``. ``duration_scale``:
+    0.001 for a layout whose durations are milliseconds. ``international``: resolve
+    international numbers in the query (:func:`register_international`); otherwise they come
+    out as ``?digits`` for :func:`resolve_international`."""
     keep = "".join(f", {c}" for c in passthrough)
+    start = timestamp_sql("start_raw")
+    if start_alt:
+        start = f"coalesce({start}, start_alt)"
+        extra = (
+            "CASE WHEN start_alt IS NOT NULL AND start_ts = start_alt AND start_fmt IS NOT NULL "
+            "THEN json_merge_patch(coalesce(extra, '{}'), json_object('start_format', start_fmt))"
+            "::VARCHAR ELSE extra END"
+        )
+    else:
+        extra = "extra"
+    duration = "try_cast(duration_raw AS DOUBLE)"
+    if duration_scale != 1.0:
+        duration = f"({duration} * {duration_scale!r})"
     synonyms = " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in _DISPOSITION_SYNONYMS.items())
     caller_1, caller_2, caller_3 = number_columns_sql("caller_raw", "caller")
     called_1, called_2, called_3 = number_columns_sql("called_raw", "called")
     # Casts tolerate surrounding blanks, so values are trimmed only where a check needs it.
-    return f"""
+    sql = f"""
     WITH a AS (
         SELECT *,
-            {timestamp_sql("start_raw")} AS start_ts,
-            try_cast(duration_raw AS DOUBLE) AS dur_n,
+            {start} AS start_ts,
+            {duration} AS dur_n,
             try_cast(sip_code_raw AS INTEGER) AS code_n,
             CASE WHEN disposition_raw IS NOT NULL
                  THEN nullif(lower(trim(disposition_raw)), '') END AS disp_s,
@@ -206,7 +267,8 @@ def normalise_sql(
                     THEN 'missing upstream (the customer or carrier the call came from)'
                 WHEN dur_n IS NULL AND duration_raw IS NOT NULL AND trim(duration_raw) <> ''
                     THEN 'unreadable duration ' || th_quote(duration_raw)
-                WHEN isnan(dur_n) OR isinf(dur_n) OR dur_n < 0 OR dur_n > 1e7
+                -- NaN sorts above every number in DuckDB: one test for NaN, inf and range
+                WHEN NOT (dur_n BETWEEN 0 AND 1e7)
                     THEN 'duration out of range ' || th_quote(duration_raw)
                 WHEN (code_n IS NULL AND sip_code_raw IS NOT NULL AND trim(sip_code_raw) <> '')
                   OR code_n NOT BETWEEN 100 AND 699
@@ -234,6 +296,14 @@ def normalise_sql(
         attest_s AS attest,
         nullif(trim(orig_id_raw), '') AS orig_id,
         nullif(trim(identity_raw), '') AS identity,
-        extra,
+        {extra} AS extra,
         reason{keep}
     FROM c"""
+    if international:
+        sql = f"""SELECT * REPLACE (
+            CASE WHEN starts_with(caller, '{INTL_MARK}') THEN {INTL_FUNCTION}(caller)
+                 ELSE caller END AS caller,
+            CASE WHEN starts_with(called, '{INTL_MARK}') THEN {INTL_FUNCTION}(called)
+                 ELSE called END AS called)
+        FROM ({sql})"""
+    return sql

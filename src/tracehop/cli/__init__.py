@@ -126,6 +126,7 @@ def _register() -> None:
         evaluate,
         hub,
         ingest,
+        layouts,
         query,
         screen,
         serve,
@@ -135,6 +136,7 @@ def _register() -> None:
     )
 
     ingest.register(app)
+    app.add_typer(layouts.app, name="layouts")
     query.register(app)
     app.add_typer(customers.app, name="customers")
     app.add_typer(complaints.app, name="complaints")

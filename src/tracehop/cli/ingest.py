@@ -8,10 +8,14 @@ from typing import Annotated
 
 import typer
 
-from tracehop.cdr.formats import PRESETS  # data only: cheap to import
+from tracehop.cdr.layouts import preset_names  # file names only: cheap to import
 from tracehop.cli.output import emit_json, esc, stderr_console, stdout_console
 
-FORMAT_HELP = "auto, " + ", ".join(PRESETS) + " (auto tells them apart and says which it chose)"
+FORMAT_HELP = (
+    "auto, or a shipped layout: "
+    + ", ".join(preset_names())
+    + " (auto tells them apart and says which it chose; see tracehop layouts list)"
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -20,6 +24,32 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         paths: Annotated[list[str], typer.Argument(help="CDR files, folders or glob patterns.")],
         format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "auto",
+        layout: Annotated[
+            str | None,
+            typer.Option(
+                "--layout",
+                help="A layout file (TOML) of your own for every file, instead of --format "
+                "(docs/ingest.md: writing a layout).",
+                show_default=False,
+            ),
+        ] = None,
+        glob: Annotated[
+            str | None,
+            typer.Option(
+                "--glob",
+                help="In folders, take the files whose names match this pattern (e.g. "
+                "'*.acc') instead of CDR-looking names (*.csv, Master.csv.1, *.gz, ...).",
+                show_default=False,
+            ),
+        ] = None,
+        max_line_size: Annotated[
+            int,
+            typer.Option(
+                "--max-line-size",
+                help="Longest line (bytes) read as a record; a longer one is rejected with "
+                "its line number and the rest of the file loads.",
+            ),
+        ] = 1 << 20,
         provider: Annotated[
             str | None,
             typer.Option(
@@ -36,7 +66,8 @@ def register(app: typer.Typer) -> None:
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     ) -> None:
-        """Ingest CDR files (CSV, gzip or Parquet) into the lake; bad rows go to rejects."""
+        """Ingest CDR files (any layout; gzip, bzip2, xz, zstd; Parquet) into the lake; bad
+        rows go to rejects."""
         from tracehop.cdr.ingest import expand_paths
         from tracehop.cdr.ingest import ingest as ingest_files
         from tracehop.settings import Settings
@@ -45,10 +76,17 @@ def register(app: typer.Typer) -> None:
         if timezone:
             settings = settings.model_copy(update={"timezone": timezone})
             Settings.model_validate(settings.model_dump())
-        files = expand_paths(paths)
-        err = stderr_console()
+        files = expand_paths(paths, glob_pattern=glob)
+        options = {
+            "format": format,
+            "layout": layout,
+            "provider": provider,
+            "glob_pattern": glob,
+            "max_line_size": max_line_size,
+        }
         show_bar = sys.stderr.isatty() and not as_json
         if show_bar:
+            err = stderr_console()  # Rich only when it draws (import: 0.05 s)
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
             with Progress(
@@ -68,11 +106,9 @@ def register(app: typer.Typer) -> None:
                     done.add(path)
                     bar.update(task, description=f"{path.name}: {step}")
 
-                result = ingest_files(
-                    files, settings, format=format, provider=provider, progress=progress
-                )
+                result = ingest_files(files, settings, progress=progress, **options)  # type: ignore[arg-type]
         else:
-            result = ingest_files(files, settings, format=format, provider=provider)
+            result = ingest_files(files, settings, **options)  # type: ignore[arg-type]
         if as_json:
             emit_json(result.to_dict())
             return
@@ -81,9 +117,14 @@ def register(app: typer.Typer) -> None:
             if f.status == "skipped":
                 out.print(f"[yellow]skipped[/] {esc(f.path)}: {esc(f.message)}")
             else:
+                other = "".join(
+                    f", {n:,} {what}"
+                    for n, what in ((f.rows_skipped, "skipped"), (f.rows_merged, "merged"))
+                    if n
+                )
                 out.print(
-                    f"[green]ingested[/] {esc(f.path)} ({f.format}): {f.rows_ingested:,} rows, "
-                    f"{f.rows_rejected:,} rejected"
+                    f"[green]ingested[/] {esc(f.path)}: {f.rows_ingested:,} rows, "
+                    f"{f.rows_rejected:,} rejected{other}; {esc(f.message)}"
                 )
         rate = result.rows_ingested / result.seconds if result.seconds else 0.0
         out.print(

@@ -1,0 +1,278 @@
+"""A layout compiled into SQL: the ``read_csv`` call for a file and one select list that turns
+its raw text fields into the *mapped* columns that ``sql.normalise_sql`` checks and normalises
+the same way for every layout (no Python per row):
+
+``call_id_raw, start_raw, start_alt, start_fmt, duration_raw, caller_raw, called_raw,
+upstream_raw, downstream_raw, disposition_raw, sip_code_raw, attest_raw, orig_id_raw,
+identity_raw, extra`` (+ ``th_skip`` for rows that are not records, ``method`` and ``leg`` for
+SIP transaction rows).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from tracehop.cdr.layouts import Layout, Rule
+from tracehop.sqltext import lit
+
+KEYVALUE_COLUMN = "line"
+# A keyvalue file is read as one column per line: a delimiter that text never holds.
+KEYVALUE_DELIMITER = "\x01"
+
+
+def q(name: str) -> str:
+    """Quote an identifier for DuckDB."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class Compiled:
+    select: str  # the mapped select list
+    start_alt: bool  # the layout reads non-ISO times (start_alt, start_fmt are real)
+    duration_scale: float
+    skip: bool  # rows may be flagged th_skip
+    transactions: bool
+    zone: str | None = None  # the layout's zone for naive start times
+
+
+def read_csv_sql(
+    layout: Layout, path: Path, cols: list[str], *, skip: int, max_line_size: int
+) -> str:
+    """``read_csv`` of ``path`` with explicit text columns (never DuckDB's type sniffing)."""
+    columns = "{" + ", ".join(f"{lit(c)}: 'VARCHAR'" for c in cols) + "}"
+    if layout.kind == "keyvalue":
+        dialect = f"delim = {lit(KEYVALUE_DELIMITER)}, quote = '', escape = ''"
+    else:
+        dialect = (
+            f"delim = {lit(layout.delimiter)}, quote = {lit(layout.quote)}, "
+            f"escape = {lit(layout.escape)}"
+        )
+    options = (
+        f"columns = {columns}, header = {'true' if layout.header else 'false'}, "
+        f"skip = {skip}, {dialect}, auto_detect = false, strict_mode = false, "
+        "store_rejects = true, rejects_table = 'th_rejects', rejects_scan = 'th_scans', "
+        f"max_line_size = {int(max_line_size)}, encoding = 'utf-8', compression = 'none'"
+    )
+    return f"read_csv({lit(str(path))}, {options})"
+
+
+class _Fields:
+    """SQL for a field of the file by its name (NULL when the file does not have it)."""
+
+    def __init__(self, layout: Layout, cols: list[str]) -> None:
+        self.layout = layout
+        self.cols = cols
+        self.present = set(cols)
+
+    def __call__(self, name: str) -> str:
+        layout = self.layout
+        if layout.kind == "keyvalue":
+            sep = re.escape(layout.pair_separator)
+            pattern = "(?:^|[" + sep + r":\s])" + re.escape(name) + "=([^" + sep + "]*)"
+            return f"nullif(regexp_extract({q(KEYVALUE_COLUMN)}, {lit(pattern)}, 1), '')"
+        if name not in self.present:
+            return "NULL"
+        expr = q(name)
+        if layout.line_prefix and name == self.cols[0]:
+            prefix = "^\\s*" + re.escape(layout.line_prefix)
+            expr = f"trim(regexp_replace({expr}, {lit(prefix)}, ''), '\" ')"
+        if layout.line_suffix and name == self.cols[-1]:
+            expr = f"trim({expr}, {lit(layout.line_suffix + chr(34) + ' ')})"
+        return expr
+
+
+def _nonempty(expr: str) -> str:
+    return f"nullif(trim({expr}), '')"
+
+
+def rule_sql(rule: Rule, field: _Fields) -> str:
+    """The text a rule gives for one row (NULL when it gives nothing)."""
+    if rule.value is not None:
+        return lit(rule.value)
+    if rule.span:
+        return span_sql(rule, field)
+    if not rule.fields:
+        expr = "NULL"
+    elif len(rule.fields) == 1:
+        expr = field(rule.fields[0])
+    else:
+        expr = "coalesce(" + ", ".join(_nonempty(field(f)) for f in rule.fields) + ")"
+    if rule.pattern:
+        expr = f"nullif(regexp_extract({expr}, {lit(rule.pattern)}, 1), '')"
+    if rule.table is not None:
+        whens = " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in rule.table.items())
+        default = lit(rule.default) if rule.default is not None else expr
+        expr = f"(CASE upper(trim({expr})) {whens} ELSE {default} END)"
+    if rule.fallback:
+        first = expr if len(rule.fields) > 1 and not rule.pattern else _nonempty(expr)
+        expr = "coalesce(" + ", ".join([first, *(rule_sql(r, field) for r in rule.fallback)]) + ")"
+    return expr
+
+
+def time_sql(expr: str, formats: tuple[str, ...] = ()) -> str:
+    """ISO 8601 (with or without zone) or epoch seconds -> TIMESTAMPTZ; the layout's formats
+    after that. Naive times are read in the session's zone (the switch's, set by ingest)."""
+    iso = f"try_cast({expr} AS TIMESTAMPTZ)"
+    epoch = (
+        f"CASE WHEN regexp_full_match(trim({expr}), '[0-9]{{9,11}}(\\.[0-9]+)?') "
+        f"THEN to_timestamp(trim({expr})::DOUBLE) END"
+    )
+    alts = [f"try_strptime(trim({expr}), {lit(f)})::TIMESTAMPTZ" for f in formats]
+    return "coalesce(" + ", ".join([iso, epoch, *alts]) + ")"
+
+
+def span_sql(rule: Rule, field: _Fields) -> str:
+    """Seconds between two time fields (answer -> end): the answered duration."""
+    assert rule.span is not None
+    a, b = (time_sql(field(f), rule.formats) for f in rule.span)
+    return f"(epoch({b}) - epoch({a}))::VARCHAR"
+
+
+def _answered_sql(layout: Layout, field: _Fields) -> str | None:
+    """The switch's own evidence of an answer: an answer time, or billable seconds > 0."""
+    terms = []
+    if layout.answered_stamp:
+        stamp = rule_sql(layout.answered_stamp, field)
+        terms.append(
+            f"coalesce(trim({stamp}) NOT IN ('', '0', '0000-00-00 00:00:00', '0.0'), false)"
+        )
+    if layout.answered_seconds:
+        seconds = rule_sql(layout.answered_seconds, field)
+        terms.append(f"coalesce(try_cast({seconds} AS DOUBLE) > 0, false)")
+    return "(" + " OR ".join(terms) + ")" if terms else None
+
+
+def _cause_case(layout: Layout, cause: str, pick: int) -> str:
+    """Hangup cause -> disposition (``pick`` 0) or SIP code (1), after the layout's table;
+    the key ``*`` is the answer for a cause the table does not name."""
+    items = {k: v for k, v in layout.causes.items() if k != "*"}
+    whens = " ".join(
+        f"WHEN {lit(k)} THEN {lit(str(v[pick]))}" for k, v in items.items() if v[pick] is not None
+    )
+    fallback = layout.causes.get("*")
+    default = "NULL"
+    if fallback and fallback[pick] is not None:
+        default = (
+            f"CASE WHEN nullif(trim({cause}), '') IS NOT NULL THEN {lit(str(fallback[pick]))} END"
+        )
+    return f"(CASE upper(trim({cause})) {whens} ELSE {default} END)"
+
+
+def _outcome(layout: Layout, field: _Fields) -> tuple[str, str, str | None]:
+    """(disposition_raw, sip_code_raw, cause): what the switch says happened. Answered when
+    it shows an answer, whatever the hangup cause (FreeSWITCH RECOVERY_ON_TIMER_EXPIRE after
+    32 billable seconds is a 32-second answered call); the cause is kept."""
+    rules = layout.rules
+    cause = rule_sql(rules["cause"], field) if "cause" in rules else None
+    if "disposition" in rules:
+        disp = rule_sql(rules["disposition"], field)
+    elif cause and layout.causes:
+        disp = _cause_case(layout, cause, 0)
+    else:
+        disp = "NULL"
+    if "sip_code" in rules:
+        code = rule_sql(rules["sip_code"], field)
+    elif cause and layout.causes:
+        code = _cause_case(layout, cause, 1)
+    else:
+        code = "NULL"
+    answered = _answered_sql(layout, field)
+    if answered is None:
+        return disp, code, cause
+    if layout.unanswered:
+        not_disp, not_code = layout.unanswered
+        # the table says answered, the switch shows no answer: cleared before answer
+        return (
+            f"CASE WHEN {answered} THEN 'answered' WHEN ({disp}) = 'answered' "
+            f"THEN {lit(not_disp)} ELSE {disp} END",
+            f"CASE WHEN NOT {answered} AND ({disp}) = 'answered' THEN {lit(str(not_code))} "
+            f"ELSE {code} END",
+            cause,
+        )
+    return f"CASE WHEN {answered} THEN 'answered' ELSE {disp} END", code, cause
+
+
+def _extra_sql(layout: Layout, field: _Fields, cols: list[str], cause: str | None) -> str:
+    pairs: list[tuple[str, str]] = []
+    if cause:
+        pairs.append(("cause", cause))
+    if layout.extra == "rest":
+        used = layout.mapped_fields() | {p.field for p in layout.skip}
+        pairs += [(c, field(c)) for c in cols if c not in used]
+    else:
+        pairs += [(c, field(c)) for c in layout.extra]
+    if not pairs:
+        return "NULL"
+    return "json_object(" + ", ".join(f"{lit(k)}, {v}" for k, v in pairs) + ")::VARCHAR"
+
+
+def _skip_sql(layout: Layout, field: _Fields) -> str | None:
+    terms = []
+    if layout.kind == "keyvalue" and layout.record:
+        terms.append(
+            f"NOT coalesce(regexp_matches({q(KEYVALUE_COLUMN)}, {lit(layout.record)}), false)"
+        )
+    for probe in layout.skip:
+        value = field(probe.field)
+        if probe.kind == "values":
+            listed = ", ".join(lit(v.upper()) for v in probe.values)
+            terms.append(f"coalesce(upper(trim({value})) IN ({listed}), false)")
+        elif probe.kind == "pattern":
+            terms.append(f"coalesce(regexp_matches({value}, {lit(probe.pattern or '')}), false)")
+    return " OR ".join(f"({t})" for t in terms) if terms else None
+
+
+def compile_layout(layout: Layout, cols: list[str]) -> Compiled:
+    """The mapped select list for a file with these raw columns."""
+    field = _Fields(layout, cols)
+    rules = layout.rules
+
+    def col(name: str) -> str:
+        return rule_sql(rules[name], field) if name in rules else "NULL"
+
+    disp, code, cause = _outcome(layout, field)
+    start = rules["start"]
+    start_raw = col("start")
+    duration = rules.get("duration")
+    parts = [
+        f"{col('call_id')} AS call_id_raw",
+        f"{start_raw} AS start_raw",
+    ]
+    if start.formats:
+        alts = [f"try_strptime(trim({start_raw}), {lit(f)})" for f in start.formats]
+        parts.append(f"coalesce({', '.join(a + '::TIMESTAMPTZ' for a in alts)}) AS start_alt")
+        fmt_case = " ".join(
+            f"WHEN {a} IS NOT NULL THEN {lit(f)}" for a, f in zip(alts, start.formats, strict=True)
+        )
+        parts.append(f"CASE {fmt_case} END AS start_fmt")
+    parts += [
+        f"{col('duration')} AS duration_raw",
+        f"{col('caller')} AS caller_raw",
+        f"{col('called')} AS called_raw",
+        f"{col('upstream')} AS upstream_raw",
+        f"{col('downstream')} AS downstream_raw",
+        f"{disp} AS disposition_raw",
+        f"{code} AS sip_code_raw",
+        f"{col('attest')} AS attest_raw",
+        f"{col('orig_id')} AS orig_id_raw",
+        f"{col('identity')} AS identity_raw",
+        f"{_extra_sql(layout, field, cols, cause)} AS extra",
+    ]
+    skip = _skip_sql(layout, field)
+    if skip:
+        parts.append(f"({skip}) AS th_skip")
+    tx = layout.transactions
+    if tx:
+        parts.append(f"upper(trim({field(str(tx.get('method', 'method')).lower())})) AS method")
+        leg = tx.get("leg")
+        parts.append(f"{field(str(leg).lower()) if leg else 'NULL'} AS leg")
+    return Compiled(
+        select=",\n        ".join(parts),
+        start_alt=bool(start.formats),
+        duration_scale=0.001 if duration is not None and duration.unit == "ms" else 1.0,
+        skip=skip is not None,
+        transactions=bool(tx),
+        zone=start.zone,
+    )

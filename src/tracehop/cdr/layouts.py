@@ -1,0 +1,519 @@
+"""CDR layouts as data: how one switch's CDR file is read and mapped to the canonical columns.
+
+A layout is a TOML file (the shipped presets are in ``cdr/layouts/``; a user passes their own
+with ``tracehop ingest --layout FILE``). It names how to split a line (delimiter, quoting, a
+header row or positional columns, key=value records), and for each canonical column which
+field(s) it comes from and how: a time format, a duration unit or answer/end stamps, a
+disposition or hangup-cause table, an upstream taken from a field or, when that is empty, from
+a channel or gateway name by a pattern. ``cdr/compile.py`` turns a layout into one SQL
+projection per file; docs/ingest.md explains how to write one.
+
+This module only loads and checks layouts (``tomllib``: standard library) and recognises a
+file's layout from its first lines (``--format auto``). No SQL here.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tracehop.errors import FormatError, InputError
+from tracehop.settings import check_zone
+
+LAYOUT_DIR = Path(__file__).parent / "layouts"
+DISPOSITIONS: tuple[str, ...] = ("answered", "no_answer", "busy", "cancelled", "failed", "blocked")
+# Canonical columns a layout may map (DESIGN.md's glossary); the rest are computed by ingest.
+MAPPABLE = (
+    "call_id",
+    "start",
+    "duration",
+    "caller",
+    "called",
+    "upstream",
+    "downstream",
+    "disposition",
+    "sip_code",
+    "attest",
+    "orig_id",
+    "identity",
+    "cause",
+)
+# Keys of [map] that are not canonical columns.
+MAP_EXTRAS = ("answered", "unanswered", "extra")
+KINDS = ("csv", "keyvalue", "parquet")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one canonical column is derived from the file's fields.
+
+    ``fields``: the first non-empty of these; ``pattern``: a regular expression whose first
+    group is taken from the value; ``fallback``: rules tried in turn while the value is still
+    empty; ``table``: a value map (upper-cased keys) with ``default`` for values not in it;
+    ``formats``: strptime formats for times (besides ISO 8601 and epoch seconds);
+    ``unit``: ``s`` or ``ms`` for durations; ``span``: (from, to) time fields whose difference
+    is the duration; ``value``: a constant.
+    """
+
+    fields: tuple[str, ...] = ()
+    pattern: str | None = None
+    fallback: tuple[Rule, ...] = ()
+    table: Mapping[str, str] | None = None
+    default: str | None = None
+    formats: tuple[str, ...] = ()
+    unit: str = "s"
+    span: tuple[str, str] | None = None
+    value: str | None = None
+    zone: str | None = None  # start: the zone of naive times, whatever --timezone says
+
+    def names(self) -> Iterator[str]:
+        """Every field name this rule reads."""
+        yield from self.fields
+        if self.span:
+            yield from self.span
+        for rule in self.fallback:
+            yield from rule.names()
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A check on one field of the first rows that tells this layout from others of the same
+    width (``--format auto``): ``kind`` is ``time``, ``values`` (one of a list) or ``pattern``."""
+
+    field: str
+    kind: str
+    values: tuple[str, ...] = ()
+    pattern: str | None = None
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    description: str
+    source: str  # the documentation or shipped file this layout rests on
+    kind: str = "csv"
+    delimiter: str = ","
+    delimiters: tuple[str, ...] = ()  # alternatives: the one the file's first line uses wins
+    quote: str = '"'
+    escape: str = '"'
+    header: bool = False
+    required: tuple[str, ...] = ()  # header layouts: names that must be in the header
+    columns: tuple[str, ...] = ()  # positional layouts: every field, in order
+    optional: tuple[tuple[str, ...], ...] = ()  # trailing groups a writer may leave out
+    line_prefix: str | None = None  # text before the first field (FreeSWITCH "sql" template)
+    line_suffix: str | None = None
+    record: str | None = None  # keyvalue: a line is a record when this pattern is found in it
+    pair_separator: str = ";"
+    keys: tuple[str, ...] = ()  # keyvalue: the keys read from each record
+    rules: Mapping[str, Rule] = field(default_factory=dict)
+    answered_stamp: Rule | None = None  # a non-empty answer time: the call was answered
+    answered_seconds: Rule | None = None  # billable seconds > 0: the call was answered
+    unanswered: tuple[str, int] | None = None  # a table says answered, the switch does not
+    causes: Mapping[str, tuple[str, int | None]] = field(default_factory=dict)
+    extra: tuple[str, ...] | str = ()  # fields kept in ``extra``; "rest": every unmapped one
+    skip: tuple[Probe, ...] = ()  # rows that are not records (a types row, other log lines)
+    detect: tuple[Probe, ...] = ()
+    transactions: Mapping[str, Any] | None = None  # SIP transaction rows (Kamailio acc)
+    aliases: tuple[str, ...] = ()
+    path: Path | None = None
+
+    def orders(self) -> list[tuple[str, ...]]:
+        """Positional layouts: the accepted field orders, widest first."""
+        orders = [self.columns]
+        cols = list(self.columns)
+        for group in self.optional:
+            cols = [c for c in cols if c not in group]
+            orders.append(tuple(cols))
+        return orders
+
+    def widths(self) -> list[int]:
+        return sorted({len(o) for o in self.orders()})
+
+    def mapped_fields(self) -> set[str]:
+        names: set[str] = set()
+        for rule in self.rules.values():
+            names.update(rule.names())
+        for rule in (self.answered_stamp, self.answered_seconds):
+            if rule:
+                names.update(rule.names())
+        return names
+
+
+# --- loading ------------------------------------------------------------------------------
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise InputError(f"{where}: expected a field name or a list of names, not {value!r}")
+
+
+def _rule(value: Any, where: str) -> Rule:
+    if isinstance(value, str | list):
+        return Rule(fields=_strings(value, where))
+    if not isinstance(value, dict):
+        raise InputError(f"{where}: expected a field name, a list or a table, not {value!r}")
+    known = {"field", "fields", "pattern", "fallback", "table", "default", "formats", "unit"}
+    known |= {"from", "to", "value", "zone"}
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise InputError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    fields = _strings(value.get("fields", value.get("field", [])), where)
+    pattern = value.get("pattern")
+    if pattern is not None:
+        try:
+            if re.compile(pattern).groups < 1:
+                raise InputError(f"{where}: pattern {pattern!r} needs a (group) to take")
+        except re.error as exc:
+            raise InputError(f"{where}: bad pattern {pattern!r}: {exc}") from None
+    unit = value.get("unit", "s")
+    if unit not in ("s", "ms"):
+        raise InputError(f"{where}: unit must be s or ms, not {unit!r}")
+    span = None
+    if "from" in value or "to" in value:
+        if not isinstance(value.get("from"), str) or not isinstance(value.get("to"), str):
+            raise InputError(f"{where}: a duration from stamps needs both from and to")
+        span = (value["from"], value["to"])
+    table = value.get("table")
+    if table is not None and not isinstance(table, dict):
+        raise InputError(f"{where}: table must be a table of value = result")
+    formats = _strings(value.get("formats", []), where) if "formats" in value else ()
+    for fmt in formats:
+        _check_format(fmt, where)
+    zone = value.get("zone")
+    if zone is not None:
+        check_zone(str(zone), error=InputError)
+    return Rule(
+        zone=None if zone is None else str(zone),
+        fields=fields,
+        pattern=pattern,
+        fallback=tuple(
+            _rule(v, f"{where}.fallback[{i}]") for i, v in enumerate(value.get("fallback", []))
+        ),
+        table={str(k).upper(): str(v) for k, v in table.items()} if table else None,
+        default=None if value.get("default") is None else str(value["default"]),
+        formats=formats,
+        unit=unit,
+        span=span,
+        value=None if value.get("value") is None else str(value["value"]),
+    )
+
+
+def _check_format(fmt: str, where: str) -> None:
+    """A strptime format must at least read the time it writes."""
+    sample = datetime(2021, 2, 7, 10, 15, 3)
+    try:
+        datetime.strptime(sample.strftime(fmt.replace("%z", "")), fmt.replace("%z", ""))
+    except ValueError as exc:
+        raise InputError(f"{where}: time format {fmt!r} cannot be read back: {exc}") from None
+
+
+def _probes(items: Any, where: str, *, lower: bool = False) -> tuple[Probe, ...]:
+    out = []
+    for i, item in enumerate(items or []):
+        if not isinstance(item, dict) or "field" not in item:
+            raise InputError(f"{where}[{i}]: expected a table with a field")
+        if lower:  # header names are matched case-insensitively
+            item = {**item, "field": str(item["field"]).lower()}
+        if "values" in item:
+            out.append(Probe(item["field"], "values", values=tuple(item["values"])))
+        elif "pattern" in item:
+            re.compile(item["pattern"])
+            out.append(Probe(item["field"], "pattern", pattern=item["pattern"]))
+        elif item.get("kind") == "time":
+            out.append(Probe(item["field"], "time"))
+        else:
+            raise InputError(f'{where}[{i}]: give values, pattern or kind = "time"')
+    return tuple(out)
+
+
+def parse_layout(data: dict[str, Any], *, name: str, path: Path | None = None) -> Layout:
+    """A layout from its TOML table; InputError naming the key that is wrong."""
+    where = str(path or name)
+    read = data.get("read", {})
+    mapping = dict(data.get("map", {}))
+    unknown = sorted(set(mapping) - set(MAPPABLE) - set(MAP_EXTRAS))
+    if unknown:
+        raise InputError(
+            f"{where}: [map] has {unknown[0]!r}, which is not a canonical column "
+            f"({', '.join(MAPPABLE)})"
+        )
+    kind = read.get("kind", "csv")
+    if kind not in KINDS:
+        raise InputError(f"{where}: read.kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    rules = {k: _rule(v, f"{where} [map] {k}") for k, v in mapping.items() if k in MAPPABLE}
+    for need in ("start", "caller", "called", "upstream"):
+        if need not in rules:
+            raise InputError(f"{where}: [map] must say where {need} comes from")
+    answered = mapping.get("answered", {})
+    unanswered = mapping.get("unanswered")
+    causes = {
+        str(k).upper(): (str(v[0]), int(v[1]) if len(v) > 1 and v[1] != "" else None)
+        for k, v in _causes(data.get("causes", {}), where).items()
+    }
+    for cause, (disp, _code) in causes.items():
+        if disp not in DISPOSITIONS:
+            raise InputError(f"{where}: [causes] {cause} = {disp!r} is not a disposition")
+    for rule_name in ("disposition",):
+        rule = rules.get(rule_name)
+        if rule and rule.table:
+            bad = [v for v in rule.table.values() if v not in DISPOSITIONS]
+            if bad:
+                raise InputError(
+                    f"{where}: disposition table value {bad[0]!r} is not one of "
+                    f"{', '.join(DISPOSITIONS)}"
+                )
+    delimiters = _strings(read.get("delimiter", ","), f"{where} read.delimiter")
+    if kind == "csv" and any(len(d) != 1 for d in delimiters):
+        raise InputError(f"{where}: read.delimiter must be one character, not {delimiters!r}")
+    header = bool(read.get("header", False))
+    columns = tuple(str(c).lower() for c in read.get("columns", ()))
+    if kind == "csv" and not header and not columns:
+        raise InputError(f"{where}: a layout without a header row must list read.columns")
+    layout = Layout(
+        name=name,
+        description=str(data.get("description", "")),
+        source=str(data.get("source", "")),
+        kind=kind,
+        delimiter=delimiters[0],
+        delimiters=delimiters if len(delimiters) > 1 else (),
+        quote=read.get("quote", '"'),
+        escape=read.get("escape", read.get("quote", '"')),
+        header=header,
+        required=tuple(str(c).lower() for c in read.get("required", ())),
+        columns=columns,
+        optional=tuple(
+            tuple(str(c).lower() for c in _strings(g, f"{where} read.optional"))
+            for g in read.get("optional", ())
+        ),
+        line_prefix=read.get("line_prefix"),
+        line_suffix=read.get("line_suffix"),
+        record=read.get("record"),
+        pair_separator=read.get("pair_separator", ";"),
+        keys=tuple(str(c).lower() for c in read.get("keys", ())),
+        rules=_lower_rules(rules) if header or kind == "keyvalue" else rules,
+        answered_stamp=_rule(answered["stamp"], f"{where} answered")
+        if "stamp" in answered
+        else None,
+        answered_seconds=(
+            _rule(answered["seconds"], f"{where} answered") if "seconds" in answered else None
+        ),
+        unanswered=(str(unanswered[0]), int(unanswered[1])) if unanswered else None,
+        causes=causes,
+        extra=mapping.get("extra", ())
+        if mapping.get("extra") == "rest"
+        else tuple(str(c).lower() if header else str(c) for c in mapping.get("extra", ())),
+        skip=_probes(data.get("skip"), f"{where} [[skip]]", lower=header or kind == "keyvalue"),
+        detect=_probes(data.get("detect"), f"{where} [[detect]]", lower=header),
+        transactions=data.get("transactions"),
+        aliases=tuple(data.get("aliases", ())),
+        path=path,
+    )
+    _check_fields(layout, where)
+    return layout
+
+
+def _causes(value: Any, where: str) -> dict[str, Any]:
+    """``[causes]`` inline, or the name of a shipped table (``causes = "q850"``)."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"[a-z0-9_-]+", value):
+        path = LAYOUT_DIR / "tables" / f"{value}.toml"
+        if path.exists():
+            return dict(tomllib.loads(path.read_text(encoding="utf-8")).get("causes", {}))
+    raise InputError(f"{where}: causes must be a table or a shipped table's name (q850)")
+
+
+def _lower_rules(rules: dict[str, Rule]) -> dict[str, Rule]:
+    """Header names are matched case-insensitively: the rules name them in lower case."""
+
+    def low(rule: Rule) -> Rule:
+        return Rule(
+            fields=tuple(f.lower() for f in rule.fields),
+            pattern=rule.pattern,
+            fallback=tuple(low(r) for r in rule.fallback),
+            table=rule.table,
+            default=rule.default,
+            formats=rule.formats,
+            unit=rule.unit,
+            span=(rule.span[0].lower(), rule.span[1].lower()) if rule.span else None,
+            value=rule.value,
+            zone=rule.zone,
+        )
+
+    return {k: low(v) for k, v in rules.items()}
+
+
+def _check_fields(layout: Layout, where: str) -> None:
+    """Positional and key=value layouts: every field a rule reads must be a column or key."""
+    known = set(layout.columns) if layout.columns else set(layout.keys)
+    if layout.kind == "keyvalue" and not layout.keys:
+        raise InputError(f"{where}: a keyvalue layout must list read.keys")
+    if layout.header or layout.kind == "parquet":
+        return
+    fields = layout.mapped_fields() | {p.field for p in layout.skip + layout.detect}
+    if isinstance(layout.extra, tuple):
+        fields |= set(layout.extra)
+    missing = sorted(f for f in fields if f not in known)
+    if missing:
+        raise InputError(
+            f"{where}: field {missing[0]!r} is used in [map] but is not one of read.columns"
+        )
+
+
+def load_layout_file(path: Path) -> Layout:
+    """A user's layout file (TOML): a one-line error naming the file and what is wrong."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"no such layout file: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read layout file {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path} is not valid TOML: {exc}") from None
+    name = str(data.get("name") or path.stem)
+    return parse_layout(data, name=name, path=path)
+
+
+class _Presets(Mapping[str, Layout]):
+    """The shipped layouts, read from ``cdr/layouts/*.toml`` on first use (not at import)."""
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, Layout] | None = None
+        self._aliases: dict[str, str] = {}
+
+    def _load(self) -> dict[str, Layout]:
+        if self._by_name is None:
+            by_name: dict[str, Layout] = {}
+            for path in sorted(LAYOUT_DIR.glob("*.toml")):
+                layout = load_layout_file(path)
+                by_name[layout.name] = layout
+                for alias in layout.aliases:
+                    self._aliases[alias] = layout.name
+            self._by_name = by_name
+        return self._by_name
+
+    def __getitem__(self, name: str) -> Layout:
+        by_name = self._load()
+        return by_name[self._aliases.get(name, name)]
+
+    def __contains__(self, name: object) -> bool:
+        by_name = self._load()
+        return name in by_name or name in self._aliases
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def aliases(self) -> dict[str, str]:
+        self._load()
+        return dict(self._aliases)
+
+
+PRESETS = _Presets()
+
+
+def preset_names() -> list[str]:
+    """Names of the shipped layouts, from the file names alone (cheap: for help texts)."""
+    return sorted(p.stem for p in LAYOUT_DIR.glob("*.toml"))
+
+
+def get_layout(name_or_path: str | Path) -> Layout:
+    """A preset by name, or a layout file by path."""
+    text = str(name_or_path)
+    if text in PRESETS:
+        return PRESETS[text]
+    path = Path(text)
+    if path.suffix.lower() == ".toml" or path.exists():
+        return load_layout_file(path)
+    raise InputError(
+        f"unknown layout {text!r}: use one of {', '.join(PRESETS)} or a layout file (.toml); "
+        "see tracehop layouts list"
+    )
+
+
+__all__ = [
+    "DISPOSITIONS",
+    "PRESETS",
+    "FormatError",
+    "Layout",
+    "Probe",
+    "Rule",
+    "get_layout",
+    "load_layout_file",
+    "parse_layout",
+    "preset_names",
+]
+
+
+def _rule_dict(rule: Rule) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if rule.value is not None:
+        out["value"] = rule.value
+    if rule.fields:
+        out["fields"] = list(rule.fields)
+    if rule.span:
+        out["from"], out["to"] = rule.span
+    if rule.pattern:
+        out["pattern"] = rule.pattern
+    if rule.table is not None:
+        out["table"] = dict(rule.table)
+    if rule.default is not None:
+        out["default"] = rule.default
+    if rule.formats:
+        out["formats"] = list(rule.formats)
+    if rule.unit != "s":
+        out["unit"] = rule.unit
+    if rule.zone:
+        out["zone"] = rule.zone
+    if rule.fallback:
+        out["fallback"] = [_rule_dict(r) for r in rule.fallback]
+    return out
+
+
+def describe(layout: Layout) -> dict[str, Any]:
+    """A layout as plain data (``tracehop layouts show NAME --json``)."""
+    answered = {}
+    if layout.answered_stamp:
+        answered["stamp"] = _rule_dict(layout.answered_stamp)
+    if layout.answered_seconds:
+        answered["seconds"] = _rule_dict(layout.answered_seconds)
+    return {
+        "name": layout.name,
+        "aliases": list(layout.aliases),
+        "description": layout.description,
+        "source": layout.source,
+        "kind": layout.kind,
+        "delimiter": list(layout.delimiters) if layout.delimiters else layout.delimiter,
+        "quote": layout.quote,
+        "header": layout.header,
+        "required": list(layout.required),
+        "columns": list(layout.columns),
+        "widths": layout.widths() if layout.columns else [],
+        "keys": list(layout.keys),
+        "map": {k: _rule_dict(v) for k, v in layout.rules.items()},
+        "answered": answered,
+        "unanswered": list(layout.unanswered) if layout.unanswered else None,
+        "causes": {k: list(v) for k, v in layout.causes.items()},
+        "extra": layout.extra if isinstance(layout.extra, str) else list(layout.extra),
+        "transactions": dict(layout.transactions) if layout.transactions else None,
+        "file": layout.path.name
+        if layout.path and layout.path.parent == LAYOUT_DIR
+        else (str(layout.path) if layout.path else None),
+    }
+
+
+def layout_text(layout: Layout) -> str:
+    """The layout file as written (comments and citations included)."""
+    if layout.path is None:
+        raise InputError(f"layout {layout.name} has no file")
+    return layout.path.read_text(encoding="utf-8")
