@@ -55,3 +55,43 @@ def test_the_last_migrations_come_down_and_go_up(
         assert current_revisions(store.engine) != head_revisions()
     with open_store(settings) as store:  # opening brings it back to head
         assert current_revisions(store.engine) == head_revisions()
+
+
+_KILLED_MID_MIGRATION = """
+import os, signal, sys
+from alembic import command
+from alembic.config import Config
+from tracehop.store.db import MIGRATIONS, _migration_engine, make_engine
+
+own = _migration_engine(make_engine("sqlite:///" + sys.argv[1]))
+cfg = Config()
+cfg.set_main_option("script_location", str(MIGRATIONS))
+with own.begin() as conn:
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, "head")  # every table created, not yet committed
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_first_migration_killed_before_its_commit_leaves_no_half_schema(tmp_path: Path) -> None:
+    """SQLite's Python driver commits DDL as it goes; the migration engine makes the whole
+    upgrade one transaction, so a process killed in the middle leaves an empty file that the
+    next open migrates, not half a schema that it cannot."""
+    import signal
+    import subprocess
+    import sys
+
+    from tracehop.store.db import make_engine
+
+    db = tmp_path / "home" / "state.db"
+    db.parent.mkdir()
+    done = subprocess.run([sys.executable, "-c", _KILLED_MID_MIGRATION, str(db)], check=False)
+    assert done.returncode == -signal.SIGKILL
+    engine = make_engine(f"sqlite:///{db}")
+    try:
+        assert inspect(engine).get_table_names() == []
+    finally:
+        engine.dispose()
+    with open_store(load_settings(home=db.parent)) as store:
+        assert current_revisions(store.engine) == head_revisions()
+        assert set(Base.metadata.tables) <= set(inspect(store.engine).get_table_names())

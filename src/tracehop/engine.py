@@ -40,7 +40,7 @@ CALLS_SCHEMA = """
     extra VARCHAR, day DATE"""
 REJECTS_SCHEMA = """
     source_file VARCHAR, source_line BIGINT, reason VARCHAR, raw VARCHAR, ingest_id VARCHAR,
-    provider VARCHAR"""
+    provider VARCHAR, raw_encoding VARCHAR"""
 CUSTOMERS_SCHEMA = """
     id VARCHAR, name VARCHAR, kind VARCHAR, country VARCHAR, onboarded DATE, rmd_id VARCHAR,
     notes VARCHAR"""

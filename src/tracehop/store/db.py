@@ -23,6 +23,7 @@ from types import TracebackType
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from tracehop.errors import StoreError
 from tracehop.settings import Settings, ensure_home
@@ -73,6 +74,30 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.execute("PRAGMA busy_timeout=15000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def _sqlite_own_transactions(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    dbapi_conn.isolation_level = None
+
+
+def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _migration_engine(engine: Engine) -> Engine:
+    """The engine a migration runs on. Python's sqlite3 commits DDL as it goes (a CREATE
+    TABLE runs outside any transaction), so a process killed during the first migration left
+    half a schema behind. For SQLite the migration gets its own engine that takes transactions
+    into its own hands (SQLAlchemy's "pysqlite transactional DDL" recipe): the driver opens
+    none and BEGIN IMMEDIATE is sent when SQLAlchemy starts one, so a migration is all or
+    nothing. Only here: everyday sessions keep the driver's default."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    own = create_engine(engine.url, connect_args={"timeout": 15}, poolclass=NullPool)
+    event.listen(own, "connect", _sqlite_pragmas)
+    event.listen(own, "connect", _sqlite_own_transactions)
+    event.listen(own, "begin", _sqlite_begin)
+    return own
 
 
 def make_engine(url: str) -> Engine:
@@ -141,17 +166,23 @@ def migrate(engine: Engine) -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with _MIGRATE_LOCK, _process_lock(engine), engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4242001)")
-        cfg.attributes["connection"] = conn
-        try:
-            command.upgrade(cfg, "head")
-        except CommandError as exc:  # e.g. a revision these files do not know
-            raise StoreError(
-                f"cannot open the state DB at {engine.url.render_as_string(hide_password=True)}: "
-                f"{exc}: was it written by a newer tracehop? Upgrade tracehop to use it"
-            ) from exc
+    own = _migration_engine(engine)
+    try:
+        with _MIGRATE_LOCK, _process_lock(engine), own.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4242001)")
+            cfg.attributes["connection"] = conn
+            try:
+                command.upgrade(cfg, "head")
+            except CommandError as exc:  # e.g. a revision these files do not know
+                url = engine.url.render_as_string(hide_password=True)
+                raise StoreError(
+                    f"cannot open the state DB at {url}: {exc}: was it written by a newer "
+                    "tracehop? Upgrade tracehop to use it"
+                ) from exc
+    finally:
+        if own is not engine:
+            own.dispose()
 
 
 @contextmanager
