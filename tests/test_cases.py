@@ -14,11 +14,13 @@ from letters import FIXTURE
 from tracehop.analyst import query
 from tracehop.cases.draft import draft_notice
 from tracehop.cases.investigate import investigate, set_match
+from tracehop.cases.mitigate import mitigate
 from tracehop.cases.records import due, get_case, import_notice, list_cases
 from tracehop.cases.reports import write_report
 from tracehop.cdr.ingest import ingest
 from tracehop.customers import import_customers, parse_customers_csv
 from tracehop.errors import InputError
+from tracehop.screening.state import remove_rule
 from tracehop.settings import Settings, load_settings
 from tracehop.store import open_store
 from tracehop.times import FakeClock
@@ -152,9 +154,17 @@ def test_a_hub_notice_opens_a_case_at_the_gateway(sim_net: SimNet, tmp_path: Pat
     truth = {r.customer for r in rows}
     assert set(summary["customers"]) == truth - {"No Response"}
     assert summary["confirmed_in_records"] == len(rows)  # every call found at the gateway
+    named = sorted(truth - {"No Response"})
+    clock = FakeClock(NOW + timedelta(hours=5))
+    done = [mitigate(node.settings, node.store, case.case_id, "block-customer", customer=c,
+                     actor="test", clock=clock) for c in named]  # fmt: skip
+    assert done[0].deadlines_met == ["mitigation_48h"] and done[-1].status == "mitigated"
     for kind in ("mitigation", "report-14d"):
         pdf = write_report(node.settings, node.store, case.case_id, kind, tmp_path / f"{kind}.pdf",
                            actor="test", now=NOW)  # fmt: skip
         text = pdf_text(pdf)
         assert case.case_id in text and all(c in text for c in truth)
+        assert "customer blocked" in " ".join(text.split()) and all(c in text for c in named)
     assert json.dumps(get_case(node.store, case.case_id).to_json())  # storable and readable
+    for m in done:  # the simulated network is shared by other tests: leave its rules as found
+        remove_rule(node.store, m.rules[0].id, by="test", clock=clock)

@@ -13,7 +13,7 @@ from tracehop.settings import load_settings
 def test_demo_figures_are_real(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     said: list[str] = []
-    report = run_demo(out, scale=0.02, days=1, say=said.append)
+    report = run_demo(out, scale=0.03, days=1, say=said.append)
     f = report.figures
     assert said == report.lines
     assert f["rows_rejected"] == 0
@@ -50,6 +50,19 @@ def test_demo_figures_are_real(tmp_path: Path) -> None:
     entries = {e["campaign"]: e for e in f["campaign_entries"]}
     assert entries["one_ring"]["asr_pct"] == 0.0
     assert entries["tdos"]["calls_from_customer"] > 0
+    # step 7: the case at the gateway was mitigated with rules that are in its state DB
+    from tracehop.cases.records import get_case
+    from tracehop.screening.state import get_rule
+
+    c = f["case"]
+    with open_store(load_settings(home=Path(c["home"]))) as gw:
+        case = get_case(gw, c["case_id"])
+        rules = [get_rule(gw, i) for i in c["rules"]]
+    assert c["customers"] and {r.value for r in rules} == set(c["customers"])
+    assert all(r.kind == "customer" and r.mode == "enforce" for r in rules)
+    assert case.status == "mitigated" and "mitigation_48h" in c["met"]
+    assert next(d for d in case.deadlines if d["name"] == "mitigation_48h")["met_at"]
+    assert Path(c["report_14d"]).stat().st_size > 0
 
 
 def test_demo_reruns_in_its_folder_and_refuses_a_foreign_one(tmp_path: Path, cli) -> None:

@@ -331,12 +331,14 @@ def _open_case(out: Path, nodes: dict[str, Node], traced: dict[str, object]) -> 
     """What the Commission does with the traces: the hub drafts a notice to the gateway most
     often named, that gateway's tracehop opens a case from it, investigates it with its own
     records, and writes its 14-day report (``tracehop.cases``)."""
-    from datetime import UTC, date, datetime
+    from datetime import UTC, date, datetime, timedelta
 
     from tracehop.cases.draft import draft_notice
     from tracehop.cases.investigate import investigate
+    from tracehop.cases.mitigate import mitigate
     from tracehop.cases.records import import_notice
     from tracehop.cases.reports import write_report
+    from tracehop.times import FakeClock
     from tracehop.tracebacks.traces import summary
 
     hub_settings = load_settings(home=Path(str(traced["hub_home"])))
@@ -356,10 +358,17 @@ def _open_case(out: Path, nodes: dict[str, Node], traced: dict[str, object]) -> 
     now = datetime.combine(letter_date, datetime.min.time(), tzinfo=UTC).replace(hour=15)
     case, _created, notice = import_notice(node.store, letter, now=now, actor="demo")
     found = investigate(node.settings, node.store, case.case_id, actor="demo", now=now)
+    # The compliance officer blocks the customers the letter named, four hours after it came.
+    clock = FakeClock(now + timedelta(hours=4))
+    blocked = []
+    for c in found["customers"]:
+        blocked.append(mitigate(node.settings, node.store, case.case_id, "block-customer",
+                                customer=c, actor="demo", clock=clock))  # fmt: skip
+    met = [name for m in blocked for name in m.deadlines_met]
     password = _demo_login(node)
     report = cases / f"{case.case_id}-report-14d.pdf"
     write_report(node.settings, node.store, case.case_id, "report-14d", report, actor="demo",
-                 now=now)  # fmt: skip
+                 now=clock.now())  # fmt: skip
     return {
         "gateway": gateway,
         "case_id": case.case_id,
@@ -368,6 +377,8 @@ def _open_case(out: Path, nodes: dict[str, Node], traced: dict[str, object]) -> 
         "customers": found["customers"],
         "flagged": found["flagged_by_detection"],
         "deadlines": [d.name for d in notice.deadlines],
+        "rules": sorted({r.id for m in blocked for r in m.rules}),
+        "met": met,
         "report_14d": str(report),
         "home": str(node.settings.home),
         "login": {"user": "demo", "password": password},
@@ -454,7 +465,9 @@ def _story(
             f"{c['letter']}); {c['gateway']}'s tracehop opened case {c['case_id']} from it "
             f"(deadlines {', '.join(c['deadlines'])}), matched the letter's customers to its own "
             f"({', '.join(c['customers'])}; flagged by its detection: "
-            f"{', '.join(c['flagged']) or 'none'}) and wrote the 14-day report: {c['report_14d']}"
+            f"{', '.join(c['flagged']) or 'none'}), blocked them with screening rules "
+            f"{', '.join(map(str, c['rules']))} ({', '.join(c['met']) or 'no deadline'} met) "
+            f"and wrote the 14-day report: {c['report_14d']}"
         )
         line(f"  tracehop --home {c['home']} case show {c['case_id']}")
         line(
@@ -488,8 +501,9 @@ def _screen(world: Path, nodes: dict[str, Node]) -> dict[str, object]:
     from tracehop.errors import NotFoundError
     from tracehop.screening.replay import replay
     from tracehop.screening.service import emergency_of
-    from tracehop.screening.state import add_rules, rules_from_finding
+    from tracehop.screening.state import add_rules, rule_in_force, rules_from_finding
     from tracehop.store.models import DetectionRun
+    from tracehop.times import SYSTEM
 
     rules = findings = monitored = 0
     providers: list[str] = []
@@ -508,6 +522,9 @@ def _screen(world: Path, nodes: dict[str, Node]) -> dict[str, object]:
         except NotFoundError:
             continue  # nothing flagged at this provider
         findings += len({r.finding for r in made})
+        # a customer the case of step 7 already blocked keeps that rule
+        now = SYSTEM.now()
+        made = [r for r in made if rule_in_force(node.store, r.kind, r.value, now) is None]
         stored = add_rules(node.store, made)
         rules += sum(1 for r in stored if r.mode == "enforce")
         monitored += sum(1 for r in stored if r.mode == "monitor")

@@ -31,6 +31,15 @@ from tracehop.times import utc
 
 STATUSES = ("received", "investigating", "mitigated", "reported", "closed")
 LINK_KINDS = ("finding", "rule", "trace", "report", "notice")
+# Mitigation actions (mitigate.py), and how each reads in a report to the Commission.
+ACTIONS = ("block-customer", "terminate", "block-caller-ids", "require-documents", "block-provider")
+ACTION_TEXT = {
+    "block-customer": "All calls from the customer blocked",
+    "terminate": "Customer's service terminated; all its calls blocked",
+    "block-caller-ids": "Calls with the caller IDs blocked",
+    "require-documents": "Know-your-customer documents required; calls monitored",
+    "block-provider": "All calls from the provider blocked",
+}
 
 
 @dataclass

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from tracehop.cases import queries
-from tracehop.cases.records import Case, get_case, link, record_event
+from tracehop.cases.records import ACTION_TEXT, Case, get_case, link, record_event
 from tracehop.charts import line_chart
 from tracehop.customers import list_customers
 from tracehop.errors import InputError
@@ -70,7 +70,8 @@ def _customers(case: Case, store: Store) -> list[dict[str, Any]]:
         det = (r["investigation"] or {}).get("detection")
         if det:
             flag = "flagged" if det["flagged"] else "not flagged"
-            c["detection"] = f"{det['score']:.2f} {flag}: {', '.join(det['categories'])}"
+            cats = ", ".join(det["categories"])
+            c["detection"] = f"{det['score']:.2f} {flag}" + (f": {cats}" if cats else "")
     for a in actions:
         c = by.get(a["customer"])
         if c is not None and not c["action"]:
@@ -86,7 +87,8 @@ def _actions(case: Case) -> list[dict[str, Any]]:
     for e in case.events:
         if e["kind"] == "mitigation":
             d = e["detail"]
-            out.append({"customer": d.get("customer", ""), "action": d.get("action", ""),
+            action = ACTION_TEXT.get(d.get("action", ""), d.get("action", ""))
+            out.append({"customer": d.get("customer", ""), "action": action,
                         "rule": d.get("rule_id", ""), "since": e["at"][:16].replace("T", " "),
                         "reason": d.get("reason", "")})  # fmt: skip
     return out
@@ -175,7 +177,9 @@ def report_context(
         for e in case.events
     ]
     provider = {
-        "name": settings.provider_name or settings.provider,
+        # a letter to the Commission never says "self": an unset name shows what to set
+        "name": settings.provider_name
+        or (settings.provider if settings.provider != "self" else "[TRACEHOP_PROVIDER_NAME]"),
         "contact": settings.provider_contact or "",
         "email": settings.provider_email or "",
         "address": "",

@@ -92,6 +92,12 @@ def case_show(
     _print_case(case.to_json())
 
 
+def _after(a: str, b: str) -> bool:
+    from datetime import datetime
+
+    return datetime.fromisoformat(a) > datetime.fromisoformat(b)
+
+
 def _print_case(c: dict[str, Any]) -> None:
     from rich.table import Table
 
@@ -103,7 +109,13 @@ def _print_case(c: dict[str, Any]) -> None:
     )
     for d in c["deadlines"]:
         met = f"met {esc(d['met_at'])} by {esc(d['met_by'])}" if d["met_at"] else "open"
+        if d["met_at"] and _after(d["met_at"], d["due"]):
+            met += ", [red]late[/]"
         out.print(f"  {esc(d['name'])}: due {esc(d['due'])} ({met}) - {esc(d['basis'])}")
+    rules = [x for x in c["links"] if x["kind"] == "rule"]
+    if rules:
+        out.print("  rules in place: " + "; ".join(f"{esc(x['ref'])} {esc(x['note'] or '')}"
+                                                   for x in rules))  # fmt: skip
     table = Table(title="Attachment A")
     for col in ("#", "customer", "date", "description", "ours", "found"):
         table.add_column(col, overflow="fold")
@@ -240,6 +252,122 @@ def case_report(
         emit_json({"case_id": case_id, "kind": kind, "path": str(path)})
     else:
         stdout_console().print(f"wrote {esc(path)}")
+
+
+@case_app.command("mitigate")
+def case_mitigate(
+    ctx: typer.Context,
+    case_id: Annotated[str, typer.Argument(help="The case.")],
+    action: Annotated[
+        str,
+        typer.Argument(
+            help="block-customer, terminate, block-caller-ids, require-documents or block-provider."
+        ),
+    ],
+    customer: Annotated[
+        str | None, typer.Option(help="Our customer (its upstream id).", show_default=False)
+    ] = None,
+    caller_id: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--caller-id",
+            help="A caller ID to block (repeat; default: those of the letter's rows).",
+            show_default=False,
+        ),
+    ] = None,
+    provider: Annotated[
+        str | None,
+        typer.Option(
+            help="block-provider: the notified provider's upstream id.", show_default=False
+        ),
+    ] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(help="Why (default: the case and its letter).", show_default=False),
+    ] = None,
+    sip_code: Annotated[
+        int | None, typer.Option(help="603 (default), 607 or 608.", show_default=False)
+    ] = None,
+    expires: Annotated[
+        str | None,
+        typer.Option(help="End the rules at a time or after a span (7d).", show_default=False),
+    ] = None,
+    actor: ActorOpt = "cli",
+    as_json: JsonOpt = False,
+) -> None:
+    """Mitigate: screening rules linked to the case, recorded in its timeline; the 48-hour
+    deadline is met when rules that stop the traffic are in place."""
+    from tracehop.cases.mitigate import mitigate
+    from tracehop.cli.block import parse_when
+    from tracehop.store import open_store
+    from tracehop.times import SYSTEM
+
+    settings: Settings = ctx.obj
+    expires_at = parse_when(expires, "--expires", SYSTEM.now())
+    with open_store(settings) as store:
+        m = mitigate(settings, store, case_id, action, actor=actor, customer=customer,
+                     provider=provider, caller_ids=caller_id, reason=reason, sip_code=sip_code,
+                     expires_at=expires_at)  # fmt: skip
+    if as_json:
+        emit_json(m.to_json())
+        return
+    out = stdout_console()
+    for r in m.rules:
+        verb = "blocks" if r.mode == "enforce" else "monitors (does not block)"
+        out.print(f"rule {r.id} {verb} {esc(r.kind)} {esc(r.value)}"
+                  + (f" with SIP {r.sip_code}" if r.mode == "enforce" else ""))  # fmt: skip
+    for name in m.deadlines_met:
+        out.print(f"[green]{esc(name)} met[/]: the rules are in place")
+    if not m.deadlines_met and all(r.mode == "monitor" for r in m.rules):
+        out.print(
+            "[yellow]monitor rules do not stop the traffic: the 48-hour deadline stays open[/]"
+        )
+    out.print(f"{esc(case_id)}: {esc(m.status)}")
+
+
+@case_app.command("notify-intent")
+def case_notify_intent(
+    ctx: typer.Context,
+    case_id: Annotated[str, typer.Argument(help="The case about the notified provider.")],
+    provider: Annotated[str, typer.Option(help="Its upstream id in our CDRs.")],
+    out: Annotated[Path, typer.Option("--out", help="FILE.pdf or FILE.html")],
+    basis: Annotated[
+        str | None,
+        typer.Option(
+            help="The brief summary of the basis (default: from the case).", show_default=False
+        ),
+    ] = None,
+    sent: Annotated[
+        str | None, typer.Option(help="Sent on (YYYY-MM-DD; default today).", show_default=False)
+    ] = None,
+    actor: ActorOpt = "cli",
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the notice to the Commission of intent to block a notified provider and record it
+    as sent (47 CFR 64.1200(k)(4)); then `case mitigate CASE block-provider` can enforce."""
+    from datetime import date
+
+    from tracehop.cases.mitigate import notify_intent
+    from tracehop.errors import InputError
+    from tracehop.store import open_store
+
+    try:
+        sent_on = date.fromisoformat(sent) if sent else None
+    except ValueError:
+        raise InputError(f"--sent {sent!r}: give a date, YYYY-MM-DD") from None
+    settings: Settings = ctx.obj
+    with open_store(settings) as store:
+        path, notice_id = notify_intent(settings, store, case_id, provider=provider, out=out,
+                                        actor=actor, basis=basis, sent_on=sent_on)  # fmt: skip
+    if as_json:
+        emit_json({"case_id": case_id, "provider": provider, "path": str(path),
+                   "notice_id": notice_id})  # fmt: skip
+        return
+    console = stdout_console()
+    console.print(f"wrote {esc(path)}; notice {notice_id} recorded as sent")
+    console.print(
+        f"then: tracehop case mitigate {esc(case_id)} block-provider --provider {esc(provider)}"
+    )
 
 
 rmd_app = typer.Typer(help="The provider's Robocall Mitigation Database filing data.")

@@ -114,6 +114,26 @@ def load_rules(store: Store, *, include_removed: bool = False) -> list[Rule]:
     return out
 
 
+def rules_of_case(store: Store, case_id: str) -> list[Rule]:
+    """The rules a case put in place (in force or removed), oldest first."""
+    with store.session() as s:
+        q = select(ScreenRule).where(ScreenRule.case_id == case_id).order_by(ScreenRule.id)
+        return [_rule(r) for r in s.scalars(q)]
+
+
+def rule_in_force(store: Store, kind: str, value: str, now: datetime) -> Rule | None:
+    """The rule in force for this kind and value (not a velocity rule), if there is one."""
+    with store.session() as s:
+        q = select(ScreenRule).where(
+            ScreenRule.kind == kind, ScreenRule.value == value, ScreenRule.removed_at.is_(None)
+        )
+        for row in s.scalars(q.order_by(ScreenRule.id)):
+            rule = _rule(row)
+            if rule.params is None and rule.active(now):
+                return rule
+    return None
+
+
 def get_rule(store: Store, rule_id: int) -> Rule:
     with store.session() as s:
         row = s.get(ScreenRule, rule_id)
