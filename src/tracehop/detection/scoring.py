@@ -114,7 +114,7 @@ CUSTOMER_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "toll_free_look_alikes",
-        "spoofed_caller_id",
+        "imposter",
         "many toll-free numbers as caller ID (toll-free numbers do not place calls; a pool of "
         "look-alikes of one support line is a tech-support scam's signature)",
         (_t("toll_free_share", ">=", 0.10), _t("toll_free_callers", ">=", 5)),
@@ -147,7 +147,7 @@ CUSTOMER_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "low_asr_short_talk",
-        "imposter_robocall",
+        "unknown_robocall_campaign",
         "low completion and little conversation per attempt together (published: ASR < 50% "
         "after > 120 attempts an hour, and short calls). Here ASR < 40% and under 43 answered "
         f"seconds per attempt, each call counted up to {TALK_CAP} s, at the upper confidence "
@@ -166,7 +166,7 @@ CUSTOMER_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "short_calls",
-        "imposter_robocall",
+        "unknown_robocall_campaign",
         "answered calls shorter than 6 s (published: > 20% after 100-120 attempts an hour)",
         (_t("short_share", ">=", 0.20), _t("answered_calls", ">=", 100)),
     ),
@@ -234,7 +234,7 @@ CALLER_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "low_asr_short_talk",
-        "imposter_robocall",
+        "unknown_robocall_campaign",
         "one caller ID with low completion and little conversation per attempt",
         (
             _t("asr", "<", 0.40),
@@ -318,12 +318,9 @@ def score(
         remaining *= 1.0 - s
     total = round(1.0 - remaining, 4)
     flagged = total >= threshold
-    categories = sorted({r.category for r, s in fired if r.weak is None})
-    if "imposter_robocall" in categories and (v.get("distinct_callers") or 0) >= 50:
-        # snowshoe: the robocall traffic is spread over many caller IDs to stay under
-        # per-number limits
-        categories.append("snowshoe")
+    ranked = rank_categories(fired, v)
     evidence = {
+        "categories": ranked,
         "rules": [
             {
                 "rule": r.name,
@@ -339,7 +336,51 @@ def score(
         ),
         "threshold": threshold,
     }
-    return Score(total, flagged, sorted(categories) if flagged else [], evidence)
+    categories = [c["category"] for c in ranked] if flagged else []
+    return Score(total, flagged, categories, evidence)
+
+
+# Categories, most specific first: a rule made for one kind of traffic (one-ring, TDoS, an
+# imposter's caller IDs) says more about what the traffic is than a generic one, so a
+# customer's categories are listed in this order (then by the strength of their rules),
+# "strongest first" as the notice's Description and the 14-day report need them.
+CATEGORY_ORDER = (
+    "one_ring",
+    "tdos",
+    "imposter",
+    "invalid_caller_id",
+    "spoofed_caller_id",
+    "sequential_dialling",
+    "snowshoe",
+    "unknown_robocall_campaign",
+    "traceback_history",
+)
+# Categories of a known kind: when one of them fired, "unknown robocall campaign" (automated
+# traffic of no known kind) and "snowshoe" (its spread over many caller IDs) are not given.
+KNOWN_KINDS = CATEGORY_ORDER[: CATEGORY_ORDER.index("snowshoe")]
+GENERIC = ("snowshoe", "unknown_robocall_campaign")
+# A generic robocall campaign spread over this many caller IDs is a snowshoe campaign
+# (calls spread over many numbers to stay under per-number analytics).
+SNOWSHOE_CALLERS = 50
+
+
+def rank_categories(fired: list[tuple[Rule, float]], v: dict[str, Any]) -> list[dict[str, Any]]:
+    """The categories of the strong rules that fired, strongest first (``CATEGORY_ORDER``,
+    then strength), each with the rule that decided it."""
+    best: dict[str, tuple[float, str]] = {}
+    for rule, strength in fired:
+        if rule.weak is None and strength > best.get(rule.category, (-1.0, ""))[0]:
+            best[rule.category] = (strength, rule.name)
+    if any(c in best for c in KNOWN_KINDS):
+        for c in GENERIC:
+            best.pop(c, None)
+    elif (
+        "unknown_robocall_campaign" in best and (v.get("distinct_callers") or 0) >= SNOWSHOE_CALLERS
+    ):
+        best["snowshoe"] = best.pop("unknown_robocall_campaign")
+    order = {c: i for i, c in enumerate(CATEGORY_ORDER)}
+    ranked = sorted(best.items(), key=lambda x: (order.get(x[0], len(order)), -x[1][0], x[0]))
+    return [{"category": c, "rule": r, "strength": round(st, 3)} for c, (st, r) in ranked]
 
 
 def _json_values(values: dict[str, Any]) -> dict[str, Any]:
