@@ -168,9 +168,13 @@ def test_scores_name_their_rules_and_thresholds(hand_home: Settings) -> None:
     flood = score(ind["flood"], CUSTOMER_RULES, min_calls=30)
     assert flood.flagged and "tdos" in flood.categories
     rule = next(r for r in flood.evidence["rules"] if r["rule"] == "tdos")
-    assert {"indicator": "top3_called_share", "value": 1.0, "op": ">=", "threshold": 0.5} in rule[
-        "thresholds"
-    ]
+    assert {
+        "indicator": "top3_called_share",
+        "value": 1.0,
+        "op": ">=",
+        "threshold": 0.5,
+        "choice": "flood: concentrated",  # which of the rule's alternatives held
+    } in rule["thresholds"]
     assert flood.evidence["indicators"]["top3_called_calls"] == 120
     seq = score(ind["seq"], CUSTOMER_RULES, min_calls=30)
     assert not seq.flagged  # 39 numbers in sequence: under the 50 a rule needs
