@@ -244,8 +244,9 @@ EXTRA_INDICATORS: dict[str, str] = {
     f"least an hour), the highest among numbers called {FLOOD_MIN_CALLS} times or more (TDoS)",
     "sequential_share": "share of distinct called numbers that follow another one by exactly "
     "1 (sequential dialling)",
-    "sequential_excess": "called numbers whose predecessor was called too, beyond what random "
-    "dialling into the same NPA-NXX blocks gives (numbers x (numbers - 1) / 9,999 a block)",
+    "sequential_excess": "called numbers whose predecessor was called too, beyond what as many "
+    "random calls into the same NPA-NXX blocks give (numbers x (1 - e^(-calls / 10,000)) a "
+    "block)",
     "customer_age_days": "days from customers.onboarded to the end of the window (new customer)",
     "customer_kind": "customers.kind",
 }

@@ -46,7 +46,13 @@ from tracehop.detection.indicators import (
     median_sql,
 )
 from tracehop.detection.rules import Rule, Threshold
-from tracehop.detection.segments import DIMENSIONS, class_group_sql, reuse_sql
+from tracehop.detection.segments import (
+    DIMENSIONS,
+    class_group_sql,
+    line_sql,
+    pool_sql,
+    reuse_sql,
+)
 from tracehop.engine import Engine, EngineLike, as_engine
 from tracehop.numbers import TOLL_FREE_NPAS
 from tracehop.sqltext import lit
@@ -273,19 +279,19 @@ def _customer_extra(engine: Engine, window: Window, base: dict[str, dict]) -> di
     # Kept per NPA-NXX block in th_seq (campaigns link customers that walk the same ranges).
     engine.materialize(
         "th_seq",
-        """WITH d AS (SELECT upstream, TRY_CAST(substr(called, 3) AS BIGINT) AS d FROM th_ud
-                      WHERE starts_with(called, '+1') AND length(called) = 12)
+        """WITH d AS (SELECT upstream, TRY_CAST(substr(called, 3) AS BIGINT) AS d, n
+                      FROM th_ud WHERE starts_with(called, '+1') AND length(called) = 12)
            SELECT d.upstream, d.d // 10000 AS block, count(*) AS numbers,
-               count(p.d) AS sequential
+               count(p.d) AS sequential, sum(d.n) AS calls
            FROM d LEFT JOIN d p ON p.upstream = d.upstream AND p.d = d.d - 1
            WHERE d.d IS NOT NULL GROUP BY d.upstream, block""",
     )
-    # Random dialling into the same blocks puts a number's predecessor among the called ones
-    # too, numbers / 10,000 of the time: the excess over that is dialling in sequence.
+    # Random dialling into a block of 10,000 numbers calls a number's predecessor too with
+    # probability 1 - (1 - 1/10,000)^calls: the excess over that is dialling in sequence.
     put(
         """SELECT upstream, (sum(sequential) / sum(numbers))::DOUBLE AS sequential_share,
-               greatest(sum(sequential) - sum(numbers * (numbers - 1) / 9999.0), 0)::DOUBLE
-                   AS sequential_excess
+               greatest(sum(sequential) - sum(numbers * (1 - exp(-calls / 10000.0))), 0)
+                   ::DOUBLE AS sequential_excess
            FROM th_seq GROUP BY upstream"""
     )
     # Know-your-customer facts: kind and age (days onboarded before the window's end).
@@ -408,17 +414,24 @@ def segment_indicators(engine: EngineLike) -> dict[str, dict[str, dict[str, Any]
     engine = as_engine(engine)
     dno = engine.has_table(_DNO_TABLE)
     join_dno = f"LEFT JOIN {_DNO_TABLE} d ON d.caller = u.caller" if dno else ""
+    per_line = "(PARTITION BY u.upstream, u.caller)"
     engine.materialize(
         "th_segrows",
-        f"""SELECT u.upstream, u.caller, u.n, u.answered, u.nc_unanswered, u.ex,
+        f"""SELECT *, {pool_sql("reuse", "caller", "(PARTITION BY upstream, block)")} AS pool
+           FROM (
+           SELECT u.upstream, u.caller, u.n, u.answered, u.nc_unanswered, u.ex,
+               CASE WHEN starts_with(u.caller, '+1') AND length(u.caller) = 12
+                    THEN substr(u.caller, 1, 9) END AS block,
                {", ".join(f"u.{c}" for c in SHAPE_COLUMNS)},
                {class_group_sql(dno)} AS cls_group,
                CASE WHEN 2 * u.neighbour >= u.n AND u.neighbour > 0 THEN 'neighbour'
                     ELSE 'other' END AS pattern,
                CASE WHEN u.att IN ('A', 'B', 'C') THEN u.att ELSE 'unsigned' END AS att_seg,
-               {reuse_sql("sum(u.n) OVER (PARTITION BY u.upstream, u.caller)")} AS reuse
+               {reuse_sql(f"sum(u.n) OVER {per_line}")} AS reuse,
+               {line_sql(*(f"sum(u.{c}) OVER {per_line}" for c in ("n", "answered")))}
+                   AS line
            FROM th_uc u LEFT JOIN th_cls k USING (caller) {join_dno}
-           WHERE u.upstream IS NOT NULL""",
+           WHERE u.upstream IS NOT NULL)""",
     )
     shape = median_sql("answered", SHAPE_COLUMNS)
     rows = engine.sql(
@@ -430,19 +443,25 @@ def segment_indicators(engine: EngineLike) -> dict[str, dict[str, dict[str, Any]
                {shape} AS median_answered, first_ex
            FROM (
                SELECT upstream,
-                   CASE WHEN cls_group IS NOT NULL THEN 'class'
-                        WHEN pattern IS NOT NULL THEN 'pattern'
-                        WHEN att_seg IS NOT NULL THEN 'attest' ELSE 'reuse' END AS dim,
-                   coalesce(cls_group, pattern, att_seg, reuse) AS value,
+                   CASE WHEN grouping(cls_group) = 0 THEN 'class'
+                        WHEN grouping(pattern) = 0 THEN 'pattern'
+                        WHEN grouping(att_seg) = 0 THEN 'attest'
+                        WHEN grouping(reuse) = 0 THEN 'reuse'
+                        WHEN grouping(rotated) = 0 THEN 'rotated'
+                        WHEN grouping(line) = 0 THEN 'line' ELSE 'pool' END AS dim,
+                   coalesce(cls_group, pattern, att_seg, reuse, rotated, line, pool) AS value,
                    sum(n)::BIGINT AS calls, count(DISTINCT caller) AS callers,
                    sum(answered)::BIGINT AS answered,
                    sum(nc_unanswered)::BIGINT AS unanswered_nc,
                    {", ".join(f"sum({c})::DOUBLE AS {c}" for c in SHAPE_COLUMNS)},
                    min(ex) AS first_ex
-               FROM th_segrows
+               FROM (SELECT *, CASE WHEN reuse <> 'steady' THEN att_seg END AS rotated
+                     FROM th_segrows)
                GROUP BY GROUPING SETS ((upstream, cls_group), (upstream, pattern),
-                                       (upstream, att_seg), (upstream, reuse)))
-           WHERE value <> 'other'"""
+                                       (upstream, att_seg), (upstream, reuse),
+                                       (upstream, rotated), (upstream, line),
+                                       (upstream, pool)))
+           WHERE value IS NOT NULL AND value <> 'other'"""
     )
     out: dict[str, dict[str, dict[str, Any]]] = {}
     cols = rows.columns
@@ -463,7 +482,8 @@ def segment_examples(
     if not wanted:
         return {}
     engine = as_engine(engine)
-    dims = {"class": "cls_group", "pattern": "pattern", "attest": "att_seg", "reuse": "reuse"}
+    dims = {"class": "cls_group", "pattern": "pattern", "attest": "att_seg", "reuse": "reuse",
+            "line": "line", "pool": "pool"}  # fmt: skip
     engine.register_arrow(
         "th_want",
         pa.table(
@@ -476,6 +496,7 @@ def segment_examples(
     )
     try:
         match = " OR ".join(f"(w.dim = '{d}' AND w.value = s.{c})" for d, c in dims.items())
+        match += " OR (w.dim = 'rotated' AND w.value = s.att_seg AND s.reuse <> 'steady')"
         rows = engine.sql(
             f"""SELECT upstream, dim || '=' || value, ex FROM (
                    SELECT s.upstream, w.dim, w.value, s.ex, row_number() OVER (

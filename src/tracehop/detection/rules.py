@@ -22,10 +22,11 @@ Design choices:
   what separates consented call centers (answered calls are conversations of minutes) from
   robocalls (answered calls are hung up on, or say nothing, within seconds); low completion
   (ASR < 50 %) must hold too, because reminders and notifications are short but answered.
-- Automated traffic from a handful of steady lines (an identified sender: reminders, school
-  and political notifications) is not judged by shape alone: the rule looks at rotated
-  caller IDs (used once or a few times), at one attestation level, or at 50 or more steady
-  lines (snowshoeing).
+- Automated traffic from steady lines (an identified sender: reminders, school and political
+  notifications) is judged line by line (each line's own completion and shape), never pooled:
+  a carrier that passes reminders (short, answered) and call-center calls (long, rarely
+  answered) does not look like a robocaller. Rotated caller IDs (used once or a few times)
+  are judged together, in all and per attestation level.
 - Weak signals (a new customer, complaints, one traceback) raise a score that another rule
   started but never flag alone.
 """
@@ -304,19 +305,20 @@ def _size(volume: float = SEGMENT_VOLUME, *extra: Threshold) -> Choice:
 
 
 # The answered-call shape of automated traffic: half of the answered calls under 30 s (the
-# median answered call is shorter than a recorded message), or a third or more hung up on
-# (or silent) within 10 s.
+# median answered call is shorter than a recorded message), or 40 % or more hung up on (or
+# silent) within 10 s: more than a predictive dialer's hang-ups on answering machines leave
+# in a consented call center's traffic (which the 3 % abandonment rule does not count).
 SHAPE = Choice(
     "answered shape",
     (
         ("median under 30 s", (_t("under30_share", ">=", 0.5),)),
-        ("hung up within 10 s", (_t("under10_share", ">=", 0.35),)),
+        ("hung up within 10 s", (_t("under10_share", ">=", 0.40),)),
     ),
 )
 # Automated traffic: at least this many attempts and answered calls to judge a shape, and
 # completion under the published 50 %.
 AUTOMATED = (_t("asr", "<", 0.5), _t("calls", ">=", 200), _t("answered", ">=", 30))
-ROTATED = ("reuse=once", "reuse=few")
+ROTATED = ("reuse=once", "reuse=few", "pool=dense")
 
 SEGMENT_RULES: tuple[Rule, ...] = (
     Rule(
@@ -387,19 +389,32 @@ SEGMENT_RULES: tuple[Rule, ...] = (
         "calls too short for conversations, from numbers each used a few times",
         (_t("callers", ">=", 50), *AUTOMATED),
         choices=(SHAPE, _size()),
-        segments=(*ROTATED, "reuse=steady"),
+        segments=ROTATED,
         sources=("tns_snowshoe", "nclc_epic_2024", "rraptor_2024", "published_short_asr"),
+    ),
+    Rule(
+        "automated_lines",
+        "unknown_robocall_campaign",
+        "automated traffic from steady lines: the lines answered under 40 % of the time (the "
+        "published call-centre minimum), judged together, have answered calls too short for "
+        "conversations (a reminder line is answered; a call center's lines are not, but talk "
+        "for minutes)",
+        (_t("calls", ">=", 200), _t("answered", ">=", 30)),
+        choices=(SHAPE, _size()),
+        segments=("line=low_completion",),
+        sources=("sip_trunk_minimums", "ani_profiling", "fcc_low_acd_lawful"),
     ),
     Rule(
         "robocall_shape",
         "unknown_robocall_campaign",
         "automated traffic of no known kind: low completion and answered calls too short for "
-        "conversations, from rotated caller IDs or at one attestation level (partial, gateway "
-        "or none) or from abroad; not from a few steady lines (reminders and notifications are "
-        "short but come from their sender's own numbers)",
+        "conversations, from rotated caller IDs (all of them, or those at one attestation "
+        "level: partial, gateway or none); steady lines are judged one by one "
+        "(automated_lines): reminders and notifications are short but come from their "
+        "sender's own numbers",
         AUTOMATED,
         choices=(SHAPE, _size()),
-        segments=(*ROTATED, "attest=B", "attest=C", "attest=unsigned", "class=foreign"),
+        segments=(*ROTATED, "rotated=B", "rotated=C", "rotated=unsigned"),
         sources=(
             "rraptor_2024",
             "published_short_asr",

@@ -18,7 +18,15 @@ in share. Every call is in one segment of each dimension:
 - ``attest``: the STIR/SHAKEN attestation, ``A``, ``B``, ``C`` or ``unsigned``;
 - ``reuse``: how often the customer used the caller ID in the window: ``once`` (at most
   ``ONCE_MAX`` attempts: a number used once or twice, as rotating and spoofing robocallers do),
-  ``few`` (fewer than ``STEADY_MIN``) or ``steady`` (a line used steadily).
+  ``few`` (fewer than ``STEADY_MIN``) or ``steady`` (a line used steadily);
+- ``rotated``: the attestation of the calls from caller IDs that are not steady lines (a scam
+  mixed into a carrier is often signed differently from the carrier's own traffic, and the
+  steady lines of a notification sender passing through are left out);
+- ``line``: ``low_completion``, the steady lines each answered less than ``LINE_MAX_ASR`` of
+  the time (a reminder line is answered; a call center's lines are not, but talk long);
+- ``pool``: ``dense``, rotated caller IDs from thousands-blocks (NPA-NXX-X) from which the
+  customer showed ``POOL_MIN`` or more different ones: numbers obtained in blocks and rotated
+  through, as snowshoe campaigns do (a carrier's own callers are spread over many blocks).
 
 The statements are in ``queries.py`` (``segment_indicators``, ``segment_examples``); this
 module says what the segments are.
@@ -40,7 +48,17 @@ DIMENSIONS: dict[str, tuple[str, ...]] = {
     "pattern": ("neighbour",),
     "attest": ("A", "B", "C", "unsigned"),
     "reuse": ("once", "few", "steady"),
+    "rotated": ("A", "B", "C", "unsigned"),
+    "line": ("low_completion",),
+    "pool": ("dense",),
 }
+# A thousands-block (NPA-NXX-X) from which a customer showed this many different rotated
+# caller IDs in the window is a pool of numbers it holds and rotates through.
+POOL_MIN = 20
+# A steady line whose attempts are answered less often than this (the published call-centre
+# minimum ASR) is a low-completion line; such lines are judged together on their answered
+# calls (chosen on completion alone, so that their answered-call shape is not chosen too).
+LINE_MAX_ASR = 0.40
 
 IMPOSSIBLE_CLASSES = tuple(
     str(c) for c in INVALID_CLASSES if c != CallerIdClass.CALLER_EQUALS_CALLED
@@ -69,6 +87,24 @@ def reuse_sql(count: str = "cn") -> str:
     return (
         f"CASE WHEN {count} <= {ONCE_MAX} THEN 'once' "
         f"WHEN {count} < {STEADY_MIN} THEN 'few' ELSE 'steady' END"
+    )
+
+
+def line_sql(calls: str, answered: str) -> str:
+    """``low_completion`` for a steady line answered less than ``LINE_MAX_ASR`` of the time."""
+    return (
+        f"CASE WHEN {calls} >= {STEADY_MIN} AND {answered} < {LINE_MAX_ASR} * {calls} "
+        "THEN 'low_completion' END"
+    )
+
+
+def pool_sql(reuse: str, caller: str, per_block: str) -> str:
+    """``dense`` for a rotated caller ID in a block of the customer's with ``POOL_MIN`` or more
+    rotated caller IDs (rows of ``th_segrows``: one per caller ID and attestation)."""
+    rotated = f"CASE WHEN {reuse} <> 'steady' THEN 1 ELSE 0 END"
+    return (
+        f"CASE WHEN {reuse} <> 'steady' AND block IS NOT NULL "
+        f"AND sum({rotated}) OVER {per_block} >= {POOL_MIN} THEN 'dense' END"
     )
 
 
