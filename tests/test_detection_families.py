@@ -195,3 +195,29 @@ def test_report_lists_misses_and_false_alarms(
     text = families_report([world])
     assert "| issue-14 | tuning | 1 | 3/3 (100.0%) |" in text
     assert "| **all tuning families** | tuning | 1 |" in text
+
+
+def test_dno_list_names_an_imposter(tmp_path: Path, cli: Cli) -> None:
+    """Caller IDs from the Do-Not-Originate list (``tracehop detect --dno``) are the
+    class=dno segment: an imposter showing inbound-only numbers is flagged by them alone."""
+    rng = np.random.default_rng(5)
+    imposter = dialer("irs-imposter", "dno_imposter", 400, rng)
+    imposter.components[0].params |= {"asr": 0.6, "early": 0.0, "median": 60.0}  # no shape
+    write_world(tmp_path / "w", [imposter], family=GATEWAY, seed=5)
+    world = tmp_path / "w"
+    cli.home = tmp_path / "home"
+    code, _, err = cli("ingest", str(world / "cdrs" / "gw-under-test.csv"))
+    assert code == 0, err
+    code, _, err = cli("customers", "import", str(world / "customers" / "gw-under-test.csv"))
+    assert code == 0, err
+    plain = cli.json("detect", "--json")
+    assert not next(f for f in plain["findings"] if f["subject"] == "irs-imposter")["flagged"]
+    data = cli.json("detect", "--json", "--dno", str(world / "dno.csv"))
+    f = next(f for f in data["findings"] if f["subject"] == "irs-imposter")
+    assert f["flagged"] and f["categories"][0] == "imposter"
+    rule = next(r for r in f["evidence"]["rules"] if r["rule"] == "dno_caller_ids")
+    assert rule["segment"]["name"] == "class=dno" and len(rule["segment"]["examples"]) == 3
+    bad = tmp_path / "bad.csv"
+    bad.write_text("number\n+12025550143\nnot a number\n")
+    code, _, err = cli("detect", "--dno", str(bad))
+    assert code == 1 and f"{bad}:3: 'not a number' is not a phone number" in err

@@ -46,9 +46,8 @@ def detection_cmd(
         str | None,
         typer.Option(
             help="Judge on the second generator's families instead of the scenarios: all, "
-            "tuning, evaluation or names (gateway, originating, wholesale, gateway-3day, "
-            "notification-season, small-customers). --days defaults to each family's own; "
-            "--scale 1 is each family's real size.",
+            "tuning, evaluation or family names (docs/simulator.md, Families). --days defaults "
+            "to each family's own; --scale 1 is each family's real size.",
             show_default=False,
         ),
     ] = None,

@@ -138,7 +138,13 @@ def evaluate_family_world(
                 v.nearest = nearest_rules(f.evidence["indicators"], f.evidence.get("segments"))
         verdicts.append(v)
     seconds = round(time.perf_counter() - started, 2)
-    return FamilyWorld(info["family"], info["role"], info["seed"], info["days"], verdicts, seconds)
+    # the family's role as defined now (a family moves to tuning once it was used to choose
+    # a threshold), not as it was when the world was generated
+    from tracehop.simulate.families import FAMILIES
+
+    family = FAMILIES.get(info["family"])
+    role = family.role if family is not None else info["role"]
+    return FamilyWorld(info["family"], role, info["seed"], info["days"], verdicts, seconds)
 
 
 def _one(

@@ -33,8 +33,9 @@ SHAPE_EDGES = (SHORT_SECONDS, 10, 30, 60, 120, 300)
 SHAPE_COLUMNS = ("short", "a10", "a30", "a60", "a120", "a300")
 # Talk per attempt counts each answered call up to this many seconds (capped_talk_*).
 TALK_CAP = 300
-# A called number is judged for a flood (TDoS) once it received this many attempts.
-FLOOD_MIN_CALLS = 100
+# A called number is judged for a flood (TDoS) once it received this many attempts in the
+# window (one a minute for an hour).
+FLOOD_MIN_CALLS = 60
 # SIP answers that mean a downstream refused the call as unwanted: 403 Forbidden,
 # 607 Unwanted (RFC 8197) and 608 Rejected (RFC 8688), as analytics-based blocking returns.
 REFUSED_CODES = (403, 607, 608)
@@ -240,8 +241,8 @@ EXTRA_INDICATORS: dict[str, str] = {
     "distinct_called": "distinct called numbers",
     "top3_called_share": "share of attempts to the three most-called numbers (TDoS)",
     "top3_called_calls": "attempts to the three most-called numbers",
-    "top_called_per_hour": f"attempts per hour to one called number (over its own span, at "
-    f"least an hour), the highest among numbers called {FLOOD_MIN_CALLS} times or more (TDoS)",
+    "top_called_per_hour": "the most attempts to one called number in one clock hour (TDoS); "
+    f"0 when no number was called {FLOOD_MIN_CALLS} times in the window",
     "sequential_share": "share of distinct called numbers that follow another one by exactly "
     "1 (sequential dialling)",
     "sequential_excess": "called numbers whose predecessor was called too, beyond what as many "

@@ -265,13 +265,19 @@ def _customer_extra(engine: Engine, window: Window, base: dict[str, dict]) -> di
                (list_sum(max(n, 3)) / sum(n))::DOUBLE AS top3_called_share
            FROM th_ud GROUP BY upstream"""
     )
-    # A flood on one number (TDoS, "tens or hundreds of calls ... in rapid succession"):
-    # attempts per hour to one called number over its own span (at least an hour), among the
-    # numbers called FLOOD_MIN_CALLS times or more.
+    # A flood on one number (TDoS, "tens or hundreds of calls ... in rapid succession"): the
+    # most attempts to one called number in one clock hour. Only numbers called FLOOD_MIN_CALLS
+    # times in the window can reach it, so the calls are read again for those alone.
     put(
-        f"""SELECT upstream, coalesce(max(n / greatest(epoch(last) - epoch(first), 3600)
-               * 3600) FILTER (WHERE n >= {FLOOD_MIN_CALLS}), 0)::DOUBLE AS top_called_per_hour
-           FROM th_ud GROUP BY upstream"""
+        f"""SELECT c.upstream, max(c.n)::BIGINT AS top_called_per_hour FROM (
+               SELECT k.upstream, k.called, date_trunc('hour', k.start) AS hour,
+                   count(*) AS n
+               FROM calls k JOIN (SELECT upstream, called FROM th_ud
+                                  WHERE n >= {FLOOD_MIN_CALLS}) f
+                   ON f.upstream = k.upstream AND f.called = k.called
+               WHERE {window_where(window)}
+               GROUP BY k.upstream, k.called, hour) c
+           GROUP BY c.upstream"""
     )
     # Sequential dialling: of each customer's distinct NANP called numbers (+1 and ten
     # digits; th_ud has each once), the share whose predecessor (number - 1) was called too:
@@ -448,19 +454,23 @@ def segment_indicators(engine: EngineLike) -> dict[str, dict[str, dict[str, Any]
                         WHEN grouping(att_seg) = 0 THEN 'attest'
                         WHEN grouping(reuse) = 0 THEN 'reuse'
                         WHEN grouping(rotated) = 0 THEN 'rotated'
-                        WHEN grouping(line) = 0 THEN 'line' ELSE 'pool' END AS dim,
-                   coalesce(cls_group, pattern, att_seg, reuse, rotated, line, pool) AS value,
+                        WHEN grouping(line) = 0 THEN 'line'
+                        WHEN grouping(pool) = 0 THEN 'pool' ELSE 'cli' END AS dim,
+                   coalesce(cls_group, pattern, att_seg, reuse, rotated, line, pool, cli)
+                       AS value,
                    sum(n)::BIGINT AS calls, count(DISTINCT caller) AS callers,
                    sum(answered)::BIGINT AS answered,
                    sum(nc_unanswered)::BIGINT AS unanswered_nc,
                    {", ".join(f"sum({c})::DOUBLE AS {c}" for c in SHAPE_COLUMNS)},
                    min(ex) AS first_ex
-               FROM (SELECT *, CASE WHEN reuse <> 'steady' THEN att_seg END AS rotated
+               FROM (SELECT *, CASE WHEN reuse <> 'steady' THEN att_seg END AS rotated,
+                         CASE WHEN cls_group = 'impossible' OR (cls_group = 'toll_free'
+                              AND reuse <> 'steady') THEN 'unreal' END AS cli
                      FROM th_segrows)
                GROUP BY GROUPING SETS ((upstream, cls_group), (upstream, pattern),
                                        (upstream, att_seg), (upstream, reuse),
                                        (upstream, rotated), (upstream, line),
-                                       (upstream, pool)))
+                                       (upstream, pool), (upstream, cli)))
            WHERE value IS NOT NULL AND value <> 'other'"""
     )
     out: dict[str, dict[str, dict[str, Any]]] = {}
@@ -497,6 +507,10 @@ def segment_examples(
     try:
         match = " OR ".join(f"(w.dim = '{d}' AND w.value = s.{c})" for d, c in dims.items())
         match += " OR (w.dim = 'rotated' AND w.value = s.att_seg AND s.reuse <> 'steady')"
+        match += (
+            " OR (w.dim = 'cli' AND (s.cls_group = 'impossible'"
+            " OR (s.cls_group = 'toll_free' AND s.reuse <> 'steady')))"
+        )
         rows = engine.sql(
             f"""SELECT upstream, dim || '=' || value, ex FROM (
                    SELECT s.upstream, w.dim, w.value, s.ex, row_number() OVER (

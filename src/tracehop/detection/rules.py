@@ -207,8 +207,7 @@ CUSTOMER_RULES: tuple[Rule, ...] = (
         "tdos",
         "tdos",
         "attempts piled on a few called numbers: three numbers take half the customer's "
-        "attempts, or one number gets at least one a minute over an hour or more "
-        "(telephone denial of service)",
+        "attempts, or one number gets 60 or more in one hour (telephone denial of service)",
         (_t("top3_called_calls", ">=", 100),),
         scored=(),
         choices=(
@@ -369,6 +368,17 @@ SEGMENT_RULES: tuple[Rule, ...] = (
         choices=(_size(100, _t("callers", ">=", 20)),),
         segments=("class=impossible",),
         sources=("fcc_17_151", "fcc_19_51"),
+    ),
+    Rule(
+        "unreal_caller_ids",
+        "invalid_caller_id",
+        "caller IDs that cannot be a real caller, counted together: impossible ones and "
+        "toll-free numbers used once or a few times (a scam that splits its calls between "
+        "both stays under each one's floor)",
+        (_t("calls", ">=", 20),),
+        choices=(_size(100, _t("callers", ">=", 20)),),
+        segments=("cli=unreal",),
+        sources=("fcc_17_151", "tns_snowshoe"),
     ),
     Rule(
         "neighbour_spoofing",

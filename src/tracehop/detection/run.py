@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from tracehop.detection.campaigns import group_campaigns
@@ -148,8 +149,10 @@ def run_detection(
     min_calls: int = DEFAULT_MIN_CALLS,
     threshold: float = FLAG_THRESHOLD,
     save: bool = True,
+    dno: Iterable[str] | None = None,
 ) -> Detection:
-    """Detect over this home's lake and store the run and its findings in the state DB."""
+    """Detect over this home's lake and store the run and its findings in the state DB.
+    ``dno``: Do-Not-Originate numbers (E.164; :func:`load_dno` reads a file of them)."""
     from tracehop.analyst import open_engine
 
     started = datetime.now(UTC)
@@ -161,12 +164,35 @@ def run_detection(
             min_calls=min_calls,
             threshold=threshold,
             history=customer_history(store, until),
+            dno=dno,
         )
     finally:
         engine.close()
     if save:
         result.run_id = save_run(store, result, started)
     return result
+
+
+def load_dno(path: Path | str) -> list[str]:
+    """A Do-Not-Originate list: a CSV whose ``number`` column (or first column) holds one
+    number a row, in any form ``tracehop.numbers.to_e164`` reads (the Consortium's list, the
+    simulator's ``dno.csv``). A number with no E.164 form is an error with its line."""
+    from tracehop.csvfiles import open_csv
+    from tracehop.errors import InputError
+    from tracehop.numbers import to_e164
+
+    reader, header = open_csv(path)
+    if not header:
+        raise InputError(f"{path}: empty: give a CSV with a 'number' column")
+    column = "number" if "number" in header else header[0]
+    out = []
+    for line, row in enumerate(reader, start=2):
+        raw = (row.get(column) or "").strip()
+        number = to_e164(raw)
+        if number is None:
+            raise InputError(f"{path}:{line}: {raw!r} is not a phone number")
+        out.append(number)
+    return out
 
 
 def save_run(store: Store, result: Detection, started: datetime) -> str:

@@ -23,7 +23,10 @@ in share. Every call is in one segment of each dimension:
   mixed into a carrier is often signed differently from the carrier's own traffic, and the
   steady lines of a notification sender passing through are left out);
 - ``line``: ``low_completion``, the steady lines each answered less than ``LINE_MAX_ASR`` of
-  the time (a reminder line is answered; a call center's lines are not, but talk long);
+  the time at the upper confidence bound (a reminder line is answered; a call center's lines
+  are not, but talk long);
+- ``cli``: ``unreal``, caller IDs that cannot be a real caller: impossible ones, and toll-free
+  numbers used once or a few times (the issue's scam splits its calls between the two);
 - ``pool``: ``dense``, rotated caller IDs from thousands-blocks (NPA-NXX-X) from which the
   customer showed ``POOL_MIN`` or more different ones: numbers obtained in blocks and rotated
   through, as snowshoe campaigns do (a carrier's own callers are spread over many blocks).
@@ -51,6 +54,7 @@ DIMENSIONS: dict[str, tuple[str, ...]] = {
     "rotated": ("A", "B", "C", "unsigned"),
     "line": ("low_completion",),
     "pool": ("dense",),
+    "cli": ("unreal",),
 }
 # A thousands-block (NPA-NXX-X) from which a customer showed this many different rotated
 # caller IDs in the window is a pool of numbers it holds and rotates through.
@@ -91,10 +95,13 @@ def reuse_sql(count: str = "cn") -> str:
 
 
 def line_sql(calls: str, answered: str) -> str:
-    """``low_completion`` for a steady line answered less than ``LINE_MAX_ASR`` of the time."""
+    """``low_completion`` for a steady line answered less than ``LINE_MAX_ASR`` of the time,
+    even at its upper confidence bound (two standard errors: a line of a sender answered
+    45 % of the time is not chosen because its few calls happened to go unanswered)."""
+    asr = f"({answered} / {calls})"
+    upper = f"({asr} + 2 * sqrt({asr} * (1 - {asr}) / {calls}))"
     return (
-        f"CASE WHEN {calls} >= {STEADY_MIN} AND {answered} < {LINE_MAX_ASR} * {calls} "
-        "THEN 'low_completion' END"
+        f"CASE WHEN {calls} >= {STEADY_MIN} AND {upper} < {LINE_MAX_ASR} THEN 'low_completion' END"
     )
 
 

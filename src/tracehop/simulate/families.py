@@ -85,6 +85,7 @@ class Family:
     bad_actors: tuple[int, int] = (0, 2)  # customers that are all illegal
     blasts: tuple[int, int] = (0, 2)  # school/political notification senders
     max_illegal_components: int = 1
+    pass_through: float = 0.3  # chance a carrier passes each of call-center, reminder, blast
 
 
 FAMILIES: dict[str, Family] = {
@@ -112,7 +113,7 @@ FAMILIES: dict[str, Family] = {
         ),
         Family(
             "wholesale",
-            "evaluation",
+            "tuning",
             "wholesale",
             "A US transit provider: wholesale carriers of all sizes whose traffic is signed A "
             "or B upstream, with notification and call-center traffic passing through and "
@@ -125,7 +126,7 @@ FAMILIES: dict[str, Family] = {
         ),
         Family(
             "gateway-3day",
-            "evaluation",
+            "tuning",
             "gateway",
             "A US gateway over three days (the issue's shape: about twenty customers, large "
             "carriers with one or two scams mixed in at 5-50 %).",
@@ -137,7 +138,7 @@ FAMILIES: dict[str, Family] = {
         ),
         Family(
             "notification-season",
-            "evaluation",
+            "tuning",
             "originating",
             "An originating provider in an election and school season: many reminder, school "
             "and political blasts and call centers (the legal look-alikes), few bad actors; "
@@ -152,7 +153,7 @@ FAMILIES: dict[str, Family] = {
         ),
         Family(
             "small-customers",
-            "evaluation",
+            "tuning",
             "originating",
             "An originating provider of small customers (300-3,000 calls a day), scams mixed "
             "in at 10-50 %: the floors of the rules; one day.",
@@ -163,6 +164,67 @@ FAMILIES: dict[str, Family] = {
             minority=(0.10, 0.5),
             bad_actors=(1, 3),
             blasts=(0, 1),
+        ),
+        # Held out: added when the four above moved to tuning (docs/detection.md, "How the
+        # thresholds were chosen"); not looked at before the thresholds were final.
+        Family(
+            "transit-3day",
+            "evaluation",
+            "wholesale",
+            "A US transit provider over three days: carriers of 1,000-50,000 calls a day with "
+            "up to two scams mixed in, a few direct customers and bad actors.",
+            days=3,
+            carriers=(4, 10),
+            carrier_size=(1_000, 50_000),
+            direct=(0, 3),
+            bad_actors=(0, 2),
+            blasts=(0, 2),
+            max_illegal_components=2,
+        ),
+        Family(
+            "gateway-small",
+            "evaluation",
+            "gateway",
+            "A US gateway of small foreign carriers and businesses (300-5,000 calls a day), "
+            "scams at 10-50 %, over two days.",
+            days=2,
+            carriers=(4, 10),
+            carrier_size=(300, 5_000),
+            direct=(2, 6),
+            direct_size=(300, 5_000),
+            minority=(0.10, 0.5),
+            bad_actors=(1, 3),
+        ),
+        Family(
+            "originating-large",
+            "evaluation",
+            "originating",
+            "A large US originating provider: big call centers, reminder and notification "
+            "senders (3,000-80,000 calls a day), large resellers with up to two scams, bad "
+            "actors; one day.",
+            carriers=(2, 4),
+            carrier_size=(5_000, 60_000),
+            direct=(6, 12),
+            direct_size=(3_000, 80_000),
+            bad_actors=(1, 3),
+            blasts=(1, 3),
+            max_illegal_components=2,
+        ),
+        Family(
+            "election-transit",
+            "evaluation",
+            "wholesale",
+            "A US transit provider in an election: carriers pass political and school blasts, "
+            "reminders and call centers (each 60 % of the time), senders of blasts are direct "
+            "customers too; two days.",
+            days=2,
+            carriers=(5, 10),
+            carrier_size=(2_000, 40_000),
+            direct=(2, 5),
+            direct_size=(1_000, 30_000),
+            bad_actors=(0, 2),
+            blasts=(2, 5),
+            pass_through=0.6,
         ),
     )
 }
@@ -300,7 +362,7 @@ def _customers(f: Family, rng: np.random.Generator, scale: float) -> list[Custom
         c.components.append(legal_component("conversational", size, rng))
         c.components[0].params["spread"] = True
         for kind in ("call_center", "reminders", "political_blast"):  # passing through
-            if rng.random() < 0.3:
+            if rng.random() < f.pass_through:
                 c.components.append(legal_component(kind, size * u(rng, 0.05, 0.3), rng))
         if rng.random() < u(rng, *f.bad_carrier_share):
             legal = sum(x.per_day for x in c.components)
