@@ -221,3 +221,23 @@ def test_dno_list_names_an_imposter(tmp_path: Path, cli: Cli) -> None:
     bad.write_text("number\n+12025550143\nnot a number\n")
     code, _, err = cli("detect", "--dno", str(bad))
     assert code == 1 and f"{bad}:3: 'not a number' is not a phone number" in err
+
+
+def test_docs_name_every_rule_segment_and_source() -> None:
+    """docs/detection.md is the rules' rationale: every rule, segment and source is in it,
+    and every rule rests on known sources."""
+    from tracehop.detection.rules import CALLER_RULES, CUSTOMER_RULES, SEGMENT_RULES, SOURCES
+    from tracehop.detection.segments import DIMENSIONS
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "detection.md").read_text()
+    for rule in (*CUSTOMER_RULES, *SEGMENT_RULES, *CALLER_RULES):
+        assert f"`{rule.name}`" in text, rule.name
+        assert rule.sources and set(rule.sources) <= set(SOURCES), rule.name
+        for segment in rule.segments:
+            dim, value = segment.split("=")
+            assert value in DIMENSIONS[dim], segment
+    for key in SOURCES:
+        assert f"- [{key}]" in text, key
+    for dim, values in DIMENSIONS.items():
+        assert f"| `{dim}` |" in text, dim
+        assert all(f"`{v}`" in text for v in values), dim
