@@ -62,7 +62,9 @@ EXTRA = (
     "distinct_called",
     "top3_called_share",
     "top3_called_calls",
+    "top_called_per_hour",
     "sequential_share",
+    "sequential_excess",
 )
 
 
@@ -179,6 +181,7 @@ PANDAS_CHILD = (
     + """
 import json, sys, time
 from pathlib import Path
+import numpy as np
 import pandas as pd
 from tracehop.numbers import caller_id_class
 
@@ -190,6 +193,10 @@ df = pd.read_parquet(files, columns=["upstream", "start", "caller", "called", "d
 # Per-call flags.
 df["answered"] = df["disposition"] == "answered"
 df["short"] = df["answered"] & (df["duration"] < 6)
+# the answered-call shape: answered calls under 6, 10, 30, 60, 120 and 300 s
+EDGES = [6, 10, 30, 60, 120, 300]
+for e in EDGES[1:]:
+    df[f"a{e}"] = df["answered"] & (df["duration"] < e)
 df["answered_seconds"] = df["duration"].where(df["answered"], 0)
 df["capped_seconds"] = df["answered_seconds"].clip(upper=300)
 df["failed"] = df["disposition"] == "failed"
@@ -225,7 +232,7 @@ calls = g.size()
 s = g[["answered", "short", "failed", "refused", "caller_equals_called", "neighbour",
        "unsigned", "attest_b", "attest_c", "verify_failed", "invalid", "invalid_npa",
        "invalid_length", "n11", "fictional", "missing", "toll_free", "premium", "one_ring",
-       "answered_seconds", "capped_seconds"]].sum()
+       "answered_seconds", "capped_seconds", "a10", "a30", "a60", "a120", "a300"]].sum()
 out = pd.DataFrame({"calls": calls, "first_seen": g["start"].min(),
                     "last_seen": g["start"].max()})
 span = (out["last_seen"] - out["first_seen"]).dt.total_seconds().clip(lower=3600)
@@ -238,6 +245,24 @@ out["capped_talk_per_attempt"] = s["capped_seconds"] / calls
 out["capped_talk_upper"] = (out["capped_talk_per_attempt"]
                             + 2 * g["capped_seconds"].std(ddof=0) / calls ** 0.5)
 out["short_share"] = (s["short"] / s["answered"]).fillna(0.0)
+out["under10_share"] = (s["a10"] / s["answered"]).fillna(0.0)
+out["under30_share"] = (s["a30"] / s["answered"]).fillna(0.0)
+
+def median_answered(row):
+    # linear inside the bucket where half of the answered calls is reached (as the SQL)
+    half, lo_edge, lo_count = row["answered"] / 2.0, 0.0, 0.0
+    if row["answered"] == 0:
+        return 0.0
+    for edge, col in zip(EDGES, ["short", "a10", "a30", "a60", "a120", "a300"]):
+        count = row[col]
+        if count >= half:
+            width = edge - lo_edge
+            return lo_edge + width * ((half - lo_count) / (count - lo_count)
+                                      if count != lo_count else 0.0)
+        lo_edge, lo_count = float(edge), float(count)
+    return 300.0
+
+out["median_answered"] = s.apply(median_answered, axis=1)
 out["failed_share"] = s["failed"] / calls
 out["refused_share"] = s["refused"] / calls
 out["distinct_callers"] = g["caller"].nunique()
@@ -260,20 +285,6 @@ out["attest_b_share"] = s["attest_b"] / calls
 out["attest_c_share"] = s["attest_c"] / calls
 out["verify_failed_share"] = s["verify_failed"] / calls
 
-# Steady lines: caller IDs with 20+ attempts at a customer, half or more answered; the
-# ASR / capped talk of the rest.
-per_line = df.groupby(["upstream", "caller"])["answered"].agg(["size", "sum"])
-steady = per_line[(per_line["size"] >= 20) & (per_line["sum"] >= 0.5 * per_line["size"])]
-is_steady = pd.MultiIndex.from_frame(df[["upstream", "caller"]]).isin(steady.index)
-rest = df[~is_steady].groupby("upstream")
-rest_calls = rest.size().reindex(out.index, fill_value=0)
-out["steady_line_calls"] = calls - rest_calls
-out["calls_other_lines"] = rest_calls
-out["asr_other_lines"] = (rest["answered"].sum() / rest_calls).fillna(0.0)
-rest_talk = (rest["capped_seconds"].sum() / rest_calls).fillna(0.0)
-out["capped_talk_upper_other_lines"] = (
-    rest_talk + 2 * rest["capped_seconds"].std(ddof=0) / rest_calls ** 0.5).fillna(0.0)
-
 # Busiest minute.
 per_minute = df.groupby(["upstream", df["start"].dt.floor("min")]).size()
 out["peak_calls_per_minute"] = per_minute.groupby(level="upstream").max()
@@ -285,10 +296,17 @@ top3 = (per_called.sort_values(ascending=False).groupby(level="upstream").head(3
         .groupby(level="upstream").sum())
 out["top3_called_calls"] = top3
 out["top3_called_share"] = top3 / per_called.groupby(level="upstream").sum()
+# A flood on one number: calls per hour over the number's own span (an hour at least), the
+# highest among numbers called 100 times or more.
+spans = df.groupby(["upstream", "called"])["start"].agg(["size", "min", "max"])
+spans = spans[spans["size"] >= 100]
+rate = spans["size"] / (spans["max"] - spans["min"]).dt.total_seconds().clip(lower=3600) * 3600
+out["top_called_per_hour"] = (rate.groupby(level="upstream").max()
+                              .reindex(out.index).fillna(0.0))
 
 # Sequential dialling: of each customer's distinct NANP called numbers (sorted), the share
 # that directly follows the previous one (number - 1 was called too).
-nanp = per_called.reset_index()[["upstream", "called"]]
+nanp = per_called.rename("calls").reset_index()[["upstream", "called", "calls"]]
 nanp = nanp[nanp["called"].str.startswith("+1")]
 nanp["number"] = pd.to_numeric(nanp["called"].str[2:], errors="coerce")
 nanp = (nanp.dropna(subset=["number"]).drop_duplicates(["upstream", "number"])
@@ -296,6 +314,15 @@ nanp = (nanp.dropna(subset=["number"]).drop_duplicates(["upstream", "number"])
 nanp["follows"] = ((nanp["number"].diff() == 1)
                    & (nanp["upstream"] == nanp["upstream"].shift()))
 out["sequential_share"] = nanp.groupby("upstream")["follows"].mean()
+# ... beyond what as many random calls into the same blocks give: per NPA-NXX block,
+# numbers x (1 - exp(-calls / 10,000)).
+nanp["block"] = nanp["number"] // 10000
+blocks = nanp.groupby(["upstream", "block"]).agg(numbers=("number", "size"),
+                                                 calls=("calls", "sum"))
+blocks["expected"] = blocks["numbers"] * (1 - np.exp(-blocks["calls"] / 10000.0))
+per_customer = blocks.groupby(level="upstream")["expected"].sum()
+out["sequential_excess"] = (nanp.groupby("upstream")["follows"].sum() - per_customer).clip(
+    lower=0.0)
 dt = time.perf_counter() - t0
 rss = peak_mb()
 

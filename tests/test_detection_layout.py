@@ -27,6 +27,7 @@ def test_nothing_below_the_orchestrator_imports_it() -> None:
     assert users == {
         "tracehop.detection.delay",
         "tracehop.detection.evaluate",
+        "tracehop.detection.evalfamilies",
         "tracehop.detection.watch",
     }
 

@@ -346,6 +346,13 @@ def test_docs_list_every_knob_and_scenario() -> None:
         assert f"| `{name}` |" in text, name
     for kind in CAMPAIGNS:
         assert f"`{kind}`" in text, kind
+    from tracehop.simulate.families import FAMILIES
+    from tracehop.simulate.mixes import ILLEGAL_KINDS, LEGAL_KINDS
+
+    for name, family in FAMILIES.items():
+        assert f"| `{name}` | {family.role} |" in text, name
+    for kind in (*LEGAL_KINDS, *ILLEGAL_KINDS):
+        assert f"| `{kind}`" in text, kind
 
 
 @pytest.mark.parametrize("scenario", ["quiet", "notice"])
@@ -364,3 +371,85 @@ def test_other_scenarios_ingest_cleanly(tmp_path: Path, scenario: str) -> None:
     assert loaded == sum(int(t["hops"]) for t in truth) and len(truth) == result.calls
     if scenario == "quiet":
         assert {t["campaign"] for t in truth} == {""}
+
+
+def test_campaigns_hang_up_on_part_of_their_answered_calls(truth: list[dict[str, str]]) -> None:
+    """CampaignSpec.hangup_share: a robocall's answered calls are mostly hung up on (or
+    silent) within seconds; legal calls are not touched by it."""
+    for kind in ("gov_imposter", "health_insurance"):
+        answered = [
+            int(t["duration"])
+            for t in truth
+            if t["campaign"] == kind and t["disposition"] == "answered"
+        ]
+        short = sum(d < 10 for d in answered) / len(answered)
+        assert 0.4 <= short <= 0.65, (kind, short)
+    centers = [
+        int(t["duration"])
+        for t in truth
+        if t["campaign"] == "" and t["disposition"] == "answered" and int(t["duration"]) < 10
+    ]
+    legal = sum(1 for t in truth if t["campaign"] == "" and t["disposition"] == "answered")
+    assert len(centers) / legal < 0.1
+
+
+# --- the second generator: families of one provider's worlds ---------------------------------
+
+
+def test_family_worlds_are_reproducible_and_differ_by_seed(tmp_path: Path) -> None:
+    from tracehop.simulate.families import generate
+
+    a = generate(tmp_path / "a", "originating", seed=4, scale=0.05)
+    generate(tmp_path / "b", "originating", seed=4, scale=0.05)
+    generate(tmp_path / "c", "originating", seed=5, scale=0.05)
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.*"))
+    assert [str(f) for f in files] == [
+        "cdrs/origin-under-test.csv",
+        "customers/origin-under-test.csv",
+        "dno.csv",
+        "truth/components.csv",
+        "truth/customers.csv",
+        "world.json",
+    ]
+    for rel in files:
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+    cdrs = "cdrs/origin-under-test.csv"
+    assert (tmp_path / "a" / cdrs).read_bytes() != (tmp_path / "c" / cdrs).read_bytes()
+    assert a.role == "tuning" and a.calls > 1000 and 0 < a.illegal_calls < a.calls
+
+
+def test_family_world_calls_match_their_truth(tmp_path: Path) -> None:
+    """Every call ingests; each customer's calls and illegal calls are what the truth says;
+    the legal look-alikes keep their kind's shape (call centers: low ASR, long answered
+    calls; reminders: answered, short)."""
+    from tracehop.simulate.families import generate
+
+    out = tmp_path / "w"
+    r = generate(out, "gateway", seed=9, scale=0.2)
+    settings = load_settings(home=tmp_path / "home", provider=r.provider)
+    result = ingest([out / "cdrs" / f"{r.provider}.csv"], settings)
+    assert result.rows_rejected == 0 and result.rows_ingested == r.calls
+    rows = query(
+        "select upstream, count(*) as n, avg((disposition = 'answered')::INT) as asr, "
+        "median(duration) filter (where disposition = 'answered') as med "
+        "from calls group by 1",
+        settings,
+    ).records()
+    got = {x["upstream"]: x for x in rows}
+    truth = read(out / "truth" / "customers.csv")
+    assert {t["id"] for t in truth} == set(got)
+    for t in truth:
+        assert got[t["id"]]["n"] == int(t["calls"])
+        assert (int(t["illegal_calls"]) > 0) == bool(t["categories"])
+        if t["role"] == "call_center":
+            assert 0.15 < got[t["id"]]["asr"] < 0.55 and got[t["id"]]["med"] > 60
+    parts = read(out / "truth" / "components.csv")
+    for t in truth:
+        mine = [p for p in parts if p["customer"] == t["id"]]
+        assert sum(int(p["calls"]) for p in mine) == int(t["calls"])
+        assert sum(int(p["calls"]) for p in mine if p["legal"] == "false") == int(
+            t["illegal_calls"]
+        )
+    info = json.loads((out / "world.json").read_text())
+    assert info["generator"] == "families" and info["family"] == "gateway"
+    assert info["calls"] == r.calls and info["illegal_calls"] == r.illegal_calls

@@ -147,6 +147,7 @@ def run_demo(
         }
         entries = _campaign_entries(world, nodes)
         traced = _trace_complaints(out, world, nodes)
+        traced["campaigns"] = _hub_campaigns(traced)
         detected = _detect(world, nodes)
         case = _open_case(out, nodes, traced)
         screened = _screen(world, nodes)
@@ -307,6 +308,25 @@ def _trace_complaints(out: Path, world: Path, nodes: dict[str, Node]) -> dict[st
     }
 
 
+def _hub_campaigns(traced: dict[str, object]) -> dict[str, object]:
+    """The hub's traces grouped into campaigns across providers (``tracehop hub campaigns``,
+    ``tracehop.tracebacks.campaigns``): the biggest one's gateways and where it entered."""
+    from tracehop.tracebacks.campaigns import find_campaigns
+
+    with open_store(load_settings(home=Path(str(traced["hub_home"])))) as hub:
+        data = find_campaigns(hub).to_json()
+    top = data["items"][0] if data["items"] else {}
+    return {
+        "campaigns": data["campaigns"],
+        "traces_in_campaigns": data["traces_in_campaigns"],
+        "largest": {
+            k: top[k] for k in ("campaign_id", "traces", "style", "gateways", "entries", "origins")
+        }
+        if top
+        else {},
+    }
+
+
 def _detect(world: Path, nodes: dict[str, Node]) -> dict[str, object]:
     """Detection in every provider's lake, checked against which customers carry campaigns."""
     bad = {(c["entry_provider"], c["customer"]) for c in _read(world / "truth" / "campaigns.csv")}
@@ -446,6 +466,21 @@ def _story(
         )
         for k, h in enumerate(ex["hops"], start=1):
             line(f"      hop {k}: {h['provider']:<12} {h['answer']} {h['named']}")
+    hc = t["campaigns"]
+    big = hc["largest"]
+    line(
+        f"   The hub grouped {hc['traces_in_campaigns']} of the {t['traced']} traces into "
+        f"{hc['campaigns']} campaigns across providers (shared orig_id, origin, caller IDs, "
+        "entry point, flooded number)"
+        + (
+            f"; the largest, {big['campaign_id']}: {big['traces']} traces, caller IDs "
+            f"{big['style']}, gateways {', '.join(big['gateways']) or '-'}, from "
+            f"{', '.join([*big['origins'], *big['entries']]) or '-'}"
+            if big
+            else ""
+        )
+        + f" (tracehop --home {t['hub_home']} hub campaigns)."
+    )
     d = f["detection"]
     assert isinstance(d, dict)
     line(

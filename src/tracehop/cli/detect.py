@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -61,10 +62,18 @@ def register(app: typer.Typer) -> None:
         iterations: Annotated[
             int, typer.Option(hidden=True, help="With --watch: stop after N checks (0: never).")
         ] = 0,
+        dno: Annotated[
+            Path | None,
+            typer.Option(
+                help="Do-Not-Originate list (CSV, a 'number' column): calls showing these "
+                "numbers are the class=dno segment.",
+                show_default=False,
+            ),
+        ] = None,
     ) -> None:
         """Score every customer (and flagged caller IDs and campaigns) in a time window from
         the CDR lake; store the run and its findings (docs/detection.md)."""
-        from tracehop.detection.run import run_detection
+        from tracehop.detection.run import load_dno, run_detection
         from tracehop.store import open_store
 
         lo, hi = parse_time(since, "--since"), parse_time(until, "--until")
@@ -73,10 +82,15 @@ def register(app: typer.Typer) -> None:
         if min_calls < 1:
             raise InputError("--min-calls must be 1 or more")
         if watch:
+            if dno is not None:
+                raise InputError("--dno is not used with --watch yet: run tracehop detect")
             _watch(ctx.obj, lo, hi, min_calls, interval, iterations, as_json)
             return
+        numbers = load_dno(dno) if dno is not None else None
         with open_store(ctx.obj) as store:
-            result = run_detection(ctx.obj, store, since=lo, until=hi, min_calls=min_calls)
+            result = run_detection(
+                ctx.obj, store, since=lo, until=hi, min_calls=min_calls, dno=numbers
+            )
         if as_json:
             emit_json(result.as_dict())
             return
@@ -87,7 +101,10 @@ def register(app: typer.Typer) -> None:
             table.add_column(col, overflow="fold")
         for f in result.findings[:limit]:
             why = "; ".join(
-                ", ".join(
+                r["rule"]
+                + (f" on {r['segment']['name']}" if "segment" in r else "")
+                + ": "
+                + ", ".join(
                     f"{t['indicator']} {t['value']} {t['op']} {t['threshold']}"
                     for t in r["thresholds"]
                 )

@@ -20,8 +20,20 @@ app = typer.Typer(
 def detection_cmd(
     seeds: Annotated[str, typer.Option(help="Seeds, e.g. 30-39 or 1,4,7-9.")] = "30",
     scenarios: Annotated[str, typer.Option(help="Comma-separated scenario names.")] = "default",
-    scale: Annotated[float, typer.Option(help="Simulator scale of each world.")] = 0.05,
-    days: Annotated[int, typer.Option(help="Days of traffic per world.")] = 1,
+    scale: Annotated[
+        float | None,
+        typer.Option(
+            help="Simulator scale of each world (default 0.05; with --families 1).",
+            show_default=False,
+        ),
+    ] = None,
+    days: Annotated[
+        int | None,
+        typer.Option(
+            help="Days of traffic per world (default 1; with --families each family's own).",
+            show_default=False,
+        ),
+    ] = None,
     workdir: Annotated[
         Path | None,
         typer.Option(help="Keep (and reuse) the worlds here (default: a temporary folder)."),
@@ -30,10 +42,20 @@ def detection_cmd(
     min_calls: Annotated[
         int, typer.Option(help="Customers with fewer attempts are listed but not scored.")
     ] = 30,
+    families: Annotated[
+        str | None,
+        typer.Option(
+            help="Judge on the second generator's families instead of the scenarios: all, "
+            "tuning, evaluation or family names (docs/simulator.md, Families). --days defaults "
+            "to each family's own; --scale 1 is each family's real size.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Detection recall and false alarms on simulated worlds, one per seed and scenario:
-    every customer finding at every provider judged against the truth."""
+    """Detection recall and false alarms on simulated worlds, one per seed and scenario
+    (every customer finding at every provider judged against the truth); with --families,
+    recall, false alarms and category accuracy per family, tuning and evaluation apart."""
     import time
 
     from tracehop.detection.evaluate import (
@@ -44,13 +66,16 @@ def detection_cmd(
         summary,
     )
 
+    if families is not None:
+        _families(families, seeds, days, scale, workdir, jobs, as_json)
+        return
     seed_list, names = parse_seeds(seeds), parse_scenarios(scenarios)
     started = time.perf_counter()
     results = evaluate(
         seed_list,
         names,
-        scale=scale,
-        days=days,
+        scale=0.05 if scale is None else scale,
+        days=days or 1,
         workdir=workdir,
         jobs=jobs,
         min_calls=min_calls,
@@ -85,3 +110,42 @@ def delay_cmd(
         emit_json([d.as_dict() for d in delays])
         return
     stdout_console().print(table(delays), markup=False, highlight=False, emoji=False)
+
+
+def _families(
+    families: str,
+    seeds: str,
+    days: int | None,
+    scale: float | None,
+    workdir: Path | None,
+    jobs: int,
+    as_json: bool,
+) -> None:
+    """``evaluate detection --families``: the families table (docs/detection.md)."""
+    import time
+
+    from tracehop.detection.evalfamilies import (
+        evaluate_families,
+        families_report,
+        families_summary,
+        parse_families,
+    )
+    from tracehop.detection.evaluate import parse_seeds
+
+    names, seed_list = parse_families(families), parse_seeds(seeds)
+    started = time.perf_counter()
+    results = evaluate_families(
+        names,
+        seed_list,
+        days=days,
+        scale=1.0 if scale is None else scale,
+        workdir=workdir,
+        jobs=jobs,
+    )
+    wall = round(time.perf_counter() - started, 1)
+    if as_json:
+        emit_json(families_summary(results, wall))
+        return
+    console = stdout_console()
+    console.print(families_report(results), markup=False, highlight=False, emoji=False)
+    console.print(f"\n{len(results)} worlds in {wall} s (wall).", highlight=False)

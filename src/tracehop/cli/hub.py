@@ -285,10 +285,14 @@ def summary_(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Per provider: traces it was asked in; origin, gateway, No Response and where traces
     ended otherwise."""
     from tracehop.store import open_store
+    from tracehop.tracebacks.campaigns import find_campaigns
     from tracehop.tracebacks.traces import summary
 
     with open_store(ctx.obj) as store:
         rows = summary(store)
+        in_campaigns = find_campaigns(store).per_provider
+    for r in rows:  # campaigns (tracehop hub campaigns) whose traces asked this provider
+        r["campaigns"] = in_campaigns.get(r["provider"], 0)
     if as_json:
         emit_json(rows)
         return
@@ -296,6 +300,7 @@ def summary_(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         "provider",
         "country",
         "asked",
+        "campaigns",
         "origin",
         "gateway",
         "no_response",
@@ -304,6 +309,62 @@ def summary_(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         "not_listed",
     ]
     emit_rows(columns, [[r[c] for c in columns] for r in rows], title="Per provider")
+
+
+@app.command("campaigns")
+def campaigns_(
+    ctx: typer.Context,
+    min_traces: Annotated[
+        int, typer.Option(help="Show campaigns of at least this many traces.")
+    ] = 2,
+    limit: Annotated[int, typer.Option(help="Campaigns shown in the table view.")] = 30,
+    as_json: JsonOpt = False,
+) -> None:
+    """Group the hub's traces into campaigns across providers: traces that share an
+    orig_id, an origin, caller IDs or their 100-block, the upstream where they left the
+    consortium (with the same kind of caller ID), or a flooded number or dialled range on
+    one day (docs/detection.md, "Campaigns across providers")."""
+    from tracehop.errors import InputError
+    from tracehop.store import open_store
+    from tracehop.tracebacks.campaigns import find_campaigns
+
+    if min_traces < 2:
+        raise InputError("--min-traces must be 2 or more: a campaign ties two traces or more")
+    with open_store(ctx.obj) as store:
+        report = find_campaigns(store, min_traces=min_traces)
+    data = report.to_json()
+    if as_json:
+        emit_json(data)
+        return
+    rows = []
+    for c in data["items"][:limit]:
+        tied: dict[str, int] = {}  # per kind of key, the most traces one key of it ties
+        for key, n in c["keys"].items():
+            kind = key.split(":", 1)[0]
+            tied[kind] = max(tied.get(kind, 0), n)
+        rows.append(
+            [
+                c["campaign_id"],
+                c["traces"],
+                c["style"],
+                c["first_call"],
+                c["last_call"],
+                " ".join(c["gateways"]) or "-",
+                " ".join([*c["origins"], *c["entries"]]) or "-",
+                " ".join(f"{k}({n})" for k, n in tied.items()),
+            ]
+        )
+    emit_rows(
+        ["campaign", "traces", "caller IDs", "first call", "last call", "gateways",
+         "origin / entry", "tied by"],
+        rows,
+        title="Campaigns (hub campaigns --json: every trace, key and provider)",
+    )  # fmt: skip
+    stdout_console().print(
+        f"{data['campaigns']} campaigns hold {data['traces_in_campaigns']} of "
+        f"{data['traces']} traces ({data['unlinked_traces']} tied to no other)",
+        highlight=False,
+    )
 
 
 def _print_trace(t: Trace) -> None:

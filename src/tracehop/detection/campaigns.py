@@ -28,6 +28,7 @@ from typing import Any
 
 from tracehop.detection.findings import Finding, Window
 from tracehop.detection.queries import campaign_links
+from tracehop.detection.scoring import CATEGORY_ORDER
 from tracehop.engine import EngineLike
 
 # A link needs this many shared keys (one shared caller ID can be a coincidence).
@@ -83,7 +84,7 @@ def group_campaigns(
                 subject="+".join(members),
                 flagged=True,
                 score=max(f.score for f in fs),
-                categories=sorted({c for f in fs for c in f.categories}),
+                categories=sorted({c for f in fs for c in f.categories}, key=_category_rank),
                 evidence={
                     "customers": members,
                     "links": [
@@ -104,6 +105,11 @@ def group_campaigns(
             )
         )
     return out
+
+
+def _category_rank(c: str) -> tuple[int, str]:
+    """Campaign categories in the customers' order (``scoring.CATEGORY_ORDER``)."""
+    return (CATEGORY_ORDER.index(c) if c in CATEGORY_ORDER else len(CATEGORY_ORDER), c)
 
 
 def _iso(t: Any) -> Any:

@@ -24,7 +24,7 @@ from typing import Any
 from tracehop.csvfiles import read_rows as _read
 from tracehop.detection.findings import Detection, Finding, Window
 from tracehop.detection.run import DEFAULT_MIN_CALLS, detect_on
-from tracehop.detection.scoring import CUSTOMER_RULES, derive
+from tracehop.detection.scoring import CUSTOMER_RULES, SEGMENT_RULES, derive
 from tracehop.detection.truth import call_counts
 from tracehop.engine import as_engine
 from tracehop.errors import InputError
@@ -32,8 +32,21 @@ from tracehop.errors import InputError
 Detect = Callable[..., Detection]
 
 # Indicators kept per verdict: those the customer rules look at and a few more.
-_RULED = [t.indicator for r in CUSTOMER_RULES for t in r.thresholds]
-KEY_INDICATORS = list(dict.fromkeys(["calls", "asr", "acd", "distinct_callers", *_RULED]))
+_RULED = [t.indicator for r in CUSTOMER_RULES for t in r.all_thresholds()]
+KEY_INDICATORS = list(
+    dict.fromkeys(
+        [
+            "calls",
+            "asr",
+            "acd",
+            "median_answered",
+            "under10_share",
+            "under30_share",
+            "distinct_callers",
+            *_RULED,
+        ]
+    )
+)
 
 
 @dataclass
@@ -126,24 +139,39 @@ def _ratio(n: int, d: int) -> float | None:
     return n / d if d else None
 
 
-def nearest_rules(values: dict[str, Any], top: int = 3) -> list[str]:
-    """The default strong rules closest to firing, with their indicator values: e.g.
-    ``low_asr_short_talk 0.83: asr=0.42 (< 0.35), talk_per_attempt=11.2 (< 45.0), ...``.
-    Closeness is the binding threshold's ratio (value / threshold, or threshold / value)."""
+def nearest_rules(
+    values: dict[str, Any], segments: dict[str, dict[str, Any]] | None = None, top: int = 3
+) -> list[str]:
+    """The strong rules closest to firing, with their values: e.g. ``robocall_shape on
+    reuse=once 0.83: asr=0.42 (< 0.5), ...``. Closeness is the binding threshold's ratio
+    (value / threshold, or threshold / value); a choice counts its closest option."""
     v = derive(values)
     ranked = []
-    for rule in CUSTOMER_RULES:
-        if rule.weak is not None or v.get("customer_kind") in rule.exempt_kinds:
+    subjects: list[tuple[Any, str, dict[str, Any]]] = [(r, "", v) for r in CUSTOMER_RULES]
+    for rule in SEGMENT_RULES:
+        for name in rule.segments:
+            if segments and name in segments:
+                seg = segments[name] | {"customer_kind": v.get("customer_kind")}
+                subjects.append((rule, f" on {name}", seg))
+    for rule, where, sv in subjects:
+        if rule.weak is not None or sv.get("customer_kind") in rule.exempt_kinds:
             continue
-        parts, close = [], 1.0
-        for t in rule.evidence(v):
-            x, th = t["value"] or 0.0, t["threshold"]
-            close = min(
-                close, (x / th if th else 1.0) if t["op"] == ">=" else (th / x if x else 1.0)
-            )
-            parts.append(f"{t['indicator']}={x:g} ({t['op']} {th:g})")
-        ranked.append((close, f"{rule.name} {min(close, 1.0):.2f}: {', '.join(parts)}"))
+        close = min([_close(t, sv) for t in rule.thresholds] or [1.0])
+        for choice in rule.choices:
+            close = min(close, max(min(_close(t, sv) for t in ts) for _, ts in choice.options))
+        parts = [
+            f"{t['indicator']}={t['value'] or 0:g} ({t['op']} {t['threshold']:g})"
+            for t in rule.evidence(sv)
+        ]
+        ranked.append((close, f"{rule.name}{where} {min(close, 1.0):.2f}: {', '.join(parts)}"))
     return [text for _, text in sorted(ranked, key=lambda x: -x[0])[:top]]
+
+
+def _close(t: Any, v: dict[str, Any]) -> float:
+    x, th = float(v.get(t.indicator) or 0.0), t.value
+    if t.op == ">=":
+        return min(1.0, x / th) if th else 1.0
+    return min(1.0, th / x) if x else 1.0
 
 
 def evaluate_world(
@@ -208,7 +236,8 @@ def _verdict(t: dict[str, str], truth_calls: int, f: Finding | None) -> Verdict:
         v.flagged, v.score, v.categories = f.flagged, f.score, f.categories
         v.calls, v.rules, v.indicators = _explain(f)
         v.note = f.evidence.get("note", "")
-        v.nearest = nearest_rules(f.evidence["indicators"]) if v.bad and not v.flagged else []
+        if v.bad and not v.flagged:
+            v.nearest = nearest_rules(f.evidence["indicators"], f.evidence.get("segments"))
     return v
 
 

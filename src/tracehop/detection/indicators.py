@@ -26,8 +26,16 @@ from tracehop.numbers import CallerIdClass
 
 # Answered calls shorter than this are "short" (DOMAIN.md: share of answered calls under 6 s).
 SHORT_SECONDS = 6
+# The answered-call shape: answered calls are counted under each of these durations (seconds)
+# per customer and caller ID (``th_uc``: ``short`` for 6 s, ``a10`` ... ``a300``), which gives
+# the shares under 10 and 30 s and the median answered duration (interpolated in its bucket).
+SHAPE_EDGES = (SHORT_SECONDS, 10, 30, 60, 120, 300)
+SHAPE_COLUMNS = ("short", "a10", "a30", "a60", "a120", "a300")
 # Talk per attempt counts each answered call up to this many seconds (capped_talk_*).
 TALK_CAP = 300
+# A called number is judged for a flood (TDoS) once it received this many attempts in the
+# window (one a minute for an hour).
+FLOOD_MIN_CALLS = 60
 # SIP answers that mean a downstream refused the call as unwanted: 403 Forbidden,
 # 607 Unwanted (RFC 8197) and 608 Rejected (RFC 8688), as analytics-based blocking returns.
 REFUSED_CODES = (403, 607, 608)
@@ -51,24 +59,30 @@ def _share(part: str, over: str = "sum(n)") -> str:
     return f"coalesce(sum({part}) / nullif({over}, 0), 0)::DOUBLE"
 
 
-# A steady line: one caller ID with many attempts, most of them answered (notification calls).
-STEADY_MIN_CALLS = 20
-STEADY_MIN_ASR = 0.5  # the published ASR line: at 50% or more, completion is not suspect
-_STEADY = f"(n >= {STEADY_MIN_CALLS} AND answered >= {STEADY_MIN_ASR} * n)"
-
-
-def _other_share(part: str) -> str:
-    """``part`` per attempt over the calls from caller IDs other than steady lines."""
-    return (
-        f"coalesce(sum({part}) FILTER (WHERE NOT {_STEADY}) / "
-        f"nullif(sum(n) FILTER (WHERE NOT {_STEADY}), 0), 0)::DOUBLE"
-    )
-
-
 def _class_calls(*classes: str) -> str:
     """Calls (other than caller = called) whose caller ID is of one of ``classes``."""
     names = ", ".join(f"'{c}'" for c in classes)
     return f"CASE WHEN cls IN ({names}) THEN n - cec ELSE 0 END"
+
+
+def median_sql(answered: str = "sum(answered)", cum: tuple[str, ...] | None = None) -> str:
+    """The median answered duration from the cumulative counts under ``SHAPE_EDGES`` (``cum``:
+    SQL for each, default ``sum(short)`` ... ``sum(a300)``), interpolated linearly inside its
+    bucket; 300 s when more than half last longer; 0 without answered calls."""
+    cum = cum or tuple(f"sum({c})" for c in SHAPE_COLUMNS)
+    half = f"({answered}) / 2.0"
+    parts = []
+    lo_edge, lo_count = "0", "0"
+    for edge, count in zip(SHAPE_EDGES, cum, strict=True):
+        width = f"({edge} - {lo_edge})"
+        frac = f"({half} - {lo_count}) / nullif(({count}) - {lo_count}, 0)"
+        parts.append(f"WHEN ({count}) >= {half} THEN {lo_edge} + {width} * coalesce({frac}, 0)")
+        lo_edge, lo_count = str(edge), f"({count})"
+    return (
+        f"(CASE WHEN coalesce({answered}, 0) = 0 THEN 0 "
+        + " ".join(parts)
+        + f" ELSE {SHAPE_EDGES[-1]} END)::DOUBLE"
+    )
 
 
 _INVALID_CALLER = [str(c) for c in INVALID_CLASSES if c != CallerIdClass.CALLER_EQUALS_CALLED]
@@ -115,35 +129,27 @@ INDICATORS: dict[str, Indicator] = {
             "capped_talk_per_attempt: what it could still be, given how few attempts were seen",
         ),
         Indicator(
-            "steady_line_calls",
-            f"coalesce(sum(n) FILTER (WHERE {_STEADY}), 0)::BIGINT",
-            f"attempts from steady lines: caller IDs with {STEADY_MIN_CALLS} or more attempts "
-            f"answered {STEADY_MIN_ASR:.0%} of the time or more (notification lines: reminders, "
-            "alerts); the *_other_lines indicators leave them out",
-        ),
-        Indicator(
-            "calls_other_lines",
-            f"coalesce(sum(n) FILTER (WHERE NOT {_STEADY}), 0)::BIGINT",
-            "attempts from caller IDs other than steady lines",
-        ),
-        Indicator(
-            "asr_other_lines",
-            _other_share("answered"),
-            "ASR of the attempts from caller IDs other than steady lines",
-        ),
-        Indicator(
-            "capped_talk_upper_other_lines",
-            f"coalesce({_other_share('cdur')} + 2 * sqrt(greatest({_other_share('cdur2')} "
-            f"- ({_other_share('cdur')}) ** 2, 0) / sum(n) FILTER (WHERE NOT {_STEADY})), 0)"
-            "::DOUBLE",
-            "capped_talk_upper of the attempts from caller IDs other than steady lines: a "
-            "carrier that mixes its customers' notification calls (answered, very short) with "
-            "call-center calls (long, rarely answered) does not look like a robocaller",
-        ),
-        Indicator(
             "short_share",
             _share("short", "sum(answered)"),
             f"share of answered calls shorter than {SHORT_SECONDS} s (published rule: > 20%)",
+        ),
+        Indicator(
+            "under10_share",
+            _share("a10", "sum(answered)"),
+            "share of answered calls shorter than 10 s (the answered-call shape: robocalls "
+            "are hung up on, or say nothing, within seconds)",
+        ),
+        Indicator(
+            "under30_share",
+            _share("a30", "sum(answered)"),
+            "share of answered calls shorter than 30 s (over half: the median answered call "
+            "is shorter than a recorded message)",
+        ),
+        Indicator(
+            "median_answered",
+            median_sql(),
+            "median answered duration, seconds (interpolated in its bucket: 0-6, 6-10, 10-30, "
+            "30-60, 60-120, 120-300 s; 300 when longer)",
         ),
         Indicator("failed_share", _share("failed"), "share of attempts that failed"),
         Indicator(
@@ -151,10 +157,10 @@ INDICATORS: dict[str, Indicator] = {
             _share("refused"),
             "share of attempts answered 403, 607 or 608 downstream (refused as unwanted)",
         ),
-        Indicator("distinct_callers", "count(caller)", "distinct caller IDs"),
+        Indicator("distinct_callers", "count(DISTINCT caller)", "distinct caller IDs"),
         Indicator(
             "caller_rotation",
-            "coalesce(count(caller) / nullif(sum(n), 0), 0)::DOUBLE",
+            "coalesce(count(DISTINCT caller) / nullif(sum(n), 0), 0)::DOUBLE",
             "distinct caller IDs per attempt: near 1 when each call shows a new number",
         ),
         Indicator(
@@ -198,7 +204,7 @@ INDICATORS: dict[str, Indicator] = {
         ),
         Indicator(
             "toll_free_callers",
-            "count(*) FILTER (WHERE cls = 'toll_free' AND n > cec)",
+            "count(DISTINCT caller) FILTER (WHERE cls = 'toll_free' AND n > cec)",
             "distinct toll-free caller IDs (many look-alikes of one line: spoofing)",
         ),
         Indicator(
@@ -235,8 +241,13 @@ EXTRA_INDICATORS: dict[str, str] = {
     "distinct_called": "distinct called numbers",
     "top3_called_share": "share of attempts to the three most-called numbers (TDoS)",
     "top3_called_calls": "attempts to the three most-called numbers",
+    "top_called_per_hour": "the most attempts to one called number in one clock hour (TDoS); "
+    f"0 when no number was called {FLOOD_MIN_CALLS} times in the window",
     "sequential_share": "share of distinct called numbers that follow another one by exactly "
     "1 (sequential dialling)",
+    "sequential_excess": "called numbers whose predecessor was called too, beyond what as many "
+    "random calls into the same NPA-NXX blocks give (numbers x (1 - e^(-calls / 10,000)) a "
+    "block)",
     "customer_age_days": "days from customers.onboarded to the end of the window (new customer)",
     "customer_kind": "customers.kind",
 }

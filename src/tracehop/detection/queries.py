@@ -36,13 +36,23 @@ from tracehop.detection.classes import resolve
 from tracehop.detection.findings import Window
 from tracehop.detection.indicators import (
     EXTRA_INDICATORS,
+    FLOOD_MIN_CALLS,
     INDICATORS,
     REFUSED_CODES,
-    SHORT_SECONDS,
+    SHAPE_COLUMNS,
+    SHAPE_EDGES,
     TALK_CAP,
     VERIFY_FAILED,
+    median_sql,
 )
-from tracehop.detection.scoring import Rule
+from tracehop.detection.rules import Rule, Threshold
+from tracehop.detection.segments import (
+    DIMENSIONS,
+    class_group_sql,
+    line_sql,
+    pool_sql,
+    reuse_sql,
+)
 from tracehop.engine import Engine, EngineLike, as_engine
 from tracehop.numbers import TOLL_FREE_NPAS
 from tracehop.sqltext import lit
@@ -74,11 +84,11 @@ def _in_list(values: Iterable[object]) -> str:
 # caller ID is the called number (that class belongs to the call); ``nc_unanswered`` the
 # unanswered calls among the others (for one-ring).
 _UC_SELECT = """
-SELECT upstream, caller,
+SELECT upstream, caller, att,
     count(*) AS n,
     count(*) FILTER (WHERE cec) AS cec,
     count(*) FILTER (WHERE answered) AS answered,
-    count(*) FILTER (WHERE answered AND duration < {short}) AS short,
+    {shape},
     count(*) FILTER (WHERE disposition = 'failed') AS failed,
     count(*) FILTER (WHERE sip_code IN {refused}) AS refused,
     count(*) FILTER (WHERE NOT answered AND NOT cec) AS nc_unanswered,
@@ -92,16 +102,18 @@ SELECT upstream, caller,
     coalesce(sum(duration) FILTER (WHERE answered), 0)::BIGINT AS dur,
     coalesce(sum(least(duration, {cap})) FILTER (WHERE answered), 0)::BIGINT AS cdur,
     coalesce(sum(least(duration, {cap})::DOUBLE ** 2) FILTER (WHERE answered), 0) AS cdur2,
-    min(start) AS first, max(start) AS last
+    min(start) AS first, max(start) AS last,
+    min(call_id) AS ex
 FROM (
     SELECT upstream, caller, called, start, duration, disposition, sip_code, attest,
-        identity_status, disposition = 'answered' AS answered,
+        identity_status, call_id, coalesce(attest, '') AS att,
+        disposition = 'answered' AS answered,
         coalesce(caller <> '' AND caller = called, FALSE) AS cec
     FROM calls WHERE {where})
-GROUP BY upstream, caller
+GROUP BY upstream, caller, att
 """
 _UD_SELECT = """
-SELECT upstream, called, count(*) AS n FROM calls
+SELECT upstream, called, count(*) AS n, min(start) AS first, max(start) AS last FROM calls
 WHERE {where} AND upstream IS NOT NULL AND called IS NOT NULL GROUP BY upstream, called
 """
 _UM_SELECT = """
@@ -115,8 +127,12 @@ def prepare(engine: EngineLike, window: Window) -> None:
     every distinct caller ID into ``th_cls``."""
     engine = as_engine(engine)
     where = window_where(window)
+    shape = ",\n    ".join(
+        f"count(*) FILTER (WHERE answered AND duration < {edge}) AS {col}"
+        for edge, col in zip(SHAPE_EDGES, SHAPE_COLUMNS, strict=True)
+    )
     uc = _UC_SELECT.format(
-        short=SHORT_SECONDS,
+        shape=shape,
         cap=TALK_CAP,
         refused=_in_list(REFUSED_CODES),
         verify_failed=_in_list(VERIFY_FAILED),
@@ -214,7 +230,7 @@ def aggregate_sql(
     chosen = [INDICATORS[n] for n in names] if names is not None else INDICATORS.values()
     select = ",\n".join(f"{i.sql} AS {i.name}" for i in chosen)
     extra = (
-        ", count(upstream) AS customers, any_value(cls) AS caller_class"
+        ", count(DISTINCT upstream) AS customers, any_value(cls) AS caller_class"
         if key == "caller" and names is None
         else ""
     )
@@ -249,21 +265,39 @@ def _customer_extra(engine: Engine, window: Window, base: dict[str, dict]) -> di
                (list_sum(max(n, 3)) / sum(n))::DOUBLE AS top3_called_share
            FROM th_ud GROUP BY upstream"""
     )
+    # A flood on one number (TDoS, "tens or hundreds of calls ... in rapid succession"): the
+    # most attempts to one called number in one clock hour. Only numbers called FLOOD_MIN_CALLS
+    # times in the window can reach it, so the calls are read again for those alone.
+    put(
+        f"""SELECT c.upstream, max(c.n)::BIGINT AS top_called_per_hour FROM (
+               SELECT k.upstream, k.called, date_trunc('hour', k.start) AS hour,
+                   count(*) AS n
+               FROM calls k JOIN (SELECT upstream, called FROM th_ud
+                                  WHERE n >= {FLOOD_MIN_CALLS}) f
+                   ON f.upstream = k.upstream AND f.called = k.called
+               WHERE {window_where(window)}
+               GROUP BY k.upstream, k.called, hour) c
+           GROUP BY c.upstream"""
+    )
     # Sequential dialling: of each customer's distinct NANP called numbers (+1 and ten
     # digits; th_ud has each once), the share whose predecessor (number - 1) was called too:
     # a dialler walking a block (DOMAIN.md).
     # Kept per NPA-NXX block in th_seq (campaigns link customers that walk the same ranges).
     engine.materialize(
         "th_seq",
-        """WITH d AS (SELECT upstream, TRY_CAST(substr(called, 3) AS BIGINT) AS d FROM th_ud
-                      WHERE starts_with(called, '+1') AND length(called) = 12)
+        """WITH d AS (SELECT upstream, TRY_CAST(substr(called, 3) AS BIGINT) AS d, n
+                      FROM th_ud WHERE starts_with(called, '+1') AND length(called) = 12)
            SELECT d.upstream, d.d // 10000 AS block, count(*) AS numbers,
-               count(p.d) AS sequential
+               count(p.d) AS sequential, sum(d.n) AS calls
            FROM d LEFT JOIN d p ON p.upstream = d.upstream AND p.d = d.d - 1
            WHERE d.d IS NOT NULL GROUP BY d.upstream, block""",
     )
+    # Random dialling into a block of 10,000 numbers calls a number's predecessor too with
+    # probability 1 - (1 - 1/10,000)^calls: the excess over that is dialling in sequence.
     put(
-        """SELECT upstream, (sum(sequential) / sum(numbers))::DOUBLE AS sequential_share
+        """SELECT upstream, (sum(sequential) / sum(numbers))::DOUBLE AS sequential_share,
+               greatest(sum(sequential) - sum(numbers * (1 - exp(-calls / 10000.0))), 0)
+                   ::DOUBLE AS sequential_excess
            FROM th_seq GROUP BY upstream"""
     )
     # Know-your-customer facts: kind and age (days onboarded before the window's end).
@@ -347,16 +381,149 @@ DERIVED_SQL = {
 def candidates_sql(rules: tuple[Rule, ...]) -> str:
     """A SQL condition over the indicator columns that holds when any strong rule of
     ``rules`` can fire: the subjects worth scoring in Python (the rest score 0)."""
+
+    def cond(t: Threshold) -> str:
+        return f"coalesce({DERIVED_SQL.get(t.indicator, t.indicator)} {t.op} {t.value!r}, FALSE)"
+
     ors = []
     for rule in rules:
         if rule.weak is not None or rule.exempt_kinds:
             continue
-        ands = [
-            f"coalesce({DERIVED_SQL.get(t.indicator, t.indicator)} {t.op} {t.value!r}, FALSE)"
-            for t in rule.thresholds
-        ]
+        ands = [cond(t) for t in rule.thresholds]
+        for choice in rule.choices:
+            options = [" AND ".join(cond(t) for t in ts) for _, ts in choice.options]
+            ands.append("(" + " OR ".join(f"({o})" for o in options) + ")")
         ors.append("(" + " AND ".join(ands) + ")")
     return " OR ".join(ors) or "FALSE"
+
+
+# --- segments ---------------------------------------------------------------------------------
+
+_DNO_TABLE = "th_dno"
+
+
+def register_dno(engine: EngineLike, numbers: Iterable[str]) -> None:
+    """The Do-Not-Originate list (E.164 numbers) as the session table ``th_dno``: its caller
+    IDs are the ``class=dno`` segment of the next :func:`segment_indicators`."""
+    engine = as_engine(engine)
+    table = pa.table({"caller": pa.array(sorted(set(numbers)), type=pa.string())})
+    engine.register_arrow("th_dno_arrow", table)
+    engine.materialize(_DNO_TABLE, "SELECT caller FROM th_dno_arrow")
+    engine.unregister("th_dno_arrow")
+
+
+def segment_indicators(engine: EngineLike) -> dict[str, dict[str, dict[str, Any]]]:
+    """Every customer's segments (``segments.py``) with their counts and answered-call shape:
+    ``{customer: {"class=impossible": {...}, ...}}``. Needs :func:`prepare`. Each ``th_uc``
+    row is labelled once (``th_segrows``, kept for :func:`segment_examples`); one
+    ``GROUPING SETS`` aggregate gives the four dimensions."""
+    engine = as_engine(engine)
+    dno = engine.has_table(_DNO_TABLE)
+    join_dno = f"LEFT JOIN {_DNO_TABLE} d ON d.caller = u.caller" if dno else ""
+    per_line = "(PARTITION BY u.upstream, u.caller)"
+    engine.materialize(
+        "th_segrows",
+        f"""SELECT *, {pool_sql("reuse", "caller", "(PARTITION BY upstream, block)")} AS pool
+           FROM (
+           SELECT u.upstream, u.caller, u.n, u.answered, u.nc_unanswered, u.ex,
+               CASE WHEN starts_with(u.caller, '+1') AND length(u.caller) = 12
+                    THEN substr(u.caller, 1, 9) END AS block,
+               {", ".join(f"u.{c}" for c in SHAPE_COLUMNS)},
+               {class_group_sql(dno)} AS cls_group,
+               CASE WHEN 2 * u.neighbour >= u.n AND u.neighbour > 0 THEN 'neighbour'
+                    ELSE 'other' END AS pattern,
+               CASE WHEN u.att IN ('A', 'B', 'C') THEN u.att ELSE 'unsigned' END AS att_seg,
+               {reuse_sql(f"sum(u.n) OVER {per_line}")} AS reuse,
+               {line_sql(*(f"sum(u.{c}) OVER {per_line}" for c in ("n", "answered")))}
+                   AS line
+           FROM th_uc u LEFT JOIN th_cls k USING (caller) {join_dno}
+           WHERE u.upstream IS NOT NULL)""",
+    )
+    shape = median_sql("answered", SHAPE_COLUMNS)
+    rows = engine.sql(
+        f"""SELECT upstream, dim, value, calls, callers, answered, unanswered_nc,
+               answered / calls AS asr,
+               coalesce(short / nullif(answered, 0), 0) AS short_share,
+               coalesce(a10 / nullif(answered, 0), 0) AS under10_share,
+               coalesce(a30 / nullif(answered, 0), 0) AS under30_share,
+               {shape} AS median_answered, first_ex
+           FROM (
+               SELECT upstream,
+                   CASE WHEN grouping(cls_group) = 0 THEN 'class'
+                        WHEN grouping(pattern) = 0 THEN 'pattern'
+                        WHEN grouping(att_seg) = 0 THEN 'attest'
+                        WHEN grouping(reuse) = 0 THEN 'reuse'
+                        WHEN grouping(rotated) = 0 THEN 'rotated'
+                        WHEN grouping(line) = 0 THEN 'line'
+                        WHEN grouping(pool) = 0 THEN 'pool' ELSE 'cli' END AS dim,
+                   coalesce(cls_group, pattern, att_seg, reuse, rotated, line, pool, cli)
+                       AS value,
+                   sum(n)::BIGINT AS calls, count(DISTINCT caller) AS callers,
+                   sum(answered)::BIGINT AS answered,
+                   sum(nc_unanswered)::BIGINT AS unanswered_nc,
+                   {", ".join(f"sum({c})::DOUBLE AS {c}" for c in SHAPE_COLUMNS)},
+                   min(ex) AS first_ex
+               FROM (SELECT *, CASE WHEN reuse <> 'steady' THEN att_seg END AS rotated,
+                         CASE WHEN cls_group = 'impossible' OR (cls_group = 'toll_free'
+                              AND reuse <> 'steady') THEN 'unreal' END AS cli
+                     FROM th_segrows)
+               GROUP BY GROUPING SETS ((upstream, cls_group), (upstream, pattern),
+                                       (upstream, att_seg), (upstream, reuse),
+                                       (upstream, rotated), (upstream, line),
+                                       (upstream, pool), (upstream, cli)))
+           WHERE value IS NOT NULL AND value <> 'other'"""
+    )
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    cols = rows.columns
+    for r in rows:
+        v = dict(zip(cols, r, strict=True))
+        if v["value"] not in DIMENSIONS[v["dim"]]:
+            continue
+        out.setdefault(v.pop("upstream"), {})[f"{v.pop('dim')}={v.pop('value')}"] = v
+    return out
+
+
+def segment_examples(
+    engine: EngineLike, wanted: list[tuple[str, str]], per_segment: int = 3
+) -> dict[tuple[str, str], list[str]]:
+    """Example call ids for ``(customer, segment name)`` pairs: the first call of the
+    segment's most-used caller IDs (``per_segment`` of them). Needs
+    :func:`segment_indicators` of the window."""
+    if not wanted:
+        return {}
+    engine = as_engine(engine)
+    dims = {"class": "cls_group", "pattern": "pattern", "attest": "att_seg", "reuse": "reuse",
+            "line": "line", "pool": "pool"}  # fmt: skip
+    engine.register_arrow(
+        "th_want",
+        pa.table(
+            {
+                "upstream": pa.array([w[0] for w in wanted], type=pa.string()),
+                "dim": pa.array([w[1].split("=", 1)[0] for w in wanted], type=pa.string()),
+                "value": pa.array([w[1].split("=", 1)[1] for w in wanted], type=pa.string()),
+            }
+        ),
+    )
+    try:
+        match = " OR ".join(f"(w.dim = '{d}' AND w.value = s.{c})" for d, c in dims.items())
+        match += " OR (w.dim = 'rotated' AND w.value = s.att_seg AND s.reuse <> 'steady')"
+        match += (
+            " OR (w.dim = 'cli' AND (s.cls_group = 'impossible'"
+            " OR (s.cls_group = 'toll_free' AND s.reuse <> 'steady')))"
+        )
+        rows = engine.sql(
+            f"""SELECT upstream, dim || '=' || value, ex FROM (
+                   SELECT s.upstream, w.dim, w.value, s.ex, row_number() OVER (
+                       PARTITION BY s.upstream, w.dim, w.value ORDER BY s.n DESC, s.ex) AS k
+                   FROM th_segrows s JOIN th_want w ON w.upstream = s.upstream AND ({match}))
+               WHERE k <= {int(per_segment)} ORDER BY upstream, dim, value, k"""
+        )
+    finally:
+        engine.unregister("th_want")
+    out: dict[tuple[str, str], list[str]] = {}
+    for upstream, segment, ex in rows:
+        out.setdefault((upstream, segment), []).append(ex)
+    return out
 
 
 # --- campaigns --------------------------------------------------------------------------------
@@ -389,8 +556,10 @@ def campaign_links(
             f"""WITH k AS (
                   SELECT upstream, unnest(arg_max(caller, n, {int(top_callers)})) AS key,
                       1 AS weight
-                  FROM th_uc WHERE upstream IN (SELECT name FROM th_flagged)
-                    AND caller IS NOT NULL AND caller <> '' GROUP BY upstream
+                  FROM (SELECT upstream, caller, sum(n) AS n FROM th_uc
+                        WHERE upstream IN (SELECT name FROM th_flagged)
+                          AND caller IS NOT NULL AND caller <> '' GROUP BY upstream, caller)
+                  GROUP BY upstream
                   UNION ALL
                   SELECT upstream, 'called:' || unnest(arg_max(called, n, 3)), 1
                   FROM th_ud WHERE upstream IN (SELECT name FROM th_flagged) GROUP BY upstream

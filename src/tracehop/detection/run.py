@@ -7,7 +7,9 @@ The orchestrator: it calls the modules below it (``queries``, ``scoring``, ``cam
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from tracehop.detection.campaigns import group_campaigns
@@ -18,6 +20,9 @@ from tracehop.detection.queries import (
     candidates_sql,
     customer_indicators,
     prepare,
+    register_dno,
+    segment_examples,
+    segment_indicators,
 )
 from tracehop.detection.scoring import (
     CALLER_RULES,
@@ -44,15 +49,21 @@ def detect_on(
     min_calls: int = DEFAULT_MIN_CALLS,
     threshold: float = FLAG_THRESHOLD,
     history: dict[str, dict[str, Any]] | None = None,
+    dno: Iterable[str] | None = None,
 ) -> Detection:
-    """Findings for every customer that sent traffic in the window (flagged or not), for
-    flagged caller IDs, and for campaigns grouping flagged customers. ``history``: per
-    customer indicators from the state DB (``history.customer_history``: tracebacks,
-    complaints). ``engine``: a :class:`tracehop.engine.Engine` or a DuckDB connection, with
-    the views ``calls`` and ``customers``."""
+    """Findings for every customer that sent traffic in the window (flagged or not), scored
+    on its indicators and its segments (``segments.py``), for flagged caller IDs, and for
+    campaigns grouping flagged customers. ``history``: per customer indicators from the state
+    DB (``history.customer_history``: tracebacks, complaints). ``dno``: Do-Not-Originate
+    numbers (E.164), the ``class=dno`` segment. ``engine``: a
+    :class:`tracehop.engine.Engine` or a DuckDB connection, with the views ``calls`` and
+    ``customers``."""
     engine = as_engine(engine)
     prepare(engine, window)
+    if dno is not None:
+        register_dno(engine, dno)
     customers = customer_indicators(engine, window, prepared=True)
+    segments = segment_indicators(engine)
     # Only caller IDs that a caller rule can flag come back from the engine.
     callers = caller_indicators(
         engine,
@@ -65,10 +76,17 @@ def detect_on(
     for subject, values in customers.items():
         if history is not None:
             values.update({"tracebacks": 0, "complaints": 0} | history.get(subject, {}))
-        s = score(values, CUSTOMER_RULES, threshold=threshold, min_calls=min_calls)
+        s = score(
+            values,
+            CUSTOMER_RULES,
+            segments=segments.get(subject, {}),
+            threshold=threshold,
+            min_calls=min_calls,
+        )
         if values["calls"] < min_calls:
             s.evidence["note"] = f"fewer than {min_calls} attempts: not scored"
         findings.append(_finding("customer", subject, s, values))
+    _add_examples(engine, [f for f in findings if f.kind == "customer"])
     for subject, values in callers.items():
         s = score(
             values,
@@ -99,6 +117,16 @@ def detect_on(
     )
 
 
+def _add_examples(engine: Any, findings: list[Finding]) -> None:
+    """Example call ids for every segment a rule fired on (a person can look them up)."""
+    fired = [
+        (f.subject, r["segment"]) for f in findings for r in f.evidence["rules"] if "segment" in r
+    ]
+    examples = segment_examples(engine, sorted({(s, seg["name"]) for s, seg in fired}))
+    for subject, seg in fired:
+        seg["examples"] = examples.get((subject, seg["name"]), [])
+
+
 def _finding(kind: str, subject: str, s: Any, values: dict[str, Any]) -> Finding:
     return Finding(
         kind=kind,
@@ -121,8 +149,10 @@ def run_detection(
     min_calls: int = DEFAULT_MIN_CALLS,
     threshold: float = FLAG_THRESHOLD,
     save: bool = True,
+    dno: Iterable[str] | None = None,
 ) -> Detection:
-    """Detect over this home's lake and store the run and its findings in the state DB."""
+    """Detect over this home's lake and store the run and its findings in the state DB.
+    ``dno``: Do-Not-Originate numbers (E.164; :func:`load_dno` reads a file of them)."""
     from tracehop.analyst import open_engine
 
     started = datetime.now(UTC)
@@ -134,12 +164,35 @@ def run_detection(
             min_calls=min_calls,
             threshold=threshold,
             history=customer_history(store, until),
+            dno=dno,
         )
     finally:
         engine.close()
     if save:
         result.run_id = save_run(store, result, started)
     return result
+
+
+def load_dno(path: Path | str) -> list[str]:
+    """A Do-Not-Originate list: a CSV whose ``number`` column (or first column) holds one
+    number a row, in any form ``tracehop.numbers.to_e164`` reads (the Consortium's list, the
+    simulator's ``dno.csv``). A number with no E.164 form is an error with its line."""
+    from tracehop.csvfiles import open_csv
+    from tracehop.errors import InputError
+    from tracehop.numbers import to_e164
+
+    reader, header = open_csv(path)
+    if not header:
+        raise InputError(f"{path}: empty: give a CSV with a 'number' column")
+    column = "number" if "number" in header else header[0]
+    out = []
+    for line, row in enumerate(reader, start=2):
+        raw = (row.get(column) or "").strip()
+        number = to_e164(raw)
+        if number is None:
+            raise InputError(f"{path}:{line}: {raw!r} is not a phone number")
+        out.append(number)
+    return out
 
 
 def save_run(store: Store, result: Detection, started: datetime) -> str:

@@ -1,23 +1,12 @@
-"""Rule-based scores: which customers and caller IDs carry illegal robocall traffic, and why.
+"""Scores: which customers and caller IDs carry illegal robocall traffic, and why.
 
-Each :class:`Rule` looks at a subject's indicators (``indicators.py``) and, when it fires,
-gives a category, a strength in [0, 1] and its evidence: the indicator values against the
-thresholds. The score combines the strengths as independent signals,
-``1 - prod(1 - strength)``, and a subject is ``flagged`` at ``score >= FLAG_THRESHOLD``.
-
-Design choices (docs/detection.md):
-- Every strong rule is about *what* the traffic is, never *how much* of it there is: a share
-  of bad-looking calls (invalid or toll-free caller IDs, neighbour spoofing, one-ring from
-  premium ranges, calls piled on three numbers) above a threshold **and** a minimum count of
-  such calls. Volume alone never flags: informational robocallers (many short calls from
-  one or two valid numbers), consented call centers (low ASR, long calls) and carriers (a
-  mixture) do not cross them. Shares make a carrier's verdict depend on how much of its
-  traffic looks bad, not on its size.
-- Low completion and short talk flag only together (ASR low *and* few answered seconds per
-  attempt), because
-  each alone describes a legal look-alike: call centers have a low ASR, reminders are short.
-- Weak signals (a customer onboarded recently) raise a score that another rule started but
-  cannot flag on their own.
+The rules are data (``rules.py``: customer, segment and caller-ID rules with their
+thresholds and sources). :func:`score` applies them to one subject: each rule that fires
+gives a category, a strength in [0, 1] and its evidence (the values against the thresholds;
+for a segment rule, the segment with its counts, answered-call shape and example calls). The
+score combines the strengths as independent signals, ``1 - prod(1 - strength)``; a subject is
+``flagged`` at ``score >= FLAG_THRESHOLD``. Categories are listed strongest first
+(:func:`rank_categories`).
 """
 
 from __future__ import annotations
@@ -27,224 +16,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tracehop.detection.indicators import TALK_CAP
-
-FLAG_THRESHOLD = 0.5
-# A rule firing exactly at its threshold gives this strength; twice as far past it, STRONG_MAX.
-STRONG_BASE = 0.6
-STRONG_MAX = 0.99
-NEW_CUSTOMER_STRENGTH = 0.15
-# Traceback history: this many tracebacks naming a customer in 90 days flag it; fewer only
-# raise its score.
-TRACEBACKS_STRONG = 3
-TRACEBACK_WEAK = 0.2
-# Complaints traced to a customer: weak evidence (people complain about legal calls too).
-COMPLAINTS_WEAK_AT = 2
-COMPLAINTS_WEAK = 0.2
-
-
-@dataclass(frozen=True)
-class Threshold:
-    """One comparison a rule makes: ``indicator op value``."""
-
-    indicator: str
-    op: str  # ">=" or "<"
-    value: float
-
-    def holds(self, v: dict[str, Any]) -> bool:
-        x = v.get(self.indicator)
-        if x is None:
-            return False
-        return x >= self.value if self.op == ">=" else x < self.value
-
-    def excess(self, v: dict[str, Any]) -> float:
-        """How far past the threshold, relative to it (0 at the threshold)."""
-        x = float(v[self.indicator])
-        if self.op == ">=":
-            return (x - self.value) / self.value if self.value else 1.0
-        return (self.value - x) / self.value if self.value else 1.0
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A named rule: fires when every threshold holds; ``scored`` thresholds set the strength."""
-
-    name: str
-    category: str
-    description: str
-    thresholds: tuple[Threshold, ...]
-    scored: tuple[int, ...] = (0,)  # indexes of the thresholds whose excess raises strength
-    exempt_kinds: tuple[str, ...] = ()
-    weak: float | None = None  # fixed strength of a weak signal
-
-    def fire(self, v: dict[str, Any]) -> float | None:
-        if v.get("customer_kind") in self.exempt_kinds:
-            return None
-        if not all(t.holds(v) for t in self.thresholds):
-            return None
-        if self.weak is not None:
-            return self.weak
-        excess = sum(self.thresholds[i].excess(v) for i in self.scored)
-        return min(STRONG_MAX, STRONG_BASE + (STRONG_MAX - STRONG_BASE) * min(1.0, excess))
-
-    def evidence(self, v: dict[str, Any]) -> list[dict[str, Any]]:
-        return [
-            {
-                "indicator": t.indicator,
-                "value": _round(v.get(t.indicator)),
-                "op": t.op,
-                "threshold": t.value,
-            }
-            for t in self.thresholds
-        ]
-
-
-def _t(indicator: str, op: str, value: float) -> Threshold:
-    return Threshold(indicator, op, value)
-
-
-# The customer rules. Thresholds are the published examples of DOMAIN.md where one exists.
-CUSTOMER_RULES: tuple[Rule, ...] = (
-    Rule(
-        "invalid_caller_ids",
-        "invalid_caller_id",
-        "caller IDs that cannot be real (47 CFR 64.1200(k)(2) lets providers block invalid, "
-        "unallocated and unused numbers)",
-        (_t("invalid_share", ">=", 0.10), _t("invalid_calls", ">=", 20)),
-    ),
-    Rule(
-        "toll_free_look_alikes",
-        "spoofed_caller_id",
-        "many toll-free numbers as caller ID (toll-free numbers do not place calls; a pool of "
-        "look-alikes of one support line is a tech-support scam's signature)",
-        (_t("toll_free_share", ">=", 0.10), _t("toll_free_callers", ">=", 5)),
-    ),
-    Rule(
-        "neighbour_spoofing",
-        "spoofed_caller_id",
-        "caller ID with the called number's NPA-NXX (neighbour spoofing); a residential block "
-        "is exempt, its lines call their own exchange",
-        (_t("neighbour_share", ">=", 0.10), _t("neighbour_calls", ">=", 30)),
-        exempt_kinds=("end_user",),
-    ),
-    Rule(
-        "one_ring",
-        "one_ring",
-        "unanswered attempts from international premium-rate caller IDs (wangiri)",
-        (_t("one_ring_share", ">=", 0.20), _t("one_ring_calls", ">=", 30)),
-    ),
-    Rule(
-        "tdos",
-        "tdos",
-        "attempts piled on three called numbers (telephone denial of service)",
-        (_t("top3_called_share", ">=", 0.50), _t("top3_called_calls", ">=", 100)),
-    ),
-    Rule(
-        "sequential_dialling",
-        "sequential_dialling",
-        "called numbers dialled in sequence through a block",
-        (_t("sequential_share", ">=", 0.20), _t("sequential_numbers", ">=", 50)),
-    ),
-    Rule(
-        "low_asr_short_talk",
-        "imposter_robocall",
-        "low completion and little conversation per attempt together (published: ASR < 50% "
-        "after > 120 attempts an hour, and short calls). Here ASR < 40% and under 43 answered "
-        f"seconds per attempt, each call counted up to {TALK_CAP} s, at the upper confidence "
-        "bound: consented call centers answer about a third of their calls but talk long, "
-        "reminders are short but answered; the cap keeps a few long calls from hiding "
-        "robocalls mixed into a reseller's traffic, and the bound keeps a small customer whose "
-        "few calls happened to be short from being flagged on chance. Steady notification "
-        "lines (one caller ID, many attempts, mostly answered) are left out: a carrier mixing "
-        "reminders with call-center traffic is not a robocaller",
-        (
-            _t("asr_other_lines", "<", 0.40),
-            _t("capped_talk_upper_other_lines", "<", 43.0),
-            _t("calls_other_lines", ">=", 200),
-        ),
-        scored=(0, 1),
-    ),
-    Rule(
-        "short_calls",
-        "imposter_robocall",
-        "answered calls shorter than 6 s (published: > 20% after 100-120 attempts an hour)",
-        (_t("short_share", ">=", 0.20), _t("answered_calls", ">=", 100)),
-    ),
-    Rule(
-        "failed_verification",
-        "spoofed_caller_id",
-        "STIR/SHAKEN verification failed (a signature that does not verify, or does not "
-        "match the caller ID: ATIS-1000074, RFC 8224)",
-        (_t("verify_failed_share", ">=", 0.10), _t("verify_failed_calls", ">=", 20)),
-    ),
-    Rule(
-        "traceback_history",
-        "traceback_history",
-        "traceback requests named this customer as the source of reported illegal calls "
-        f"{TRACEBACKS_STRONG} or more times in the last 90 days (47 CFR 64.1200(n)(2): a "
-        "provider that is notified must mitigate)",
-        (_t("tracebacks", ">=", TRACEBACKS_STRONG),),
-    ),
-    Rule(
-        "traceback_named",
-        "traceback_history",
-        "a traceback request named this customer in the last 90 days; raises a score, never "
-        "flags alone",
-        (_t("tracebacks", ">=", 1),),
-        weak=TRACEBACK_WEAK,
-    ),
-    Rule(
-        "complaints",
-        "complaints",
-        "complaints about calls traced to this customer in the last 90 days (tracehop "
-        f"complaints import); {COMPLAINTS_WEAK_AT} or more raise a score, never flag alone: "
-        "consumers also complain about legal calls (reminders, call centers)",
-        (_t("complaints", ">=", COMPLAINTS_WEAK_AT),),
-        weak=COMPLAINTS_WEAK,
-    ),
-    Rule(
-        "new_customer",
-        "new_customer",
-        "customer onboarded less than 90 days before the window ended (know-your-customer: "
-        "new customers get a closer look); raises a score, never flags alone",
-        (_t("customer_age_days", "<", 90),),
-        weak=NEW_CUSTOMER_STRENGTH,
-    ),
+from tracehop.detection.rules import (
+    CALLER_RULES as CALLER_RULES,
 )
-
-# Caller-ID rules: a caller ID is reported when it is itself bad, not for its volume.
-CALLER_RULES: tuple[Rule, ...] = (
-    Rule(
-        "invalid_caller_id",
-        "invalid_caller_id",
-        "the caller ID cannot be real",
-        (_t("invalid_share", ">=", 0.5), _t("calls", ">=", 5)),
-    ),
-    Rule(
-        "one_ring",
-        "one_ring",
-        "unanswered attempts from an international premium-rate caller ID",
-        (_t("one_ring_share", ">=", 0.5), _t("calls", ">=", 5)),
-    ),
-    Rule(
-        "neighbour_spoofing",
-        "spoofed_caller_id",
-        "the caller ID mostly has the called number's NPA-NXX",
-        (_t("neighbour_share", ">=", 0.5), _t("calls", ">=", 5)),
-    ),
-    Rule(
-        "low_asr_short_talk",
-        "imposter_robocall",
-        "one caller ID with low completion and little conversation per attempt",
-        (
-            _t("asr", "<", 0.40),
-            _t("capped_talk_upper", "<", 43.0),
-            _t("calls", ">=", 100),
-        ),
-        scored=(0, 1),
-    ),
+from tracehop.detection.rules import (
+    CUSTOMER_RULES as CUSTOMER_RULES,
 )
-
+from tracehop.detection.rules import (
+    FLAG_THRESHOLD as FLAG_THRESHOLD,
+)
+from tracehop.detection.rules import (
+    SEGMENT_RULES as SEGMENT_RULES,
+)
+from tracehop.detection.rules import (
+    Rule,
+)
 
 # What a caller-ID finding's evidence lists (a run can flag tens of thousands of caller IDs:
 # every indicator of each would be most of the run's time and storage).
@@ -290,56 +76,147 @@ def derive(v: dict[str, Any]) -> dict[str, Any]:
     out["verify_failed_calls"] = round((v.get("verify_failed_share") or 0) * n)
     distinct = v.get("distinct_called") or 0
     out["sequential_numbers"] = round((v.get("sequential_share") or 0) * distinct)
+    out["sequential_excess_share"] = (
+        (v.get("sequential_excess") or 0) / distinct if distinct else 0.0
+    )
     return out
+
+
+# What each segment shows in a finding's evidence.
+SEGMENT_SHOWN = (
+    "calls",
+    "share",
+    "callers",
+    "answered",
+    "asr",
+    "under10_share",
+    "under30_share",
+    "median_answered",
+    "unanswered_nc",
+)
+
+
+def segment_values(segment: dict[str, Any], customer: dict[str, Any]) -> dict[str, Any]:
+    """One segment's values as the segment rules read them: its own counts and shape, its
+    share of the customer's calls, and the customer's kind (for exemptions)."""
+    calls = customer.get("calls") or 0
+    return dict(segment) | {
+        "share": (segment.get("calls") or 0) / calls if calls else 0.0,
+        "customer_kind": customer.get("customer_kind"),
+    }
 
 
 def score(
     values: dict[str, Any],
     rules: tuple[Rule, ...] = CUSTOMER_RULES,
     *,
+    segments: dict[str, dict[str, Any]] | None = None,
+    segment_rules: tuple[Rule, ...] = SEGMENT_RULES,
     threshold: float = FLAG_THRESHOLD,
     min_calls: int = 1,
     rule_filter: Callable[[Rule], bool] | None = None,
     shown: tuple[str, ...] | None = None,
 ) -> Score:
-    """Score one subject from its indicators. ``shown``: the indicators the evidence lists
-    (default all; the rules' own thresholds are always listed with their values)."""
+    """Score one subject from its indicators and (customers) its ``segments``
+    (``queries.segment_indicators``): every rule that fires, a segment rule on the segment
+    where it is strongest. ``shown``: the indicators the evidence lists (default all; the
+    rules' own thresholds are always listed with their values)."""
     v = derive(values)
-    fired: list[tuple[Rule, float]] = []
-    if (v.get("calls") or 0) >= min_calls:
-        for rule in rules:
-            if rule_filter is not None and not rule_filter(rule):
+    fired: list[tuple[Rule, float, str | None, dict[str, Any]]] = []
+    scored = (v.get("calls") or 0) >= min_calls
+    keep = rule_filter or (lambda _r: True)
+    for rule in rules if scored else ():
+        s = rule.fire(v) if keep(rule) else None
+        if s is not None:
+            fired.append((rule, s, None, v))
+    for rule in segment_rules if scored and segments else ():
+        best: tuple[float, str, dict[str, Any]] | None = None
+        for name in rule.segments if keep(rule) else ():
+            if name not in segments:  # type: ignore[operator]
                 continue
-            s = rule.fire(v)
-            if s is not None:
-                fired.append((rule, s))
+            sv = segment_values(segments[name], v)  # type: ignore[index]
+            s = rule.fire(sv)
+            if s is not None and (best is None or s > best[0]):
+                best = (s, name, sv)
+        if best is not None:
+            fired.append((rule, best[0], best[1], best[2]))
     remaining = 1.0
-    for _, s in fired:
+    for _, s, _, _ in fired:
         remaining *= 1.0 - s
     total = round(1.0 - remaining, 4)
     flagged = total >= threshold
-    categories = sorted({r.category for r, s in fired if r.weak is None})
-    if "imposter_robocall" in categories and (v.get("distinct_callers") or 0) >= 50:
-        # snowshoe: the robocall traffic is spread over many caller IDs to stay under
-        # per-number limits
-        categories.append("snowshoe")
-    evidence = {
-        "rules": [
-            {
-                "rule": r.name,
-                "category": r.category,
-                "strength": round(s, 3),
-                "why": r.description,
-                "thresholds": r.evidence(v),
-            }
-            for r, s in fired
-        ],
+    ranked = rank_categories([(r, s) for r, s, _, _ in fired])
+    evidence: dict[str, Any] = {
+        "categories": ranked,
+        "rules": [_fired_evidence(r, s, seg, sv) for r, s, seg, sv in fired],
         "indicators": _json_values(
             values if shown is None else {k: values[k] for k in shown if k in values}
         ),
         "threshold": threshold,
     }
-    return Score(total, flagged, sorted(categories) if flagged else [], evidence)
+    if segments:
+        evidence["segments"] = {
+            name: _json_values({k: segment_values(seg, v).get(k) for k in SEGMENT_SHOWN})
+            for name, seg in sorted(segments.items())
+        }
+    categories = [c["category"] for c in ranked] if flagged else []
+    return Score(total, flagged, categories, evidence)
+
+
+def _fired_evidence(
+    rule: Rule, strength: float, segment: str | None, v: dict[str, Any]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "rule": rule.name,
+        "category": rule.category,
+        "strength": round(strength, 3),
+        "why": rule.description,
+        "sources": list(rule.sources),
+        "thresholds": rule.evidence(v),
+    }
+    if segment is not None:
+        out["segment"] = {"name": segment} | _json_values({k: v.get(k) for k in SEGMENT_SHOWN})
+        out["segment"]["examples"] = []  # call ids, filled in by the run (queries.segment_examples)
+    return out
+
+
+# Categories, most specific first: a rule made for one kind of traffic (one-ring, TDoS, an
+# imposter's caller IDs) says more about what the traffic is than a generic one, so a
+# customer's categories are listed in this order (then by the strength of their rules),
+# "strongest first" as the notice's Description and the 14-day report need them.
+CATEGORY_ORDER = (
+    "one_ring",
+    "tdos",
+    "imposter",
+    "invalid_caller_id",
+    "spoofed_caller_id",
+    "sequential_dialling",
+    "snowshoe",
+    "unknown_robocall_campaign",
+    "traceback_history",
+)
+# Categories of a known kind: when one of them fired, "unknown robocall campaign" (automated
+# traffic of no known kind) and "snowshoe" (automated traffic spread over many caller IDs)
+# are not given; snowshoe, when it fired, is the more precise of the two.
+KNOWN_KINDS = CATEGORY_ORDER[: CATEGORY_ORDER.index("snowshoe")]
+GENERIC = ("snowshoe", "unknown_robocall_campaign")
+
+
+def rank_categories(fired: list[tuple[Rule, float]]) -> list[dict[str, Any]]:
+    """The categories of the strong rules that fired, strongest first (``CATEGORY_ORDER``,
+    then strength), each with the rule that decided it."""
+    best: dict[str, tuple[float, str]] = {}
+    for rule, strength in fired:
+        if rule.weak is None and strength > best.get(rule.category, (-1.0, ""))[0]:
+            best[rule.category] = (strength, rule.name)
+    if any(c in best for c in KNOWN_KINDS):
+        for c in GENERIC:
+            best.pop(c, None)
+    elif "snowshoe" in best:
+        best.pop("unknown_robocall_campaign", None)
+    order = {c: i for i, c in enumerate(CATEGORY_ORDER)}
+    ranked = sorted(best.items(), key=lambda x: (order.get(x[0], len(order)), -x[1][0], x[0]))
+    return [{"category": c, "rule": r, "strength": round(st, 3)} for c, (st, r) in ranked]
 
 
 def _json_values(values: dict[str, Any]) -> dict[str, Any]:

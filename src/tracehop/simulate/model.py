@@ -153,6 +153,7 @@ class Source:
     cnam: int = 0
     active_share: float = 1.0
     description: str = ""
+    hangup: float = 0.0  # share of answered calls hung up within 1-9 s (campaigns)
 
 
 @dataclass

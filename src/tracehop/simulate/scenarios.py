@@ -55,6 +55,9 @@ class CampaignSpec:
     failed_rate: float = 0.03
     duration_median: float = 40.0  # answered seconds (log-normal)
     duration_sigma: float = 0.8
+    # Share of answered calls hung up on (or silent) within 1-9 s; the others last
+    # duration_median (log-normal). Robocalls answered are mostly short and silent (docs).
+    hangup_share: float = 0.5
     ring_min: float = 3.0
     ring_max: float = 18.0
     pool_size: int = 200  # caller IDs in the pool (rotation, toll_free, intl_premium)
@@ -91,6 +94,7 @@ CAMPAIGNS: dict[str, CampaignSpec] = {
             calls_per_day=6000,
             answer_rate=0.2,
             duration_median=75,
+            hangup_share=0.4,
             pool_size=40,
             cnam="Apple Support",
             complaint=(
@@ -124,6 +128,7 @@ CAMPAIGNS: dict[str, CampaignSpec] = {
             failed_rate=0.01,
             ring_min=1.0,
             ring_max=4.0,
+            hangup_share=0.0,
             pool_size=120,
             complaint=(
                 "Missed call from an international number, rang once",
@@ -143,6 +148,7 @@ CAMPAIGNS: dict[str, CampaignSpec] = {
             cancel_rate=0.02,
             duration_median=4,
             duration_sigma=0.5,
+            hangup_share=0.0,
             ring_min=0.5,
             ring_max=3.0,
             targets=3,

@@ -38,6 +38,7 @@ class SourceArrays:
     thresholds: np.ndarray  # S x 4 cumulative: answer, +busy, +cancel, +failed
     dur_mu: np.ndarray
     dur_sigma: np.ndarray
+    hangup: np.ndarray
     ring_min: np.ndarray
     ring_max: np.ndarray
     pool_off: np.ndarray
@@ -64,6 +65,7 @@ def source_arrays(world: World) -> SourceArrays:
         thresholds=th,
         dur_mu=np.log([s.dur_median for s in src]),
         dur_sigma=np.array([s.dur_sigma for s in src]),
+        hangup=np.array([s.hangup for s in src]),
         ring_min=np.array([s.ring_min for s in src]),
         ring_max=np.array([s.ring_max for s in src]),
         pool_off=np.array([s.pool[0] for s in src], dtype=np.int64),
@@ -278,6 +280,14 @@ def _outcome(
     ).astype(np.int8)
     z = rng.standard_normal(n)
     dur = np.ceil(np.exp(sa.dur_mu[src] + sa.dur_sigma[src] * z)).clip(1, 3600).astype(np.int32)
+    # Hung up on (or silent) within 1-9 s: the position of an answered call's own draw u
+    # inside the answer rate is uniform and independent of z, so no draw is added and every
+    # other column of the world stays as it was.
+    hangup = sa.hangup[src]
+    if hangup.any():
+        v = u / np.maximum(th[:, 0], 1e-12)
+        hung = (disp == ANSWERED) & (v < hangup)
+        dur[hung] = 1 + np.floor(v[hung] / hangup[hung] * 9).astype(np.int32)
     dur[disp != ANSWERED] = 0
     r = rng.random(n)
     ring_rng = sa.ring_min[src] + r * (sa.ring_max[src] - sa.ring_min[src])

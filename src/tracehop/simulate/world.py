@@ -607,6 +607,7 @@ def _campaigns(d: _Draft) -> np.ndarray:
                 cnam=d.cnam(spec.cnam),
                 active_share=spec.active_share,
                 description=spec.description,
+                hangup=spec.hangup_share,
             )
         )
     return _place_targets(d.sources, int(hospital))
