@@ -139,7 +139,8 @@ def test_a_run_sends_every_statement_through_its_engine() -> None:
     assert made[:3] == ["th_uc", "th_ud", "th_um"]
     assert {"th_cls", "th_seq", "th_candidates"} <= set(made)
     reads = [text for _, text in engine.statements if "FROM calls" in text]
-    assert len(reads) == 3 and all("day >= DATE '2025-03-03'" in t for t in reads)
+    # th_uc, th_ud, th_um, and the TDoS hour counts of the numbers called 60 times or more
+    assert len(reads) == 4 and all("day >= DATE '2025-03-03'" in t for t in reads)
     restrict_calls(engine, "alpha", t0)
     assert engine.statements[-1] == ("calls", "SELECT * FROM th_delay_calls")
     assert engine.sql("SELECT DISTINCT upstream FROM calls").rows == [("alpha",)]

@@ -22,9 +22,10 @@ from tracehop.auth.sessions import session_key
 from tracehop.errors import UnauthorizedError
 from tracehop.settings import Settings
 from tracehop.store import open_store
+from tracehop.tracebacks.campaigns import summary_with_campaigns
 from tracehop.tracebacks.directory import load_directory
 from tracehop.tracebacks.scorecards import non_responsive, scorecards
-from tracehop.tracebacks.traces import get_trace, list_traces, summary
+from tracehop.tracebacks.traces import get_trace, list_traces
 from tracehop.web.hub_pages import hub_router
 
 OPEN_PATHS = ("/api/v1/health",)
@@ -82,7 +83,7 @@ def create_hub_app(settings: Settings) -> FastAPI:
 
     @api.get("/api/v1/summary")
     def summary_json() -> list[dict[str, Any]]:
-        return summary(store)
+        return summary_with_campaigns(store)
 
     @api.get("/api/v1/scorecards")
     def scorecards_json() -> dict[str, Any]:

@@ -285,14 +285,10 @@ def summary_(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Per provider: traces it was asked in; origin, gateway, No Response and where traces
     ended otherwise."""
     from tracehop.store import open_store
-    from tracehop.tracebacks.campaigns import find_campaigns
-    from tracehop.tracebacks.traces import summary
+    from tracehop.tracebacks.campaigns import summary_with_campaigns
 
     with open_store(ctx.obj) as store:
-        rows = summary(store)
-        in_campaigns = find_campaigns(store).per_provider
-    for r in rows:  # campaigns (tracehop hub campaigns) whose traces asked this provider
-        r["campaigns"] = in_campaigns.get(r["provider"], 0)
+        rows = summary_with_campaigns(store)
     if as_json:
         emit_json(rows)
         return

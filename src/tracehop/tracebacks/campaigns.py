@@ -262,3 +262,15 @@ def group_traces(traces: list[Trace], *, min_traces: int = 2) -> CampaignReport:
 def find_campaigns(store: Store, *, min_traces: int = 2) -> CampaignReport:
     """The hub's stored traces grouped into campaigns (``tracehop hub campaigns``)."""
     return group_traces(list_traces(store), min_traces=min_traces)
+
+
+def summary_with_campaigns(store: Store) -> list[dict[str, Any]]:
+    """``tracebacks.traces.summary`` with each provider's ``campaigns``: how many campaigns
+    had a trace that asked it (``tracehop hub summary`` and the hub's ``/api/v1/summary``)."""
+    from tracehop.tracebacks.traces import summary
+
+    rows = summary(store)
+    per_provider = find_campaigns(store).per_provider
+    for r in rows:
+        r["campaigns"] = per_provider.get(r["provider"], 0)
+    return rows
