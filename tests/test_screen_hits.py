@@ -62,8 +62,8 @@ def test_hits_count_the_blocks_each_rule_made(settings: Settings) -> None:
             r["id"]: (r["hits"], r["last_hit"]) for r in rules_with_hits(store, settings.home)
         }
         assert listed == {
-            trunk.id: (3, "2025-03-03T16:03:00+00:00"),
-            caller.id: (1, "2025-03-03T16:04:00+00:00"),
+            trunk.id: (3, "2025-03-03T16:03:00Z"),
+            caller.id: (1, "2025-03-03T16:04:00Z"),
             quiet.id: (0, None),
         }
 

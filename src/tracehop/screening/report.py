@@ -3,6 +3,7 @@ blocked (from the decision log, ``audit.hits_by_rule``), and the latest blocked 
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,17 @@ def rule_json(rule: Rule, hits: dict[int, tuple[int, str]]) -> dict[str, Any]:
     """A rule as JSON, with ``hits`` (calls it blocked) and ``last_hit`` (when, or None)."""
     count, last = hits.get(rule.id, (0, ""))
     return jsonable({**rule.as_dict(), "describe": KINDS[rule.kind].description,
-                     "hits": count, "last_hit": last or None})  # fmt: skip
+                     "hits": count, "last_hit": _time(last)})  # fmt: skip
+
+
+def _time(text: object) -> datetime | object:
+    """A logged time (ISO 8601) as a datetime, so that the JSON says every time one way."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return text
 
 
 def rules_with_hits(
@@ -34,4 +45,6 @@ def rules_with_hits(
 def decisions(home: Path, limit: int = 100) -> list[dict[str, Any]]:
     """The last ``limit`` blocked calls, newest first: time, caller, called, upstream, rule,
     SIP code, reason and where the decision was asked (sip, http)."""
-    return [jsonable(e) for e in recent_blocks(screening_dir(home), limit)]
+    return [
+        jsonable({**e, "at": _time(e.get("at"))}) for e in recent_blocks(screening_dir(home), limit)
+    ]

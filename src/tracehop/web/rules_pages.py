@@ -35,6 +35,14 @@ KIND_LABELS = {"caller_id": "caller ID", "caller_prefix": "caller-ID prefix",
                "class": "caller-ID class"}  # fmt: skip
 
 
+def form_only(request: Request) -> None:
+    """The page's forms, as a browser sends them: anything else (a script sending JSON) is
+    told to use the JSON API, in the one error shape, not shown a page."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        raise InputError("send the form as a browser does, or use the JSON API (/api/v1/...)")
+
+
 def sip_code_of(text: str) -> int | None:
     """The form's SIP code ('' for the default, 603)."""
     text = text.strip()
@@ -80,6 +88,7 @@ def rules_routes(r: APIRouter, pages: "Pages") -> None:
         reason: Field = "",
         expires: Field = "",
     ) -> Response:
+        form_only(request)
         form = {"kind": kind, "value": value, "action": action, "sip_code": sip_code,
                 "reason": reason, "expires": expires}  # fmt: skip
         try:
@@ -94,6 +103,7 @@ def rules_routes(r: APIRouter, pages: "Pages") -> None:
 
     @r.post("/rules/{rule_id}/remove", response_class=HTMLResponse)
     def remove(request: Request, rule_id: int, who: Act) -> Response:
+        form_only(request)
         try:
             remove_rule(store, rule_id, by=who.name, clock=clock)
         except REFUSALS as exc:
@@ -114,6 +124,7 @@ def _customer_routes(r: APIRouter, pages: "Pages") -> None:
     def block(
         request: Request, customer_id: str, who: Act, reason: Field = "", sip_code: Field = ""
     ) -> Response:
+        form_only(request)
         try:
             add_checked_rule(settings, store, "customer", customer_id, reason=reason,
                              author=who.name, clock=clock, sip_code=sip_code_of(sip_code))  # fmt: skip
@@ -125,6 +136,7 @@ def _customer_routes(r: APIRouter, pages: "Pages") -> None:
     def review(
         request: Request, customer_id: str, who: Act, note: Field = "", end: Field = ""
     ) -> Response:
+        form_only(request)
         try:
             if end:
                 clear_review(store, customer_id)
@@ -151,6 +163,7 @@ def _case_routes(r: APIRouter, pages: "Pages") -> None:
         provider: Field = "",
         reason: Field = "",
     ) -> Response:
+        form_only(request)
         try:
             mitigate(
                 settings, store, case_id, action.strip(), actor=who.name,
