@@ -95,3 +95,33 @@ def test_a_first_migration_killed_before_its_commit_leaves_no_half_schema(tmp_pa
     with open_store(load_settings(home=db.parent)) as store:
         assert current_revisions(store.engine) == head_revisions()
         assert set(Base.metadata.tables) <= set(inspect(store.engine).get_table_names())
+
+
+def test_0011_adds_a_customers_review_and_takes_it_away(
+    tmp_path: Path, state_db: Callable[[], str | None]
+) -> None:
+    """The review columns come and go; the customer's imported record stays as it was."""
+    from datetime import UTC, datetime
+
+    from tracehop.customers import (
+        CustomerRecord,
+        get_review,
+        import_customers,
+        list_customers,
+        set_review,
+    )
+    from tracehop.times import FakeClock
+
+    settings = load_settings(home=tmp_path / "home", database_url=state_db())
+    rec = CustomerRecord("acme", "Acme Dialers", "call_center", "US", None, notes="imported")
+    with open_store(settings) as store:
+        import_customers(store, [rec])
+        set_review(store, "acme", "documents asked for", by="alice",
+                   clock=FakeClock(datetime(2025, 3, 3, tzinfo=UTC)))  # fmt: skip
+        _alembic(store, "0010", "downgrade")
+        columns = {c["name"] for c in inspect(store.engine).get_columns("customers")}
+        assert not columns & {"review_note", "review_since", "review_by"}
+        _alembic(store, "0011", "upgrade")
+        columns = {c["name"] for c in inspect(store.engine).get_columns("customers")}
+        assert {"review_note", "review_since", "review_by"} <= columns
+        assert list_customers(store) == [rec] and get_review(store, "acme") is None

@@ -151,6 +151,143 @@ def test_a_case_is_investigated_and_its_report_rendered(browser: Any, site: Site
     page.close()
 
 
+def _decide(site: Site, caller: str, called: str, upstream: str, call_id: str) -> Any:
+    """A call decided by a real screener on the site's home (what ``tracehop screen serve``
+    does), its block written to the decision log the rules page reads."""
+    from tracehop.screening.index import make_call
+    from tracehop.screening.service import serving
+
+    settings = load_settings(home=site.home, provider=site.provider)
+    with open_store(settings) as store:
+        service = serving(settings, store, watch=False)
+        try:
+            return service.screener.decide(make_call(caller, called, upstream, call_id))
+        finally:
+            service.close()
+
+
+def test_a_rule_is_added_hit_and_removed_on_the_rules_page(browser: Any, site: Site) -> None:
+    page = logged_in(browser, site)
+    page.goto(site.url + "/rules")
+    page.select_option("#kind", "called")  # refused: the page says why, nothing is stored
+    page.fill("#value", "911")
+    page.fill("#reason", "a flood")
+    page.click("#add")
+    assert "emergency calls are never blocked" in page.inner_text("#refused")
+    assert page.input_value("#value") == "911"  # the form keeps what was typed
+    page.select_option("#kind", "caller_id")
+    page.fill("#value", "(202) 555-0188")
+    page.fill("#reason", "complaints 1-3 name this caller ID")
+    page.select_option("#sip_code", "607")
+    page.click("#add")
+    page.wait_for_url(re.compile(r".*/rules\?added=\d+$"))
+    rule_id = int(page.url.rsplit("=", 1)[1])
+    row = page.locator(f"#rule-{rule_id}")
+    assert "+12025550188" in row.inner_text() and "alice" in row.inner_text()
+    assert row.locator("td.hits").inner_text() == "0"
+    d = _decide(site, "+12025550188", "+13125550100", "somebody", "web-hit-1")
+    assert (d.action, d.sip_code, d.rule_id) == ("block", 607, rule_id)
+    page.reload()
+    assert page.locator(f"#rule-{rule_id} td.hits").inner_text() == "1"
+    first = page.locator("#decisions tr").nth(1).inner_text()
+    assert "+12025550188" in first and "607" in first  # the newest block: its caller and SIP code
+    shot(page, "rules")
+    page.locator(f"#rule-{rule_id} button").click()
+    page.wait_for_url(site.url + "/rules")
+    assert page.locator(f"#rule-{rule_id}").count() == 0
+    page.close()
+
+
+def test_a_viewer_sees_no_forms_and_forms_need_their_csrf_token(browser: Any, site: Site) -> None:
+    settings = load_settings(home=site.home, provider=site.provider)
+    with open_store(settings) as store:
+        add_user(store, "vera", "viewer", PASSWORD)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(site.url + "/login?next=/rules")
+    page.fill("#user", "vera")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(site.url + "/rules")
+    assert page.locator("#add-rule").count() == 0 and page.locator("#rules button").count() == 0
+    page.goto(site.url + f"/cases/{site.case_id}")
+    assert page.locator("#mitigate").count() == 0
+    page.close()
+    form = {"kind": "customer", "value": "anyone", "reason": "a test", "action": "block"}
+    with httpx.Client(base_url=site.url, timeout=30, follow_redirects=False) as c:
+        c.post("/login", data={"user": "alice", "password": PASSWORD, "next": "/"})
+        r = c.post("/rules", data=form)  # a session without its CSRF token
+        assert r.status_code == 403 and "CSRF" in r.json()["error"]
+        r = c.post(f"/cases/{site.case_id}/mitigate", data={"action": "terminate"})
+        assert r.status_code == 403 and "CSRF" in r.json()["error"]
+    with httpx.Client(base_url=site.url, timeout=30, follow_redirects=False) as c:
+        c.post("/login", data={"user": "vera", "password": PASSWORD, "next": "/"})
+        csrf = re.search(r'name="csrf-token" content="([^"]+)"', c.get("/rules").text)
+        assert csrf is not None
+        r = c.post("/rules", data={**form, "csrf": csrf.group(1)})  # with it, but a viewer
+        assert r.status_code == 403 and "role viewer" in r.json()["error"]
+
+
+def test_a_case_is_mitigated_from_its_page(browser: Any, site: Site) -> None:
+    """A provider block without its notice is refused on the page; blocking the letter's
+    caller IDs puts rules in place, meets the 48-hour deadline and marks the case mitigated."""
+    from tracehop.cases.records import get_case
+    from tracehop.numbers import to_e164
+
+    settings = load_settings(home=site.home, provider=site.provider)
+    with open_store(settings) as store:
+        rows = get_case(store, site.case_id).rows
+        callers = {to_e164(r["caller_id"]) for r in rows if r["caller_id"]}
+    assert callers
+    page = logged_in(browser, site)
+    page.goto(site.url + f"/cases/{site.case_id}")
+    assert page.locator("#no-case-rules").count() == 1
+    page.select_option("#mitigate-action", "block-provider")
+    page.fill("#mitigate-provider", "some-carrier")
+    page.click("#mitigate-submit")
+    assert "notice to the Commission first" in page.inner_text("#refused")
+    page.select_option("#mitigate-action", "block-caller-ids")
+    page.fill("#mitigate-provider", "")
+    page.fill("#mitigate-customer", "")
+    page.click("#mitigate-submit")
+    page.wait_for_url(site.url + f"/cases/{site.case_id}")
+    assert page.inner_text("#status") == "mitigated"
+    table = page.inner_text("#case-rules")
+    assert all(c in table for c in callers) and "caller_id" in table
+    assert page.locator("#case-rules tr").count() == len(callers) + 1
+    met = page.locator("#deadlines tr", has_text="mitigation_48h").inner_text()
+    assert "met" in met
+    shot(page, "case-mitigated")
+    page.goto(site.url + "/rules")
+    assert page.locator("#rules a", has_text=f"case {site.case_id}").count() == len(callers)
+    page.close()
+
+
+def test_a_customer_is_blocked_and_put_under_review(browser: Any, site: Site) -> None:
+    from tracehop.customers import list_customers
+
+    settings = load_settings(home=site.home, provider=site.provider)
+    with open_store(settings) as store:
+        customer = list_customers(store)[-1].id
+    page = logged_in(browser, site)
+    page.goto(site.url + f"/customers/{customer}")
+    assert page.locator("#no-customer-rules").count() == 1
+    page.fill("#review-note", "KYC documents asked for")
+    page.click("#review")
+    page.wait_for_url(site.url + f"/customers/{customer}")
+    assert "under review since" in page.inner_text("#review-status")
+    page.fill("#block-reason", "complaints and a failed KYC check")
+    page.select_option("#block-sip", "608")
+    page.click("#block")
+    page.wait_for_url(site.url + f"/customers/{customer}")
+    rules = page.inner_text("#customer-rules")
+    assert "complaints and a failed KYC check" in rules and "608" in rules
+    page.fill("#block-reason", "again")
+    page.click("#block")
+    assert "already applies" in page.inner_text("#refused")
+    shot(page, "customer-actions")
+    page.close()
+
+
 def test_a_traceback_answer_is_confirmed_from_the_review_queue(browser: Any, site: Site) -> None:
     """The node is review-first: the hub's request waits for a person, who confirms it in the
     dashboard; the hub then gets the answer."""
@@ -207,6 +344,7 @@ def test_the_hubs_pages_draw_traces_and_scorecards(
     import subprocess
     import sys
 
+    from tracehop.tracebacks.campaigns import find_campaigns
     from tracehop.tracebacks.scorecards import non_responsive
     from tracehop.tracebacks.traces import list_traces
 
@@ -217,6 +355,7 @@ def test_the_hubs_pages_draw_traces_and_scorecards(
     add_user(hub, "ana", "viewer", PASSWORD)
     traces = list_traces(hub)
     silent = non_responsive(hub)
+    campaigns = find_campaigns(hub).to_json()
     hub.close()
     from tracehop.tracebacks.nodeprocs import free_port
 
@@ -245,7 +384,25 @@ def test_the_hubs_pages_draw_traces_and_scorecards(
         table = page.inner_text("#non-responsive")
         assert silent and all(r["provider"] in table for r in silent)
         shot(page, "hub-providers")
+        page.goto(url + "/campaigns")
+        assert campaigns["campaigns"] > 0
+        assert number(page.inner_text("#campaign-count")) == campaigns["campaigns"]
+        table = page.inner_text("#campaigns")
+        for c in campaigns["items"]:
+            row = page.locator(f"#campaign-{c['campaign_id']}").inner_text()
+            assert str(c["traces"]) in row and all(g in row for g in c["gateways"])
+            assert all(t in table for t in c["trace_ids"])
+        shot(page, "hub-campaigns")
+        first = campaigns["items"][0]
+        page.click(f"a[href='/traces/{first['trace_ids'][0]}']")
+        page.wait_for_url(url + f"/traces/{first['trace_ids'][0]}")
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.goto(url + "/campaigns")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        shot(page, "hub-campaigns-phone")
         page.close()
+        served = httpx.get(url + "/api/v1/campaigns", timeout=30).json()
+        assert served == campaigns
     finally:
         stop_all([proc])
 
@@ -254,9 +411,12 @@ def test_pages_fit_a_phone(browser: Any, site: Site) -> None:
     """No page is wider than a phone's screen (tables scroll inside themselves)."""
     page = logged_in(browser, site)
     page.set_viewport_size({"width": 390, "height": 844})
-    for path in ("/", "/customers", "/cases", f"/cases/{site.case_id}", "/tracebacks", "/query"):
+    for path in ("/", "/customers", "/cases", f"/cases/{site.case_id}", "/tracebacks", "/rules",
+                 "/query"):  # fmt: skip
         page.goto(site.url + path)
         wide = page.evaluate("document.documentElement.scrollWidth")
         assert wide <= 390, (path, wide)
+        if path in ("/rules", f"/cases/{site.case_id}"):
+            shot(page, "rules-phone" if path == "/rules" else "case-phone")
     shot(page, "overview-phone")
     page.close()

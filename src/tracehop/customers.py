@@ -9,9 +9,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from tracehop.errors import InputError
+from tracehop.errors import InputError, NotFoundError
 from tracehop.store import Store
 from tracehop.store.models import CUSTOMER_KINDS, Customer
+from tracehop.times import SYSTEM, Clock, utc
 
 REQUIRED = ("id", "name", "kind", "country", "onboarded")
 OPTIONAL = ("rmd_id", "notes")
@@ -147,3 +148,61 @@ def list_customers(store: Store) -> list[CustomerRecord]:
             )
             for r in rows
         ]
+
+
+# --- review --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Review:
+    """A customer under review (know-your-customer, 64.1200(n)(4)): why, since when, by whom.
+    Kept by the provider alone: not in ``CustomerRecord``, so never in a traceback answer."""
+
+    customer: str
+    note: str
+    since: datetime
+    by: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"customer": self.customer, "note": self.note,
+                "since": utc(self.since).isoformat(), "by": self.by}  # fmt: skip
+
+
+def get_review(store: Store, customer: str) -> Review | None:
+    """The customer's review, or None when it is not under review (or not on record)."""
+    with store.session() as s:
+        row = s.get(Customer, customer)
+        if row is None or row.review_since is None:
+            return None
+        return Review(row.id, row.review_note or "", utc(row.review_since), row.review_by or "")
+
+
+def set_review(store: Store, customer: str, note: str, *, by: str, clock: Clock = SYSTEM) -> Review:
+    """Put a customer on record under review, with the reason; setting it again replaces the
+    note and keeps the date it started."""
+    note = (note or "").strip()
+    if not note:
+        raise InputError("say why the customer is under review (a note)")
+    if len(note) > 2000:
+        raise InputError("the review note is over 2,000 characters")
+    now = clock.now()
+    with store.session() as s:
+        row = s.get(Customer, customer)
+        if row is None:
+            raise NotFoundError(
+                f"no customer {customer!r} on record: import its record first "
+                "(tracehop customers import)"
+            )
+        row.review_note, row.review_by = note, by
+        if row.review_since is None:
+            row.review_since = now
+        return Review(row.id, note, utc(row.review_since), by)
+
+
+def clear_review(store: Store, customer: str) -> None:
+    """End a customer's review (no error when it was not under review)."""
+    with store.session() as s:
+        row = s.get(Customer, customer)
+        if row is None:
+            raise NotFoundError(f"no customer {customer!r} on record")
+        row.review_note = row.review_since = row.review_by = None

@@ -60,6 +60,24 @@ def parse_duration(
     return seconds
 
 
+def parse_when(value: str | None, what: str, now: datetime) -> datetime | None:
+    """A time, as a span from ``now`` (``24h``, ``7d``) or ISO 8601 (a date or a time; UTC
+    unless a zone is given). None or blank: None."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return now + timedelta(seconds=parse_duration(value, what=what))
+    except InputError:
+        pass
+    try:
+        return utc(datetime.fromisoformat(value.strip().replace("Z", "+00:00")))
+    except ValueError:
+        raise InputError(
+            f"{what} {value!r} is neither a span (24h, 7d) nor a date or time (ISO 8601, "
+            "e.g. 2025-03-03 or 2025-03-03T14:00)"
+        ) from None
+
+
 def format_span(seconds: float) -> str:
     """A duration as a person reads it: ``24 h``, ``5 min``, ``2.5 s``."""
     if seconds >= 2 * 86400 and seconds % 86400 == 0:  # "24 h" reads better than "1 d"

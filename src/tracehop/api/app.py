@@ -25,6 +25,7 @@ from tracehop.api.deps import need
 from tracehop.api.errors import install_error_shape
 from tracehop.api.guard import UNSAFE, Guard, Refusal
 from tracehop.api.node import node_router, node_service
+from tracehop.api.rules import rules_router
 from tracehop.api.sessions import STATIC, read_browser_session
 from tracehop.auth import tokens
 from tracehop.auth.roles import Principal
@@ -125,6 +126,7 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM) -> FastAPI:
     app.include_router(node_router(service))
     app.include_router(_shaken(settings), dependencies=[Depends(need("decide"))])
     app.include_router(data_router(settings, store, shared, clock=clock))
+    app.include_router(rules_router(settings, store, clock=clock))
     app.include_router(web_router(settings, store, shared, key, clock=clock))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -123,7 +123,7 @@ def _lake_routes(api: APIRouter, home: _Home) -> None:
     @api.get("/customers/{customer_id}")
     def customer(customer_id: str, _who: Read) -> dict[str, Any]:
         with home.engine() as con:
-            return jsonable(customer_profile(store, con, customer_id))
+            return jsonable(customer_profile(store, con, customer_id, settings.home))
 
     @api.get("/findings")
     def findings(_who: Read, limit: Limit = 50) -> dict[str, Any]:
@@ -247,16 +247,21 @@ def _case_routes(api: APIRouter, home: _Home) -> None:
         return JSONResponse(jsonable(body), status_code=201 if created else 200)
 
 
-def customer_profile(store: Store, con: Any, customer_id: str) -> dict[str, Any]:
+def customer_profile(store: Store, con: Any, customer_id: str, home: Path) -> dict[str, Any]:
     """Everything the customer page shows (and ``GET /api/v1/customers/{id}`` returns)."""
-    from tracehop.customers import list_customers
+    from tracehop.customers import get_review, list_customers
     from tracehop.lakeviews import customer_daily
     from tracehop.overview import customer_findings, customer_mentions, customer_tracebacks
+    from tracehop.screening.audit import hits_by_rule, screening_dir
+    from tracehop.screening.report import rule_json
+    from tracehop.screening.state import rules_on_upstream
 
     record = next((c for c in list_customers(store) if c.id == customer_id), None)
     daily = customer_daily(con, customer_id)
     if record is None and not daily:
         raise NotFoundError(f"no customer {customer_id!r}: neither on record nor in the lake")
+    review = get_review(store, customer_id)
+    hits = hits_by_rule(screening_dir(home))
     return {
         "customer": record.as_row() if record else {"id": customer_id},
         "on_record": record is not None,
@@ -264,4 +269,6 @@ def customer_profile(store: Store, con: Any, customer_id: str) -> dict[str, Any]
         "findings": customer_findings(store, customer_id),
         "tracebacks": customer_tracebacks(store, customer_id),
         **customer_mentions(store, customer_id),
+        "review": review.as_dict() if review else None,
+        "rules": [rule_json(r, hits) for r in rules_on_upstream(store, customer_id)],
     }

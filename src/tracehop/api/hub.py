@@ -1,7 +1,7 @@
 """The hub's app (``tracehop hub serve``): a read-only JSON API (traces, one trace with the
-nodes' answers, the per-provider summary and scorecards, the directory, never tokens) and
-pages for people (traces drawn as chains, scorecards, the non-responsive list), who log in
-with a user of the hub's home (``tracehop users add``).
+nodes' answers, campaigns, the per-provider summary and scorecards, the directory, never
+tokens) and pages for people (traces drawn as chains, campaigns, scorecards, the
+non-responsive list), who log in with a user of the hub's home (``tracehop users add``).
 
 (No ``from __future__ import annotations``: FastAPI reads the route annotations.)
 """
@@ -22,7 +22,7 @@ from tracehop.auth.sessions import session_key
 from tracehop.errors import UnauthorizedError
 from tracehop.settings import Settings
 from tracehop.store import open_store
-from tracehop.tracebacks.campaigns import summary_with_campaigns
+from tracehop.tracebacks.campaigns import find_campaigns, summary_with_campaigns
 from tracehop.tracebacks.directory import load_directory
 from tracehop.tracebacks.scorecards import non_responsive, scorecards
 from tracehop.tracebacks.traces import get_trace, list_traces
@@ -88,6 +88,12 @@ def create_hub_app(settings: Settings) -> FastAPI:
     @api.get("/api/v1/scorecards")
     def scorecards_json() -> dict[str, Any]:
         return {"providers": scorecards(store), "non_responsive": non_responsive(store)}
+
+    @api.get("/api/v1/campaigns")
+    def campaigns(min_traces: Annotated[int, Query(ge=2, le=10_000)] = 2) -> dict[str, Any]:
+        """The traces grouped into campaigns across providers (``tracehop hub campaigns
+        --json``)."""
+        return find_campaigns(store, min_traces=min_traces).to_json()
 
     @api.get("/api/v1/providers")
     def providers() -> list[dict[str, Any]]:

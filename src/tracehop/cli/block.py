@@ -58,17 +58,9 @@ def _author(author: str | None) -> str:
 
 def parse_when(value: str | None, option: str, now: datetime) -> datetime | None:
     """A time (ISO 8601) or a span from ``now`` (``24h``, ``7d``)."""
-    if value is None:
-        return None
-    from datetime import timedelta
+    from tracehop.times import parse_when as parse
 
-    from tracehop.cli.detect import parse_time
-    from tracehop.times import parse_duration
-
-    try:
-        return now + timedelta(seconds=parse_duration(value, what=option))
-    except InputError:
-        return parse_time(value, option)
+    return parse(value, option, now)
 
 
 def _rule_row(r: Rule) -> tuple[object, ...]:
@@ -195,9 +187,7 @@ def add(
 ) -> None:
     """Add a rule; prints it with its id. Emergency numbers (911, 933, PSAP lines) are never
     blocked: a rule that would block one is refused."""
-    from tracehop.screening.rules import make_rule
-    from tracehop.screening.service import emergency_of
-    from tracehop.screening.state import add_rule
+    from tracehop.screening.service import add_checked_rule
     from tracehop.store import open_store
     from tracehop.times import SYSTEM, parse_duration
 
@@ -212,26 +202,25 @@ def add(
     }
     now = SYSTEM.now()
     kind, value, subject = _target(targets, rate, short_share, each)
-    rule = make_rule(
-        kind,
-        value,
-        reason=reason,
-        emergency=emergency_of(settings),
-        action=action,
-        sip_code=sip_code,
-        mode=mode,
-        author=_author(author),
-        finding=finding,
-        rate=rate,
-        subject=subject,
-        share=short_share,
-        min_answered=min_answered,
-        window=parse_duration(window, what="--window"),
-        expires_at=parse_when(expires, "--expires", now),
-        now=now,
-    )
     with open_store(settings) as store:
-        stored = add_rule(store, rule)
+        stored = add_checked_rule(
+            settings,
+            store,
+            kind,
+            value,
+            reason=reason,
+            author=_author(author),
+            action=action,
+            sip_code=sip_code,
+            mode=mode,
+            finding=finding,
+            rate=rate,
+            subject=subject,
+            share=short_share,
+            min_answered=min_answered,
+            window=parse_duration(window, what="--window"),
+            expires_at=parse_when(expires, "--expires", now),
+        )
     _print_rules([stored], as_json, "added")
 
 

@@ -16,6 +16,8 @@ import json
 import logging
 import os
 import threading
+from collections import deque
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -160,3 +162,45 @@ def read_log(folder: Path) -> list[dict[str, object]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def iter_log(folder: Path) -> Iterator[dict[str, object]]:
+    """The decision log's entries, oldest first, read a line at a time (the log only grows:
+    the whole of it is never held in memory). A line cut short by a crash is skipped."""
+    path = Path(folder) / LOG_NAME
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict):
+                yield entry
+
+
+def hits_by_rule(folder: Path) -> dict[int, tuple[int, str]]:
+    """For each rule that blocked a call: (calls it blocked, the time of the last one, ISO 8601
+    as logged). Counts the ``block`` lines of the decision log; rules in ``monitor`` mode and
+    allow rules block nothing, so they have no hits here."""
+    hits: dict[int, tuple[int, str]] = {}
+    for e in iter_log(folder):
+        rule_id = e.get("rule_id")
+        if e.get("event") != "block" or not isinstance(rule_id, int):
+            continue
+        count, last = hits.get(rule_id, (0, ""))
+        at = str(e.get("at") or "")
+        hits[rule_id] = (count + 1, max(last, at))
+    return hits
+
+
+def recent_blocks(folder: Path, limit: int = 100) -> list[dict[str, object]]:
+    """The last ``limit`` blocked calls of the decision log, newest first."""
+    last: deque[dict[str, object]] = deque(maxlen=max(limit, 0))
+    for e in iter_log(folder):
+        if e.get("event") == "block":
+            last.append(e)
+    return list(reversed(last))

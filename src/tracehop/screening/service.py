@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 from dataclasses import dataclass
+from typing import Any
 
 from tracehop.errors import InputError
 from tracehop.screening.alerts import AlertSink
@@ -15,7 +16,7 @@ from tracehop.screening.audit import DecisionLog, screening_dir
 from tracehop.screening.engine import Screener, StoreSource
 from tracehop.screening.index import Decision, make_call
 from tracehop.screening.metrics import Metrics
-from tracehop.screening.rules import Emergency
+from tracehop.screening.rules import Emergency, Rule, make_rule
 from tracehop.screening.sip import RedirectCore, TrunkMap, upstream_sources
 from tracehop.settings import Settings
 from tracehop.store import Store
@@ -46,6 +47,30 @@ class RetryingStore:
 
 def emergency_of(settings: Settings) -> Emergency:
     return Emergency.from_setting(settings.screen_psaps)
+
+
+def add_checked_rule(
+    settings: Settings,
+    store: Store,
+    kind: str,
+    value: str,
+    *,
+    reason: str,
+    author: str,
+    clock: Clock = SYSTEM,
+    **options: Any,
+) -> Rule:
+    """Check and store one rule, as ``tracehop block add``, the rules page and ``POST
+    /api/v1/rules`` do: refused (``InputError``) when it would block an emergency number or
+    does not hold together, refused (``ConflictError``) when a provider block has no notice
+    to the Commission recorded (47 CFR 64.1200(k)(4)) or a rule in force already applies.
+    ``options``: the rest of ``rules.make_rule``'s (action, sip_code, mode, expires_at, ...)."""
+    from tracehop.screening.state import add_rule
+
+    kind = kind.strip().lower().replace("-", "_")
+    rule = make_rule(kind, value, reason=reason, emergency=emergency_of(settings), author=author,
+                     now=clock.now(), **options)  # fmt: skip
+    return add_rule(store, rule, clock=clock)
 
 
 @dataclass

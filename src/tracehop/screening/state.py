@@ -121,6 +121,18 @@ def rules_of_case(store: Store, case_id: str) -> list[Rule]:
         return [_rule(r) for r in s.scalars(q)]
 
 
+def rules_on_upstream(store: Store, upstream: str, *, include_removed: bool = False) -> list[Rule]:
+    """The customer and provider rules naming ``upstream`` (in force and future;
+    ``include_removed``: all), oldest first."""
+    with store.session() as s:
+        q = select(ScreenRule).where(
+            ScreenRule.kind.in_(("customer", "provider")), ScreenRule.value == upstream
+        )
+        if not include_removed:
+            q = q.where(ScreenRule.removed_at.is_(None))
+        return [_rule(r) for r in s.scalars(q.order_by(ScreenRule.id))]
+
+
 def rule_in_force(store: Store, kind: str, value: str, now: datetime) -> Rule | None:
     """The rule in force for this kind and value (not a velocity rule), if there is one."""
     with store.session() as s:

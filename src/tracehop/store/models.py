@@ -59,6 +59,10 @@ class Customer(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # under review (the dashboard's "Set review"): not part of the imported record
+    review_note: Mapped[str | None] = mapped_column(Text)
+    review_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    review_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class TracebackRequestRow(Base):

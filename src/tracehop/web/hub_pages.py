@@ -1,5 +1,6 @@
 """The hub's pages (``tracehop hub serve``): traces with each one's chain of providers,
-per-provider scorecards and the providers that did not respond. Over the same library
+campaigns across providers (``tracehop hub campaigns``), per-provider scorecards and the
+providers that did not respond. Over the same library
 functions as the hub's JSON API.
 
 (No ``from __future__ import annotations``: FastAPI reads the route annotations.)
@@ -17,11 +18,12 @@ from tracehop.api.deps import need
 from tracehop.auth.roles import Principal
 from tracehop.settings import Settings
 from tracehop.store import Store
+from tracehop.tracebacks.campaigns import find_campaigns
 from tracehop.tracebacks.scorecards import non_responsive, scorecards
 from tracehop.tracebacks.traces import get_trace, list_traces
 from tracehop.web.pages import TEMPLATES, login_routes
 
-NAV = [("/", "Traces"), ("/providers", "Providers")]
+NAV = [("/", "Traces"), ("/campaigns", "Campaigns"), ("/providers", "Providers")]
 Read = Annotated[Principal, Depends(need("read"))]
 
 
@@ -57,6 +59,12 @@ def hub_router(settings: Settings, store: Store, key: bytes) -> APIRouter:
     def trace(request: Request, trace_id: str, _who: Read) -> HTMLResponse:
         t = get_trace(store, trace_id).to_json(raw=False)
         return pages.render(request, "hub_trace.html.j2", f"Trace {trace_id}", "/", t=t)
+
+    @r.get("/campaigns", response_class=HTMLResponse)
+    def campaigns(request: Request, _who: Read) -> HTMLResponse:
+        report = find_campaigns(store).to_json()
+        return pages.render(request, "hub_campaigns.html.j2", "Campaigns", "/campaigns",
+                            report=report)  # fmt: skip
 
     @r.get("/providers", response_class=HTMLResponse)
     def providers(request: Request, _who: Read) -> HTMLResponse:

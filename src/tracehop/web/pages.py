@@ -30,7 +30,7 @@ from tracehop.times import SYSTEM, Clock
 
 TEMPLATES = Path(__file__).parent / "templates"
 NAV = [("/", "Overview"), ("/customers", "Customers"), ("/cases", "Cases"),
-       ("/tracebacks", "Tracebacks"), ("/query", "Query")]  # fmt: skip
+       ("/tracebacks", "Tracebacks"), ("/rules", "Rules"), ("/query", "Query")]  # fmt: skip
 Read = Annotated[Principal, Depends(need("read"))]
 Act = Annotated[Principal, Depends(need("act"))]
 
@@ -52,13 +52,14 @@ class Pages:
         self.templates = Jinja2Templates(directory=str(TEMPLATES))
 
     def render(
-        self, request: Request, name: str, title: str, active: str, **ctx: Any
+        self, request: Request, name: str, title: str, active: str, status: int = 200, **ctx: Any
     ) -> HTMLResponse:
+        """A page; ``status`` other than 200 when it says why a form was refused (``refused``)."""
         who: Principal = request.state.holder
-        base = {"title": title, "nav": NAV, "active": active, "who": who,
+        base = {"title": title, "nav": NAV, "active": active, "who": who, "refused": "",
                 "csrf": getattr(request.state, "csrf", ""), "provider": self.settings.provider_name
                 or self.settings.provider, "can_act": who.can("act")}  # fmt: skip
-        return self.templates.TemplateResponse(request, name, {**base, **ctx})
+        return self.templates.TemplateResponse(request, name, {**base, **ctx}, status_code=status)
 
     def overview(self, request: Request) -> HTMLResponse:
         from tracehop.cases.records import list_cases
@@ -91,12 +92,12 @@ class Pages:
         rows.sort(key=lambda r: (-(r["score"] or 0), r["id"]))
         return self.render(request, "customers.html.j2", "Customers", "/customers", customers=rows)
 
-    def customer(self, request: Request, customer_id: str) -> HTMLResponse:
+    def customer(self, request: Request, customer_id: str, **extra: Any) -> HTMLResponse:
         from tracehop.api.data import customer_profile
 
         con = self.shared.cursor()
         try:
-            p = customer_profile(self.store, con, customer_id)
+            p = customer_profile(self.store, con, customer_id, self.settings.home)
         finally:
             con.close()
         daily = [(date.fromisoformat(d["day"]), d) for d in p["daily"]]
@@ -109,6 +110,7 @@ class Pages:
         return self.render(
             request, "customer.html.j2", f"Customer {customer_id}", "/customers", p=p,
             calls_chart=calls, rates_chart=rates, total_calls=sum(r["calls"] for _, r in daily),
+            **extra,
         )  # fmt: skip
 
     def cases(self, request: Request) -> HTMLResponse:
@@ -118,14 +120,18 @@ class Pages:
             request, "cases.html.j2", "Cases", "/cases", cases=list_cases(self.store)
         )
 
-    def case(self, request: Request, case_id: str) -> HTMLResponse:
-        from tracehop.cases.records import get_case
+    def case(self, request: Request, case_id: str, **extra: Any) -> HTMLResponse:
+        from tracehop.cases.records import ACTION_TEXT, get_case
+        from tracehop.screening.state import rules_of_case
 
         c = get_case(self.store, case_id).to_json()
         nr = sum(r["no_response"] for r in c["rows"])
+        customers = sorted({r["matched_customer"] for r in c["rows"] if r["matched_customer"]})
         return self.render(
-            request, "case.html.j2", f"Case {case_id}", "/cases", c=c, no_response=nr
-        )
+            request, "case.html.j2", f"Case {case_id}", "/cases", c=c, no_response=nr,
+            rules=rules_of_case(self.store, case_id), actions=ACTION_TEXT, customers=customers,
+            **extra,
+        )  # fmt: skip
 
     def tracebacks(self, request: Request) -> HTMLResponse:
         from tracehop.overview import pending_tracebacks
@@ -158,6 +164,9 @@ def web_router(
     login_routes(r, pages)
     _page_routes(r, pages)
     _action_routes(r, pages)
+    from tracehop.web.rules_pages import rules_routes
+
+    rules_routes(r, pages)
     return r
 
 
