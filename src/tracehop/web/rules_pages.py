@@ -12,7 +12,7 @@ the HTTP status of the refusal; nothing is stored.
 """
 
 import re
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any, Protocol
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -21,9 +21,27 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from tracehop.api.deps import need
 from tracehop.auth.roles import Principal
 from tracehop.errors import ConflictError, InputError, NotFoundError
+from tracehop.settings import Settings
+from tracehop.store import Store
+from tracehop.times import Clock
 
-if TYPE_CHECKING:
-    from tracehop.web.pages import Pages
+
+class Pages(Protocol):
+    """What these routes need of ``tracehop.web.pages.Pages`` (a protocol, so that this
+    module does not import the one that registers it)."""
+
+    settings: Settings
+    store: Store
+    clock: Clock
+
+    def render(
+        self, request: Request, name: str, title: str, active: str, **ctx: Any
+    ) -> HTMLResponse: ...
+
+    def case(self, request: Request, case_id: str, **ctx: Any) -> HTMLResponse: ...
+
+    def customer(self, request: Request, customer_id: str, **ctx: Any) -> HTMLResponse: ...
+
 
 Read = Annotated[Principal, Depends(need("read"))]
 Act = Annotated[Principal, Depends(need("act"))]
@@ -53,7 +71,7 @@ def sip_code_of(text: str) -> int | None:
     return int(text)
 
 
-def rules_page(pages: "Pages", request: Request, status: int = 200, **ctx: Any) -> HTMLResponse:
+def rules_page(pages: Pages, request: Request, status: int = 200, **ctx: Any) -> HTMLResponse:
     from tracehop.screening.report import FORM_KINDS, decisions, rules_with_hits
     from tracehop.screening.rules import CLASS_NAMES, SIP_CODES
 
@@ -65,7 +83,7 @@ def rules_page(pages: "Pages", request: Request, status: int = 200, **ctx: Any) 
     )  # fmt: skip
 
 
-def rules_routes(r: APIRouter, pages: "Pages") -> None:
+def rules_routes(r: APIRouter, pages: Pages) -> None:
     """``/rules`` and the forms that add and remove rules (the ``act`` permission)."""
     from tracehop.screening.service import add_checked_rule
     from tracehop.screening.state import remove_rule
@@ -114,7 +132,7 @@ def rules_routes(r: APIRouter, pages: "Pages") -> None:
     _case_routes(r, pages)
 
 
-def _customer_routes(r: APIRouter, pages: "Pages") -> None:
+def _customer_routes(r: APIRouter, pages: Pages) -> None:
     from tracehop.customers import clear_review, set_review
     from tracehop.screening.service import add_checked_rule
 
@@ -147,7 +165,7 @@ def _customer_routes(r: APIRouter, pages: "Pages") -> None:
         return RedirectResponse(f"/customers/{quote(customer_id)}", 303)
 
 
-def _case_routes(r: APIRouter, pages: "Pages") -> None:
+def _case_routes(r: APIRouter, pages: Pages) -> None:
     from tracehop.cases.mitigate import mitigate
 
     settings, store, clock = pages.settings, pages.store, pages.clock
