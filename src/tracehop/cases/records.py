@@ -99,6 +99,7 @@ def _deadline_json(d: CaseDeadlineRow) -> dict[str, Any]:
         "zone": d.zone,
         "met_at": utc(d.met_at).isoformat() if d.met_at else None,
         "met_by": d.met_by,
+        "late": d.met_at is not None and utc(d.met_at) > utc(d.due),
     }
 
 
@@ -197,6 +198,37 @@ def _event(
     case_id: str, at: datetime, actor: str, kind: str, detail: dict[str, Any]
 ) -> CaseEventRow:
     return CaseEventRow(case_id=case_id, at=at, actor=actor, kind=kind, detail=detail)
+
+
+def event_text(kind: str, detail: dict[str, Any]) -> str:
+    """A timeline event in plain words (``case show`` and the case page)."""
+    d = detail or {}
+    if kind == "status":
+        return f"status {d.get('from', '?')} -> {d.get('to', '?')}"
+    if kind == "opened":
+        return f"opened from {d.get('source', 'a notice')}: {d.get('rows', 0)} Attachment A rows"
+    if kind == "imported_again":
+        return f"the same notice imported again ({d.get('source', '')})"
+    if kind == "investigated":
+        found = ", ".join(d.get("customers", [])) or "no customer"
+        flagged = ", ".join(d.get("flagged_by_detection", []))
+        return (f"investigated {d.get('rows', 0)} rows: {d.get('matched', 0)} matched ({found})"
+                + (f"; flagged by detection: {flagged}" if flagged else ""))  # fmt: skip
+    if kind == "match":
+        return f"row {d.get('row')}: customer {d.get('from') or '-'} -> {d.get('to') or '-'}"
+    if kind == "mitigation":
+        text = ACTION_TEXT.get(str(d.get("action")), str(d.get("action")))
+        who = f" ({d['customer']})" if d.get("customer") else ""
+        return f"{text}{who}: rules {d.get('rule_id', '')}"
+    if kind == "deadline_met":
+        late = ", late" if d.get("late") else ""
+        return f"deadline {d.get('deadline')} met by {d.get('by', '')}{late}"
+    if kind == "report":
+        return f"report {d.get('kind')} written ({d.get('file', '')})"
+    if kind == "intent_to_block":
+        return (f"notice of intent to block {d.get('provider')} written ({d.get('file', '')}), "
+                f"sent {d.get('sent_on', '')}")  # fmt: skip
+    return f"{kind} " + ", ".join(f"{k}={v}" for k, v in d.items())
 
 
 def record_event(

@@ -92,14 +92,10 @@ def case_show(
     _print_case(case.to_json())
 
 
-def _after(a: str, b: str) -> bool:
-    from datetime import datetime
-
-    return datetime.fromisoformat(a) > datetime.fromisoformat(b)
-
-
 def _print_case(c: dict[str, Any]) -> None:
     from rich.table import Table
+
+    from tracehop.cases.records import event_text
 
     out = stdout_console()
     out.print(f"[bold]{esc(c['case_id'])}[/] ({esc(c['status'])})")
@@ -109,7 +105,7 @@ def _print_case(c: dict[str, Any]) -> None:
     )
     for d in c["deadlines"]:
         met = f"met {esc(d['met_at'])} by {esc(d['met_by'])}" if d["met_at"] else "open"
-        if d["met_at"] and _after(d["met_at"], d["due"]):
+        if d["late"]:
             met += ", [red]late[/]"
         out.print(f"  {esc(d['name'])}: due {esc(d['due'])} ({met}) - {esc(d['basis'])}")
     rules = [x for x in c["links"] if x["kind"] == "rule"]
@@ -134,7 +130,8 @@ def _print_case(c: dict[str, Any]) -> None:
         )
     out.print(table)
     for e in c["events"][-10:]:
-        out.print(f"  {esc(e['at'])} {esc(e['actor'])}: {esc(e['kind'])} {esc(e['detail'])}")
+        what = event_text(e["kind"], e["detail"])
+        out.print(f"  {esc(e['at'][:19])} {esc(e['actor'])}: {esc(what)}")
 
 
 @case_app.command("due")

@@ -121,10 +121,12 @@ class Pages:
         )
 
     def case(self, request: Request, case_id: str, **extra: Any) -> HTMLResponse:
-        from tracehop.cases.records import ACTION_TEXT, get_case
+        from tracehop.cases.records import ACTION_TEXT, event_text, get_case
         from tracehop.screening.state import rules_of_case
 
         c = get_case(self.store, case_id).to_json()
+        for e in c["events"]:
+            e["text"] = event_text(e["kind"], e["detail"])
         nr = sum(r["no_response"] for r in c["rows"])
         customers = sorted({r["matched_customer"] for r in c["rows"] if r["matched_customer"]})
         return self.render(
