@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 
 PALETTE = ("#1f6fb2", "#e07b00", "#2e9e5b", "#8e44ad", "#c0392b", "#566573", "#b7950b")
 # dispositions, always in the same colour
@@ -50,6 +50,12 @@ def line_chart(
     if not points:
         return ""
     first, last = min(d for d, _ in points), max(d for d, _ in points)
+    labels = {first, last}
+    if mark is not None and timedelta(0) < mark - last <= timedelta(days=31):
+        last = mark  # the days after the data up to the mark: "nothing since" is visible
+        labels.add(mark)
+    if first == last:  # one day: centred, not drawn on the axis
+        first, last = first - timedelta(days=1), last + timedelta(days=1)
     span = max((last - first).days, 1)
     top = max(v for _, v in points) or 1.0
     left, right, up, down = 52, 150, 10, 28
@@ -69,7 +75,7 @@ def line_chart(
     for v in (0.0, top / 2, top):
         out.append(f'<text x="{left - 4}" y="{y(v) + 3:.1f}" font-size="9" text-anchor="end" '
                    f'fill="currentColor">{_fmt(v)}</text>')  # fmt: skip
-    for d in sorted({first, last}):
+    for d in sorted(labels):
         out.append(f'<text x="{x(d):.1f}" y="{up + h + 13}" font-size="9" text-anchor="middle" '
                    f'fill="currentColor">{d}</text>')  # fmt: skip
     for i, (name, pts) in enumerate(sorted(series.items())):

@@ -20,7 +20,14 @@ from typing import Any
 from sqlalchemy import func, select
 
 from tracehop.cases import queries
-from tracehop.cases.records import ACTION_TEXT, Case, get_case, link, record_event
+from tracehop.cases.records import (
+    ACTION_TEXT,
+    Case,
+    event_text,
+    get_case,
+    link,
+    record_event,
+)
 from tracehop.charts import line_chart
 from tracehop.customers import list_customers
 from tracehop.errors import InputError
@@ -167,15 +174,7 @@ def report_context(
                 )
     finally:
         engine.close()
-    events = [
-        {
-            **e,
-            "detail_text": ", ".join(
-                f"{k}={v}" for k, v in e["detail"].items() if v not in (None, "", [])
-            ),
-        }
-        for e in case.events
-    ]
+    events = [{**e, "text": event_text(e["kind"], e["detail"])} for e in case.events]
     provider = {
         # a letter to the Commission never says "self": an unset name shows what to set
         "name": settings.provider_name
