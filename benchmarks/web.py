@@ -9,13 +9,19 @@ behind the page's heaviest figure run by ``tracehop query`` in a subprocess (wha
 does without the dashboard). Goal: every page's p95 under 300 ms on this machine.
 Not a test: figures go to docs/performance.md.
 
-    python benchmarks/web.py --home DIR [--runs 50]
+    python benchmarks/web.py --home DIR [--runs 50] [--blocks 1000000]
+
+``--blocks N``: the home's screening decision log is first filled up to N blocked calls
+(rules 1-20, as a screener that has run for weeks writes them), so that the rules page's
+hit counts are measured on a large log; its baseline is counting the hits by reading the
+whole log once (what the page did before it kept a tally).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import platform
 import statistics
@@ -28,6 +34,7 @@ import httpx
 
 from tracehop.auth.users import add_user, remove_user
 from tracehop.errors import NotFoundError
+from tracehop.screening.audit import LOG_NAME, iter_log, screening_dir
 from tracehop.settings import load_settings
 from tracehop.store import open_store
 from tracehop.tracebacks.nodeprocs import free_port
@@ -47,12 +54,38 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def fill_decision_log(home: Path, blocks: int) -> Path:
+    """Append synthetic block lines (the screener's own format) until the log holds
+    ``blocks`` lines."""
+    path = screening_dir(home) / LOG_NAME
+    have = sum(1 for _ in path.open("rb")) if path.exists() else 0
+    with path.open("a", encoding="utf-8") as fh:
+        for i in range(have, blocks):
+            at = f"2025-03-0{1 + i % 9}T{i % 24:02d}:{i % 60:02d}:00+00:00"
+            fh.write(json.dumps({"at": at, "event": "block", "source": "sip",
+                                 "rule_id": 1 + i % 20, "sip_code": 603, "reason": "bench",
+                                 "call_id": f"b{i}", "caller": f"+1202555{i % 10000:04d}",
+                                 "called": "+13125551234", "upstream": "bench"}) + "\n")  # fmt: skip
+    return path
+
+
+def full_read_hits(home: Path) -> int:
+    """The baseline: hits per rule by reading the whole log (``audit.iter_log``)."""
+    hits: dict[object, int] = {}
+    for e in iter_log(screening_dir(home)):
+        if e.get("event") == "block":
+            hits[e.get("rule_id")] = hits.get(e.get("rule_id"), 0) + 1
+    return len(hits)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--home", type=Path, required=True)
     ap.add_argument("--runs", type=int, default=50)
+    ap.add_argument("--blocks", type=int, default=1_000_000)
     args = ap.parse_args()
     settings = load_settings(home=args.home)
+    fill_decision_log(args.home, args.blocks)
     with open_store(settings) as store:
         with contextlib.suppress(NotFoundError):
             remove_user(store, "bench")
@@ -91,6 +124,9 @@ def run(base: str, args: argparse.Namespace) -> None:
             "api calls": "/api/v1/calls?limit=100",
             "api customers": "/api/v1/customers",
             "api findings": "/api/v1/findings",
+            "rules": "/rules",
+            "api rules": "/api/v1/rules",
+            "api decisions": "/api/v1/decisions?limit=100",
         }
         if cases:
             pages["case"] = f"/cases/{cases[0]['case_id']}"
@@ -119,6 +155,13 @@ def run(base: str, args: argparse.Namespace) -> None:
                            check=True, capture_output=True)  # fmt: skip
             runs.append(time.perf_counter() - t0)
         print(f"{'query: ' + name:<24}{1000 * statistics.median(runs):>10.1f}")
+    runs = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        full_read_hits(args.home)
+        runs.append(time.perf_counter() - t0)
+    print(f"{'rules: whole log read':<24}{1000 * statistics.median(runs):>10.1f}  "
+          f"({args.blocks:,} blocks, in process)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -77,6 +77,19 @@ def test_a_torn_last_line_is_skipped(settings: Settings) -> None:
     )
     assert hits_by_rule(folder) == {4: (1, "2025-03-03T16:00:00+00:00")}
     assert hits_by_rule(settings.home / "nowhere") == {}
+    # the writer finishes the line and appends more: only the new bytes are read
+    with (folder / "decisions.log").open("a") as fh:
+        fh.write('ck", "rule_id": 4}\n{"at": "2025-03-03T16:05:00+00:00", "event": "block", '
+                 '"rule_id": 5}\n')  # fmt: skip
+    assert hits_by_rule(folder) == {4: (2, "2025-03-03T16:02:00+00:00"),
+                                    5: (1, "2025-03-03T16:05:00+00:00")}  # fmt: skip
+    assert [e["rule_id"] for e in recent_blocks(folder, limit=5)] == [5, 4, 4]
+    # a log replaced by a shorter one (rotated by an operator) is counted again from its start
+    (folder / "decisions.log").unlink()
+    (folder / "decisions.log").write_text(
+        '{"at": "2025-03-04T00:00:00+00:00", "event": "block", "rule_id": 6}\n'
+    )
+    assert hits_by_rule(folder) == {6: (1, "2025-03-04T00:00:00+00:00")}
 
 
 def test_rules_are_refused_with_a_reason_a_person_can_act_on(settings: Settings) -> None:

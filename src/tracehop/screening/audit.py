@@ -182,25 +182,80 @@ def iter_log(folder: Path) -> Iterator[dict[str, object]]:
                 yield entry
 
 
+RECENT = 1000  # the latest blocked calls a tally keeps (pages show up to this many)
+
+
+class LogTally:
+    """Hits per rule and the latest blocks of one decision log, read incrementally: each
+    call reads only the lines appended since the last one (the log only grows), so a page
+    that shows hit counts does not re-read millions of lines per view. A log that shrank or
+    was replaced (another inode) is read again from the start. Thread-safe."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._reset(None)
+
+    def _reset(self, inode: int | None) -> None:
+        self._inode, self._offset = inode, 0
+        self.hits: dict[int, tuple[int, str]] = {}
+        self.recent: deque[dict[str, object]] = deque(maxlen=RECENT)
+
+    def refresh(self) -> LogTally:
+        with self._lock:
+            try:
+                st = self.path.stat()
+            except FileNotFoundError:
+                self._reset(None)
+                return self
+            if st.st_ino != self._inode or st.st_size < self._offset:
+                self._reset(st.st_ino)
+            if st.st_size == self._offset:
+                return self
+            with self.path.open("rb") as fh:
+                fh.seek(self._offset)
+                data = fh.read(st.st_size - self._offset)
+            end = data.rfind(b"\n") + 1  # only whole lines: one being written waits
+            self._offset += end
+            for line in data[:end].splitlines():
+                self._count(line)
+            return self
+
+    def _count(self, line: bytes) -> None:
+        try:
+            e = json.loads(line)
+        except ValueError:  # a line cut short by a crash
+            return
+        if not isinstance(e, dict) or e.get("event") != "block":
+            return
+        self.recent.append(e)
+        rule_id = e.get("rule_id")
+        if isinstance(rule_id, int):
+            count, last = self.hits.get(rule_id, (0, ""))
+            self.hits[rule_id] = (count + 1, max(last, str(e.get("at") or "")))
+
+
+_TALLIES: dict[Path, LogTally] = {}
+_TALLIES_LOCK = threading.Lock()
+
+
+def tally(folder: Path) -> LogTally:
+    """The process's tally of ``folder``'s decision log, brought up to date."""
+    path = (Path(folder) / LOG_NAME).resolve()
+    with _TALLIES_LOCK:
+        t = _TALLIES.setdefault(path, LogTally(path))
+    return t.refresh()
+
+
 def hits_by_rule(folder: Path) -> dict[int, tuple[int, str]]:
     """For each rule that blocked a call: (calls it blocked, the time of the last one, ISO 8601
     as logged). Counts the ``block`` lines of the decision log; rules in ``monitor`` mode and
     allow rules block nothing, so they have no hits here."""
-    hits: dict[int, tuple[int, str]] = {}
-    for e in iter_log(folder):
-        rule_id = e.get("rule_id")
-        if e.get("event") != "block" or not isinstance(rule_id, int):
-            continue
-        count, last = hits.get(rule_id, (0, ""))
-        at = str(e.get("at") or "")
-        hits[rule_id] = (count + 1, max(last, at))
-    return hits
+    return dict(tally(folder).hits)
 
 
 def recent_blocks(folder: Path, limit: int = 100) -> list[dict[str, object]]:
-    """The last ``limit`` blocked calls of the decision log, newest first."""
-    last: deque[dict[str, object]] = deque(maxlen=max(limit, 0))
-    for e in iter_log(folder):
-        if e.get("event") == "block":
-            last.append(e)
-    return list(reversed(last))
+    """The last ``limit`` (at most ``RECENT``) blocked calls of the decision log, newest
+    first."""
+    recent = list(tally(folder).recent)
+    return list(reversed(recent[-limit:])) if limit > 0 else []
