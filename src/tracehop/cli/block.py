@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tracehop.cli.output import emit_json, emit_rows, esc, stdout_console
+from tracehop.cli.output import cell, emit_json, emit_rows, esc, stdout_console
 from tracehop.errors import InputError
 
 if TYPE_CHECKING:
@@ -77,6 +77,37 @@ def _rule_row(r: Rule) -> tuple[object, ...]:
     )
 
 
+def _rules_table(rules: list[Rule]) -> None:
+    """The rules in a terminal of any width: what the rule matches and does never wraps,
+    the reason is cut with an ellipsis (``--json`` has all of it)."""
+    from rich.table import Table
+
+    rows: list[tuple[str, ...]] = []
+    for r in rules:
+        shown = _rule_row(r)[2]
+        rows.append((str(r.id), f"{r.kind} {shown}",
+                     f"{r.action} {r.sip_code}" if r.sip_code else r.action, r.mode, r.reason,
+                     r.author, r.expires_at.strftime("%Y-%m-%d %H:%M") if r.expires_at else ""))  # fmt: skip
+    names: tuple[str, ...] = ("id", "matches", "does", "mode", "reason", "by", "expires")
+    if not any(row[6] for row in rows):  # no rule expires: no empty column
+        names, rows = names[:6], [row[:6] for row in rows]
+    widths = [max([len(name), *(len(row[i]) for row in rows)]) for i, name in enumerate(names)]
+    out = stdout_console()
+    # the reason (then the author) gives way so the rest fits: 3 characters of border each
+    room = out.width - 1 - 3 * len(names) - sum(w for n, w in zip(names, widths, strict=True)
+                                                if n not in ("reason", "by"))  # fmt: skip
+    widths[5] = min(widths[5], max(2, room // 4))
+    widths[4] = max(6, min(widths[4], room - widths[5]))
+    table = Table(title="Screening rules", title_justify="left")
+    for name, width in zip(names, widths, strict=True):
+        table.add_column(name, no_wrap=True, overflow="ellipsis", width=width)
+    for row in rows:
+        table.add_row(*(cell(v) for v in row))
+    out.print(table)
+    if not rules:
+        out.print("No rules. `tracehop block add --help` shows how to add one.")
+
+
 def _rate_text(r: Rule) -> str:
     p = r.params or {}
     if r.kind == "short_share":
@@ -97,7 +128,7 @@ def _print_rules(rules: list[Rule], as_json: bool, verb: str) -> None:
         )
         return
     if verb == "list":
-        emit_rows(COLUMNS, [_rule_row(r) for r in rules], title="Screening rules")
+        _rules_table(rules)
         return
     console = stdout_console()
     for r in rules:
