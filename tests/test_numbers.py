@@ -119,6 +119,9 @@ def test_e164_shape_and_idempotence(raw: str) -> None:
         ("+1212555123", None, CallerIdClass.INVALID_LENGTH),
         ("+442079460958", None, CallerIdClass.VALID),
         ("+15555551234", None, CallerIdClass.UNASSIGNED_NPA),
+        # digits of other scripts and superscripts are not digits of a phone number
+        ("+1\u0662\u0660\u06625550143", None, CallerIdClass.INVALID_LENGTH),
+        ("+1\u00b2025550143", None, CallerIdClass.INVALID_LENGTH),
     ],
 )
 def test_caller_id_class(caller: str | None, called: str | None, expected: CallerIdClass) -> None:

@@ -113,7 +113,8 @@ def caller_id_class(caller: str | None, called: str | None = None) -> CallerIdCl
         return CallerIdClass.CALLER_EQUALS_CALLED
     if caller.startswith("+1"):
         national = caller[2:]
-        if len(national) != 10 or not national.isdigit():
+        # isascii: str.isdigit() is true of superscripts and other scripts' digits too
+        if len(national) != 10 or not (national.isascii() and national.isdigit()):
             return CallerIdClass.INVALID_LENGTH
         npa, nxx, line = national[:3], national[3:6], national[6:]
         if npa[0] in "01" or nxx[0] in "01" or npa[1] == "9":
