@@ -47,6 +47,8 @@ _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 # name[=value], the value a <URI>, a quoted string or a token (RFC 3261 generic-param)
 _PARAM = re.compile(r"\s*([A-Za-z][A-Za-z0-9._-]*)\s*(?:=\s*(<[^<>]*>|\"[^\"]*\"|[^;\s]*))?\s*")
 _NOT_TN = re.compile(r"[^0-9#*]")
+_CANONICAL = re.compile(r"[0-9#*]{1,64}")
+_PLAIN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _ES256 = jwt.algorithms.ECAlgorithm(jwt.algorithms.ECAlgorithm.SHA256)
 
 
@@ -300,15 +302,16 @@ class Signer:
     def sign_canonical(self, *, orig: str, dest: str, attest: str, origid: str, iat: int) -> str:
         """The Identity header for canonical ``orig``/``dest`` (digits with the country
         code); claims in sorted order without blanks (RFC 8225 section 9)."""
-        claims = json.dumps(
-            {
-                "attest": attest,
-                "dest": {"tn": [dest]},
-                "iat": int(iat),
-                "orig": {"tn": orig},
-                "origid": origid,
-            },
-            separators=(",", ":"),
+        if attest not in ATTESTATIONS or not (
+            _CANONICAL.fullmatch(orig) and _CANONICAL.fullmatch(dest)
+        ):
+            raise InputError("sign_canonical needs canonical numbers and A, B or C")
+        # The claims as json.dumps(sort_keys, no blanks) writes them; origid is the only
+        # free text, so it alone goes through the JSON encoder when it is not plain.
+        oid = f'"{origid}"' if _PLAIN.fullmatch(origid) else json.dumps(origid)
+        claims = (
+            f'{{"attest":"{attest}","dest":{{"tn":["{dest}"]}},"iat":{int(iat)},'
+            f'"orig":{{"tn":"{orig}"}},"origid":{oid}}}'
         )
         signing_input = f"{self._prefix}.{b64url(claims.encode())}"
         r, s = decode_dss_signature(self.key.sign(signing_input.encode("ascii"), self._alg))

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from tracehop.shaken.ca import TestCA
-from tracehop.shaken.passport import Signer
+from tracehop.shaken.passport import Signer, canonical_tn
 from tracehop.simulate.model import World
 from tracehop.simulate.scenarios import SIGNINGS
 from tracehop.simulate.traffic import HOP_DELAY, Calls, SourceArrays
@@ -98,18 +98,28 @@ class CallSigner:
             num, length = int(calls.cl_num[i]), int(calls.cl_len[i])
             digits = f"{num:0{length}d}"
             if calls.cl_intl[i]:
-                orig = "+" + digits
+                orig = digits  # with its country code, as the CDRs write it after a +
             elif length == 10:
-                orig = "+1" + digits
-            else:
-                orig = digits
+                orig = "1" + digits  # +1 and ten digits in the CDRs
+            else:  # no E.164 form: canonical_tn keeps the digits (RFC 8224 8.3)
+                orig = canonical_tn(digits) or digits
             p = int(signer[k])
             table = self.forgers if how[k] == _WRONG_KEY else self.signers
-            out[i] = table[p].sign(
+            out[i] = table[p].sign_canonical(
                 orig=orig,
-                dest=f"+1{int(calls.called[i]):010d}",
+                dest=f"1{int(calls.called[i]):010d}",
                 attest=_ATTEST[int(calls.attest[i])],
                 origid=oids[int(calls.oid[i])],
                 iat=int(iat[k]),
             )
         return out
+
+
+def verify_settings(world_dir: Path) -> dict[str, object]:
+    """The settings that let a home verify this world's Identity headers (the trust anchor
+    and the folder its x5u URLs name): ``load_settings(**verify_settings(world), ...)``."""
+    folder = Path(world_dir) / FOLDER
+    return {
+        "shaken_trust": folder / "root.pem",
+        "shaken_certs": f"{X5U_BASE}={(folder / 'certs').resolve()}",
+    }

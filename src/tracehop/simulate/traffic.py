@@ -343,8 +343,9 @@ def explode_hops(
     identity: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """One row per provider per call: what each provider's switch saw of it. ``identity``:
-    each call's Identity header (object array, "" unsigned), carried by every hop after the
-    signer's (the foreign hop before a gateway has none)."""
+    each call's Identity header (object array, "" unsigned), in the rows of the provider that
+    signed it (STI-AS) and of the terminating provider (which verifies it, STI-VS): the
+    providers between pass the header on without logging it."""
     n = len(calls)
     seq = first_seq + np.arange(n, dtype=np.int64)
     skew = np.array([p.skew for p in world.providers])
@@ -368,7 +369,8 @@ def explode_hops(
         cols["down"].append(down.astype(np.int32))
         cols["att"].append(np.where(unsigned, 0, calls.attest[ci]).astype(np.int8))
         cols["oid"].append(np.where(unsigned, -1, calls.oid[ci]).astype(np.int32))
-        cols["ident"].append(np.where(unsigned, "", identity[ci]))
+        signer_hop = sa.foreign_entry[calls.src[ci]].astype(np.int64)  # abroad: the gateway
+        cols["ident"].append(np.where((h == signer_hop) | last, identity[ci], ""))
         cols["ci"].append(ci)
     out = {k: np.concatenate(v) if v else np.zeros(0, np.int64) for k, v in cols.items()}
     ci = out.pop("ci")
