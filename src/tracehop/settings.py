@@ -162,6 +162,15 @@ SETTINGS_HELP: list[tuple[str, str, str]] = [
         "mapped by TRACEHOP_SCREEN_TRUNKS).",
     ),
     (
+        "TRACEHOP_SCREEN_IDENTITY",
+        "(none)",
+        "Screening: what the SIP redirect server does with each STIR/SHAKEN verification "
+        "result of an INVITE's Identity header: REASON=ACTION pairs (ACTION continue, "
+        "annotate or block; REASON valid, missing, stale, bad_signature, ..., failed or "
+        "default), e.g. failed=annotate,bad_signature=block. Unset: not verified. A missing "
+        "header only blocks when named (missing=block); emergency calls never.",
+    ),
+    (
         "TRACEHOP_SCREEN_TRUNKS",
         "(none)",
         "Screening: CSV file address,customer mapping a SIP sender's IP address (or CIDR "
@@ -237,6 +246,7 @@ class Settings(BaseSettings):
     screen_psaps: str = ""
     screen_redress: str | None = None
     screen_upstream_from: str = "tgrp,header:X-Upstream,source"
+    screen_identity: str = ""
     screen_trunks: Path | None = None
     screen_reload: float = Field(default=2.0, gt=0)
     screen_block_cdrs: bool = False
