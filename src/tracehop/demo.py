@@ -260,7 +260,7 @@ def _trace_complaints(out: Path, world: Path, nodes: dict[str, Node]) -> dict[st
     from tracehop.api.inprocess import InProcessNodes  # the web shell, only when it runs
 
     services, down = serve_nodes(world, nodes, hub_home / "nodes.csv")
-    hub_settings = load_settings(home=hub_home)
+    hub_settings = load_settings(home=hub_home, **verify_settings(world))
     store = open_store(hub_settings)
     import_directory(store, world / "directory.csv", hub_home / "nodes.csv")
     import_blocks(store, world / "number_blocks.csv")
