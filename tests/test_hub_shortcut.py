@@ -20,6 +20,7 @@ import pytest
 from tracehop.csvfiles import read_rows as read
 from tracehop.errors import InputError
 from tracehop.settings import load_settings
+from tracehop.simulate.shaken import verify_settings
 from tracehop.store import Store, open_store
 from tracehop.store.models import HubOrigin
 from tracehop.times import FakeClock
@@ -287,3 +288,85 @@ def test_origins_import_and_list_cli(cli: Cli, home: Path, tmp_path: Path) -> No
 )
 def test_signed_orig_id(match: dict | None, want: str | None) -> None:
     assert signed_orig_id(match) == want
+
+
+def test_a_verified_identity_names_the_origin_without_learning(net: SimNet, runs: Runs) -> None:
+    """A hub with the world's CA as trust anchor verifies the Identity header the terminating
+    provider's match shows, and asks the provider whose OCN is the certificate's SPC: no
+    orig_id learned first (a new hub), nothing taken on an answer's word."""
+    home = net.base / f"verified-hub-{uuid.uuid4().hex[:8]}"
+    store = net.hub_store(home)
+    settings = load_settings(home=home, **verify_settings(net.world))
+    complaints, _ = read_complaints(net.world / "complaints.csv")
+    complaints += signed_calls(net.world)
+    try:
+        with net.hub(store, clock=FakeClock(), settings=settings) as hub:
+            assert hub.verifier is not None
+            ocns = [p.ocn for p in hub.directory.values() if p.country == "US"]
+            assert None not in ocns and len(set(ocns)) == len(ocns) > 10  # directory.csv's ocn
+            third = trace_batch(hub, complaints, workers=2, hop_timeout=DEADLINE, shortcut=True)
+        assert third.errors == []
+        after_by_ref = {t.reference: t for t in third.traces}
+        verified = failed = 0
+        for ref, before in runs.first.items():
+            after = after_by_ref[ref]
+            m = best_match(before.hops[0]) or {}
+            if after.shortcut_via is not None:
+                verified += 1
+                assert m["identity_status"] == "TN-Validation-Passed", ref
+                assert m["attest"] in ("A", "B"), ref
+                assert after.shortcut_via == m["orig_id"], ref  # the PASSporT's origid
+                assert after.outcome == "origin" and len(after.hops) == 2, ref
+                if before.outcome == "origin":
+                    assert (after.outcome_provider, after.outcome_customer) == (
+                        before.outcome_provider,
+                        before.outcome_customer,
+                    ), ref
+            elif m.get("identity_status") == "TN-Validation-Failed":
+                failed += 1  # a forged or replayed header names nobody: hop by hop
+                assert chain(after) == chain(before), ref
+        assert verified >= 3
+    finally:
+        store.close()
+
+
+def test_a_new_hub_shortcuts_its_very_first_signed_trace(net: SimNet, runs: Runs) -> None:
+    """Nothing learned, nothing imported: the verified signature alone names the origin."""
+    before = next(
+        t
+        for t in runs.first.values()
+        if t.outcome == "origin"
+        and len(t.hops) > 2
+        and (best_match(t.hops[0]) or {}).get("identity_status") == "TN-Validation-Passed"
+    )
+    home = net.base / f"first-hub-{uuid.uuid4().hex[:8]}"
+    store = net.hub_store(home)
+    settings = load_settings(home=home, **verify_settings(net.world))
+    try:
+        assert list_origins(store) == []
+        with net.hub(store, clock=FakeClock(), settings=settings) as hub:
+            after = trace(
+                hub, before.caller, before.called, before.at, hop_timeout=DEADLINE, shortcut=True
+            )
+        assert after.shortcut_via == best_match(before.hops[0])["orig_id"]  # type: ignore[index]
+        assert [h.provider for h in after.hops] == [
+            before.hops[0].provider,
+            before.outcome_provider,
+        ]
+        assert (after.outcome_provider, after.outcome_customer) == (
+            before.outcome_provider,
+            before.outcome_customer,
+        )
+        # the same trace on a hub without trust anchors walks hop by hop
+        plain = net.hub_store(net.base / f"plain-hub-{uuid.uuid4().hex[:8]}")
+        try:
+            with net.hub(plain, clock=FakeClock()) as hub:
+                walked = trace(
+                    hub, before.caller, before.called, before.at, hop_timeout=DEADLINE,
+                    shortcut=True,
+                )  # fmt: skip
+            assert walked.shortcut_via is None and chain(walked) == chain(before)
+        finally:
+            plain.close()
+    finally:
+        store.close()

@@ -21,6 +21,7 @@ from tracehop.numbers import CallerIdClass, caller_id_class
 from tracehop.settings import load_settings
 from tracehop.simulate import CAMPAIGNS, SCENARIOS, hop_tolerance, simulate
 from tracehop.simulate.model import NPAS, PREMIUM_RANGES
+from tracehop.simulate.shaken import verify_settings
 
 SCALE = 0.03
 
@@ -38,13 +39,16 @@ def lakes(world: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, li
     homes = tmp_path_factory.mktemp("homes")
     out: dict[str, list[dict]] = {}
     for row in read(world / "directory.csv"):
-        settings = load_settings(home=homes / row["id"], provider=row["id"])
+        settings = load_settings(
+            home=homes / row["id"], provider=row["id"], **verify_settings(world)
+        )
         result = ingest([world / row["cdr_file"]], settings)
         assert result.rows_rejected == 0, (row["id"], row["cdr_format"])
         assert result.files[0].format == row["cdr_format"]
         out[row["id"]] = query(
             "select call_id, start, caller, called, upstream, downstream, disposition, "
-            "duration, attest, orig_id, provider from calls",
+            "duration, attest, orig_id, provider, identity, identity_status, "
+            "extra->>'identity_reason' AS identity_reason from calls",
             settings,
         ).records()
     return out
@@ -146,6 +150,46 @@ def test_caller_ids_and_signatures_as_the_switches_saw_them(
                 assert row["attest"] is None  # foreign providers do not sign
         if path[0] in foreign:
             assert t["attest"] == "C"  # the gateway signs C
+
+
+def test_calls_are_signed_and_verify_as_their_campaign_signs(
+    world: Path, lakes: dict[str, list[dict]], truth: list[dict[str, str]]
+) -> None:
+    """Ingest (with the world's CA as trust anchor) verifies every logged Identity header:
+    legal calls pass, each badly signing campaign fails with its own reason, unsigned
+    campaigns carry none; the header is logged by the signer and the terminating provider."""
+    signing = {c["campaign"]: c["signing"] for c in read(world / "truth" / "campaigns.csv")}
+    assert signing["bank_imposter"] == "wrong_key" and signing["auto_warranty"] == "stale"
+    expect = {"valid": "valid", "wrong_key": "bad_signature", "stale": "stale"}
+    by_id = {(p, r["call_id"]): r for p, rows in lakes.items() for r in rows}
+    logs = {
+        row["id"]: row["cdr_format"] in ("generic", "kamailio")
+        for row in read(world / "directory.csv")
+    }
+    abroad = {row["id"] for row in read(world / "directory.csv") if row["country"] != "US"}
+    seen: Counter[tuple[str, str]] = Counter()
+    for t in truth:
+        path, ids = t["path"].split(">"), t["call_ids"].split("|")
+        how = signing.get(t["campaign"], "valid")
+        signer = 1 if t["entry_provider"] in abroad else 0  # the gateway signs for abroad
+        for k, (p, i) in enumerate(zip(path, ids, strict=True)):
+            row = by_id[(p, i)]
+            logged = logs[p] and k in (signer, len(path) - 1) and t["attest"] != ""
+            if not logged:
+                assert row["identity"] is None and row["identity_status"] is None, (t, p)
+                continue
+            assert row["identity_status"] == (
+                "TN-Validation-Passed" if how == "valid" else "TN-Validation-Failed"
+            ), (t["call"], p, row["identity_reason"])
+            assert (row["identity_reason"] or "valid") == expect[how]
+            seen[(t["campaign"] or "legal", expect[how])] += 1
+    assert seen[("legal", "valid")] > 1000
+    assert seen[("bank_imposter", "bad_signature")] > 20
+    assert seen[("auto_warranty", "stale")] > 20
+    assert not any(c == "tdos" for c, _ in seen)  # unsigned: no header anywhere
+    certs = sorted(p.stem for p in (world / "shaken" / "certs").glob("*.pem"))
+    signers = [r["id"] for r in read(world / "directory.csv") if r["ocn"]]
+    assert set(certs) <= set(signers) and len(certs) == 16
 
 
 def test_legal_call_centers_and_informational_robocallers(

@@ -34,6 +34,7 @@ from tracehop.errors import InputError
 from tracehop.node.service import NodeService
 from tracehop.settings import Settings, load_settings
 from tracehop.simulate import simulate
+from tracehop.simulate.shaken import verify_settings
 from tracehop.store import Store, open_store
 from tracehop.tracebacks.batch import trace_batch
 from tracehop.tracebacks.directory import import_blocks, import_directory
@@ -96,8 +97,12 @@ def load_homes(
     loaded: dict[str, dict[str, int]] = {}
     for row in directory:
         pid = row["id"]
+        # the world's test CA is each home's trust anchor: ingest verifies Identity headers
         settings = load_settings(
-            home=homes / pid, provider=pid, provider_name=row.get("name") or None
+            home=homes / pid,
+            provider=pid,
+            provider_name=row.get("name") or None,
+            **verify_settings(world),
         )
         store = open_store(settings)
         records = parse_customers_csv(world / "customers" / f"{pid}.csv")
@@ -255,7 +260,7 @@ def _trace_complaints(out: Path, world: Path, nodes: dict[str, Node]) -> dict[st
     from tracehop.api.inprocess import InProcessNodes  # the web shell, only when it runs
 
     services, down = serve_nodes(world, nodes, hub_home / "nodes.csv")
-    hub_settings = load_settings(home=hub_home)
+    hub_settings = load_settings(home=hub_home, **verify_settings(world))
     store = open_store(hub_settings)
     import_directory(store, world / "directory.csv", hub_home / "nodes.csv")
     import_blocks(store, world / "number_blocks.csv")

@@ -113,6 +113,14 @@ SETTINGS_HELP: list[tuple[str, str, str]] = [
         "approved CAs, kept current by you); `shaken verify --trust` overrides it.",
     ),
     (
+        "TRACEHOP_SHAKEN_CERTS",
+        "(none)",
+        "STIR/SHAKEN certificates read from local folders instead of fetched: PREFIX=FOLDER "
+        "pairs, comma-separated; an x5u URL under PREFIX is the file of that name in FOLDER "
+        "(a simulated world: https://certs.sim.example/=WORLD/shaken/certs). Other URLs are "
+        "fetched over HTTP(S) as usual.",
+    ),
+    (
         "TRACEHOP_SHAKEN_MAX_AGE",
         "60",
         "Seconds a PASSporT's iat may be older than the call (403 Stale Date above; ATIS-1000074).",
@@ -152,6 +160,15 @@ SETTINGS_HELP: list[tuple[str, str, str]] = [
         "Screening: where the SIP redirect server reads the upstream customer, in order: tgrp "
         "(RFC 4904 trunk group in the Contact URI), header:NAME, source (the sender's address "
         "mapped by TRACEHOP_SCREEN_TRUNKS).",
+    ),
+    (
+        "TRACEHOP_SCREEN_IDENTITY",
+        "(none)",
+        "Screening: what the SIP redirect server does with each STIR/SHAKEN verification "
+        "result of an INVITE's Identity header: REASON=ACTION pairs (ACTION continue, "
+        "annotate or block; REASON valid, missing, stale, bad_signature, ..., failed or "
+        "default), e.g. failed=annotate,bad_signature=block. Unset: not verified. A missing "
+        "header only blocks when named (missing=block); emergency calls never.",
     ),
     (
         "TRACEHOP_SCREEN_TRUNKS",
@@ -221,6 +238,7 @@ class Settings(BaseSettings):
     http_idle_timeout: int = Field(default=5, ge=1)
     http_max_connections: int = Field(default=100, ge=1)
     shaken_trust: Path | None = None
+    shaken_certs: str = ""
     shaken_max_age: float = Field(default=60.0, gt=0)
     shaken_fetch_timeout: float = Field(default=2.0, gt=0, le=60)
     shaken_cache_ttl: float = Field(default=3600.0, ge=0)
@@ -228,6 +246,7 @@ class Settings(BaseSettings):
     screen_psaps: str = ""
     screen_redress: str | None = None
     screen_upstream_from: str = "tgrp,header:X-Upstream,source"
+    screen_identity: str = ""
     screen_trunks: Path | None = None
     screen_reload: float = Field(default=2.0, gt=0)
     screen_block_cdrs: bool = False
@@ -246,6 +265,12 @@ class Settings(BaseSettings):
     def _known_zone(cls, value: str) -> str:
         return check_zone(value, error=ValueError)
 
+    @field_validator("shaken_certs")
+    @classmethod
+    def _cert_folders(cls, value: str) -> str:
+        cert_folders(value)  # refuses a malformed value when the settings are read
+        return value
+
     def replace(self, **changes: object) -> Settings:
         """A copy with ``changes`` (None values ignored), validated like the environment."""
         data = {**self.model_dump(), **{k: v for k, v in changes.items() if v is not None}}
@@ -263,6 +288,22 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'state.db').resolve()}"
+
+
+def cert_folders(value: str) -> dict[str, Path]:
+    """``TRACEHOP_SHAKEN_CERTS`` as {x5u prefix: folder}."""
+    out: dict[str, Path] = {}
+    for item in value.split(","):
+        if not item.strip():
+            continue
+        prefix, sep, folder = item.strip().partition("=")
+        if not sep or not prefix.startswith(("https://", "http://")) or not folder:
+            raise ValueError(
+                f"{item.strip()!r}: give PREFIX=FOLDER pairs, e.g. "
+                "https://certs.sim.example/=world/shaken/certs"
+            )
+        out[prefix] = Path(folder)
+    return out
 
 
 def ensure_home(home: Path) -> Path:

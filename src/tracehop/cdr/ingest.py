@@ -20,12 +20,14 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 from sqlalchemy import select
 
 from tracehop.cdr import chunks, pipeline
 from tracehop.cdr.detect import detect, for_file
+from tracehop.cdr.identity import IngestVerifier
 from tracehop.cdr.lake import Lake, apply_plan, crash_point, recover, write_plan
 from tracehop.cdr.layouts import PRESETS, Layout, get_layout
 from tracehop.cdr.scan import FileScan, scan_file
@@ -35,6 +37,9 @@ from tracehop.errors import FormatError, InputError
 from tracehop.settings import Settings
 from tracehop.store import Store, open_store
 from tracehop.store.models import IngestManifest
+
+if TYPE_CHECKING:
+    from tracehop.shaken.verify import Verifier
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +58,8 @@ class FileResult:
     line_numbers_exact: bool = True
     rows_skipped: int = 0  # lines that are not records (other log lines, a types row)
     rows_merged: int = 0  # SIP transaction rows folded into their call (BYE, 407, ...)
+    identity_verified: int = 0  # rows whose STIR/SHAKEN Identity header was verified
+    identity_failed: dict[str, int] = field(default_factory=dict)  # failures by reason
 
 
 @dataclass
@@ -138,11 +145,14 @@ def ingest(
     store: Store | None = None,
     glob_pattern: str | None = None,
     max_line_size: int = pipeline.MAX_LINE_SIZE,
+    verifier: Verifier | None = None,
 ) -> IngestResult:
     """Ingest CDR files into the home's lake. See docs/ingest.md.
 
     ``format``: ``auto`` (each file's layout recognised from its first lines) or a shipped
-    layout's name; ``layout``: a layout file (or a :class:`Layout`) for every file instead."""
+    layout's name; ``layout``: a layout file (or a :class:`Layout`) for every file instead.
+    ``verifier``: checks the rows' STIR/SHAKEN Identity headers (default: one made from the
+    settings when a file has any and trust anchors are set; ``cdr/identity.py``)."""
     started = time.perf_counter()
     chosen: Layout | None = None
     if layout is not None:
@@ -167,6 +177,7 @@ def ingest(
     ):
         recover(lake, lambda m: record_manifest(store, m))
         con = connect(settings, lake=lake)
+        verifying = IngestVerifier(settings, verifier)
         try:
             for path in files:
                 res = _ingest_one(
@@ -179,10 +190,12 @@ def ingest(
                     zone=settings.timezone,
                     progress=progress,
                     max_line_size=max_line_size,
+                    verifier=verifying,
                 )
                 result.files.append(res)
         finally:
             con.close()
+            verifying.close()
     result.seconds = time.perf_counter() - started
     return result
 
@@ -271,6 +284,7 @@ def _ingest_one(
     zone: str,
     progress: Progress | None,
     max_line_size: int,
+    verifier: IngestVerifier | None = None,
 ) -> FileResult:
     def step(name: str) -> None:
         if progress:
@@ -309,6 +323,7 @@ def _ingest_one(
             zone=zone,
             step=step,
             max_line_size=max_line_size,
+            verifier=verifier,
         )
         scan = pending.result() if isinstance(pending, _PendingScan) else pending
         done = _already(store, path, scan)  # the same bytes under another name: read for nothing
@@ -338,6 +353,8 @@ def _ingest_one(
         ingest_id=ingest_id,
         rows_skipped=int(stats["skipped"]),  # type: ignore[call-overload]
         rows_merged=int(stats["merged"]),  # type: ignore[call-overload]
+        identity_verified=int(stats["identity_verified"]),  # type: ignore[call-overload]
+        identity_failed=dict(stats["identity_failed"]),  # type: ignore[call-overload]
         message=f"read as {fmt}"
         + (f" (auto: {why})" if why else "")
         + (
@@ -345,7 +362,8 @@ def _ingest_one(
             if grown is not None
             else ""
         )
-        + ("" if exact else "; some line numbers are approximate"),
+        + ("" if exact else "; some line numbers are approximate")
+        + _identity_note(stats),
         line_numbers_exact=exact,
     )
 
@@ -390,13 +408,14 @@ def _write_stage(
     zone: str,
     step: Callable[[str], None],
     max_line_size: int,
+    verifier: IngestVerifier | None = None,
 ) -> tuple[list[str], dict[str, object], bool]:
     """Read the file (in chunks when large; only its appended lines when it grew) and write
     its Parquet files into ``stage``, fsynced: (files, stats, line numbers exact)."""
     chunk_dir = stage / "chunks"
     written: list[str] = []
     stats: dict[str, object] = dict.fromkeys(("good", "bad", "skipped", "merged"), 0)
-    stats.update(first=None, last=None)
+    stats.update(first=None, last=None, identity_verified=0, identity_passed=0, identity_failed={})
     exact = True
     header = layout.header
     try:
@@ -434,6 +453,7 @@ def _write_stage(
                 part=k,
                 line_offset=chunk.line_offset,
                 raw_lines=layout.kind != "parquet",
+                verifier=verifier,
             )
             part_stats["skipped"] = staged.skipped
             # rows read that are neither calls, rejects nor skipped: transaction rows folded
@@ -476,17 +496,39 @@ def _earlier_version(store: Store, path: Path, scan: FileScan) -> IngestManifest
 
 def _merge_stats(total: dict[str, object], part: dict[str, object]) -> None:
     total["good"] = int(total["good"]) + int(part["good"])  # type: ignore[call-overload]
-    for key in ("bad", "skipped", "merged"):
+    for key in ("bad", "skipped", "merged", "identity_verified", "identity_passed"):
         total[key] = int(total[key]) + int(part[key])  # type: ignore[call-overload]
+    failed: dict[str, int] = total["identity_failed"]  # type: ignore[assignment]
+    for reason, n in part["identity_failed"].items():  # type: ignore[attr-defined]
+        failed[reason] = failed.get(reason, 0) + n
     for key, pick in (("first", min), ("last", max)):
         values = [v for v in (total[key], part[key]) if v is not None]
         total[key] = pick(values) if values else None  # type: ignore[type-var]
 
 
+def _identity_note(stats: dict[str, object]) -> str:
+    verified = int(stats["identity_verified"])  # type: ignore[call-overload]
+    if not verified:
+        return ""
+    failed: dict[str, int] = stats["identity_failed"]  # type: ignore[assignment]
+    why = ", ".join(f"{r} {n}" for r, n in sorted(failed.items(), key=lambda kv: -kv[1]))
+    return f"; {verified} Identity headers verified, {sum(failed.values())} failed" + (
+        f" ({why})" if why else ""
+    )
+
+
 def _drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
-    for view in ("lined", "staged_v"):
+    for view in ("lined_v", "lined", "staged_v"):
         con.execute(f"DROP VIEW IF EXISTS {view}")
-    for t in ("staged", "parse_rejects", "good", "th_lines", "th_rejects", "th_scans"):
+    for t in (
+        "staged",
+        "parse_rejects",
+        "good",
+        "th_lines",
+        "th_rejects",
+        "th_scans",
+        "th_identity",
+    ):
         con.execute(f"DROP TABLE IF EXISTS {t}")
 
 

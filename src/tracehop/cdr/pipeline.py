@@ -7,7 +7,8 @@ sorted Parquet per day and a rejects file.
 2. Line numbers: the reader skips the header, blank lines and rows it cannot split (those go to
    its rejects table with their line). Knowing all of them, row k's line is
    ``k + #{skipped lines before it}``, computed in SQL without a second pass over the data.
-3. ``write()``: good rows per UTC day, sorted by start; bad rows with the line as written.
+3. ``write()``: the good rows' Identity headers verified (``identity.py``), then good rows per
+   UTC day, sorted by start; bad rows with the line as written.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 import duckdb
 
 from tracehop.cdr.compile import Compiled, compile_layout
+from tracehop.cdr.identity import IDENTITY_COLUMNS, IngestVerifier, verify_lined
 from tracehop.cdr.layouts import PRESETS, Layout
 from tracehop.cdr.reader import csv_source, parquet_source, read_by_line
 from tracehop.cdr.scan import FileScan, scan_file
@@ -37,7 +39,7 @@ INLINE_SKIPS = 64
 # sort (an ORDER BY carries every column it outputs through the sort).
 SORTED_COLUMNS = (
     "call_id, start, duration, caller, called, caller_raw, called_raw, upstream, downstream, "
-    "disposition, sip_code, attest, orig_id, identity, source_line, extra"
+    "disposition, sip_code, attest, orig_id, identity, source_line, extra, " + IDENTITY_COLUMNS
 )
 # A dictionary is kept for columns with few values per row group (upstream, disposition, ...);
 # for the others (numbers, call ids, line numbers) DuckDB gives up sooner: same files, less CPU.
@@ -309,12 +311,15 @@ def write(
     part: int = 0,
     line_offset: int = 0,
     raw_lines: bool = True,
+    verifier: IngestVerifier | None = None,
 ) -> tuple[list[str], dict[str, object]]:
     """Write the staged rows under ``out_dir``; returns the files written (relative) and stats.
 
     ``path`` is the file the rows were read from (a chunk of the source, see chunks.py); its
     line ``n`` is line ``n + line_offset`` of the source file. ``raw_lines``: rejects keep the
-    line as written (not for Parquet sources)."""
+    line as written (not for Parquet sources). ``verifier``: verify the rows' Identity
+    headers (``identity.py``); without one ``identity_status`` stays NULL."""
+    verified = verify_lined(con, verifier)
     good, bad, first, last, days = con.execute(
         "SELECT count(*) FILTER (WHERE reason IS NULL), count(*) FILTER (WHERE reason IS NOT NULL),"
         " min(start) FILTER (WHERE reason IS NULL), max(start) FILTER (WHERE reason IS NULL),"
@@ -330,9 +335,12 @@ def write(
     finish = (
         f"coalesce(call_id, 'th-' || substr(md5({lit(checksum)} || ':' || {line}::VARCHAR),"
         " 1, 24)) AS call_id, start, duration, caller, called, caller_raw, called_raw, upstream, "
-        "downstream, disposition, sip_code, attest, orig_id, identity, "
-        f"NULL::VARCHAR AS identity_status, {lit(provider)} AS provider, "
-        f"{lit(source)} AS source_file, {line} AS source_line, extra"
+        "downstream, disposition, sip_code, coalesce(attest, v_attest) AS attest, "
+        "coalesce(orig_id, v_origid) AS orig_id, identity, identity_status, "
+        f"{lit(provider)} AS provider, {lit(source)} AS source_file, {line} AS source_line, "
+        # the exact reason of a failed verification, beside the row's other extras
+        "CASE WHEN identity_reason IS NULL THEN extra ELSE json_merge_patch(coalesce(extra, "
+        "'{}'), json_object('identity_reason', identity_reason))::VARCHAR END AS extra"
     )
     if good:
         src, where, order = _sorted_good(con, len(days))
@@ -369,6 +377,9 @@ def write(
         "calls_and_value_bad": int(good + bad),
         "first": first,
         "last": last,
+        "identity_verified": verified.verified,
+        "identity_passed": verified.passed,
+        "identity_failed": dict(verified.reasons),
     }
     return written, stats
 
@@ -378,9 +389,9 @@ def _sorted_good(con: duckdb.DuckDBPyConnection, n_days: int) -> tuple[str, str,
     days: one COPY sorts as it writes; more: sort once into ``good``, each day's COPY then
     reads one zone-mapped slice in its (sorted) insertion order."""
     if n_days <= 2:
-        return "lined", "reason IS NULL AND ", " ORDER BY start"
+        return "lined_v", "reason IS NULL AND ", " ORDER BY start"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE good AS SELECT {SORTED_COLUMNS} FROM lined "
+        f"CREATE OR REPLACE TEMP TABLE good AS SELECT {SORTED_COLUMNS} FROM lined_v "
         "WHERE reason IS NULL ORDER BY start"
     )
     return "good", "", ""

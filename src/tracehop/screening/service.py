@@ -14,6 +14,7 @@ from tracehop.errors import InputError
 from tracehop.screening.alerts import AlertSink
 from tracehop.screening.audit import DecisionLog, screening_dir
 from tracehop.screening.engine import Screener, StoreSource
+from tracehop.screening.identity import IdentityCheck, IdentityPolicy
 from tracehop.screening.index import Decision, make_call
 from tracehop.screening.metrics import Metrics
 from tracehop.screening.rules import Emergency, Rule, make_rule
@@ -155,7 +156,19 @@ def redirect_core(settings: Settings, service: Service, *, clock: Clock = SYSTEM
         redress=redress_of(settings),
         clock=clock,
         metrics=service.metrics,
+        identity=identity_check(settings, clock=clock),
     )
+
+
+def identity_check(settings: Settings, *, clock: Clock = SYSTEM) -> IdentityCheck | None:
+    """The STIR/SHAKEN policy of ``TRACEHOP_SCREEN_IDENTITY`` with a verifier from the
+    settings (trust anchors, certificate cache), or None when no policy is set."""
+    policy = IdentityPolicy.parse(settings.screen_identity)
+    if not policy.active:
+        return None
+    from tracehop.shaken.verify import Verifier  # only when Identity headers are verified
+
+    return IdentityCheck(Verifier.from_settings(settings, clock=clock), policy)
 
 
 def parse_address(text: str, option: str) -> tuple[str, int]:

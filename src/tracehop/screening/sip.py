@@ -15,6 +15,12 @@
 - Answers go back to the datagram's source address (RFC 3581 style), never to an address
   named inside the message: the server cannot be used to reflect traffic elsewhere.
 
+STIR/SHAKEN (``identity.py``): with a policy set (``TRACEHOP_SCREEN_IDENTITY``), the INVITE's
+Identity header is verified in process after the rules (a call a rule blocks is not verified;
+an emergency call is neither verified nor blocked), and the policy continues, annotates the
+302 (``X-Tracehop-Verstat``, ``X-Tracehop-Identity``) or rejects with the verifier's code
+(438, 437, 436, 403, 428) and ``Reason: STIR;cause=<code>`` (RFC 8224 6.2.2, RFC 9410).
+
 Who is calling: the caller from ``P-Asserted-Identity`` (RFC 3325) or ``From``; the called
 number from the Request-URI or ``To``; the upstream customer from the sources of
 ``TRACEHOP_SCREEN_UPSTREAM_FROM``, tried in order: ``tgrp`` (RFC 4904: the originating trunk
@@ -35,6 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tracehop.errors import ConfigError
+from tracehop.screening.identity import IdentityCheck
 from tracehop.screening.index import Call, number
 from tracehop.screening.rules import SIP_CODES
 from tracehop.screening.sipmsg import Message, SipError, parse, quoted, response, uri_of, uri_param
@@ -142,8 +149,10 @@ class RedirectCore:
         redress: str = "your service provider",
         clock: Clock = SYSTEM,
         metrics: object | None = None,
+        identity: IdentityCheck | None = None,
     ) -> None:
         self.screener = screener
+        self.identity = identity
         self.upstream_from = upstream_from if upstream_from is not None else [_from_tgrp]
         self.redress = redress
         self.clock = clock
@@ -232,7 +241,8 @@ class RedirectCore:
     def _invite(self, msg: Message, addr: tuple[str, int]) -> bytes:
         if (msg.first("max-forwards") or "").strip() == "0":
             return response(msg, 483, "Too Many Hops")
-        d = self.screener.decide(self.call_of(msg, addr), source="sip")  # type: ignore[attr-defined]
+        call = self.call_of(msg, addr)
+        d = self.screener.decide(call, source="sip")  # type: ignore[attr-defined]
         if d.action == "block":
             code = d.sip_code or 603
             text = f"{d.cause or 'blocked'}; redress: {self.redress}"
@@ -243,6 +253,19 @@ class RedirectCore:
             ]
             return response(msg, code, SIP_CODES.get(code, "Decline"), extra)
         extra = [("Contact", f"<{msg.uri}>"), ("X-Tracehop-Action", "allow")]
+        if self.identity is not None and not d.emergency:  # 47 CFR 9.4: never an emergency call
+            outcome = self.identity.check(msg.first("identity"), orig=call.caller, dest=call.called)
+            self.counts[f"identity_{outcome.result.reason}"] += 1
+            if outcome.action == "block":
+                self._count("identity_block")
+                code, phrase, headers = outcome.reject()
+                headers += [
+                    ("X-Tracehop-Action", "block"),
+                    ("X-Tracehop-Identity", str(outcome.result.reason)),
+                ]
+                return response(msg, code, phrase, headers)
+            if outcome.action == "annotate":
+                extra += outcome.annotations()
         if d.rule_id is not None:
             extra.append(("X-Tracehop-Rule", str(d.rule_id)))
         if d.monitored:

@@ -13,10 +13,16 @@ Layout of a CA folder (``tracehop shaken ca init DIR``)::
     ca.json                           the providers, their SPCs and files
 
 Keys are written 0600 whatever the umask (they sign calls).
+
+A CA made with a ``seed`` is reproducible: its keys and serial numbers are derived from the
+seed and each name, and certificates are signed with RFC 6979 deterministic ECDSA, so the
+same seed and dates give the same files (the simulator's worlds are byte for byte
+reproducible). Anyone who knows the seed knows the keys: for tests and simulations only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -77,15 +83,18 @@ def build_certificate(
     path_length: int | None = None,
     spc: str | None = None,
     tns: tuple[str, ...] = (),
+    serial: int | None = None,
+    deterministic: bool = False,
 ) -> x509.Certificate:
-    """One certificate of the SHAKEN profile (``issuer=None``: self-signed)."""
+    """One certificate of the SHAKEN profile (``issuer=None``: self-signed);
+    ``deterministic``: RFC 6979 ECDSA, the same inputs give the same bytes."""
     public = key.public_key()
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(issuer.subject if issuer is not None else subject)
         .public_key(public)
-        .serial_number(x509.random_serial_number())
+        .serial_number(serial if serial is not None else x509.random_serial_number())
         .not_valid_before(utc(not_before))
         .not_valid_after(utc(not_after))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True)
@@ -106,11 +115,30 @@ def build_certificate(
         builder = builder.add_extension(
             x509.UnrecognizedExtension(tnauth.TNAUTHLIST_OID, value), critical=False
         )
-    return builder.sign(issuer_key, hashes.SHA256())
+    return builder.sign(issuer_key, hashes.SHA256(), ecdsa_deterministic=deterministic)
 
 
 def new_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
+
+
+# The order of the P-256 group (FIPS 186-4 D.1.2.3): a private key is in [1, n-1].
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def _derived(seed: int, label: str) -> int:
+    digest = hashlib.sha256(f"tracehop-test-ca:{seed}:{label}".encode()).digest()
+    return int.from_bytes(digest, "big")
+
+
+def seeded_key(seed: int, label: str) -> ec.EllipticCurvePrivateKey:
+    """A P-256 key derived from ``seed`` and ``label`` (reproducible CAs only)."""
+    return ec.derive_private_key(_derived(seed, label) % (_P256_ORDER - 1) + 1, ec.SECP256R1())
+
+
+def seeded_serial(seed: int, label: str) -> int:
+    """A positive serial number of at most 159 bits (RFC 5280 4.1.2.2: at most 20 octets)."""
+    return (_derived(seed, f"serial:{label}") >> 97) or 1
 
 
 def pem(cert: x509.Certificate) -> bytes:
@@ -201,9 +229,11 @@ class TestCA:
         days: int = 3650,
         not_before: datetime | None = None,
         clock: Clock = SYSTEM,
+        seed: int | None = None,
     ) -> TestCA:
         """A new root and intermediate in ``directory`` (which must not hold a CA yet), valid
-        from ``not_before`` (default yesterday) for ``days``."""
+        from ``not_before`` (default yesterday) for ``days``; ``seed``: reproducible (see the
+        module's docstring)."""
         directory = Path(directory)
         if (directory / MANIFEST).exists():
             raise InputError(f"{directory} already holds a test CA ({MANIFEST})")
@@ -211,7 +241,11 @@ class TestCA:
         now = clock.now()
         start = not_before if not_before is not None else now - timedelta(days=1)
         end = now + timedelta(days=days)
-        root_key, inter_key = new_key(), new_key()
+        if seed is None:
+            root_key, inter_key = new_key(), new_key()
+        else:
+            root_key, inter_key = seeded_key(seed, "root"), seeded_key(seed, "intermediate")
+        seeded = {"deterministic": seed is not None}
         root = build_certificate(
             subject=_subject(f"{org} SHAKEN Root", org),
             key=root_key,
@@ -221,6 +255,8 @@ class TestCA:
             not_after=end,
             ca=True,
             path_length=1,
+            serial=None if seed is None else seeded_serial(seed, "root"),
+            **seeded,
         )
         inter = build_certificate(
             subject=_subject(f"{org} SHAKEN Intermediate", org),
@@ -231,13 +267,18 @@ class TestCA:
             not_after=end,
             ca=True,
             path_length=0,
+            serial=None if seed is None else seeded_serial(seed, "intermediate"),
+            **seeded,
         )
         write_private(directory / "root.key", root_key)
         write_private(directory / "intermediate.key", inter_key)
         (directory / "root.pem").write_bytes(pem(root))
         (directory / "intermediate.pem").write_bytes(pem(inter))
         ca = cls(directory)
-        ca._write_manifest({"org": org, "providers": {}})
+        manifest: dict[str, Any] = {"org": org, "providers": {}}
+        if seed is not None:
+            manifest["seed"] = seed
+        ca._write_manifest(manifest)
         return ca
 
     @classmethod
@@ -278,7 +319,9 @@ class TestCA:
         inter_pem = (self.directory / "intermediate.pem").read_bytes()
         inter = x509.load_pem_x509_certificate(inter_pem)
         inter_key = load_private_key(self.directory / "intermediate.key")
-        key = new_key()
+        data = self._manifest()
+        seed = data.get("seed")
+        key = new_key() if seed is None else seeded_key(seed, f"provider:{name}:{spc}")
         cert = build_certificate(
             subject=_subject(f"SHAKEN {spc}", name),
             key=key,
@@ -289,6 +332,8 @@ class TestCA:
             ca=False,
             spc=spc,
             tns=tns,
+            serial=None if seed is None else seeded_serial(seed, f"provider:{name}:{spc}"),
+            deterministic=seed is not None,
         )
         provider = ProviderCert(
             name, spc, self.certs_dir / f"{name}.pem", self.directory / "keys" / f"{name}.key"
@@ -296,7 +341,6 @@ class TestCA:
         write_private(provider.key_path, key)
         self.certs_dir.mkdir(exist_ok=True)
         provider.chain_path.write_bytes(pem(cert) + inter_pem)
-        data = self._manifest()
         data["providers"][name] = {"spc": spc, "not_after": utc(end).isoformat()}
         self._write_manifest(data)
         return provider

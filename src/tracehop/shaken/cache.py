@@ -164,8 +164,11 @@ class DirectoryFetcher:
     """Serves URLs under given prefixes from local folders (``{"https://certs.example/":
     Path("ca/certs")}``), for the simulator and the demo: no server needed."""
 
-    def __init__(self, prefixes: Mapping[str, Path | str]) -> None:
+    def __init__(
+        self, prefixes: Mapping[str, Path | str], *, fallback: Fetcher | None = None
+    ) -> None:
         self.prefixes = {p: Path(d) for p, d in prefixes.items()}
+        self.fallback = fallback  # for URLs under none of the prefixes (else fetch_failed)
 
     def __call__(self, url: str) -> Fetched:
         for prefix, folder in self.prefixes.items():
@@ -179,6 +182,8 @@ class DirectoryFetcher:
                     raise VerificationFailure(
                         Reason.FETCH_FAILED, f"fetching {url}: {exc.strerror}"
                     ) from None
+        if self.fallback is not None and not any(url.startswith(p) for p in self.prefixes):
+            return self.fallback(url)
         raise VerificationFailure(Reason.FETCH_FAILED, f"fetching {url}: not a known location")
 
 

@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from tracehop.errors import InputError
 from tracehop.numbers import clean, to_e164
@@ -46,6 +47,8 @@ _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 # name[=value], the value a <URI>, a quoted string or a token (RFC 3261 generic-param)
 _PARAM = re.compile(r"\s*([A-Za-z][A-Za-z0-9._-]*)\s*(?:=\s*(<[^<>]*>|\"[^\"]*\"|[^;\s]*))?\s*")
 _NOT_TN = re.compile(r"[^0-9#*]")
+_CANONICAL = re.compile(r"[0-9#*]{1,64}")
+_PLAIN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _ES256 = jwt.algorithms.ECAlgorithm(jwt.algorithms.ECAlgorithm.SHA256)
 
 
@@ -274,3 +277,55 @@ def sign(
         claims, key, algorithm="ES256", headers={"ppt": "shaken", "typ": "passport", "x5u": x5u}
     )
     return f"{token};info=<{x5u}>;alg=ES256;ppt=shaken"
+
+
+class Signer:
+    """Signs many calls with one key and one x5u (an originating provider's signing
+    service, STI-AS): the header value :func:`sign` writes, byte for byte, without PyJWT's
+    per-call work (the JWS header is encoded once).
+
+    ``deterministic=True`` signs with RFC 6979 deterministic ECDSA: the same call gives the
+    same signature, which the simulator needs (same seed, same bytes). A verifier cannot
+    tell the difference; ES256 (RFC 7518 3.4) allows either. Numbers must already be
+    canonical (:func:`canonical_tn`); :meth:`sign` canonicalises them."""
+
+    def __init__(self, key: ec.EllipticCurvePrivateKey, x5u: str, *, deterministic: bool = False):
+        if not x5u.startswith(("https://", "http://")):
+            raise InputError(f"x5u {x5u!r} is not an http(s) URL")
+        self.key = key
+        self.x5u = x5u
+        header = {"alg": "ES256", "ppt": "shaken", "typ": "passport", "x5u": x5u}
+        self._prefix = b64url(json.dumps(header, separators=(",", ":"), sort_keys=True).encode())
+        self._suffix = f";info=<{x5u}>;alg=ES256;ppt=shaken"
+        self._alg = ec.ECDSA(hashes.SHA256(), deterministic_signing=deterministic)
+
+    def sign_canonical(self, *, orig: str, dest: str, attest: str, origid: str, iat: int) -> str:
+        """The Identity header for canonical ``orig``/``dest`` (digits with the country
+        code); claims in sorted order without blanks (RFC 8225 section 9)."""
+        if attest not in ATTESTATIONS or not (
+            _CANONICAL.fullmatch(orig) and _CANONICAL.fullmatch(dest)
+        ):
+            raise InputError("sign_canonical needs canonical numbers and A, B or C")
+        # The claims as json.dumps(sort_keys, no blanks) writes them; origid is the only
+        # free text, so it alone goes through the JSON encoder when it is not plain.
+        oid = f'"{origid}"' if _PLAIN.fullmatch(origid) else json.dumps(origid)
+        claims = (
+            f'{{"attest":"{attest}","dest":{{"tn":["{dest}"]}},"iat":{int(iat)},'
+            f'"orig":{{"tn":"{orig}"}},"origid":{oid}}}'
+        )
+        signing_input = f"{self._prefix}.{b64url(claims.encode())}"
+        r, s = decode_dss_signature(self.key.sign(signing_input.encode("ascii"), self._alg))
+        signature = b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))  # RFC 7518 3.4
+        return f"{signing_input}.{signature}{self._suffix}"
+
+    def sign(self, *, orig: str, dest: str, attest: str, origid: str, iat: int | datetime) -> str:
+        """As :meth:`sign_canonical`, numbers in any form a switch writes."""
+        if attest not in ATTESTATIONS:
+            raise InputError(f"attestation {attest!r}: use A, B or C")
+        orig_tn, dest_tn = canonical_tn(orig), canonical_tn(dest)
+        if orig_tn is None or dest_tn is None:
+            raise InputError("orig and dest must be telephone numbers")
+        when = int(iat.timestamp()) if isinstance(iat, datetime) else int(iat)
+        return self.sign_canonical(
+            orig=orig_tn, dest=dest_tn, attest=attest, origid=origid, iat=when
+        )

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tracehop.errors import ConfigError
-from tracehop.shaken.cache import CertCache, Fetcher, HttpFetcher
+from tracehop.settings import cert_folders
+from tracehop.shaken.cache import CertCache, DirectoryFetcher, Fetcher, HttpFetcher
 from tracehop.shaken.certs import TrustStore
 from tracehop.shaken.passport import Passport, canonical_tn, parse_identity
 from tracehop.shaken.result import Reason, VerificationFailure, VerifyResult
@@ -92,6 +93,9 @@ class Verifier:
             )
         if fetcher is None:
             fetcher = HttpFetcher(timeout=settings.shaken_fetch_timeout)
+            folders = cert_folders(settings.shaken_certs)
+            if folders:  # x5u URLs served from local folders (a simulated world's CA)
+                fetcher = DirectoryFetcher(folders, fallback=fetcher)
         cache = CertCache(
             settings.home / CACHE_FOLDER if disk_cache else None,
             fetcher=fetcher,

@@ -108,6 +108,7 @@ class Provider:
     skew: float  # this switch's clock offset, seconds
     ip: str
     signing: str  # strict | lax | none (foreign providers do not sign)
+    ocn: str = ""  # Operating Company Number (US providers): the SPC of its SHAKEN certificate
 
 
 @dataclass
@@ -154,6 +155,7 @@ class Source:
     active_share: float = 1.0
     description: str = ""
     hangup: float = 0.0  # share of answered calls hung up within 1-9 s (campaigns)
+    signing: int = 0  # index into scenarios.SIGNINGS (0: valid)
 
 
 @dataclass

@@ -28,6 +28,7 @@ from tracehop.simulate.complaints import (
 )
 from tracehop.simulate.model import World
 from tracehop.simulate.scenarios import get_scenario
+from tracehop.simulate.shaken import CallSigner, create_ca
 from tracehop.simulate.traffic import explode_hops, plan_day, slice_calls, source_arrays
 from tracehop.simulate.world import build_world
 from tracehop.simulate.writers import CdrWriter, write_csv, write_static
@@ -40,7 +41,15 @@ def hop_tolerance(max_skew_seconds: float) -> float:
 
 
 MARKER = "world.json"
-OUTPUTS = ("cdrs", "customers", "truth", "directory.csv", "number_blocks.csv", "complaints.csv")
+OUTPUTS = (
+    "cdrs",
+    "customers",
+    "truth",
+    "shaken",
+    "directory.csv",
+    "number_blocks.csv",
+    "complaints.csv",
+)
 
 Progress = Callable[[int, int], None]  # (slices done, slices in all)
 
@@ -106,6 +115,7 @@ def simulate(
     _prepare(out)
     world = build_world(sc, seed)
     static = write_static(out, world)
+    signer = CallSigner(world, create_ca(out, world))
     sa = source_arrays(world)
     first = date.fromisoformat(sc.start)
     plans = [plan_day(world, d, (first + timedelta(days=d)).weekday(), scale) for d in range(days)]
@@ -124,7 +134,8 @@ def simulate(
             for k in range(plan.slices):
                 calls = slice_calls(world, sa, plan, k, day0.timestamp())
                 if len(calls):
-                    writer.write(explode_hops(world, sa, calls, seq))
+                    identity = signer.identities(sa, calls)
+                    writer.write(explode_hops(world, sa, calls, seq, identity))
                     rng = np.random.default_rng(np.random.SeedSequence([seed, 4, plan.day, k]))
                     collect(world, sa, calls, seq, rng, log)
                     campaign_calls += np.bincount(

@@ -34,6 +34,11 @@ ENTRIES: tuple[str, ...] = (
     "foreign",  # a customer of a foreign originating provider; enters via a gateway
     "gateway_reseller",  # an unlisted foreign reseller that hands traffic to a US gateway
 )
+# How a campaign's calls are signed (STIR/SHAKEN; simulate/shaken.py): like everyone's
+# (``valid``), with another provider's key than the x5u certificate's (``wrong_key``: the
+# verifier finds a bad signature), with a PASSporT minted 5 minutes before the call
+# (``stale``: a replayed token), or not at all (``none``: no Identity header, no attestation).
+SIGNINGS: tuple[str, ...] = ("valid", "wrong_key", "stale", "none")
 # Hour-of-day profiles (UTC hours; US business hours are about 13-22 UTC).
 PROFILES: tuple[str, ...] = ("business", "residential", "reminders", "evening", "burst")
 
@@ -64,6 +69,7 @@ class CampaignSpec:
     targets: int = 3  # called lines for called="targets"
     active_share: float = 1.0  # share of days the campaign runs (the first day always)
     cnam: str = ""  # caller name shown by switches that log it
+    signing: str = "valid"  # one of SIGNINGS
     complaint: tuple[str, ...] = ()  # what consumers say about it
 
 
@@ -110,6 +116,7 @@ CAMPAIGNS: dict[str, CampaignSpec] = {
             calls_per_day=6000,
             answer_rate=0.3,
             duration_median=35,
+            signing="wrong_key",  # the reseller's own forged Identity, passed on unchanged
             complaint=(
                 "Robocall about suspicious charges on my Bank of America card",
                 "Visa-Mastercard security department scam",
@@ -152,6 +159,7 @@ CAMPAIGNS: dict[str, CampaignSpec] = {
             ring_min=0.5,
             ring_max=3.0,
             targets=3,
+            signing="none",
             complaint=("Hospital switchboard flooded with silent calls",),
         ),
         CampaignSpec(
@@ -174,6 +182,7 @@ CAMPAIGNS: dict[str, CampaignSpec] = {
             calls_per_day=5000,
             answer_rate=0.26,
             duration_median=25,
+            signing="stale",  # PASSporTs minted once and replayed minutes later
             complaint=("Your car's extended warranty is about to expire",),
         ),
     )
@@ -228,6 +237,8 @@ class Scenario:
                 raise InputError(f"campaign {c.kind}: unknown caller or called strategy")
             if c.entry not in ENTRIES or c.profile not in PROFILES:
                 raise InputError(f"campaign {c.kind}: unknown entry or profile")
+            if c.signing not in SIGNINGS:
+                raise InputError(f"campaign {c.kind}: signing must be one of {SIGNINGS}")
 
 
 SCENARIOS: dict[str, Scenario] = {

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tracehop.simulate.model import NPAS, World
-from tracehop.simulate.scenarios import CALLED_STRATEGIES, CLI_STRATEGIES
+from tracehop.simulate.scenarios import CALLED_STRATEGIES, CLI_STRATEGIES, SIGNINGS
 
 # Disposition codes used in the arrays (the writers map them to each switch's words).
 ANSWERED, NO_ANSWER, BUSY, CANCELLED, FAILED = range(5)
@@ -49,6 +49,7 @@ class SourceArrays:
     oid: np.ndarray
     cnam: np.ndarray
     foreign_entry: np.ndarray
+    signing: np.ndarray  # index into scenarios.SIGNINGS
 
 
 def source_arrays(world: World) -> SourceArrays:
@@ -76,6 +77,7 @@ def source_arrays(world: World) -> SourceArrays:
         oid=np.array([s.oid for s in src], dtype=np.int32),
         cnam=np.array([s.cnam for s in src], dtype=np.int16),
         foreign_entry=np.array([world.providers[s.provider].kind == "foreign" for s in src]),
+        signing=np.array([s.signing for s in src], dtype=np.int8),
     )
 
 
@@ -163,6 +165,9 @@ def slice_calls(world: World, sa: SourceArrays, plan: DayPlan, k: int, day_start
     if foreign.any():  # unsigned abroad; the gateway (second provider) signs C
         attest[foreign] = 3
         oid[foreign] = world.ingress_oid[path[foreign, 1], entry[foreign]]
+    unsigned = sa.signing[src] == SIGNINGS.index("none")
+    if unsigned.any():  # no Identity header: nothing attested either
+        attest[unsigned], oid[unsigned] = 0, -1
     return Calls(
         t=t,
         src=src,
@@ -331,15 +336,24 @@ def _paths(
 
 
 def explode_hops(
-    world: World, sa: SourceArrays, calls: Calls, first_seq: int
+    world: World,
+    sa: SourceArrays,
+    calls: Calls,
+    first_seq: int,
+    identity: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """One row per provider per call: what each provider's switch saw of it."""
+    """One row per provider per call: what each provider's switch saw of it. ``identity``:
+    each call's Identity header (object array, "" unsigned), in the rows of the provider that
+    signed it (STI-AS) and of the terminating provider (which verifies it, STI-VS): the
+    providers between pass the header on without logging it."""
     n = len(calls)
     seq = first_seq + np.arange(n, dtype=np.int64)
     skew = np.array([p.skew for p in world.providers])
     cols: dict[str, list[np.ndarray]] = {
-        k: [] for k in ("call", "hop", "prov", "t", "up", "down", "att", "oid", "ci")
+        k: [] for k in ("call", "hop", "prov", "t", "up", "down", "att", "oid", "ci", "ident")
     }
+    if identity is None:
+        identity = np.full(n, "", dtype=object)
     for h in range(int(calls.nhops.max(initial=0))):
         ci = np.nonzero(calls.nhops > h)[0]
         prov = calls.path[ci, h].astype(np.int64)
@@ -355,6 +369,8 @@ def explode_hops(
         cols["down"].append(down.astype(np.int32))
         cols["att"].append(np.where(unsigned, 0, calls.attest[ci]).astype(np.int8))
         cols["oid"].append(np.where(unsigned, -1, calls.oid[ci]).astype(np.int32))
+        signer_hop = sa.foreign_entry[calls.src[ci]].astype(np.int64)  # abroad: the gateway
+        cols["ident"].append(np.where((h == signer_hop) | last, identity[ci], ""))
         cols["ci"].append(ci)
     out = {k: np.concatenate(v) if v else np.zeros(0, np.int64) for k, v in cols.items()}
     ci = out.pop("ci")

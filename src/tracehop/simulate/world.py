@@ -56,7 +56,7 @@ from tracehop.simulate.names import (
     numbered,
     slug,
 )
-from tracehop.simulate.scenarios import CampaignSpec, Scenario
+from tracehop.simulate.scenarios import SIGNINGS, CampaignSpec, Scenario
 
 
 def _uuid(rng: np.random.Generator) -> str:
@@ -268,6 +268,8 @@ def _providers(scenario: Scenario, rng: np.random.Generator) -> list[Provider]:
                 skew=float(rng.uniform(-1, 1)) * scenario.max_skew_seconds,
                 ip=f"203.0.113.{10 + i}" if country == "US" else f"198.51.100.{10 + i}",
                 signing="strict" if country == "US" else "none",
+                # 4 digits like a real OCN, distinct per provider; no draw (same worlds)
+                ocn=f"{1000 + (i * 389) % 9000:04d}" if country == "US" else "",
             )
         )
 
@@ -608,6 +610,7 @@ def _campaigns(d: _Draft) -> np.ndarray:
                 active_share=spec.active_share,
                 description=spec.description,
                 hangup=spec.hangup_share,
+                signing=SIGNINGS.index(spec.signing),
             )
         )
     return _place_targets(d.sources, int(hospital))

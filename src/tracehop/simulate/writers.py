@@ -22,11 +22,12 @@ import pyarrow as pa
 from tracehop.simulate.model import ATTEST, World
 
 GENERIC_HEADER = (
-    "call_id,start,caller,called,upstream,downstream,duration,disposition,sip_code,attest,orig_id"
+    "call_id,start,caller,called,upstream,downstream,duration,disposition,sip_code,attest,orig_id,"
+    "identity"
 )
 KAMAILIO_HEADER = (
     "id,method,from_tag,to_tag,callid,sip_code,sip_reason,time,src_user,src_domain,src_ip,"
-    "dst_ouser,dst_user,dst_domain,src_trunk,dst_trunk,attest,orig_id"
+    "dst_ouser,dst_user,dst_domain,src_trunk,dst_trunk,attest,orig_id,identity"
 )
 TRUTH_CALLS_HEADER = (
     "call,start,caller,called,customer,entry_provider,campaign,disposition,duration,attest,"
@@ -43,6 +44,7 @@ DIRECTORY_HEADER = [
     "responsive",
     "cdr_format",
     "cdr_file",
+    "ocn",
 ]
 CUSTOMERS_HEADER = ["id", "name", "kind", "country", "onboarded", "rmd_id", "notes"]
 TRUTH_CUSTOMERS_HEADER = ["id", "provider", "name", "kind", "role", "country", "campaigns"]
@@ -61,6 +63,7 @@ TRUTH_CAMPAIGNS_HEADER = [
     "calls_per_day",
     "answer_rate",
     "duration_median",
+    "signing",
 ]
 
 
@@ -104,7 +107,7 @@ _LINES = {
             {CALL_ID_SQL[0]}, strftime(make_timestamp(t * 1000000), '%Y-%m-%dT%H:%M:%SZ'),
             {_E164}, '+1' || cd_s, up_name, coalesce(dn_name, ''), dur::VARCHAR,
             ['answered', 'no_answer', 'busy', 'cancelled', 'failed'][disp + 1],
-            sip::VARCHAR, att_s, orig_id) || chr(10) AS line FROM b""",
+            sip::VARCHAR, att_s, orig_id, ident) || chr(10) AS line FROM b""",
     # FreeSWITCH mod_cdr_csv "example" template: 15 quoted fields, accountcode = upstream
     1: f"""SELECT prov, t AS tt, call, 0 AS m, '"' || concat_ws('","',
             cnam_s, CASE WHEN cli THEN '+' || cl_d ELSE cl_d END, '1' || cd_s, 'public',
@@ -148,7 +151,7 @@ SELECT k.prov, tt, call, m, concat_ws(',',
     method, substr(hx, 1, 8), CASE WHEN disp = 0 THEN substr(hx, 9, 6) ELSE '' END,
     {CALL_ID_SQL[3]}, code::VARCHAR, reason, {_ts("tt")},
     {_E164}, up_ip, up_ip, '+1' || cd_s, '1' || cd_s, coalesce(dn_ip, pip), up_name,
-    coalesce(dn_name, ''), att_s, orig_id) || chr(10) AS line
+    coalesce(dn_name, ''), att_s, orig_id, CASE WHEN m = 0 THEN ident ELSE '' END) || chr(10) AS line
 FROM k JOIN bases bs ON bs.prov = k.prov
 """
 
@@ -335,6 +338,7 @@ def _write_directory(out: Path, world: World) -> None:
             str(p.responsive).lower(),
             p.cdr_format,
             f"cdrs/{p.id}.csv",
+            p.ocn,
         ]
         for p in world.providers
     ]
@@ -424,6 +428,7 @@ def _write_truth_campaigns(out: Path, world: World) -> None:
                 f"{s.per_day:g}",
                 spec.answer_rate,
                 spec.duration_median,
+                spec.signing,
             ]
         )
     write_csv(out / "truth" / "campaigns.csv", TRUTH_CAMPAIGNS_HEADER, rows)

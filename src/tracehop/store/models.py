@@ -120,6 +120,8 @@ class HubProvider(Base):
     in_consortium: Mapped[bool] = mapped_column(Boolean)
     rmd_listed: Mapped[bool] = mapped_column(Boolean)
     rmd_id: Mapped[str | None] = mapped_column(String(64))
+    # Operating Company Number: the SPC in its STIR/SHAKEN certificate (ATIS-1000080)
+    ocn: Mapped[str | None] = mapped_column(String(16))
     contact: Mapped[str | None] = mapped_column(Text)
     node_url: Mapped[str | None] = mapped_column(Text)  # base URL of its node, e.g. https://...
     # bearer token its operator issued the hub, encrypted: "fernet:..." (tracehop.hubkey); a

@@ -54,6 +54,7 @@ class Provider:
     contact: str | None = None
     node_url: str | None = None
     token: str | None = field(default=None, repr=False)
+    ocn: str | None = None  # the SPC of its STIR/SHAKEN certificate
     has_token: bool = False
 
     @property
@@ -69,6 +70,7 @@ class Provider:
             "in_consortium": self.in_consortium,
             "rmd_listed": self.rmd_listed,
             "rmd_id": self.rmd_id,
+            "ocn": self.ocn,
             "contact": self.contact,
             "node_url": self.node_url,
             "token": "set" if self.token or self.has_token else None,  # never shown
@@ -132,7 +134,7 @@ def _url(path: Path, line: int, value: str) -> str | None:
 
 def read_directory(path: Path) -> list[Provider]:
     """Providers from a directory CSV: ``id, name, country`` and optionally ``roles,
-    in_consortium, rmd_listed, rmd_id, contact, node_url, token`` (the simulator's
+    in_consortium, rmd_listed, rmd_id, ocn, contact, node_url, token`` (the simulator's
     directory.csv works as is; its other columns are ignored)."""
     providers: dict[str, Provider] = {}
     for line, row in read_rows(path, DIRECTORY_REQUIRED, "provider directory"):
@@ -155,6 +157,7 @@ def read_directory(path: Path) -> list[Provider]:
             contact=row.get("contact") or None,
             node_url=_url(path, line, row.get("node_url", "")),
             token=row.get("token") or None,
+            ocn=(row.get("ocn") or "").strip() or None,
         )
     return list(providers.values())
 
@@ -231,6 +234,7 @@ def import_directory(
             row.in_consortium, row.rmd_listed, row.rmd_id = p.in_consortium, p.rmd_listed, p.rmd_id
             # columns the file leaves empty keep what an earlier import gave
             row.contact = p.contact or row.contact
+            row.ocn = p.ocn or row.ocn
             row.node_url = p.node_url or row.node_url
             if p.token:
                 given[p.id] = p.token
@@ -298,6 +302,7 @@ def load_directory(store: Store, settings: Settings | None = None) -> dict[str, 
             roles=r.roles,
             contact=r.contact,
             node_url=r.node_url,
+            ocn=r.ocn,
             token=tokens.get(r.id),
             has_token=bool(r.token),
         )

@@ -16,7 +16,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -35,6 +35,9 @@ from tracehop.tracebacks.nodeclient import ask
 from tracehop.tracebacks.protocol import parse_at
 from tracehop.tracebacks.shortcut import learn, take
 from tracehop.tracebacks.traces import Hop, Trace, mainline, save_hop, save_trace
+
+if TYPE_CHECKING:
+    from tracehop.shaken.verify import Verifier
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +75,13 @@ class Hub:
         )
         self.directory: dict[str, Provider] = {}
         self.blocks: dict[str, str] = {}
+        # With trust anchors the hub verifies the Identity headers nodes show it (shortcut.py)
+        self.verifier: Verifier | None = None
         try:
+            if self.settings.shaken_trust is not None:
+                from tracehop.shaken.verify import Verifier
+
+                self.verifier = Verifier.from_settings(self.settings, clock=clock)
             self.reload()
         except BaseException:
             self.close()
@@ -85,6 +94,8 @@ class Hub:
 
     def close(self) -> None:
         self.client.close()
+        if self.verifier is not None:
+            self.verifier.close()
         if self._own_store:
             self.store.close()
 
@@ -246,7 +257,7 @@ def _walk(hub: Hub, t: Trace, limit: float, window: str | None, shortcut: bool) 
         if (
             shortcut
             and len(t.hops) == 1
-            and (got := take(hub.store, hub.directory, t, hop, ask_hop, keep))
+            and (got := take(hub.store, hub.directory, t, hop, ask_hop, keep, hub.verifier))
         ):
             why = f"asked directly (orig_id {t.shortcut_via}): names its customer {got.upstream}"
             _end(t, "origin", got.provider, got.upstream, why)

@@ -29,6 +29,8 @@ MATCH_COLUMNS = (
     "duration",
     "attest",
     "orig_id",
+    "identity",  # the Identity header the switch logged: the hub verifies it (shortcut.py)
+    "identity_status",
     "source_file",
     "source_line",
 )

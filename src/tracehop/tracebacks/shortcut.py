@@ -17,6 +17,14 @@ one page") instead of asking every intermediate provider in turn.
   P answers ``origin`` the trace ends there and records ``shortcut_via`` (the orig_id);
   otherwise P's hop is kept with the detour in its reason, and the walk goes on hop by hop
   from the upstream the terminating provider named.
+- **Verified** (the hub has trust anchors, ``TRACEHOP_SHAKEN_TRUST``): when the best match
+  carries the call's Identity header, the hub verifies it itself (at the call's start) and,
+  when it is valid and A or B attested, takes the ``origid`` from the PASSporT and the signer
+  from the certificate: its SPC is a provider's OCN in the directory (ATIS-1000080: the
+  TNAuthList names the Service Provider Code; ATIS-1000074: with A or B the signer is the
+  originating provider). No learning is needed and nothing rests on an answer's word. A header
+  that does not verify gives no shortcut at all; a match without a header (most CDR formats
+  log none) takes the learned path above.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -34,6 +42,9 @@ from tracehop.store import Store
 from tracehop.store.models import HubOrigin
 from tracehop.tracebacks.directory import Provider, read_rows
 from tracehop.tracebacks.traces import Hop, Trace
+
+if TYPE_CHECKING:
+    from tracehop.shaken.verify import Verifier
 
 ORIGINS_REQUIRED = ("orig_id", "provider")
 # identity_status values that mean STIR/SHAKEN verification failed (as detection reads them:
@@ -137,6 +148,30 @@ def list_origins(store: Store) -> list[dict[str, Any]]:
         ]
 
 
+def verified_origin(
+    verifier: Verifier, directory: dict[str, Provider], match: dict[str, Any]
+) -> tuple[str, str] | None:
+    """(origid, provider id) from the match's Identity header, verified at the call's
+    start; None when it does not verify, is C-attested (a gateway, not the origin) or its
+    certificate's SPC is no provider's OCN."""
+    start = match.get("start")
+    try:
+        at = datetime.fromisoformat(start) if isinstance(start, str) else None
+    except ValueError:
+        at = None
+    result = verifier.verify(
+        match.get("identity"),
+        orig=match.get("caller") or None,
+        dest=match.get("called") or None,
+        at=at,
+    )
+    if not result.valid or result.attest not in ("A", "B") or not result.origid:
+        return None
+    spc = result.spc
+    pid = next((p.id for p in directory.values() if spc and p.ocn == spc), None)
+    return (result.origid, pid) if pid else None
+
+
 def take(
     store: Store,
     directory: dict[str, Provider],
@@ -144,14 +179,24 @@ def take(
     first: Hop,
     ask: Callable[[str], Hop],
     keep: Callable[[Hop], None],
+    verifier: Verifier | None = None,
 ) -> Hop | None:
     """Try the shortcut after the first hop: ``ask(provider)`` asks a node (a new hop),
     ``keep(hop)`` stores it in the trace. Returns the origin hop if the shortcut reached the
-    origin (``t.shortcut_via`` is set), else None: the walk goes on from ``first.upstream``."""
+    origin (``t.shortcut_via`` is set), else None: the walk goes on from ``first.upstream``.
+    ``verifier``: verify the match's Identity header and go by its signer (module doc)."""
     if first.answer != "received_from":
         return None
-    oid = signed_orig_id(best_match(first))
-    pid = known_provider(store, oid) if oid else None
+    match = best_match(first)
+    identity = (match or {}).get("identity")
+    if verifier is not None and isinstance(identity, str) and identity.strip():
+        found = verified_origin(verifier, directory, match or {})
+        if found is None:
+            return None  # a signature that does not verify names nobody
+        oid, pid = found
+    else:
+        oid = signed_orig_id(match)  # type: ignore[assignment]
+        pid = known_provider(store, oid) if oid else None  # type: ignore[assignment]
     p = directory.get(pid) if pid else None
     if (
         p is None
@@ -166,7 +211,7 @@ def take(
         keep(hop)
         return hop
     detour = (
-        f"shortcut: asked {p.id} directly (orig_id {oid} was known as its origination point); "
+        f"shortcut: asked {p.id} directly (orig_id {oid} named it as the origination point); "
         f"it answered {hop.answer}, so the walk goes on hop by hop from {first.upstream}"
     )
     hop.reason = f"{detour}: {hop.reason}" if hop.reason else detour
