@@ -1,16 +1,16 @@
 """The hub's directory gains each provider's OCN: the SPC of its STIR/SHAKEN certificate, so a
 verified signature names its provider (the shortcut, tracebacks/shortcut.py).
 
-Revision ID: 0011
-Revises: 0010
-Create Date: 2026-12-06
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-11-30
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
