@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
+from tracehop.csvfiles import read_rows
 from tracehop.detection.evalfamilies import (
     FamilyWorld,
     evaluate_family_world,
@@ -24,6 +25,7 @@ from tracehop.detection.findings import Detection
 from tracehop.detection.run import detect_on
 from tracehop.engine import Engine
 from tracehop.errors import InputError
+from tracehop.numbers import CallerIdClass, caller_id_class, to_e164
 from tracehop.simulate.families import (
     FAMILIES,
     Customer,
@@ -93,7 +95,7 @@ def finding(detection: Detection, subject: str):  # type: ignore[no-untyped-def]
 
 
 def test_a_scam_minority_in_a_wholesale_carrier_is_flagged_with_its_segment(
-    issue_world: tuple[FamilyWorld, Detection],
+    issue_world: tuple[FamilyWorld, Detection], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     world, detection = issue_world
     v = next(v for v in world.verdicts if v.subject == "wholesale-1")
@@ -111,7 +113,11 @@ def test_a_scam_minority_in_a_wholesale_carrier_is_flagged_with_its_segment(
     assert seg["calls"] >= 300 and seg["callers"] >= 0.8 * seg["calls"]  # used about once
     # example calls a person can look up: real call ids of this customer from such numbers
     assert len(seg["examples"]) == 3
-    assert all(e.startswith("gw-under-test-") for e in seg["examples"])
+    (cdrs,) = tmp_path_factory.getbasetemp().glob("issue14[0-9]*/world/cdrs/*.csv")
+    calls = {r["call_id"]: r for r in read_rows(cdrs)}
+    for e in seg["examples"]:
+        assert calls[e]["upstream"] == "wholesale-1"
+        assert caller_id_class(to_e164(calls[e]["caller"])) == CallerIdClass.TOLL_FREE
     assert any(t["choice"].startswith("size: ") for t in toll_free["thresholds"] if "choice" in t)
     # the ranked categories name the rule that decided each
     assert f.evidence["categories"][0] == {

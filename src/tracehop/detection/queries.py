@@ -102,11 +102,10 @@ SELECT upstream, caller, att,
     coalesce(sum(duration) FILTER (WHERE answered), 0)::BIGINT AS dur,
     coalesce(sum(least(duration, {cap})) FILTER (WHERE answered), 0)::BIGINT AS cdur,
     coalesce(sum(least(duration, {cap})::DOUBLE ** 2) FILTER (WHERE answered), 0) AS cdur2,
-    min(start) AS first, max(start) AS last,
-    min(call_id) AS ex
+    min(start) AS first, max(start) AS last
 FROM (
     SELECT upstream, caller, called, start, duration, disposition, sip_code, attest,
-        identity_status, call_id, coalesce(attest, '') AS att,
+        identity_status, coalesce(attest, '') AS att,
         disposition = 'answered' AS answered,
         coalesce(caller <> '' AND caller = called, FALSE) AS cec
     FROM calls WHERE {where})
@@ -425,7 +424,7 @@ def segment_indicators(engine: EngineLike) -> dict[str, dict[str, dict[str, Any]
         "th_segrows",
         f"""SELECT *, {pool_sql("reuse", "caller", "(PARTITION BY upstream, block)")} AS pool
            FROM (
-           SELECT u.upstream, u.caller, u.n, u.answered, u.nc_unanswered, u.ex,
+           SELECT u.upstream, u.caller, u.att, u.n, u.answered, u.nc_unanswered,
                CASE WHEN starts_with(u.caller, '+1') AND length(u.caller) = 12
                     THEN substr(u.caller, 1, 9) END AS block,
                {", ".join(f"u.{c}" for c in SHAPE_COLUMNS)},
@@ -446,7 +445,7 @@ def segment_indicators(engine: EngineLike) -> dict[str, dict[str, dict[str, Any]
                coalesce(short / nullif(answered, 0), 0) AS short_share,
                coalesce(a10 / nullif(answered, 0), 0) AS under10_share,
                coalesce(a30 / nullif(answered, 0), 0) AS under30_share,
-               {shape} AS median_answered, first_ex
+               {shape} AS median_answered
            FROM (
                SELECT upstream,
                    CASE WHEN grouping(cls_group) = 0 THEN 'class'
@@ -461,8 +460,7 @@ def segment_indicators(engine: EngineLike) -> dict[str, dict[str, dict[str, Any]
                    sum(n)::BIGINT AS calls, count(DISTINCT caller) AS callers,
                    sum(answered)::BIGINT AS answered,
                    sum(nc_unanswered)::BIGINT AS unanswered_nc,
-                   {", ".join(f"sum({c})::DOUBLE AS {c}" for c in SHAPE_COLUMNS)},
-                   min(ex) AS first_ex
+                   {", ".join(f"sum({c})::DOUBLE AS {c}" for c in SHAPE_COLUMNS)}
                FROM (SELECT *, CASE WHEN reuse <> 'steady' THEN att_seg END AS rotated,
                          CASE WHEN cls_group = 'impossible' OR (cls_group = 'toll_free'
                               AND reuse <> 'steady') THEN 'unreal' END AS cli
@@ -484,11 +482,13 @@ def segment_indicators(engine: EngineLike) -> dict[str, dict[str, dict[str, Any]
 
 
 def segment_examples(
-    engine: EngineLike, wanted: list[tuple[str, str]], per_segment: int = 3
+    engine: EngineLike, wanted: list[tuple[str, str]], window: Window, per_segment: int = 3
 ) -> dict[tuple[str, str], list[str]]:
-    """Example call ids for ``(customer, segment name)`` pairs: the first call of the
+    """Example call ids for ``(customer, segment name)`` pairs: the first call id of the
     segment's most-used caller IDs (``per_segment`` of them). Needs
-    :func:`segment_indicators` of the window."""
+    :func:`segment_indicators` of the window. The call ids are looked up in the window's
+    calls for those few caller IDs only (carrying a call id through every aggregate row
+    cost a third of the whole run on a large lake)."""
     if not wanted:
         return {}
     engine = as_engine(engine)
@@ -511,15 +511,29 @@ def segment_examples(
             " OR (w.dim = 'cli' AND (s.cls_group = 'impossible'"
             " OR (s.cls_group = 'toll_free' AND s.reuse <> 'steady')))"
         )
-        rows = engine.sql(
-            f"""SELECT upstream, dim || '=' || value, ex FROM (
-                   SELECT s.upstream, w.dim, w.value, s.ex, row_number() OVER (
-                       PARTITION BY s.upstream, w.dim, w.value ORDER BY s.n DESC, s.ex) AS k
+        engine.materialize(
+            "th_picks",
+            f"""SELECT upstream, dim, value, caller, att, k FROM (
+                   SELECT s.upstream, w.dim, w.value, s.caller, s.att, row_number() OVER (
+                       PARTITION BY s.upstream, w.dim, w.value ORDER BY s.n DESC, s.caller,
+                       s.att) AS k
                    FROM th_segrows s JOIN th_want w ON w.upstream = s.upstream AND ({match}))
-               WHERE k <= {int(per_segment)} ORDER BY upstream, dim, value, k"""
+               WHERE k <= {int(per_segment)}""",
+        )
+        rows = engine.sql(
+            f"""SELECT p.upstream, p.dim || '=' || p.value, e.ex
+               FROM th_picks p JOIN (
+                   SELECT upstream, caller, coalesce(attest, '') AS att, min(call_id) AS ex
+                   FROM calls
+                   WHERE {window_where(window)}
+                       AND caller IN (SELECT DISTINCT caller FROM th_picks)
+                   GROUP BY ALL) e
+                 ON e.upstream = p.upstream AND e.caller = p.caller AND e.att = p.att
+               ORDER BY p.upstream, p.dim, p.value, p.k"""
         )
     finally:
         engine.unregister("th_want")
+        engine.drop("th_picks")
     out: dict[tuple[str, str], list[str]] = {}
     for upstream, segment, ex in rows:
         out.setdefault((upstream, segment), []).append(ex)

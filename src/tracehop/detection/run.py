@@ -86,7 +86,7 @@ def detect_on(
         if values["calls"] < min_calls:
             s.evidence["note"] = f"fewer than {min_calls} attempts: not scored"
         findings.append(_finding("customer", subject, s, values))
-    _add_examples(engine, [f for f in findings if f.kind == "customer"])
+    _add_examples(engine, [f for f in findings if f.kind == "customer"], window)
     for subject, values in callers.items():
         s = score(
             values,
@@ -117,12 +117,12 @@ def detect_on(
     )
 
 
-def _add_examples(engine: Any, findings: list[Finding]) -> None:
+def _add_examples(engine: Any, findings: list[Finding], window: Window) -> None:
     """Example call ids for every segment a rule fired on (a person can look them up)."""
     fired = [
         (f.subject, r["segment"]) for f in findings for r in f.evidence["rules"] if "segment" in r
     ]
-    examples = segment_examples(engine, sorted({(s, seg["name"]) for s, seg in fired}))
+    examples = segment_examples(engine, sorted({(s, seg["name"]) for s, seg in fired}), window)
     for subject, seg in fired:
         seg["examples"] = examples.get((subject, seg["name"]), [])
 
