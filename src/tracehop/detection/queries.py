@@ -48,9 +48,9 @@ from tracehop.detection.indicators import (
 from tracehop.detection.rules import Rule, Threshold
 from tracehop.detection.segments import (
     DIMENSIONS,
+    POOL_MIN,
     class_group_sql,
     line_sql,
-    pool_sql,
     reuse_sql,
 )
 from tracehop.engine import Engine, EngineLike, as_engine
@@ -105,12 +105,16 @@ SELECT upstream, caller, att,
     min(start) AS first, max(start) AS last
 FROM (
     SELECT upstream, caller, called, start, duration, disposition, sip_code, attest,
-        identity_status, coalesce(attest, '') AS att,
+        identity_status, {att} AS att,
         disposition = 'answered' AS answered,
         coalesce(caller <> '' AND caller = called, FALSE) AS cec
     FROM calls WHERE {where})
 GROUP BY upstream, caller, att
 """
+# The attestation a th_uc row is grouped by: A, B, C, or '' (unsigned, or a value that is not
+# an attestation level). One row per caller ID and attest segment, so counting rows counts
+# caller IDs in the attest segments.
+ATT_SQL = "CASE WHEN attest IN ('A', 'B', 'C') THEN attest ELSE '' END"
 _UD_SELECT = """
 SELECT upstream, called, count(*) AS n, min(start) AS first, max(start) AS last FROM calls
 WHERE {where} AND upstream IS NOT NULL AND called IS NOT NULL GROUP BY upstream, called
@@ -136,6 +140,7 @@ def prepare(engine: EngineLike, window: Window) -> None:
         refused=_in_list(REFUSED_CODES),
         verify_failed=_in_list(VERIFY_FAILED),
         where=where,
+        att=ATT_SQL,
     )
     engine.materialize("th_uc", uc)
     engine.materialize("th_ud", _UD_SELECT.format(where=where))
@@ -419,28 +424,43 @@ def segment_indicators(engine: EngineLike) -> dict[str, dict[str, dict[str, Any]
     engine = as_engine(engine)
     dno = engine.has_table(_DNO_TABLE)
     join_dno = f"LEFT JOIN {_DNO_TABLE} d ON d.caller = u.caller" if dno else ""
-    per_line = "(PARTITION BY u.upstream, u.caller)"
+    # Per caller ID (all its attest rows) by GROUP BY and join, not window functions: a large
+    # lake has millions of tiny (customer, caller ID) partitions. ``first`` marks one row per
+    # caller ID, so a sum of it counts caller IDs exactly in the segments that are the same for
+    # all of a caller ID's rows (all but attest and rotated, where a row is a caller ID).
     engine.materialize(
         "th_segrows",
-        f"""SELECT *, {pool_sql("reuse", "caller", "(PARTITION BY upstream, block)")} AS pool
-           FROM (
-           SELECT u.upstream, u.caller, u.att, u.n, u.answered, u.nc_unanswered,
-               CASE WHEN starts_with(u.caller, '+1') AND length(u.caller) = 12
-                    THEN substr(u.caller, 1, 9) END AS block,
-               {", ".join(f"u.{c}" for c in SHAPE_COLUMNS)},
-               {class_group_sql(dno)} AS cls_group,
-               CASE WHEN 2 * u.neighbour >= u.n AND u.neighbour > 0 THEN 'neighbour'
-                    ELSE 'other' END AS pattern,
-               CASE WHEN u.att IN ('A', 'B', 'C') THEN u.att ELSE 'unsigned' END AS att_seg,
-               {reuse_sql(f"sum(u.n) OVER {per_line}")} AS reuse,
-               {line_sql(*(f"sum(u.{c}) OVER {per_line}" for c in ("n", "answered")))}
-                   AS line
-           FROM th_uc u LEFT JOIN th_cls k USING (caller) {join_dno}
-           WHERE u.upstream IS NOT NULL)""",
+        f"""WITH per_caller AS (
+               SELECT upstream, caller, sum(n) AS cn, sum(answered) AS ca,
+                   sum(neighbour) AS cnb, min(att) AS first_att
+               FROM th_uc WHERE upstream IS NOT NULL GROUP BY upstream, caller),
+           rows AS (
+               SELECT u.upstream, u.caller, u.att, u.n, u.answered, u.nc_unanswered,
+                   (u.att = t.first_att)::INTEGER AS first,
+                   CASE WHEN starts_with(u.caller, '+1') AND length(u.caller) = 12
+                        THEN substr(u.caller, 1, 9) END AS block,
+                   {", ".join(f"u.{c}" for c in SHAPE_COLUMNS)},
+                   {class_group_sql(dno)} AS cls_group,
+                   CASE WHEN 2 * t.cnb >= t.cn AND t.cnb > 0 THEN 'neighbour'
+                        ELSE 'other' END AS pattern,
+                   CASE WHEN u.att <> '' THEN u.att ELSE 'unsigned' END AS att_seg,
+                   {reuse_sql("t.cn")} AS reuse,
+                   {line_sql("t.cn", "t.ca")} AS line
+               FROM th_uc u JOIN per_caller t USING (upstream, caller)
+                   LEFT JOIN th_cls k USING (caller) {join_dno}),
+           pools AS (
+               SELECT upstream, block FROM rows
+               WHERE reuse <> 'steady' AND block IS NOT NULL
+               GROUP BY upstream, block HAVING sum(first) >= {POOL_MIN})
+           SELECT r.*, CASE WHEN p.block IS NOT NULL THEN 'dense' END AS pool
+           FROM rows r LEFT JOIN pools p
+             ON p.upstream = r.upstream AND p.block = r.block AND r.reuse <> 'steady'""",
     )
     shape = median_sql("answered", SHAPE_COLUMNS)
     rows = engine.sql(
-        f"""SELECT upstream, dim, value, calls, callers, answered, unanswered_nc,
+        f"""SELECT upstream, dim, value, calls,
+               CASE WHEN dim IN ('attest', 'rotated') THEN row_count ELSE firsts END AS callers,
+               answered, unanswered_nc,
                answered / calls AS asr,
                coalesce(short / nullif(answered, 0), 0) AS short_share,
                coalesce(a10 / nullif(answered, 0), 0) AS under10_share,
@@ -457,7 +477,7 @@ def segment_indicators(engine: EngineLike) -> dict[str, dict[str, dict[str, Any]
                         WHEN grouping(pool) = 0 THEN 'pool' ELSE 'cli' END AS dim,
                    coalesce(cls_group, pattern, att_seg, reuse, rotated, line, pool, cli)
                        AS value,
-                   sum(n)::BIGINT AS calls, count(DISTINCT caller) AS callers,
+                   sum(n)::BIGINT AS calls, count(*) AS row_count, sum(first) AS firsts,
                    sum(answered)::BIGINT AS answered,
                    sum(nc_unanswered)::BIGINT AS unanswered_nc,
                    {", ".join(f"sum({c})::DOUBLE AS {c}" for c in SHAPE_COLUMNS)}
@@ -523,7 +543,7 @@ def segment_examples(
         rows = engine.sql(
             f"""SELECT p.upstream, p.dim || '=' || p.value, e.ex
                FROM th_picks p JOIN (
-                   SELECT upstream, caller, coalesce(attest, '') AS att, min(call_id) AS ex
+                   SELECT upstream, caller, {ATT_SQL} AS att, min(call_id) AS ex
                    FROM calls
                    WHERE {window_where(window)}
                        AND caller IN (SELECT DISTINCT caller FROM th_picks)

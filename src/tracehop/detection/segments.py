@@ -105,16 +105,6 @@ def line_sql(calls: str, answered: str) -> str:
     )
 
 
-def pool_sql(reuse: str, caller: str, per_block: str) -> str:
-    """``dense`` for a rotated caller ID in a block of the customer's with ``POOL_MIN`` or more
-    rotated caller IDs (rows of ``th_segrows``: one per caller ID and attestation)."""
-    rotated = f"CASE WHEN {reuse} <> 'steady' THEN 1 ELSE 0 END"
-    return (
-        f"CASE WHEN {reuse} <> 'steady' AND block IS NOT NULL "
-        f"AND sum({rotated}) OVER {per_block} >= {POOL_MIN} THEN 'dense' END"
-    )
-
-
 def name(dimension: str, value: str) -> str:
     """A segment's name in findings: ``class=impossible``, ``reuse=once``, ..."""
     return f"{dimension}={value}"
