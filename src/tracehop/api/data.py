@@ -122,8 +122,7 @@ def _lake_routes(api: APIRouter, home: _Home) -> None:
 
     @api.get("/customers/{customer_id}")
     def customer(customer_id: str, _who: Read) -> dict[str, Any]:
-        with home.engine() as con:
-            return jsonable(customer_profile(store, con, customer_id, settings.home))
+        return jsonable(customer_profile(store, home.shared, customer_id, settings.home))
 
     @api.get("/findings")
     def findings(_who: Read, limit: Limit = 50) -> dict[str, Any]:
@@ -247,8 +246,12 @@ def _case_routes(api: APIRouter, home: _Home) -> None:
         return JSONResponse(jsonable(body), status_code=201 if created else 200)
 
 
-def customer_profile(store: Store, con: Any, customer_id: str, home: Path) -> dict[str, Any]:
-    """Everything the customer page shows (and ``GET /api/v1/customers/{id}`` returns)."""
+def customer_profile(
+    store: Store, shared: SharedEngine, customer_id: str, home: Path
+) -> dict[str, Any]:
+    """Everything the customer page shows (and ``GET /api/v1/customers/{id}`` returns). The
+    lake's part (a day per row; distinct caller IDs cost 0.4 s for a customer of 1.4 M calls)
+    is computed once per version of the lake."""
     from tracehop.customers import get_review, list_customers
     from tracehop.lakeviews import customer_daily
     from tracehop.overview import customer_findings, customer_mentions, customer_tracebacks
@@ -257,7 +260,7 @@ def customer_profile(store: Store, con: Any, customer_id: str, home: Path) -> di
     from tracehop.screening.state import rules_on_upstream
 
     record = next((c for c in list_customers(store) if c.id == customer_id), None)
-    daily = customer_daily(con, customer_id)
+    daily = shared.memo(f"customer_daily:{customer_id}", lambda c: customer_daily(c, customer_id))
     if record is None and not daily:
         raise NotFoundError(f"no customer {customer_id!r}: neither on record nor in the lake")
     review = get_review(store, customer_id)

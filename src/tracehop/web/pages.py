@@ -95,11 +95,7 @@ class Pages:
     def customer(self, request: Request, customer_id: str, **extra: Any) -> HTMLResponse:
         from tracehop.api.data import customer_profile
 
-        con = self.shared.cursor()
-        try:
-            p = customer_profile(self.store, con, customer_id, self.settings.home)
-        finally:
-            con.close()
+        p = customer_profile(self.store, self.shared, customer_id, self.settings.home)
         daily = [(date.fromisoformat(d["day"]), d) for d in p["daily"]]
         calls = line_chart({"calls": [(d, r["calls"]) for d, r in daily],
                             "blocked": [(d, r["blocked"]) for d, r in daily]},
