@@ -25,7 +25,9 @@ import functools
 import logging
 import shutil
 import threading
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -86,6 +88,8 @@ def spark_session(master: str = "local[2]") -> SparkSession:
             .config("spark.sql.ansi.enabled", "false")
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")  # stage bars on stderr
+            # tracehop keeps no Spark tables: no spark-warehouse folder in the working folder
+            .config("spark.sql.warehouse.dir", _scratch())
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         )
         cores = _local_cores(master)
@@ -103,6 +107,17 @@ def spark_session(master: str = "local[2]") -> SparkSession:
             ) from exc
         session.sparkContext.setLogLevel("ERROR")
         return session
+
+
+def _scratch() -> str:
+    """A folder of this process's own for Spark's warehouse (empty: only temporary views are
+    made), removed when the process ends."""
+    import atexit
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="tracehop-spark-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def _local_cores(master: str) -> int | None:
@@ -166,7 +181,7 @@ class SparkEngine:
         return self.spark.sql(to_spark(text), args=args)
 
     def sql(self, text: str, params: Sequence[Any] = ()) -> Rows:
-        table = self._df(text, params).toArrow()
+        table = self.arrow(text, params)
         rows = [tuple(_python(v) for v in r.values()) for r in table.to_pylist()]
         if table.num_columns and len(set(table.column_names)) < table.num_columns:
             # duplicate names: to_pylist keeps one of each, read by position instead
@@ -175,7 +190,9 @@ class SparkEngine:
         return Rows(list(table.column_names), rows)
 
     def arrow(self, text: str, params: Sequence[Any] = ()) -> pa.Table:
-        return self._df(text, params).toArrow()
+        df = self._df(text, params)
+        with _socket_left_to_gc():
+            return df.toArrow()
 
     def materialize(self, name: str, select: str, params: Sequence[Any] = ()) -> None:
         df = self._df(select, params).cache()
@@ -199,7 +216,8 @@ class SparkEngine:
         return name in self._tables
 
     def register_arrow(self, name: str, table: pa.Table) -> None:
-        self._keep(name, self.spark.createDataFrame(table))
+        with _socket_left_to_gc():
+            self._keep(name, self.spark.createDataFrame(table))
 
     def unregister(self, name: str) -> None:
         self.spark.catalog.dropTempView(name)
@@ -250,6 +268,16 @@ class SparkEngine:
         for name in list(self._views):
             self.spark.catalog.dropTempView(name)
         self._views.clear()
+
+
+@contextmanager
+def _socket_left_to_gc() -> Iterator[None]:
+    """pyspark reads a result from a local socket it leaves to the garbage collector
+    (``pyspark.util._load_from_socket``: "closed when garbage-collected"), which Python
+    reports as a ResourceWarning when the call returns: that one warning is not ours."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "unclosed <socket.socket", ResourceWarning)
+        yield
 
 
 def _param(value: Any) -> Any:
