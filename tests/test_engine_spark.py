@@ -128,6 +128,21 @@ def test_register_calls_reads_only_the_files_given(engine: SparkEngine, tmp_path
     assert engine.sql("SELECT call_id FROM calls").rows == [("c",)]
 
 
+def test_files_whose_types_differ_are_read_in_the_lake_types(
+    engine: SparkEngine, tmp_path: Path
+) -> None:
+    # an ingest whose layout had no extra fields writes `extra` with Parquet's null type
+    folder = tmp_path / "day=2025-03-03"
+    folder.mkdir()
+    pq.write_table(pa.table({"call_id": ["a"], "extra": ['{"x": 1}']}), folder / "p-0.parquet")
+    pq.write_table(
+        pa.table({"call_id": ["b"], "extra": pa.array([None], pa.null())}), folder / "p-1.parquet"
+    )
+    engine.register_calls(sorted(folder.glob("*.parquet")))
+    rows = engine.sql("SELECT call_id, extra, sip_code FROM calls ORDER BY call_id").rows
+    assert rows == [("a", '{"x": 1}', None), ("b", None, None)]
+
+
 def test_an_empty_home_has_empty_views(spark: Any, tmp_path: Path) -> None:
     engine = open_analytics(load_settings(home=tmp_path / "home", engine="spark"))
     try:

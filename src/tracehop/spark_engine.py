@@ -166,6 +166,11 @@ def _schema(ddl: str) -> str:
     )
 
 
+def _columns(ddl: str) -> list[tuple[str, str]]:
+    """``(name, Spark type)`` of a DuckDB column list."""
+    return [tuple(c.split()) for c in _schema(ddl).replace("\n", " ").split(",")]  # type: ignore[misc]
+
+
 class SparkEngine:
     """:class:`tracehop.engine.Engine` on a SparkSession (``spark`` stays reachable)."""
 
@@ -228,18 +233,36 @@ class SparkEngine:
         self._views.add(name)
 
     def register_calls(self, files: Sequence[str | PathLike[str]]) -> None:
-        from pyspark.sql import functions as F
-
         paths = [str(f) for f in files]
         # the lake's folder: two levels above a file (calls/day=.../part.parquet)
-        base = str(Path(paths[0]).parent.parent)
-        df = (
-            self.spark.read.option("basePath", base)
-            .option("mergeSchema", "true")
-            .parquet(*paths)
-            .withColumn("day", F.col("day").cast("date"))
-        )
-        self._keep("calls", df)
+        self._keep("calls", self._read(paths, CALLS_SCHEMA, base=str(Path(paths[0]).parent.parent)))
+
+    def _read(self, paths: list[str], ddl: str, base: str | None = None) -> DataFrame:
+        """These Parquet files in the lake's column types (``ddl``). DuckDB's
+        ``union_by_name`` reconciles files whose types differ (a column that was all NULL in
+        one ingest is written with Parquet's null type); Spark's ``mergeSchema`` refuses
+        them, so the files are read in groups of one schema (from their footers), each group
+        cast to ``ddl``, and the groups unioned."""
+        import pyarrow.parquet as pq
+        from pyspark.sql import functions as F
+
+        groups: dict[str, list[str]] = {}
+        for path in paths:
+            groups.setdefault(str(pq.read_schema(path)), []).append(path)
+        out = None
+        for group in groups.values():
+            reader = self.spark.read.option("basePath", base) if base else self.spark.read
+            df = reader.parquet(*group)
+            have = set(df.columns)
+            df = df.select(
+                *[
+                    (F.col(c) if c in have else F.lit(None)).cast(t).alias(c)
+                    for c, t in _columns(ddl)
+                ]
+            )
+            out = df if out is None else out.unionByName(df)
+        assert out is not None  # at least one file
+        return out
 
     def register_views(self, lake: Lake, customers: list[dict[str, object]] | None = None) -> None:
         calls = lake.call_files()
@@ -249,7 +272,7 @@ class SparkEngine:
             self._keep("calls", self.spark.createDataFrame([], _schema(CALLS_SCHEMA)))
         rejects = lake.reject_files()
         if rejects:
-            df = self.spark.read.option("mergeSchema", "true").parquet(*map(str, rejects))
+            df = self._read([str(f) for f in rejects], REJECTS_SCHEMA)
         else:
             df = self.spark.createDataFrame([], _schema(REJECTS_SCHEMA))
         self._keep("rejects", df)
