@@ -69,15 +69,14 @@ demo-deps:
 demo: $(VENV)/.installed demo-deps
 	$(BIN)/tracehop demo --out $(DEMO_HOME)
 
-# --dist loadgroup: the tests of one xdist_group (the Spark tests) share a worker, so one JVM.
 test: $(VENV)/.installed-dev system-deps
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest -n auto --dist loadgroup -q
+	$(BIN)/python -m pytest -n auto -q
 
 # The quick loop while working: no slow modules, no PostgreSQL runs, stop at the first failure.
 test-fast: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest -n auto --dist loadgroup -q -x -m "not slow and not postgres"
+	$(BIN)/python -m pytest -n auto -q -x -m "not slow and not postgres"
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks

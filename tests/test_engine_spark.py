@@ -2,8 +2,10 @@
 SparkSession (local mode, Java 17), and the same detection on DuckDB and on Spark over the
 same simulated lake, as ``test_numbers.py`` compares SQL with Python.
 
-One SparkSession for the whole test session (a JVM starts in about 5 s); the tests of this
-module share one xdist worker (``xdist_group``: ``make test`` runs ``--dist loadgroup``)."""
+One SparkSession per test process (a JVM starts in 5-15 s): under ``pytest -n auto`` each
+worker that runs a test of this module starts one (two on a 2-core machine). (Grouping them
+on one worker with ``xdist_group`` / ``--dist loadgroup`` was tried: pytest 9.2 with
+pytest-xdist 3.8 still spread the group over both workers.)"""
 
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from tracehop.errors import EngineError
 from tracehop.settings import Settings, load_settings
 from tracehop.spark_engine import SparkEngine, spark_session, to_spark
 
-pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
+pytestmark = pytest.mark.spark
 
 # Scores are sums of rule weights over indicators computed by both engines in double
 # precision; they agree to rounding. No approximate count is used by detection.
