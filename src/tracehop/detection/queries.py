@@ -567,7 +567,10 @@ def campaign_links(
     try:
         # Written for both engines: the top keys by row_number() (DuckDB's arg_max(x, n, k)
         # has no Spark form), the five example keys ranked in SQL and put in lists here
-        # (list(... ORDER BY ...) has none either: collect_list drops the order).
+        # (list(... ORDER BY ...) has none either: collect_list drops the order). Ties are
+        # broken by md5 of customer and key (the same on both engines): by the key alone,
+        # two customers that each called 36 numbers once would both pick the same lowest
+        # three and share them as "most-called" numbers.
         rows = engine.sql(
             f"""WITH uc AS (
                   SELECT upstream, caller, sum(n) AS n FROM th_uc
@@ -579,12 +582,14 @@ def campaign_links(
                 k AS (
                   SELECT upstream, caller AS key, 1 AS weight FROM (
                       SELECT upstream, caller, row_number() OVER (
-                          PARTITION BY upstream ORDER BY n DESC, caller) AS r FROM uc)
+                          PARTITION BY upstream ORDER BY n DESC, md5(upstream || caller))
+                          AS r FROM uc)
                   WHERE r <= {int(top_callers)}
                   UNION ALL
                   SELECT upstream, 'called:' || called, 1 FROM (
                       SELECT upstream, called, row_number() OVER (
-                          PARTITION BY upstream ORDER BY n DESC, called) AS r FROM ud)
+                          PARTITION BY upstream ORDER BY n DESC, md5(upstream || called))
+                          AS r FROM ud)
                   WHERE r <= 3
                   UNION ALL
                   -- called-number ranges walked in sequence: NPA-NXX blocks where the
