@@ -9,9 +9,10 @@ PIP := $(BIN)/python -m pip
 # Debian packages the demo needs: Pango, HarfBuzz and fonts for the PDF reports (WeasyPrint).
 DEMO_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 # Debian packages the test suite needs (real servers on loopback, never mocks); poppler-utils
-# (pdftoppm, pdftotext) to look at and check the PDFs.
+# (pdftoppm, pdftotext) to look at and check the PDFs; Java 17 for Spark in local mode (the
+# engine equivalence tests, tests/test_engine_spark.py).
 TEST_DEBS := postgresql poppler-utils chromium secsipidx kamailio kamailio-secsipid-modules sip-tester \
-	$(DEMO_DEBS)
+	openjdk-17-jre-headless $(DEMO_DEBS)
 # ... and those some benchmarks need (wrk loads the HTTP verifiers of bench-shaken).
 BENCH_DEBS := wrk
 DEBS ?= $(TEST_DEBS)
@@ -33,8 +34,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) install --quiet -c constraints.txt -e .
 	touch $@
 
+# The tests run every engine: the spark extra (pyspark, about 650 MB) is part of the dev install.
 $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
-	$(PIP) install --quiet -c constraints.txt -e '.[dev,postgres]'
+	$(PIP) install --quiet -c constraints.txt -e '.[dev,postgres,spark]'
 	touch $@ $(VENV)/.installed
 
 # Upgrade the pins: the newest versions pyproject.toml allows, in a throwaway venv; then run
@@ -42,7 +44,7 @@ $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
 lock: | $(BIN)/python
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet --upgrade pip
-	.lock-venv/bin/python -m pip install --quiet -e '.[dev,postgres]'
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev,postgres,spark]'
 	.lock-venv/bin/python -m pip freeze --exclude-editable | sort > constraints.txt
 	rm -rf .lock-venv
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from tracehop.cdr.lake import Lake, recover
-from tracehop.engine import connect, register_views
+from tracehop.engine import DuckDBEngine, Engine, connect, register_views
 from tracehop.errors import QueryError
 from tracehop.settings import Settings
 from tracehop.sqltext import lit
@@ -66,6 +66,33 @@ def open_engine(
     """A DuckDB connection with the views over this home's lake and state. Without a
     ``store`` the state DB is opened only if it is needed: for the ``customers`` view
     (``customers=True``) or to finish an ingest a crash interrupted."""
+    lake, rows = _lake_and_customers(settings, store, customers=customers)
+    con = connect(settings, lake=lake)
+    register_views(con, lake, rows)
+    return con
+
+
+def open_analytics(settings: Settings, store: Store | None = None) -> Engine:
+    """The :class:`tracehop.engine.Engine` the setting ``engine`` names (``duckdb`` or
+    ``spark``), with the views ``calls``, ``rejects`` and ``customers`` over this home's lake
+    and state: what the analytics jobs (detection) run on. Spark that cannot run here is a
+    :class:`tracehop.errors.EngineError` saying what to install, never DuckDB instead."""
+    if settings.engine == "spark":
+        from tracehop.spark_engine import SparkEngine, spark_session
+
+        spark = spark_session(settings.spark_master)  # checked before the state is read
+        lake, rows = _lake_and_customers(settings, store, customers=True)
+        engine = SparkEngine(spark)
+        engine.register_views(lake, rows)
+        return engine
+    return DuckDBEngine(open_engine(settings, store))
+
+
+def _lake_and_customers(
+    settings: Settings, store: Store | None, *, customers: bool
+) -> tuple[Lake, list[dict[str, object]] | None]:
+    """This home's lake, an ingest a crash interrupted finished or discarded first, and the
+    customers (when asked) as rows for the ``customers`` view."""
     lake = Lake(settings.lake_dir)
     with _state(settings, store) as state:
         with lake.ingest_lock(wait=False) as free:
@@ -74,14 +101,12 @@ def open_engine(
 
                 db = state()
                 recover(lake, lambda m: record_manifest(db, m))
-        con = connect(settings, lake=lake)
         rows = None
         if customers:
             from tracehop.customers import list_customers
 
             rows = [c.as_row() for c in list_customers(state())]
-        register_views(con, lake, rows)
-    return con
+    return lake, rows
 
 
 @contextmanager

@@ -84,3 +84,10 @@ class UnanswerableError(TracehopError):
     """A stored request that failed for good: asking again gives the same failure."""
 
     status = 422
+
+
+class EngineError(TracehopError):
+    """The query engine the settings name cannot run here (Spark without pyspark or Java, a
+    session that does not start). Never answered by falling back to another engine."""
+
+    status = 503

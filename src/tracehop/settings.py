@@ -43,6 +43,18 @@ SETTINGS_HELP: list[tuple[str, str, str]] = [
     ),
     ("TRACEHOP_MEMORY_LIMIT", "1GB", "Memory the query engine may use before spilling to disk."),
     ("TRACEHOP_THREADS", "0", "Query engine threads (0 = one per core)."),
+    (
+        "TRACEHOP_ENGINE",
+        "duckdb",
+        "Query engine of the analytics (detection): duckdb (embedded) or spark (PySpark over "
+        "the same lake; needs pip install 'tracehop[spark]' and Java 17).",
+    ),
+    (
+        "TRACEHOP_SPARK_MASTER",
+        "local[2]",
+        "With TRACEHOP_ENGINE=spark: the Spark master, local[N] / local[*] (in this process) "
+        "or a cluster URL such as spark://host:7077.",
+    ),
     ("TRACEHOP_LOG_LEVEL", "WARNING", "Logging level (DEBUG, INFO, WARNING, ERROR)."),
     (
         "TRACEHOP_HUB_KEY",
@@ -202,6 +214,7 @@ SETTINGS_HELP: list[tuple[str, str, str]] = [
 ]
 
 NODE_MODES = ("auto", "review")
+ENGINES = ("duckdb", "spark")
 
 
 class Settings(BaseSettings):
@@ -220,6 +233,8 @@ class Settings(BaseSettings):
     timezone: str = "UTC"
     memory_limit: str = "1GB"
     threads: int = 0
+    engine: str = "duckdb"
+    spark_master: str = "local[2]"
     log_level: str = "WARNING"
     hub_key: SecretStr | None = None  # tracehop.hubkey; SecretStr: never in a repr or a log
     business_timezone: str = "America/New_York"
@@ -258,6 +273,14 @@ class Settings(BaseSettings):
     def _mode(cls, value: str) -> str:
         if value not in NODE_MODES:
             raise ValueError(f"must be auto or review, not {value!r}")
+        return value
+
+    @field_validator("engine")
+    @classmethod
+    def _engine(cls, value: str) -> str:
+        # never a silent fall back to DuckDB (issue 17): a name we do not know is an error
+        if value not in ENGINES:
+            raise ValueError(f"unknown engine {value!r}: use duckdb or spark")
         return value
 
     @field_validator("timezone", "business_timezone")

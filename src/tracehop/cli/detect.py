@@ -180,6 +180,7 @@ def _print_day(day: DayRun, console: Console, as_json: bool) -> None:
             {
                 "day": day.day,
                 "run_id": day.detection.run_id,
+                "engine": day.detection.engine,
                 "customers": w["customers"],
                 "flagged": w["flagged"],
                 "new": [asdict(f) for f in day.new],

@@ -33,7 +33,7 @@ from tracehop.detection.findings import Window
 from tracehop.detection.queries import restrict_calls
 from tracehop.detection.run import DEFAULT_MIN_CALLS, detect_on
 from tracehop.detection.truth import campaign_call_times
-from tracehop.engine import Engine, as_engine
+from tracehop.engine import Engine
 from tracehop.settings import Settings
 from tracehop.store import Store
 
@@ -77,7 +77,7 @@ def campaign_delays(
 ) -> list[CampaignDelay]:
     """Replay detection over growing windows for every campaign of ``world``; ``open_home``
     gives the entry provider's home (its CDRs and customers loaded)."""
-    from tracehop.analyst import open_engine
+    from tracehop.analyst import open_analytics
 
     with (world / "truth" / "campaigns.csv").open(newline="") as fh:
         campaigns = list(csv.DictReader(fh))
@@ -88,7 +88,7 @@ def campaign_delays(
         if not times:
             continue
         settings, store = open_home(c["entry_provider"])
-        engine = as_engine(open_engine(settings, store))
+        engine = open_analytics(settings, store)
         try:
             out.append(_replay(engine, c, times, step, min_calls))
         finally:

@@ -28,7 +28,6 @@ from tracehop.csvfiles import read_rows
 from tracehop.detection.findings import Detection, Window
 from tracehop.detection.run import DEFAULT_MIN_CALLS, detect_on
 from tracehop.detection.scoring import CATEGORY_ORDER
-from tracehop.engine import as_engine
 from tracehop.errors import InputError
 
 Detect = Callable[..., Detection]
@@ -98,7 +97,7 @@ def evaluate_family_world(
     world: Path, home: Path, *, detect: Detect = detect_on, min_calls: int = DEFAULT_MIN_CALLS
 ) -> FamilyWorld:
     """Load a family world into ``home`` (rebuilt) and judge detection against its truth."""
-    from tracehop.analyst import open_engine
+    from tracehop.analyst import open_analytics
     from tracehop.cdr.ingest import ingest
     from tracehop.customers import import_customers, parse_customers_csv
     from tracehop.detection.evaluate import nearest_rules
@@ -115,7 +114,7 @@ def evaluate_family_world(
         import_customers(store, parse_customers_csv(world / "customers" / f"{pid}.csv"))
         ingest([world / "cdrs" / f"{pid}.csv"], settings, provider=pid, store=store)
         dno = [r["number"] for r in read_rows(world / "dno.csv")]
-        engine = as_engine(open_engine(settings, store))
+        engine = open_analytics(settings, store)
         try:
             result = detect(engine, Window(), min_calls=min_calls, dno=dno)
         finally:

@@ -26,7 +26,6 @@ from tracehop.detection.findings import Detection, Finding, Window
 from tracehop.detection.run import DEFAULT_MIN_CALLS, detect_on
 from tracehop.detection.scoring import CUSTOMER_RULES, SEGMENT_RULES, derive
 from tracehop.detection.truth import call_counts
-from tracehop.engine import as_engine
 from tracehop.errors import InputError
 
 Detect = Callable[..., Detection]
@@ -183,7 +182,7 @@ def evaluate_world(
     label: str | None = None,
 ) -> WorldResult:
     """Detect at every provider (homes under ``homes_dir``, built or reused); judge by truth."""
-    from tracehop.analyst import open_engine
+    from tracehop.analyst import open_analytics
     from tracehop.demo import load_homes
 
     started = time.perf_counter()
@@ -199,7 +198,7 @@ def evaluate_world(
     unknown: list[str] = []
     try:
         for pid, node in nodes.items():
-            engine = as_engine(open_engine(node.settings, node.store))
+            engine = open_analytics(node.settings, node.store)
             try:
                 result = detect(engine, Window(), min_calls=min_calls)
             finally:

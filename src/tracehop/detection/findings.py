@@ -38,10 +38,12 @@ class Detection:
     window: dict[str, Any]
     findings: list[Finding] = field(default_factory=list)
     run_id: str | None = None
+    engine: str = "duckdb"  # where it ran: the engine's name (duckdb | spark)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
+            "engine": self.engine,
             "window": self.window,
             "findings": [asdict(f) for f in self.findings],
         }

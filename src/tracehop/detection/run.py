@@ -103,6 +103,7 @@ def detect_on(
     first = [f.first_seen for f in findings if f.first_seen]
     last = [f.last_seen for f in findings if f.last_seen]
     return Detection(
+        engine=engine.name,
         window={
             "since": window.since,
             "until": window.until,
@@ -153,10 +154,10 @@ def run_detection(
 ) -> Detection:
     """Detect over this home's lake and store the run and its findings in the state DB.
     ``dno``: Do-Not-Originate numbers (E.164; :func:`load_dno` reads a file of them)."""
-    from tracehop.analyst import open_engine
+    from tracehop.analyst import open_analytics
 
     started = datetime.now(UTC)
-    engine = as_engine(open_engine(settings, store))
+    engine = open_analytics(settings, store)  # the setting engine: duckdb or spark
     try:
         result = detect_on(
             engine,

@@ -31,7 +31,6 @@ from tracehop.detection.findings import Detection, Finding, Window
 from tracehop.detection.history import customer_history
 from tracehop.detection.run import DEFAULT_MIN_CALLS, detect_on, save_run
 from tracehop.detection.scoring import FLAG_THRESHOLD
-from tracehop.engine import as_engine
 from tracehop.settings import Settings
 from tracehop.store import Store
 from tracehop.times import parse_duration, utc  # utc: SQLite hands back naive UTC
@@ -148,11 +147,11 @@ def watch_once(
 ) -> WatchIteration:
     """One watch iteration: detect on the days whose Parquet files changed since the last
     iteration (all days on the first), store the runs, report new and changed findings."""
-    from tracehop.analyst import open_engine
+    from tracehop.analyst import open_analytics
     from tracehop.cdr.lake import Lake
 
-    # open_engine also completes or discards an interrupted ingest
-    engine = as_engine(open_engine(settings, store))
+    # the engine the settings name; opening it also completes or discards an interrupted ingest
+    engine = open_analytics(settings, store)
     try:
         new_files, days = changed_days(store, state)
         calls_dir = Lake(settings.lake_dir).calls_dir
