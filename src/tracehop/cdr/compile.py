@@ -203,8 +203,8 @@ def _extra_sql(layout: Layout, field: _Fields, cols: list[str], cause: str | Non
         pairs += [(c, field(c)) for c in cols if c not in used]
     else:
         pairs += [(c, field(c)) for c in layout.extra]
-    if not pairs:
-        return "NULL"
+    if not pairs:  # typed: an untyped NULL gives the Parquet column a null type Spark refuses
+        return "NULL::VARCHAR"
     return "json_object(" + ", ".join(f"{lit(k)}, {v}" for k, v in pairs) + ")::VARCHAR"
 
 

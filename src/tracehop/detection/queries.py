@@ -328,6 +328,8 @@ def _customer_extra(engine: Engine, window: Window, base: dict[str, dict]) -> di
         end = window.until or values.get("last_seen")
         age = (utc_day(end) - onboarded).days if onboarded and end else None
         out.setdefault(cid, {}).update({"customer_kind": kind, "customer_age_days": age})
+        # no number called FLOOD_MIN_CALLS times: no flood, 0 (indicators.py says so)
+        out[cid].setdefault("top_called_per_hour", 0)
     return out
 
 
