@@ -21,7 +21,7 @@ from tracehop.store import Store
 from tracehop.tracebacks.campaigns import find_campaigns
 from tracehop.tracebacks.scorecards import non_responsive, scorecards
 from tracehop.tracebacks.traces import get_trace, list_traces
-from tracehop.web.pages import TEMPLATES, login_routes
+from tracehop.web.pages import TEMPLATES, login_routes, when
 
 NAV = [("/", "Traces"), ("/campaigns", "Campaigns"), ("/providers", "Providers")]
 Read = Annotated[Principal, Depends(need("read"))]
@@ -33,6 +33,7 @@ class HubPages:
     def __init__(self, settings: Settings, store: Store, key: bytes) -> None:
         self.settings, self.store, self.key = settings, store, key
         self.templates = Jinja2Templates(directory=str(Path(TEMPLATES)))
+        self.templates.env.filters["when"] = when
 
     def render(
         self, request: Request, name: str, title: str, active: str, **ctx: object

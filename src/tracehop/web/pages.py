@@ -35,6 +35,21 @@ Read = Annotated[Principal, Depends(need("read"))]
 Act = Annotated[Principal, Depends(need("act"))]
 
 
+def when(value: Any) -> str:
+    """A time as people read it on a page: ``2026-11-30 17:45 UTC`` (ISO text or datetime)."""
+    from datetime import UTC, datetime
+
+    if not value:
+        return ""
+    try:
+        t = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if t.tzinfo is not None:
+        t = t.astimezone(UTC)
+    return t.strftime("%Y-%m-%d %H:%M") + (" UTC" if t.tzinfo is not None else "")
+
+
 def _safe_next(target: str) -> str:
     """Only a path on this site (never an open redirect to another)."""
     parsed = urlparse(target or "/")
@@ -50,6 +65,7 @@ class Pages:
         self.settings, self.store, self.key, self.clock = settings, store, key, clock
         self.shared = shared
         self.templates = Jinja2Templates(directory=str(TEMPLATES))
+        self.templates.env.filters["when"] = when
 
     def render(
         self, request: Request, name: str, title: str, active: str, status: int = 200, **ctx: Any
