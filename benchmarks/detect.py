@@ -183,6 +183,7 @@ import json, sys, time
 from pathlib import Path
 import numpy as np
 import pandas as pd
+from tracehop.detection.indicators import FLOOD_MIN_CALLS
 from tracehop.numbers import caller_id_class
 
 files = sorted(str(p) for p in Path(sys.argv[1]).glob("day=*/*.parquet"))
@@ -296,13 +297,13 @@ top3 = (per_called.sort_values(ascending=False).groupby(level="upstream").head(3
         .groupby(level="upstream").sum())
 out["top3_called_calls"] = top3
 out["top3_called_share"] = top3 / per_called.groupby(level="upstream").sum()
-# A flood on one number: calls per hour over the number's own span (an hour at least), the
-# highest among numbers called 100 times or more.
-spans = df.groupby(["upstream", "called"])["start"].agg(["size", "min", "max"])
-spans = spans[spans["size"] >= 100]
-rate = spans["size"] / (spans["max"] - spans["min"]).dt.total_seconds().clip(lower=3600) * 3600
-out["top_called_per_hour"] = (rate.groupby(level="upstream").max()
-                              .reindex(out.index).fillna(0.0))
+# A flood on one number: the most attempts to one called number in one clock hour, among the
+# numbers called FLOOD_MIN_CALLS times or more in the window (0 when none is).
+flooded = per_called[per_called >= FLOOD_MIN_CALLS].rename("n").reset_index()[["upstream", "called"]]
+hours = df[["upstream", "called", "start"]].merge(flooded, on=["upstream", "called"])
+per_hour = hours.groupby(["upstream", "called", hours["start"].dt.floor("h")]).size()
+out["top_called_per_hour"] = (per_hour.groupby(level="upstream").max()
+                              .reindex(out.index).fillna(0).astype("int64"))
 
 # Sequential dialling: of each customer's distinct NANP called numbers (sorted), the share
 # that directly follows the previous one (number - 1 was called too).
