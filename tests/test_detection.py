@@ -206,6 +206,15 @@ def test_run_is_stored_and_cli_lists_every_customer(hand_home: Settings, cli) ->
     assert customers["flood"]["first_seen"] == "2025-03-03T10:00:00Z"
     assert data["findings"][0]["flagged"] is True  # flagged first
     assert data["window"]["customers"] == 3
+    # each finding's id is what `block from-finding` takes (RUN_ID:SEQ)
+    assert [f["id"] for f in data["findings"]] == [
+        f"{data['run_id']}:{i}" for i in range(len(data["findings"]))
+    ]
+    rules = cli.json("block", "from-finding", customers["flood"]["id"], "--json")
+    assert [(r["kind"], r["value"], r["finding"]) for r in rules] == [
+        ("customer", "flood", customers["flood"]["id"])
+    ]
+    cli("block", "remove", str(rules[0]["id"]))
     data = cli.json("detect", "--json", "--since", "2025-03-03T10:01:00", "--min-calls", "5")
     assert {f["subject"] for f in data["findings"] if f["kind"] == "customer"} == {
         "alpha",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -175,7 +174,9 @@ def _watch(
 def _print_day(day: DayRun, console: Console, as_json: bool) -> None:
     """One changed day of ``--watch``: its run and the new and changed flagged findings."""
     w = day.detection.window
+    run = day.detection
     if as_json:
+        seq = {id(f): i for i, f in enumerate(run.findings)}  # a finding's place: its id
         emit_json(
             {
                 "day": day.day,
@@ -183,8 +184,8 @@ def _print_day(day: DayRun, console: Console, as_json: bool) -> None:
                 "engine": day.detection.engine,
                 "customers": w["customers"],
                 "flagged": w["flagged"],
-                "new": [asdict(f) for f in day.new],
-                "changed": [asdict(f) for f in day.changed],
+                "new": [run.finding_json(f, seq[id(f)]) for f in day.new],
+                "changed": [run.finding_json(f, seq[id(f)]) for f in day.changed],
             }
         )
         return

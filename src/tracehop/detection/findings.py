@@ -40,10 +40,16 @@ class Detection:
     run_id: str | None = None
     engine: str = "duckdb"  # where it ran: the engine's name (duckdb | spark)
 
+    def finding_json(self, finding: Finding, seq: int) -> dict[str, Any]:
+        """A finding as ``detect --json`` prints it; a stored run's findings carry their
+        ``id`` (``RUN_ID:SEQ``), what ``tracehop block from-finding`` takes."""
+        ident = {"id": f"{self.run_id}:{seq}"} if self.run_id else {}
+        return ident | asdict(finding)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
             "engine": self.engine,
             "window": self.window,
-            "findings": [asdict(f) for f in self.findings],
+            "findings": [self.finding_json(f, i) for i, f in enumerate(self.findings)],
         }
