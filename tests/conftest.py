@@ -72,8 +72,13 @@ def write_cdr(tmp_path: Path) -> Callable[..., Path]:
 class Cli:
     """Runs ``tracehop`` in-process (fast) or as a real subprocess (exit codes, stderr)."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, database_url: str | None = None) -> None:
         self.home = home
+        self.database_url = database_url  # a home whose state DB is elsewhere (PostgreSQL)
+
+    def _where(self) -> list[str]:
+        url = ["--database-url", self.database_url] if self.database_url else []
+        return ["--home", str(self.home), *url]
 
     def __call__(self, *args: str) -> tuple[int, str, str]:
         """(exit code, stdout, stderr): library errors are turned into ``Error: ...`` by the
@@ -81,7 +86,7 @@ class Cli:
         from tracehop.cli import _register, app
 
         _register()
-        result = CliRunner().invoke(app, ["--home", str(self.home), *args])
+        result = CliRunner().invoke(app, [*self._where(), *args])
         if result.exception and not isinstance(result.exception, SystemExit):
             raise result.exception
         return result.exit_code, result.stdout, result.stderr
@@ -94,7 +99,7 @@ class Cli:
     def run(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         full_env = {**os.environ, **(env or {})}
         return subprocess.run(
-            [sys.executable, "-m", "tracehop", "--home", str(self.home), *args],
+            [sys.executable, "-m", "tracehop", *self._where(), *args],
             capture_output=True,
             text=True,
             env=full_env,

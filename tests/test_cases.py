@@ -40,9 +40,11 @@ def pdf_text(path: Path) -> str:
 
 
 @pytest.fixture
-def provider_home(tmp_path: Path, data: Path) -> Settings:
-    """A provider whose customers include four named in the fixture letter, with calls."""
-    settings = load_settings(home=tmp_path / "home", provider="icon", provider_name="Icon Global")
+def provider_home(tmp_path: Path, data: Path, state_db) -> Settings:  # type: ignore[no-untyped-def]
+    """A provider whose customers include four named in the fixture letter, with calls; its
+    state DB on SQLite and on PostgreSQL (``state_db``)."""
+    settings = load_settings(home=tmp_path / "home", provider="icon", provider_name="Icon Global",
+                             database_url=state_db())  # fmt: skip
     ingest([data / "generic.csv"], settings)
     with open_store(settings) as store:
         import_customers(store, parse_customers_csv(data / "customers.csv"))
@@ -120,7 +122,7 @@ def test_reports_render_to_pdf_and_html_with_data_escaped(
 
 
 def test_the_cli_contract(cli: Cli, provider_home: Settings) -> None:
-    cli.home = provider_home.home
+    cli.home, cli.database_url = provider_home.home, provider_home.database_url
     out = cli.json("notice", "import", str(FIXTURE), "--json")
     assert {"case_id", "letter_date", "recipient", "notice_kind", "deadlines", "rows"} <= set(out)
     assert out["recipient"] == "Icon Global Services Ltd." and out["created"] is True

@@ -38,8 +38,11 @@ def pdf_text(path: Path) -> str:
 
 
 @pytest.fixture
-def home(tmp_path: Path, data: Path) -> Settings:
-    settings = load_settings(home=tmp_path / "home", provider="icon", provider_name="Icon Global")
+def home(tmp_path: Path, data: Path, state_db) -> Settings:  # type: ignore[no-untyped-def]
+    """A provider's home with CDRs and customers; its state DB on SQLite and on PostgreSQL
+    (``state_db``: every test of this module runs on both)."""
+    settings = load_settings(home=tmp_path / "home", provider="icon", provider_name="Icon Global",
+                             database_url=state_db())  # fmt: skip
     ingest([data / "generic.csv"], settings)
     with open_store(settings) as store:
         import_customers(store, parse_customers_csv(data / "customers.csv"))
@@ -165,7 +168,7 @@ def test_blocking_a_notified_provider_waits_for_the_notice(home: Settings, tmp_p
 
 
 def test_the_cli_mitigates(cli: Cli, home: Settings) -> None:
-    cli.home = home.home
+    cli.home, cli.database_url = home.home, home.database_url
     case_id = _case(home)
     out = cli.json("case", "mitigate", case_id, "block-customer", "--customer", "yodel",
                    "--expires", "7d", "--json")  # fmt: skip

@@ -5,6 +5,7 @@ API); a customer's review."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -21,9 +22,15 @@ from tracehop.screening.index import make_call
 from tracehop.screening.report import rules_with_hits
 from tracehop.screening.service import add_checked_rule, serving
 from tracehop.screening.state import record_notice
-from tracehop.settings import Settings
+from tracehop.settings import Settings, load_settings
 from tracehop.store import open_store
 from tracehop.times import FakeClock
+
+
+@pytest.fixture
+def settings(home: Path, state_db) -> Settings:  # type: ignore[no-untyped-def]
+    """A home whose state DB is SQLite, then PostgreSQL (every test here runs on both)."""
+    return load_settings(home=home, database_url=state_db())
 
 
 def test_hits_count_the_blocks_each_rule_made(settings: Settings) -> None:
