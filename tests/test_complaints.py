@@ -34,8 +34,9 @@ def _calls(upstream: str, n: int, first: int) -> list[str]:
 
 
 @pytest.fixture
-def home(tmp_path: Path, write_cdr: Callable[..., Path]) -> Settings:
-    settings = load_settings(home=tmp_path / "home")
+def home(tmp_path: Path, write_cdr: Callable[..., Path], state_db) -> Settings:  # type: ignore[no-untyped-def]
+    """A home with calls; its state DB on SQLite and on PostgreSQL (``state_db``)."""
+    settings = load_settings(home=tmp_path / "home", database_url=state_db())
     ingest(
         [write_cdr("calls.csv", [HEADER, *_calls("alpha", 40, 0), *_calls("beta", 40, 500)])],
         settings,
@@ -92,7 +93,7 @@ def test_complaints_are_traced_stored_and_counted(
     assert [r["rule"] for r in alpha.evidence["rules"]] == ["complaints"]
     assert not alpha.flagged and alpha.score == pytest.approx(0.2)  # weak: never flags alone
     assert beta.evidence["indicators"]["complaints"] == 1 and beta.evidence["rules"] == []
-    cli.home = home.home
+    cli.home, cli.database_url = home.home, home.database_url
     data = cli.json("complaints", "import", str(path), "--json")
     assert data["stored"] == 5 and data["by_customer"] == {"alpha": 3, "beta": 1}
     assert [(e["line"], e["reference"]) for e in data["errors"]] == [(7, "C6")]
@@ -102,7 +103,7 @@ def test_a_file_without_the_columns_is_a_one_line_error(
     home: Settings, write_cdr: Callable[..., Path], cli
 ) -> None:  # type: ignore[no-untyped-def]
     path = write_cdr("bad.csv", ["who,when", "x,y"])
-    cli.home = home.home
+    cli.home, cli.database_url = home.home, home.database_url
     code, _out, err = cli("complaints", "import", str(path))
     assert code == 1 and err.count("\n") == 1 and "complaints need the columns" in err
 

@@ -11,8 +11,14 @@ from tracehop.analyst import query
 from tracehop.cdr.ingest import ingest
 from tracehop.customers import import_customers, list_customers, parse_customers_csv
 from tracehop.errors import InputError
-from tracehop.settings import Settings
+from tracehop.settings import Settings, load_settings
 from tracehop.store import open_store
+
+
+@pytest.fixture
+def settings(home: Path, state_db) -> Settings:  # type: ignore[no-untyped-def]
+    """A home whose state DB is SQLite, then PostgreSQL (the tests that use it run on both)."""
+    return load_settings(home=home, database_url=state_db())
 
 
 def test_import_update_list(settings: Settings, data: Path, write_cdr) -> None:

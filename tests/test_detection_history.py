@@ -44,9 +44,11 @@ def _trace(store: object, rid: str, upstream: str, received: datetime) -> None:
 
 
 def test_traceback_history_flags_a_customer_named_three_times(
-    tmp_path: Path, write_cdr: Callable[..., Path]
+    tmp_path: Path,
+    write_cdr: Callable[..., Path],
+    state_db,  # type: ignore[no-untyped-def]  # on SQLite and on PostgreSQL
 ) -> None:
-    settings = load_settings(home=tmp_path / "home")
+    settings = load_settings(home=tmp_path / "home", database_url=state_db())
     rows = _calls("alpha", 40) + _calls("beta", 40, first=100)
     ingest([write_cdr("calls.csv", [HEADER, *rows])], settings)
     store = open_store(settings)
