@@ -1,5 +1,6 @@
-"""Users, tokens and roles: a token's role decides what it may call; tokens issued before roles
-still work (moved into the state DB as hub tokens); passwords are Argon2id hashes."""
+"""Users, tokens and roles (on SQLite and on PostgreSQL): a token's role decides what it may
+call; tokens issued before roles still work (moved into the state DB as hub tokens);
+passwords are Argon2id hashes."""
 
 from __future__ import annotations
 
@@ -22,8 +23,11 @@ from tracehop.store.models import UserRow
 ASK = {"request_id": "r-1", "caller": "2025550143", "called": "2125551234", "at": "2021-02-07"}
 
 
-def test_only_hub_analyst_and_admin_tokens_may_send_traceback_requests(tmp_path: Path) -> None:
-    settings = load_settings(home=tmp_path / "node", provider="telco-x")
+def test_only_hub_analyst_and_admin_tokens_may_send_traceback_requests(
+    tmp_path: Path,
+    state_db,  # type: ignore[no-untyped-def]
+) -> None:
+    settings = load_settings(home=tmp_path / "node", provider="telco-x", database_url=state_db())
     with open_store(settings) as store:
         issued = {role: tokens.issue(store, f"who-{role}", role) for role in ROLES}
     with TestClient(create_node_app(node_service(settings))) as c:
@@ -36,7 +40,10 @@ def test_only_hub_analyst_and_admin_tokens_may_send_traceback_requests(tmp_path:
                 assert resp.json()["error"].startswith(f"the token of who-{role} (role {role})")
 
 
-def test_tokens_from_before_roles_are_moved_and_keep_working(tmp_path: Path) -> None:
+def test_tokens_from_before_roles_are_moved_and_keep_working(
+    tmp_path: Path,
+    state_db,  # type: ignore[no-untyped-def]
+) -> None:
     home = tmp_path / "node"
     secret = "th_an-old-token-issued-before-roles"
     home.mkdir(mode=0o700)
@@ -46,7 +53,7 @@ def test_tokens_from_before_roles_are_moved_and_keep_working(tmp_path: Path) -> 
         {"name": "old-hub", "sha256": "0" * 64, "created_at": "2026-11-01T10:00:00+00:00",
          "revoked": True},
     ]}))  # fmt: skip
-    settings = load_settings(home=home, provider="telco-x")
+    settings = load_settings(home=home, provider="telco-x", database_url=state_db())
     with TestClient(create_node_app(node_service(settings))) as c:
         resp = c.post("/api/v1/tracebacks/requests", json=ASK,
                       headers={"Authorization": f"Bearer {secret}"})  # fmt: skip
@@ -58,8 +65,11 @@ def test_tokens_from_before_roles_are_moved_and_keep_working(tmp_path: Path) -> 
         assert tokens.migrate_file_tokens(store, home) == 0  # done once
 
 
-def test_a_revoked_name_reissued_is_another_token(tmp_path: Path) -> None:
-    with open_store(load_settings(home=tmp_path / "h")) as store:
+def test_a_revoked_name_reissued_is_another_token(
+    tmp_path: Path,
+    state_db,  # type: ignore[no-untyped-def]
+) -> None:
+    with open_store(load_settings(home=tmp_path / "h", database_url=state_db())) as store:
         first = tokens.issue(store, "hub")
         second = tokens.issue(store, "hub")  # the first is revoked: one active per name
         a, b = tokens.verify(store, first), tokens.verify(store, second)
@@ -69,8 +79,11 @@ def test_a_revoked_name_reissued_is_another_token(tmp_path: Path) -> None:
             tokens.issue(store, "x", "root")
 
 
-def test_users_log_in_with_argon2_hashed_passwords(tmp_path: Path) -> None:
-    with open_store(load_settings(home=tmp_path / "h")) as store:
+def test_users_log_in_with_argon2_hashed_passwords(
+    tmp_path: Path,
+    state_db,  # type: ignore[no-untyped-def]
+) -> None:
+    with open_store(load_settings(home=tmp_path / "h", database_url=state_db())) as store:
         add_user(store, "alice", "analyst", "correct horse battery")
         with store.session() as s:
             stored = s.get(UserRow, "alice")
