@@ -3,6 +3,7 @@ server, signed by tracehop's test CA, verified in process and answered as the po
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -172,3 +173,49 @@ def test_identity_check_from_settings(tmp_path: Path, ca: TestCA) -> None:
     out = check.check(header(ca, key="other"), orig=CALLER, dest=CALLED)
     assert (out.action, out.reject()[0]) == ("block", 438)
     check.close()
+
+
+def test_screen_check_applies_the_identity_policy(tmp_path: Path, ca: TestCA, cli) -> None:  # type: ignore[no-untyped-def]
+    """`tracehop screen check --identity HEADER` answers as the redirect server would: the
+    rules first, then the policy on the verified header; 911 is never verified."""
+    from tracehop.screening.service import check
+    from tracehop.store import open_store
+
+    plain = load_settings(home=tmp_path / "plain")
+    with open_store(plain) as store:  # no policy: the header is not verified, as by the server
+        d = check(plain, store, caller=CALLER, called=CALLED, identity=header(ca, key="other"))
+        assert (d.action, d.identity) == ("allow", None) and "identity" not in d.as_dict()
+    settings = load_settings(
+        home=tmp_path / "h",
+        screen_identity="bad_signature=block,stale=annotate",
+        shaken_trust=ca.root_path,
+        shaken_certs=f"{PREFIX}={ca.certs_dir}",
+    )
+    with open_store(settings) as store:
+        ok = check(settings, store, caller=CALLER, called=CALLED, identity=header(ca))
+        assert (ok.action, ok.sip_code, ok.identity) == ("allow", None, "valid")
+        bad = check(settings, store, caller=CALLER, called=CALLED,
+                    identity=header(ca, key="other"))  # fmt: skip
+        assert (bad.action, bad.sip_code, bad.identity) == ("block", 438, "bad_signature")
+        stale = check(settings, store, caller=CALLER, called=CALLED,
+                      identity=header(ca, age=300))  # fmt: skip
+        assert (stale.action, stale.identity) == ("allow", "stale")
+        sos = check(settings, store, caller=CALLER, called="911",
+                    identity=header(ca, key="other", called="911"))  # fmt: skip
+        assert (sos.action, sos.identity) == ("allow", None)
+    cli.home = settings.home
+    code, out, _ = _run(cli, ca)  # a real process: the settings come from its environment
+    assert code == 0
+    got = json.loads(out)
+    assert (got["action"], got["sip_code"], got["identity"]) == ("block", 438, "bad_signature")
+
+
+def _run(cli, ca: TestCA) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
+    proc = cli.run(
+        "screen", "check", "--caller", CALLER, "--called", CALLED,
+        "--identity", header(ca, key="other"), "--json",
+        env={"TRACEHOP_SCREEN_IDENTITY": "bad_signature=block",
+             "TRACEHOP_SHAKEN_TRUST": str(ca.root_path),
+             "TRACEHOP_SHAKEN_CERTS": f"{PREFIX}={ca.certs_dir}"},
+    )  # fmt: skip
+    return proc.returncode, proc.stdout, proc.stderr

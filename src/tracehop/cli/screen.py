@@ -28,16 +28,26 @@ def check(
     upstream: Annotated[
         str | None, typer.Option(help="The customer or provider it came from.", show_default=False)
     ] = None,
+    identity: Annotated[
+        str | None,
+        typer.Option(
+            help="The INVITE's STIR/SHAKEN Identity header: verified and judged by the "
+            "TRACEHOP_SCREEN_IDENTITY policy, as the redirect server does.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """What the rules in force say about one call: {"action", "sip_code", "reason",
-    "rule_id"} (and the monitor-mode rules it matched). Nothing is audited."""
+    "rule_id"} (and the monitor-mode rules it matched; "identity", the verification's
+    reason, with --identity and a policy). Nothing is audited."""
     from tracehop.screening.service import check as check_call
     from tracehop.store import open_store
 
     settings: Settings = ctx.obj
     with open_store(settings) as store:
-        decision = check_call(settings, store, caller=caller, called=called, upstream=upstream)
+        decision = check_call(settings, store, caller=caller, called=called, upstream=upstream,
+                              identity=identity)  # fmt: skip
     if as_json:
         emit_json(decision.as_dict())
         return
@@ -47,6 +57,8 @@ def check(
     line += f": {esc(decision.reason)}"
     if decision.monitored:
         line += f"; monitor-mode rules matched: {', '.join(map(str, decision.monitored))}"
+    if decision.identity is not None:
+        line += f"; STIR/SHAKEN: {esc(decision.identity)}"
     stdout_console().print(line)
 
 

@@ -59,15 +59,19 @@ class Decision:
     monitored: tuple[int, ...] = ()
     cause: str | None = None
     emergency: bool = False
+    identity: str | None = None  # the STIR/SHAKEN verification reason, when one was verified
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "action": self.action,
             "sip_code": self.sip_code,
             "reason": self.reason,
             "rule_id": self.rule_id,
             "monitored": list(self.monitored),
         }
+        if self.identity is not None:
+            out["identity"] = self.identity
+        return out
 
 
 ALLOW = Decision("allow", None, "no rule matched", None)

@@ -7,7 +7,7 @@ import contextlib
 import os
 import signal
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tracehop.errors import InputError
@@ -132,12 +132,33 @@ def check(
     caller: str,
     called: str,
     upstream: str | None = None,
+    identity: str | None = None,
     clock: Clock = SYSTEM,
 ) -> Decision:
     """What the rules in force say about one call (``tracehop screen check``): nothing is
-    audited or counted."""
+    audited or counted. With ``identity`` (the INVITE's Identity header) and a policy set
+    (``TRACEHOP_SCREEN_IDENTITY``), the header is verified and the policy applied after the
+    rules, as the redirect server does; without a policy the server verifies nothing, and
+    neither does this."""
     screener = Screener(StoreSource(store), emergency=emergency_of(settings), clock=clock)
-    return screener.decide(make_call(caller, called, upstream), source="check")
+    call = make_call(caller, called, upstream)
+    decision = screener.decide(call, source="check")
+    # a call the rules block is not verified; an emergency call never is (47 CFR 9.4)
+    if identity is None or decision.action == "block" or decision.emergency:
+        return decision
+    verifying = identity_check(settings, clock=clock)
+    if verifying is None:
+        return decision
+    try:
+        outcome = verifying.check(identity, orig=call.caller, dest=call.called)
+    finally:
+        verifying.close()
+    reason = str(outcome.result.reason)
+    if outcome.action == "block":
+        code, phrase, _headers = outcome.reject()
+        return replace(decision, action="block", sip_code=code, rule_id=None, cause=phrase,
+                       reason=f"STIR/SHAKEN {reason}: {phrase}", identity=reason)  # fmt: skip
+    return replace(decision, identity=reason)
 
 
 def redress_of(settings: Settings) -> str:
