@@ -394,3 +394,12 @@ def test_check_cli_refuses_what_the_cli_does_not_have() -> None:
             check_cli(wrong)
     with pytest.raises(AssertionError):
         check_settings({"TRACEHOP_NO_SUCH_SETTING"}, "here")
+
+
+def test_docs_walk_through_every_service_and_unit(compose: dict[str, Any]) -> None:
+    text = (REPO / "docs" / "deploy.md").read_text()
+    assert "(docs/deploy.md)" in (REPO / "README.md").read_text()
+    for name in services(compose):
+        assert f"`{name}`" in text, name
+    for path in SYSTEMD.glob("tracehop-*"):
+        assert path.stem in text, path.name
