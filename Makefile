@@ -18,7 +18,7 @@ BENCH_DEBS := wrk
 DEBS ?= $(TEST_DEBS)
 DEMO_HOME ?= demo-home
 
-.PHONY: demo demo-deps test test-fast lock lint format bench bench-ingest bench-lookup bench-hub bench-detect bench-cli bench-shaken bench-screen bench-screen-sip system-deps clean docs-cli
+.PHONY: demo demo-deps test test-fast lock lint format bench bench-ingest bench-lookup bench-hub bench-detect bench-cli bench-shaken bench-screen bench-screen-sip bench-web bench-scale system-deps clean docs-cli
 
 # Debian ships venv separately (python3-venv): install it as root when it is missing.
 $(BIN)/python:
@@ -86,7 +86,7 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
-bench: bench-ingest bench-lookup bench-hub bench-detect bench-cli bench-shaken bench-screen bench-screen-sip
+bench: bench-ingest bench-lookup bench-hub bench-detect bench-cli bench-shaken bench-screen bench-screen-sip bench-web bench-scale
 
 bench-ingest: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/ingest.py $(BENCH_ARGS)
@@ -99,6 +99,16 @@ bench-hub: $(VENV)/.installed-dev
 
 bench-detect: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/detect.py $(BENCH_ARGS)
+
+# The dashboard over the 10 M-row home that bench-detect's lake gives (kept in BENCH_HOME).
+BENCH_HOME ?= .bench
+bench-web: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/detect.py --sizes 10000000 --keep $(BENCH_HOME)
+	$(BIN)/python benchmarks/web.py --home $(BENCH_HOME)/home-10000000 $(BENCH_ARGS)
+
+# DuckDB against Spark local[2] on the same lake (Java 17 comes with system-deps).
+bench-scale: $(VENV)/.installed-dev system-deps
+	$(BIN)/python benchmarks/scale.py $(BENCH_ARGS)
 
 bench-cli: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/cli.py $(BENCH_ARGS)
