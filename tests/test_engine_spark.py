@@ -306,6 +306,13 @@ def test_cli_detect_on_spark_says_so(
         n: {(f["kind"], f["subject"]) for f in out[n]["findings"] if f["flagged"]} for n in out
     }
     assert flagged["spark"] == flagged["duckdb"] and len(flagged["duckdb"]) >= 5
+    # the stored runs say where they ran too (detection_runs.engine, migration 0013)
+    from tracehop.store import open_store
+    from tracehop.store.models import DetectionRun
+
+    with open_store(world_homes["transitnet"]) as store, store.session() as s:
+        stored = {out[n]["run_id"]: s.get(DetectionRun, out[n]["run_id"]).engine for n in out}
+    assert stored == {out["duckdb"]["run_id"]: "duckdb", out["spark"]["run_id"]: "spark"}
 
 
 def test_duckdb_engine_is_the_default(tmp_path: Path) -> None:

@@ -29,7 +29,8 @@ def latest_run(store: Store) -> dict[str, Any] | None:
             return None
         return {"run_id": run.run_id, "finished_at": utc(run.finished_at),
                 "customers": run.customers, "flagged": run.flagged,
-                "since": utc(run.since), "until": utc(run.until)}  # fmt: skip
+                "since": utc(run.since), "until": utc(run.until),
+                "engine": run.engine}  # fmt: skip
 
 
 def customers_by_risk(store: Store, *, limit: int = 20) -> list[dict[str, Any]]:

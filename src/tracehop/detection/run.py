@@ -216,6 +216,7 @@ def save_run(store: Store, result: Detection, started: datetime) -> str:
                 threshold=w["threshold"],
                 customers=w["customers"],
                 flagged=w["flagged"],
+                engine=result.engine,
             )
         )
         session.flush()  # the run row first: findings refer to it

@@ -222,6 +222,8 @@ class DetectionRun(Base):
     threshold: Mapped[float] = mapped_column(Float)
     customers: Mapped[int] = mapped_column(Integer)  # customers with traffic in the window
     flagged: Mapped[int] = mapped_column(Integer)  # customers flagged
+    # where it ran: duckdb | spark (migration 0013)
+    engine: Mapped[str] = mapped_column(String(20), default="duckdb", server_default="duckdb")
 
 
 class DetectionFinding(Base):

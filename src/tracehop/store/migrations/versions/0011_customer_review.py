@@ -4,7 +4,7 @@ sent in a traceback answer.
 
 Revision ID: 0011
 Revises: 0010
-Create Date: 2026-12-08
+Create Date: 2026-11-30
 """
 
 import sqlalchemy as sa
