@@ -221,3 +221,19 @@ def revoke_token(where: Path | Settings, name: str) -> None:
 
     with open_store(_settings(where)) as store:
         tokens.revoke(store, name)
+
+
+@pytest.fixture
+def provider_home(tmp_path: Path, data: Path, state_db) -> Settings:  # type: ignore[no-untyped-def]
+    """A provider whose customers include four named in the fixture letter, with calls; its
+    state DB on SQLite and on PostgreSQL (``state_db``: each test using it runs on both)."""
+    from tracehop.cdr.ingest import ingest
+    from tracehop.customers import import_customers, parse_customers_csv
+    from tracehop.store import open_store
+
+    settings = load_settings(home=tmp_path / "home", provider="icon", provider_name="Icon Global",
+                             database_url=state_db())  # fmt: skip
+    ingest([data / "generic.csv"], settings)
+    with open_store(settings) as store:
+        import_customers(store, parse_customers_csv(data / "customers.csv"))
+    return settings

@@ -105,3 +105,10 @@ def flattened(text: str) -> str:
     body, rows = split_letter(text)
     flat = " ".join(" ".join(c for c in r if c) for r in rows)
     return body + "ATTACHMENT A " + " ".join(HEADER) + " " + re.sub(r"\s+", " ", flat) + "\n"
+
+
+def pdf_text(path: Path) -> str:
+    """The text of a PDF the tests rendered (reports, letters), read back with pypdf."""
+    from pypdf import PdfReader
+
+    return "\n".join(p.extract_text() or "" for p in PdfReader(path).pages)

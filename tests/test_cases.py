@@ -11,15 +11,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from letters import FIXTURE
+from letters import FIXTURE, pdf_text
 from tracehop.analyst import query
 from tracehop.cases.draft import draft_notice
 from tracehop.cases.investigate import investigate, set_match
 from tracehop.cases.mitigate import mitigate
 from tracehop.cases.records import due, get_case, import_notice, list_cases
 from tracehop.cases.reports import write_report
-from tracehop.cdr.ingest import ingest
-from tracehop.customers import import_customers, parse_customers_csv
 from tracehop.errors import InputError
 from tracehop.settings import Settings, load_settings
 from tracehop.store import open_store
@@ -31,24 +29,6 @@ if TYPE_CHECKING:
     from tracehop.store import Store
 
 NOW = datetime(2021, 3, 17, 15, 0, tzinfo=UTC)
-
-
-def pdf_text(path: Path) -> str:
-    from pypdf import PdfReader
-
-    return "\n".join(p.extract_text() or "" for p in PdfReader(path).pages)
-
-
-@pytest.fixture
-def provider_home(tmp_path: Path, data: Path, state_db) -> Settings:  # type: ignore[no-untyped-def]
-    """A provider whose customers include four named in the fixture letter, with calls; its
-    state DB on SQLite and on PostgreSQL (``state_db``)."""
-    settings = load_settings(home=tmp_path / "home", provider="icon", provider_name="Icon Global",
-                             database_url=state_db())  # fmt: skip
-    ingest([data / "generic.csv"], settings)
-    with open_store(settings) as store:
-        import_customers(store, parse_customers_csv(data / "customers.csv"))
-    return settings
 
 
 def test_a_letter_is_one_case_and_its_deadlines_are_due(provider_home: Settings) -> None:

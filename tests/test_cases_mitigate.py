@@ -11,17 +11,16 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from letters import FIXTURE
+from letters import FIXTURE, pdf_text
 from tracehop.cases.investigate import investigate
 from tracehop.cases.mitigate import mitigate, notify_intent, rules_of_case
 from tracehop.cases.records import get_case, import_notice
 from tracehop.cases.reports import write_report
-from tracehop.cdr.ingest import ingest
-from tracehop.customers import import_customers, list_customers, parse_customers_csv
+from tracehop.customers import list_customers
 from tracehop.errors import ConflictError, InputError, NotFoundError
 from tracehop.screening.service import check
 from tracehop.screening.state import list_notices
-from tracehop.settings import Settings, load_settings
+from tracehop.settings import Settings
 from tracehop.store import open_store
 from tracehop.times import FakeClock
 
@@ -31,22 +30,10 @@ if TYPE_CHECKING:
 NOW = datetime(2021, 3, 17, 15, 0, tzinfo=UTC)
 
 
-def pdf_text(path: Path) -> str:
-    from pypdf import PdfReader
-
-    return "\n".join(p.extract_text() or "" for p in PdfReader(path).pages)
-
-
 @pytest.fixture
-def home(tmp_path: Path, data: Path, state_db) -> Settings:  # type: ignore[no-untyped-def]
-    """A provider's home with CDRs and customers; its state DB on SQLite and on PostgreSQL
-    (``state_db``: every test of this module runs on both)."""
-    settings = load_settings(home=tmp_path / "home", provider="icon", provider_name="Icon Global",
-                             database_url=state_db())  # fmt: skip
-    ingest([data / "generic.csv"], settings)
-    with open_store(settings) as store:
-        import_customers(store, parse_customers_csv(data / "customers.csv"))
-    return settings
+def home(provider_home: Settings) -> Settings:
+    """conftest's provider home (CDRs, customers; its state DB on SQLite and PostgreSQL)."""
+    return provider_home
 
 
 def _case(settings: Settings) -> str:
