@@ -179,6 +179,11 @@ def command_named(argv: list[str]) -> str | None:
 
 def main() -> None:
     """Console entry point (errors are handled by :class:`TracehopGroup`)."""
+    # A command's start allocates hundreds of thousands of long-lived objects (modules,
+    # classes, pydantic and Typer models) and little garbage: with the default threshold (700)
+    # the collector ran about 130 times during a short ingest, 0.05 CPU-s of its 0.5 s
+    # (docs/performance.md, issue 11). A larger first generation still collects, less often.
+    gc.set_threshold(50_000, *gc.get_threshold()[1:])
     _register(only=command_named(sys.argv[1:]))
     try:
         app()
