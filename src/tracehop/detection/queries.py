@@ -55,6 +55,7 @@ from tracehop.detection.segments import (
     DIMENSIONS,
     POOL_MIN,
     class_group_sql,
+    contrast,
     line_sql,
     reuse_sql,
 )
@@ -518,7 +519,7 @@ def segment_indicators(engine: EngineLike) -> dict[str, dict[str, dict[str, Any]
         if v["value"] not in DIMENSIONS[v["dim"]]:
             continue
         out.setdefault(v.pop("upstream"), {})[f"{v.pop('dim')}={v.pop('value')}"] = v
-    return out
+    return {customer: contrast(segs) for customer, segs in out.items()}
 
 
 def segment_examples(
