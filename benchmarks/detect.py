@@ -159,9 +159,9 @@ def keep_customer_indicators(*args, **kwargs):
     return values
 run.customer_indicators = keep_customer_indicators
 
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 result = run.run_detection(settings, store)
-dt = time.perf_counter() - t0
+dt, cpu = time.perf_counter() - t0, time.process_time() - c0
 rss = peak_mb()
 
 def plain(v):
@@ -169,7 +169,7 @@ def plain(v):
 
 customers = {f.subject for f in result.findings if f.kind == "customer"}
 aggs = {c: {k: plain(v) for k, v in exact[c].items()} for c in customers}
-print(json.dumps({"seconds": dt, "customers": result.window["customers"],
+print(json.dumps({"seconds": dt, "cpu_seconds": cpu, "customers": result.window["customers"],
                   "flagged": result.window["flagged"],
                   "findings": len(result.findings), "aggregates": aggs,
                   "max_rss_mb": rss}))
@@ -187,7 +187,7 @@ from tracehop.detection.indicators import FLOOD_MIN_CALLS
 from tracehop.numbers import caller_id_class
 
 files = sorted(str(p) for p in Path(sys.argv[1]).glob("day=*/*.parquet"))
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 df = pd.read_parquet(files, columns=["upstream", "start", "caller", "called", "duration",
                                     "disposition", "sip_code", "attest", "identity_status"])
 
@@ -335,7 +335,8 @@ def plain(v):
     return v.item() if hasattr(v, "item") else v
 
 aggs = {c: {k: plain(v) for k, v in row.items()} for c, row in out.iterrows()}
-print(json.dumps({"seconds": dt, "rows": len(df), "customers": len(out),
+print(json.dumps({"seconds": dt, "cpu_seconds": time.process_time() - c0, "rows": len(df),
+                  "customers": len(out),
                   "aggregates": aggs, "max_rss_mb": rss}))
 """
 )
@@ -423,7 +424,8 @@ def main() -> None:
             info = json.loads((home / "bench-lake.json").read_text())
             th = child(DETECT_CHILD, str(home))
             print(
-                f"{info['rows']:,} rows: tracehop {th['seconds']:.2f} s, "
+                f"{info['rows']:,} rows: tracehop {th['seconds']:.2f} s "
+                f"({th['cpu_seconds']:.1f} CPU s), "
                 f"{th['max_rss_mb']:.0f} MB; {th['flagged']} of {th['customers']} customers "
                 "flagged",
                 flush=True,
@@ -442,14 +444,16 @@ def main() -> None:
                 baseline_rss_per_row = base["max_rss_mb"] / max(1, info["rows"])
                 agree = compare(th["aggregates"], base["aggregates"])
                 print(
-                    f"{info['rows']:,} rows: pandas {base['seconds']:.2f} s, "
+                    f"{info['rows']:,} rows: pandas {base['seconds']:.2f} s "
+                    f"({base['cpu_seconds']:.1f} CPU s), "
                     f"{base['max_rss_mb']:.0f} MB",
                     flush=True,
                 )
             rows_out.append((info, th, base, agree))
         print(
             f"machine: {os.cpu_count()} cores, {platform.machine()}, Python "
-            f"{platform.python_version()}, duckdb {duckdb.__version__}"
+            f"{platform.python_version()}, duckdb {duckdb.__version__}, load average "
+            f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
         )
         print(
             "| calls (lake rows) | Parquet | tracehop s | tracehop calls/s | tracehop peak RSS "

@@ -136,10 +136,12 @@ def test_a_run_sends_every_statement_through_its_engine() -> None:
     result = detect_on(engine, Window(t0, datetime(2025, 3, 4, tzinfo=UTC)))
     assert {f.subject for f in result.findings if f.kind == "customer"} == {"alpha", "beta"}
     made = [name for name, _ in engine.statements if name != "sql"]
-    assert made[:3] == ["th_uc", "th_ud", "th_um"]
-    assert {"th_cls", "th_seq", "th_candidates"} <= set(made)
+    # the calls grouped three ways, then th_uc: those rows labelled with class and segments
+    assert made[:3] == ["th_ucall", "th_ud", "th_um"]
+    assert {"th_cls", "th_uc", "th_seq", "th_candidates"} <= set(made)
+    assert made.index("th_uc") > made.index("th_cls")
     reads = [text for _, text in engine.statements if "FROM calls" in text]
-    # th_uc, th_ud, th_um, and the TDoS hour counts of the numbers called 60 times or more
+    # th_ucall, th_ud, th_um, and the TDoS hour counts of the numbers called 60 times or more
     assert len(reads) == 4 and all("day >= DATE '2025-03-03'" in t for t in reads)
     restrict_calls(engine, "alpha", t0)
     assert engine.statements[-1] == ("calls", "SELECT * FROM th_delay_calls")

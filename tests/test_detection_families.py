@@ -247,3 +247,46 @@ def test_docs_name_every_rule_segment_and_source() -> None:
     for dim, values in DIMENSIONS.items():
         assert f"| `{dim}` |" in text, dim
         assert all(f"`{v}`" in text for v in values), dim
+
+
+def test_a_snowshoe_mixed_into_a_carrier_with_its_attestation_is_flagged(tmp_path: Path) -> None:
+    """A snowshoe signed like the carrier it hides in (at a gateway every NANP call is C):
+    no class, attestation or pool segment separates it, and the carrier's own rotated
+    callers dilute the reuse=few segment's answered shape. snowshoe_contrast sees the
+    segment's numbers used a few times end their calls unlike the carrier's numbers used
+    once or twice, and names it; a carrier without the snowshoe is not flagged."""
+    rng = np.random.default_rng(17)
+    customers = []
+    for cid in ("carrier-mixed", "carrier-clean"):
+        c = Customer(cid, cid.title(), "carrier", "carrier", "GB", recent=False)
+        c.components.append(legal_component("conversational", 6_000, rng))
+        c.components[0].params |= {"spread": True, "lines_per_call": 0.8, "asr": 0.5}
+        c.components[0].params |= {"median": 120.0, "early": 0.08}
+        customers.append(c)
+    snow = illegal_component("snowshoe", 6_000 * 0.15 / 0.85, rng)
+    snow.params |= {"style": "spread", "uses": 6.0, "asr": 0.3, "early": 0.5, "median": 25.0}
+    customers[0].components.append(snow)
+    write_world(tmp_path / "world", customers, family=GATEWAY, seed=17)
+    kept: list[Detection] = []
+
+    def detect(engine: Engine, window, **kw) -> Detection:  # type: ignore[no-untyped-def]
+        kept.append(detect_on(engine, window, **kw))
+        return kept[-1]
+
+    world = evaluate_family_world(tmp_path / "world", tmp_path / "home", detect=detect)
+    judged = {v.subject: v for v in world.verdicts}
+    assert judged["carrier-mixed"].bad and judged["carrier-mixed"].in_goal
+    f = finding(kept[0], "carrier-mixed")
+    assert f.flagged and f.categories[0] == "snowshoe"
+    # the older rules do not see it: the segment's shape is diluted by the carrier's callers
+    few = f.evidence["segments"]["reuse=few"]
+    assert few["under30_share"] < 0.5 and few["asr"] > 0.3
+    rule = next(r for r in f.evidence["rules"] if r["rule"] == "snowshoe_contrast")
+    assert {r["rule"] for r in f.evidence["rules"]} == {"snowshoe_contrast"}
+    assert rule["segment"]["name"] == "reuse=few" and len(rule["segment"]["examples"]) == 3
+    shown = {t["indicator"]: t["value"] for t in rule["thresholds"]}
+    assert shown["contrast_z"] >= 4 and shown["under30_excess"] >= 0.05
+    assert shown["automated_answered"] >= 100 or shown["automated_share"] >= 0.1
+    assert "spamhaus_snowshoe" in rule["sources"]
+    clean = finding(kept[0], "carrier-clean")
+    assert not clean.flagged and clean.score == 0.0

@@ -55,6 +55,7 @@ from tracehop.detection.segments import (
     DIMENSIONS,
     POOL_MIN,
     class_group_sql,
+    contrast,
     line_sql,
     reuse_sql,
 )
@@ -130,10 +131,14 @@ WHERE {where} AND upstream IS NOT NULL GROUP BY upstream, minute
 """
 
 
-def prepare(engine: EngineLike, window: Window) -> None:
-    """Aggregate the window's calls into ``th_uc`` / ``th_ud`` / ``th_um`` and classify
-    every distinct caller ID into ``th_cls``."""
+def prepare(engine: EngineLike, window: Window, *, dno: Iterable[str] | None = None) -> None:
+    """Aggregate the window's calls into ``th_uc`` / ``th_ud`` / ``th_um``; classify every
+    distinct caller ID and label each ``th_uc`` row with its class and its segments
+    (:func:`label_rows`). ``dno``: Do-Not-Originate numbers, the ``class=dno`` segment
+    (:func:`register_dno`)."""
     engine = as_engine(engine)
+    if dno is not None:
+        register_dno(engine, dno)
     where = window_where(window)
     shape = ",\n    ".join(
         f"count(*) FILTER (WHERE answered AND duration < {edge}) AS {col}"
@@ -147,10 +152,56 @@ def prepare(engine: EngineLike, window: Window) -> None:
         where=where,
         att=ATT_SQL,
     )
-    engine.materialize("th_uc", uc)
+    engine.materialize("th_ucall", uc)
     engine.materialize("th_ud", _UD_SELECT.format(where=where))
     engine.materialize("th_um", _UM_SELECT.format(where=where))
-    classify_callers(engine, "th_uc", "th_cls")
+    classify_callers(engine, "th_ucall", "th_cls")
+    label_rows(engine)
+    engine.drop("th_ucall")
+    engine.drop("th_cls")
+
+
+def label_rows(engine: Engine) -> None:
+    """``th_uc``: the rows of ``th_ucall`` (customer x caller ID x attestation) with their
+    caller class ``cls`` and their segment in every dimension (``segments.py``), in one pass:
+    every later aggregate (indicators, segments, caller IDs) reads them without a join.
+    What is judged per caller ID (reuse, line, neighbour pattern) comes from a per-caller
+    ``GROUP BY`` joined back, not from window functions over millions of tiny partitions;
+    ``first_row`` marks one row per caller ID, so a sum of it counts caller IDs exactly in
+    the segments that are the same for all of a caller ID's rows (all but attest and
+    rotated, where a row is a caller ID). Rows without a customer or a caller ID are kept
+    for the indicators; the segments leave them out."""
+    dno = engine.has_table(_DNO_TABLE)
+    join_dno = f"LEFT JOIN {_DNO_TABLE} d ON d.caller = u.caller" if dno else ""
+    engine.materialize(
+        "th_uc",
+        f"""WITH per_caller AS (
+               SELECT upstream, caller, sum(n) AS cn, sum(answered) AS ca,
+                   sum(neighbour) AS cnb, min(att) AS first_att
+               FROM th_ucall WHERE upstream IS NOT NULL AND caller IS NOT NULL
+               GROUP BY upstream, caller),
+           rows AS (
+               SELECT u.*, k.cls,
+                   (u.att = t.first_att)::INTEGER AS first_row,
+                   CASE WHEN starts_with(u.caller, '+1') AND length(u.caller) = 12
+                        THEN substr(u.caller, 1, 9) END AS block,
+                   {class_group_sql(dno)} AS cls_group,
+                   CASE WHEN 2 * t.cnb >= t.cn AND t.cnb > 0 THEN 'neighbour'
+                        ELSE 'other' END AS pattern,
+                   CASE WHEN u.att <> '' THEN u.att ELSE 'unsigned' END AS att_seg,
+                   {reuse_sql("t.cn")} AS reuse,
+                   {line_sql("t.cn", "t.ca")} AS line
+               FROM th_ucall u
+                   LEFT JOIN per_caller t ON t.upstream = u.upstream AND t.caller = u.caller
+                   LEFT JOIN th_cls k ON k.caller = u.caller {join_dno}),
+           pools AS (
+               SELECT upstream, block FROM rows
+               WHERE reuse <> 'steady' AND block IS NOT NULL AND upstream IS NOT NULL
+               GROUP BY upstream, block HAVING sum(first_row) >= {POOL_MIN})
+           SELECT r.*, CASE WHEN p.block IS NOT NULL THEN 'dense' END AS pool
+           FROM rows r LEFT JOIN pools p
+             ON p.upstream = r.upstream AND p.block = r.block AND r.reuse <> 'steady'""",
+    )
 
 
 # --- caller-ID classes ------------------------------------------------------------------------
@@ -246,7 +297,6 @@ def aggregate_sql(
     )
     return (
         f"SELECT * FROM (SELECT u.{key} AS subject, {select}{extra} FROM th_uc u "
-        f"LEFT JOIN th_cls k USING (caller) "
         f"WHERE u.{key} IS NOT NULL AND {rows} GROUP BY u.{key}) WHERE {where}"
     )
 
@@ -438,44 +488,10 @@ def register_dno(engine: EngineLike, numbers: Iterable[str]) -> None:
 
 def segment_indicators(engine: EngineLike) -> dict[str, dict[str, dict[str, Any]]]:
     """Every customer's segments (``segments.py``) with their counts and answered-call shape:
-    ``{customer: {"class=impossible": {...}, ...}}``. Needs :func:`prepare`. Each ``th_uc``
-    row is labelled once (``th_segrows``, kept for :func:`segment_examples`); one
-    ``GROUPING SETS`` aggregate gives the four dimensions."""
+    ``{customer: {"class=impossible": {...}, ...}}``. Needs :func:`prepare`, which labelled
+    each ``th_uc`` row with its segments (:func:`label_rows`); one ``GROUPING SETS``
+    aggregate gives every dimension."""
     engine = as_engine(engine)
-    dno = engine.has_table(_DNO_TABLE)
-    join_dno = f"LEFT JOIN {_DNO_TABLE} d ON d.caller = u.caller" if dno else ""
-    # Per caller ID (all its attest rows) by GROUP BY and join, not window functions: a large
-    # lake has millions of tiny (customer, caller ID) partitions. ``first`` marks one row per
-    # caller ID, so a sum of it counts caller IDs exactly in the segments that are the same for
-    # all of a caller ID's rows (all but attest and rotated, where a row is a caller ID).
-    engine.materialize(
-        "th_segrows",
-        f"""WITH per_caller AS (
-               SELECT upstream, caller, sum(n) AS cn, sum(answered) AS ca,
-                   sum(neighbour) AS cnb, min(att) AS first_att
-               FROM th_uc WHERE upstream IS NOT NULL GROUP BY upstream, caller),
-           rows AS (
-               SELECT u.upstream, u.caller, u.att, u.n, u.answered, u.nc_unanswered,
-                   (u.att = t.first_att)::INTEGER AS first,
-                   CASE WHEN starts_with(u.caller, '+1') AND length(u.caller) = 12
-                        THEN substr(u.caller, 1, 9) END AS block,
-                   {", ".join(f"u.{c}" for c in SHAPE_COLUMNS)},
-                   {class_group_sql(dno)} AS cls_group,
-                   CASE WHEN 2 * t.cnb >= t.cn AND t.cnb > 0 THEN 'neighbour'
-                        ELSE 'other' END AS pattern,
-                   CASE WHEN u.att <> '' THEN u.att ELSE 'unsigned' END AS att_seg,
-                   {reuse_sql("t.cn")} AS reuse,
-                   {line_sql("t.cn", "t.ca")} AS line
-               FROM th_uc u JOIN per_caller t USING (upstream, caller)
-                   LEFT JOIN th_cls k USING (caller) {join_dno}),
-           pools AS (
-               SELECT upstream, block FROM rows
-               WHERE reuse <> 'steady' AND block IS NOT NULL
-               GROUP BY upstream, block HAVING sum(first) >= {POOL_MIN})
-           SELECT r.*, CASE WHEN p.block IS NOT NULL THEN 'dense' END AS pool
-           FROM rows r LEFT JOIN pools p
-             ON p.upstream = r.upstream AND p.block = r.block AND r.reuse <> 'steady'""",
-    )
     shape = median_sql("answered", SHAPE_COLUMNS)
     rows = engine.sql(
         f"""SELECT upstream, dim, value, calls,
@@ -497,14 +513,14 @@ def segment_indicators(engine: EngineLike) -> dict[str, dict[str, dict[str, Any]
                         WHEN grouping(pool) = 0 THEN 'pool' ELSE 'cli' END AS dim,
                    coalesce(cls_group, pattern, att_seg, reuse, rotated, line, pool, cli)
                        AS value,
-                   sum(n)::BIGINT AS calls, count(*) AS row_count, sum(first) AS firsts,
+                   sum(n)::BIGINT AS calls, count(*) AS row_count, sum(first_row) AS firsts,
                    sum(answered)::BIGINT AS answered,
                    sum(nc_unanswered)::BIGINT AS unanswered_nc,
                    {", ".join(f"sum({c})::DOUBLE AS {c}" for c in SHAPE_COLUMNS)}
                FROM (SELECT *, CASE WHEN reuse <> 'steady' THEN att_seg END AS rotated,
                          CASE WHEN cls_group = 'impossible' OR (cls_group = 'toll_free'
                               AND reuse <> 'steady') THEN 'unreal' END AS cli
-                     FROM th_segrows)
+                     FROM th_uc WHERE upstream IS NOT NULL AND caller IS NOT NULL)
                GROUP BY GROUPING SETS ((upstream, cls_group), (upstream, pattern),
                                        (upstream, att_seg), (upstream, reuse),
                                        (upstream, rotated), (upstream, line),
@@ -518,7 +534,7 @@ def segment_indicators(engine: EngineLike) -> dict[str, dict[str, dict[str, Any]
         if v["value"] not in DIMENSIONS[v["dim"]]:
             continue
         out.setdefault(v.pop("upstream"), {})[f"{v.pop('dim')}={v.pop('value')}"] = v
-    return out
+    return {customer: contrast(segs) for customer, segs in out.items()}
 
 
 def segment_examples(
@@ -557,7 +573,8 @@ def segment_examples(
                    SELECT s.upstream, w.dim, w.value, s.caller, s.att, row_number() OVER (
                        PARTITION BY s.upstream, w.dim, w.value ORDER BY s.n DESC, s.caller,
                        s.att) AS k
-                   FROM th_segrows s JOIN th_want w ON w.upstream = s.upstream AND ({match}))
+                   FROM th_uc s JOIN th_want w ON w.upstream = s.upstream
+                       AND s.caller IS NOT NULL AND ({match}))
                WHERE k <= {int(per_segment)}""",
         )
         rows = engine.sql(

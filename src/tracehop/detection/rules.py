@@ -77,6 +77,11 @@ SOURCES: dict[str, str] = {
     "tns_snowshoe": "TNS Robocall Investigation Report (2019): 'snowshoeing' spreads a "
     "campaign over several hundred numbers a day to stay under per-number analytics; "
     "toll-free numbers were a quarter of high-risk calls",
+    "spamhaus_snowshoe": "Spamhaus, 'Frequently Asked Questions' (2008) and the CSS "
+    "announcement (October 2009, as reported by Word to the Wise): the term snowshoe comes "
+    "from spam spread over many sending addresses, each used at a low volume, to dilute "
+    "per-source reputation and stay under filters' thresholds, where a legitimate sender "
+    "keeps a small stable set of its own",
     "rraptor_2024": "Legal Calls Only, 'Robocall Radar #3: Short & Silent Calls' (30 Apr "
     "2024): of the robocalls its honeypot answers, more than half (up to 60 %) say too little "
     "to be categorised: short and silent calls from the same providers as the known robocalls",
@@ -401,6 +406,36 @@ SEGMENT_RULES: tuple[Rule, ...] = (
         choices=(SHAPE, _size()),
         segments=ROTATED,
         sources=("tns_snowshoe", "nclc_epic_2024", "rraptor_2024", "published_short_asr"),
+    ),
+    Rule(
+        "snowshoe_contrast",
+        "snowshoe",
+        "a snowshoe mixed into a customer's traffic: its numbers used a few times (3-19) have "
+        "far more short answered calls and a lower completion than its own numbers used once "
+        "or twice (a carrier's subscribers), beyond chance; a snowshoer uses each number a "
+        "few times, and a carrier's subscribers' calls do not end differently because their "
+        "number called more often",
+        (
+            _t("callers", ">=", 50),
+            _t("under30_excess", ">=", 0.05),
+            _t("contrast_z", ">=", 4.0),
+            _t("asr_ratio", "<", 1.0),
+        ),
+        scored=(2,),
+        choices=(
+            Choice(
+                "size",
+                (
+                    (
+                        "share of the customer's answered calls",
+                        (_t("automated_share", ">=", SEGMENT_SHARE),),
+                    ),
+                    ("volume", (_t("automated_answered", ">=", 100),)),
+                ),
+            ),
+        ),
+        segments=("reuse=few",),
+        sources=("tns_snowshoe", "nclc_epic_2024", "spamhaus_snowshoe", "rraptor_2024"),
     ),
     Rule(
         "automated_lines",

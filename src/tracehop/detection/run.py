@@ -20,7 +20,6 @@ from tracehop.detection.queries import (
     candidates_sql,
     customer_indicators,
     prepare,
-    register_dno,
     segment_examples,
     segment_indicators,
 )
@@ -59,9 +58,7 @@ def detect_on(
     :class:`tracehop.engine.Engine` or a DuckDB connection, with the views ``calls`` and
     ``customers``."""
     engine = as_engine(engine)
-    prepare(engine, window)
-    if dno is not None:
-        register_dno(engine, dno)
+    prepare(engine, window, dno=dno)
     customers = customer_indicators(engine, window, prepared=True)
     segments = segment_indicators(engine)
     # Only caller IDs that a caller rule can flag come back from the engine.

@@ -37,6 +37,9 @@ module says what the segments are.
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from tracehop.detection.classes import INVALID_CLASSES
 from tracehop.numbers import CallerIdClass
 
@@ -63,6 +66,9 @@ POOL_MIN = 20
 # minimum ASR) is a low-completion line; such lines are judged together on their answered
 # calls (chosen on completion alone, so that their answered-call shape is not chosen too).
 LINE_MAX_ASR = 0.40
+
+# The reuse=few / reuse=once contrast needs this many answered calls on each side.
+CONTRAST_MIN_ANSWERED = 30
 
 IMPOSSIBLE_CLASSES = tuple(
     str(c) for c in INVALID_CLASSES if c != CallerIdClass.CALLER_EQUALS_CALLED
@@ -103,6 +109,54 @@ def line_sql(calls: str, answered: str) -> str:
     return (
         f"CASE WHEN {calls} >= {STEADY_MIN} AND {upper} < {LINE_MAX_ASR} THEN 'low_completion' END"
     )
+
+
+def contrast(segments: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Add to a customer's ``reuse=few`` segment (``segments``: its segments by name) how it
+    differs from its ``reuse=once`` segment (the baseline), for ``snowshoe_contrast``
+    (rules.py). A snowshoer uses each
+    number a few times (TNS, NCLC/EPIC: to stay under per-number analytics); a carrier's
+    subscribers call as often as they call, and how their calls end does not depend on how
+    many calls their number made. So when a customer's numbers used a few times have many
+    more short answered calls than its numbers used once or twice, another caller is mixed
+    into its traffic. Values (none when either side has fewer than ``CONTRAST_MIN_ANSWERED``
+    answered calls):
+
+    - ``baseline_asr``, ``baseline_under30``: the ``reuse=once`` segment's;
+    - ``under30_excess``: ``under30_share`` minus the baseline's;
+    - ``contrast_z``: the two-proportion z statistic of that difference (pooled);
+    - ``asr_ratio``: ``asr`` / ``baseline_asr`` (robocalls complete less);
+    - ``automated_answered``: the answered calls of the segment beyond the baseline's shape,
+      ``answered * under30_excess / (1 - baseline_under30)``: a lower bound of the mixed-in
+      caller's answered calls (exact if all of them are under 30 s);
+    - ``automated_share``: that, of all the customer's answered calls.
+    """
+    few, once = segments.get("reuse=few"), segments.get("reuse=once")
+    if few is None or once is None:
+        return segments
+    a1, a0 = few.get("answered") or 0, once.get("answered") or 0
+    if a1 < CONTRAST_MIN_ANSWERED or a0 < CONTRAST_MIN_ANSWERED:
+        return segments
+    p1, p0 = few["under30_share"], once["under30_share"]
+    pooled = (p1 * a1 + p0 * a0) / (a1 + a0)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / a1 + 1 / a0))
+    excess = p1 - p0
+    automated = a1 * excess / (1 - p0) if p0 < 1 else 0.0
+    answered = sum(
+        segments[f"reuse={r}"].get("answered") or 0
+        for r in DIMENSIONS["reuse"]
+        if f"reuse={r}" in segments
+    )
+    few |= {
+        "baseline_asr": once["asr"],
+        "baseline_under30": p0,
+        "under30_excess": excess,
+        "contrast_z": excess / se if se > 0 else 0.0,
+        "asr_ratio": few["asr"] / once["asr"] if once["asr"] else 1.0,
+        "automated_answered": max(0.0, automated),
+        "automated_share": max(0.0, automated) / answered if answered else 0.0,
+    }
+    return segments
 
 
 def name(dimension: str, value: str) -> str:
