@@ -240,9 +240,7 @@ def replay(
         # day's rows are what is held in memory (on Spark, in this process), not the lake's
         days = engine.sql(f"SELECT DISTINCT c.day FROM calls c WHERE {where} ORDER BY 1", params)
         for (day,) in days:
-            table = engine.arrow(
-                f"{sql} AND c.day = ? ORDER BY c.start, c.call_id", [*params, day]
-            )
+            table = engine.arrow(f"{sql} AND c.day = ? ORDER BY c.start, c.call_id", [*params, day])
             for batch in table.to_batches(BATCH):
                 _run_batch(screener, report, batch.to_pydict())
     finally:
