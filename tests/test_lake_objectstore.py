@@ -22,7 +22,7 @@ from tracehop.analyst import open_analytics, query
 from tracehop.cdr.ingest import ingest
 from tracehop.cdr.lake import lake_of
 from tracehop.cdr.objectstore import parse_lake_url
-from tracehop.errors import EngineError
+from tracehop.errors import EngineError, StoreError
 from tracehop.lakeviews import customer_daily, search_calls, totals, traffic_by_day
 from tracehop.settings import Settings, load_settings
 from tracehop.store import open_store
@@ -114,6 +114,20 @@ def test_a_crash_between_two_uploads_is_finished_by_the_next_reader(
     # the next reader takes the lock, finishes the committed plan, and sees every call
     assert query("select count(*), count(DISTINCT day) from calls", settings).rows == [(300, 3)]
     assert len(lake_of(settings).call_files()) == 3
+    assert not any((settings.home / "lake" / "_staging").iterdir())
+
+
+def test_a_missing_bucket_is_refused_before_anything_is_staged(
+    tmp_path: Path, s3: str, data: Path
+) -> None:
+    settings = load_settings(home=tmp_path / "home", lake_url="s3://no-such-bucket/x",
+                             lake_endpoint=s3, **KEYS)  # fmt: skip
+    with pytest.raises(StoreError) as caught:
+        ingest([data / "generic.csv"], settings)
+    assert (
+        str(caught.value)
+        == "the object-store lake s3://no-such-bucket/x: no bucket 'no-such-bucket'"
+    )
     assert not any((settings.home / "lake" / "_staging").iterdir())
 
 

@@ -62,6 +62,8 @@ class Lake:
     def ensure(self) -> None:
         for d in (self.calls_dir, self.rejects_dir, self.staging_dir, self.tmp_dir):
             d.mkdir(parents=True, exist_ok=True)
+        if self.remote is not None:
+            self.remote.check()
 
     def has_plans(self) -> bool:
         """Whether any staging folder is left (an ingest that a crash interrupted)."""

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tracehop.errors import ConfigError
+from tracehop.errors import ConfigError, StoreError
 
 if TYPE_CHECKING:
     from pyarrow.fs import S3FileSystem
@@ -92,9 +94,10 @@ class ObjectStore:
         from pyarrow.fs import FileSelector, FileType
 
         base = f"{self.root}/{rel}"
-        found = self.filesystem().get_file_info(
-            FileSelector(base, recursive=True, allow_not_found=True)
-        )
+        with self._reached():
+            found = self.filesystem().get_file_info(
+                FileSelector(base, recursive=True, allow_not_found=True)
+            )
         out = []
         for info in found:
             below = info.path[len(base) + 1 :]
@@ -105,17 +108,40 @@ class ObjectStore:
     def exists(self, rel: str) -> bool:
         from pyarrow.fs import FileType
 
-        return self.filesystem().get_file_info(f"{self.root}/{rel}").type == FileType.File
+        with self._reached():
+            return self.filesystem().get_file_info(f"{self.root}/{rel}").type == FileType.File
 
     def upload(self, local: Path, rel: str) -> None:
         """Put a file at ``rel`` (one PUT, or a multipart upload completed at the end: the
         object is there whole or not at all)."""
+        key = f"{self.root}/{rel}"
         with (
+            self._reached(),
             local.open("rb") as src,
-            self.filesystem().open_output_stream(f"{self.root}/{rel}") as dst,
+            self.filesystem().open_output_stream(key) as dst,
         ):
             while chunk := src.read(8 << 20):
                 dst.write(chunk)
+
+    def check(self) -> None:
+        """The bucket is there and answers (before an ingest stages anything: a committed
+        ingest whose upload cannot be done would stay pending)."""
+        from pyarrow.fs import FileType
+
+        with self._reached():
+            found = self.filesystem().get_file_info(self.bucket).type
+        if found != FileType.Directory:
+            raise StoreError(f"the object-store lake {self.url}: no bucket {self.bucket!r}")
+
+    @contextmanager
+    def _reached(self) -> Iterator[None]:
+        """The store's errors (unreachable, refused, no such bucket) as one line."""
+        try:
+            yield
+        except OSError as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            where = f" at {self.endpoint}" if self.endpoint else ""
+            raise StoreError(f"the object-store lake {self.url}{where}: {first}") from exc
 
 
 @functools.lru_cache(maxsize=8)
