@@ -186,13 +186,20 @@ def test_the_replay_counts_are_the_same(spark: Any, world: tuple[Path, Settings]
         ]
         for rule in rules:
             state.add_rule(store, rule)
-        got = {}
+        got, windowed = {}, {}
         for name in ENGINES:
-            report = replay(settings.replace(engine=name), store, truth=folder)
+            on = settings.replace(engine=name)
+            report = replay(on, store, truth=folder)
             got[name] = (report.as_dict(), report.blocked_truth_calls, report.monitor_truth_calls)
+            # a window across midnight, without the truth
+            since = datetime(2025, 3, 3, 20, tzinfo=UTC)
+            windowed[name] = replay(on, store, since=since, until=since + timedelta(hours=8))
     d, s = got["duckdb"][0], got["spark"][0]
     assert (d.pop("engine"), s.pop("engine")) == ENGINES
     assert s == d and got["spark"][1:] == got["duckdb"][1:]
+    w = {n: r.as_dict() for n, r in windowed.items()}
+    assert (w["duckdb"].pop("engine"), w["spark"].pop("engine")) == ENGINES
+    assert w["spark"] == w["duckdb"] and 0 < w["duckdb"]["calls"] < d["calls"]
     # every rule did something and the truth was joined
     assert all(r["blocked"] or r["matched_in_monitor"] for r in d["per_rule"]), d["per_rule"]
     assert d["truth"]["illegal"] > 0 and d["truth"]["legal"] > 0 and d["blocked"] > 0
