@@ -36,7 +36,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 
 # The tests run every engine: the spark extra (pyspark, about 650 MB) is part of the dev install.
 $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
-	$(PIP) install --quiet -c constraints.txt -e '.[dev,postgres,spark]'
+	$(PIP) install --quiet -c constraints.txt -e '.[dev,postgres,spark,s3]'
 	touch $@ $(VENV)/.installed
 
 # Upgrade the pins: the newest versions pyproject.toml allows, in a throwaway venv; then run
@@ -44,7 +44,7 @@ $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
 lock: | $(BIN)/python
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet --upgrade pip
-	.lock-venv/bin/python -m pip install --quiet -e '.[dev,postgres,spark]'
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev,postgres,spark,s3]'
 	.lock-venv/bin/python -m pip freeze --exclude-editable | sort > constraints.txt
 	rm -rf .lock-venv
 

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from tracehop.cdr.lake import Lake, recover
+from tracehop.cdr.lake import Lake, lake_of, recover
 from tracehop.engine import DuckDBEngine, Engine, connect, register_views
-from tracehop.errors import QueryError
+from tracehop.errors import EngineError, QueryError
 from tracehop.settings import Settings
 from tracehop.sqltext import lit
 
@@ -80,9 +80,20 @@ def open_analytics(settings: Settings, store: Store | None = None) -> Engine:
     if settings.engine == "spark":
         from tracehop.spark_engine import SparkEngine, spark_session
 
+        if settings.lake_url:
+            # s3a:// needs the hadoop-aws and AWS SDK jars: pyspark ships neither, and
+            # fetching them at run time (spark.jars.packages) is not something tracehop does
+            raise EngineError(
+                f"TRACEHOP_ENGINE=spark cannot read the object-store lake {settings.lake_url}: "
+                "pyspark ships no hadoop-aws; use TRACEHOP_ENGINE=duckdb"
+            )
+
         spark = spark_session(settings.spark_master)  # checked before the state is read
         lake, rows = _lake_and_customers(settings, store, customers=True)
-        engine = SparkEngine(spark)
+        # a session of its own on the process's one SparkContext (no new JVM, ~0.1 s): its
+        # views (`calls`, ...) and cached tables are its own, so a server's dashboard engine
+        # and a case investigation in the same process do not replace or drop each other's
+        engine = SparkEngine(spark.newSession())
         engine.register_views(lake, rows)
         return engine
     return DuckDBEngine(open_engine(settings, store))
@@ -93,7 +104,7 @@ def _lake_and_customers(
 ) -> tuple[Lake, list[dict[str, object]] | None]:
     """This home's lake, an ingest a crash interrupted finished or discarded first, and the
     customers (when asked) as rows for the ``customers`` view."""
-    lake = Lake(settings.lake_dir)
+    lake = lake_of(settings)
     with _state(settings, store) as state:
         with lake.ingest_lock(wait=False) as free:
             if free and lake.has_plans():  # finish or discard what a crash interrupted
@@ -153,7 +164,7 @@ def query(
     limit = settings.query_timeout if timeout is None else timeout
     timer = threading.Timer(limit, con.interrupt)
     try:
-        _lock_down(con, Lake(settings.lake_dir))
+        _lock_down(con, lake_of(settings))
         timer.start()
         try:
             cur = con.execute(sql)
@@ -192,8 +203,10 @@ def _lock_down(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
     extension, and cannot change any of this (the configuration is locked last)."""
     for name, value in _NO_EXTENSIONS.items():
         con.execute(f"SET {name} = {str(value).lower()}")
-    folder = str(lake.root.resolve()) + "/"
-    con.execute(f"SET allowed_directories = [{lit(folder)}]")
+    folders = [str(lake.root.resolve()) + "/"]
+    if lake.remote is not None:
+        folders.append(lake.remote.url_of(""))  # s3://bucket/prefix/
+    con.execute(f"SET allowed_directories = [{', '.join(lit(f) for f in folders)}]")
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
 

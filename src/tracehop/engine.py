@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
 
-from tracehop.cdr.lake import Lake
+from tracehop.cdr.lake import Lake, lake_of
 from tracehop.settings import Settings
 from tracehop.sqltext import lit, lit_list
 
@@ -48,7 +48,7 @@ CUSTOMERS_SCHEMA = """
 
 def connect(settings: Settings, *, lake: Lake | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection configured for tracehop (UTC, limits, spill folder)."""
-    lake = lake or Lake(settings.lake_dir)
+    lake = lake or lake_of(settings)
     config: dict[str, str | int] = {"memory_limit": settings.memory_limit}
     if settings.threads:
         config["threads"] = settings.threads
@@ -59,6 +59,10 @@ def connect(settings: Settings, *, lake: Lake | None = None) -> duckdb.DuckDBPyC
     con.execute("SET TimeZone = 'UTC'")
     # DuckDB's own progress bar would print into our output (and --json); we draw our own.
     con.execute("SET enable_progress_bar = false")
+    if lake.remote is not None:
+        # s3:// through pyarrow's S3 client (cdr/objectstore.py): not DuckDB's httpfs, which it
+        # would download on first use
+        con.register_filesystem(lake.remote.fsspec())
     # A value shown inside a reject reason: quoted and cut to a readable length.
     # DuckDB-only (CREATE MACRO); used by ingest, which stays on DuckDB (DESIGN.md).
     con.execute("CREATE MACRO th_quote(s) AS '\"' || left(coalesce(s, ''), 80) || '\"'")

@@ -89,11 +89,13 @@ def traffic_by_day(engine: EngineLike, *, days: int = 14) -> list[dict[str, Any]
 def customer_daily(engine: EngineLike, customer: str) -> list[dict[str, Any]]:
     """One customer's indicators a day: calls, answered share, short answered share, distinct
     caller IDs, blocked calls."""
+    # shares as avg of 1/0 integers: a DOUBLE on both engines (Spark's avg of 1.0/0.0, a
+    # DECIMAL(2,1), keeps five decimals: 0.54545 where DuckDB gives 0.545454...)
     rows = as_engine(engine).sql(
         f"""SELECT day, count(*),
-                   avg(CASE WHEN disposition = 'answered' THEN 1.0 ELSE 0.0 END),
+                   avg(CASE WHEN disposition = 'answered' THEN 1 ELSE 0 END),
                    avg(CASE WHEN disposition = 'answered' AND duration < {SHORT_SECONDS}
-                            THEN 1.0 ELSE 0.0 END),
+                            THEN 1 ELSE 0 END),
                    count(DISTINCT coalesce(caller, caller_raw)),
                    sum(CASE WHEN disposition = 'blocked' THEN 1 ELSE 0 END)
             FROM calls WHERE upstream = ? GROUP BY day ORDER BY day""",

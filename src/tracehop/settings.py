@@ -55,6 +55,26 @@ SETTINGS_HELP: list[tuple[str, str, str]] = [
         "With TRACEHOP_ENGINE=spark: the Spark master, local[N] / local[*] (in this process) "
         "or a cluster URL such as spark://host:7077.",
     ),
+    (
+        "TRACEHOP_LAKE_URL",
+        "(none: <home>/lake)",
+        "Keep the lake's Parquet files on an object store: s3://bucket or s3://bucket/prefix "
+        "(S3 or an S3-compatible server). Ingest writes there, DuckDB reads there; needs pip "
+        "install 'tracehop[s3]'. Not with TRACEHOP_ENGINE=spark (pyspark ships no hadoop-aws).",
+    ),
+    (
+        "TRACEHOP_LAKE_ENDPOINT",
+        "(none: AWS)",
+        "With TRACEHOP_LAKE_URL: the endpoint of an S3-compatible server, http(s)://host:port.",
+    ),
+    ("TRACEHOP_LAKE_REGION", "us-east-1", "With TRACEHOP_LAKE_URL: the bucket's region."),
+    (
+        "TRACEHOP_LAKE_KEY_ID",
+        "(none)",
+        "With TRACEHOP_LAKE_URL: the access key id; unset: the AWS SDK's usual sources (its "
+        "environment variables, ~/.aws, the instance's role).",
+    ),
+    ("TRACEHOP_LAKE_SECRET", "(none)", "With TRACEHOP_LAKE_URL: the secret access key."),
     ("TRACEHOP_LOG_LEVEL", "WARNING", "Logging level (DEBUG, INFO, WARNING, ERROR)."),
     (
         "TRACEHOP_HUB_KEY",
@@ -235,6 +255,11 @@ class Settings(BaseSettings):
     threads: int = 0
     engine: str = "duckdb"
     spark_master: str = "local[2]"
+    lake_url: str | None = None  # tracehop.cdr.objectstore
+    lake_endpoint: str | None = None
+    lake_region: str = "us-east-1"
+    lake_key_id: str | None = None
+    lake_secret: SecretStr | None = None
     log_level: str = "WARNING"
     hub_key: SecretStr | None = None  # tracehop.hubkey; SecretStr: never in a repr or a log
     business_timezone: str = "America/New_York"
@@ -282,6 +307,16 @@ class Settings(BaseSettings):
         if value not in ENGINES:
             raise ValueError(f"unknown engine {value!r}: use duckdb or spark")
         return value
+
+    @field_validator("lake_url")
+    @classmethod
+    def _lake_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from tracehop.cdr.objectstore import parse_lake_url
+
+        parse_lake_url(value)  # a ValueError says what to give
+        return value.strip()
 
     @field_validator("timezone", "business_timezone")
     @classmethod

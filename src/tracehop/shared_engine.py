@@ -3,20 +3,24 @@ version of the lake instead of once per request.
 
 Opening an engine lists the lake's files and registers the views (about 0.9 s on a 10 M-row
 lake: docs/performance.md); a server answering many requests opens it when the lake or the
-customers change (the ingest manifest's size, the customers' last update) and gives each
-request a cursor of its own (DuckDB: one cursor per thread). Results that only change with
-the lake (the overview's totals) are kept for the same version (``memo``).
+customers change (the ingest manifest's size, the customers' last update). The engine is the
+one the setting ``engine`` names (``tracehop.analyst.open_analytics``): on DuckDB each
+request gets a cursor of its own (one cursor per thread); on Spark the requests share the
+engine (a SparkSession runs queries from several threads), and the process keeps its one
+Spark session: nothing starts per request. Results that only change with the lake (the
+overview's totals) are kept for the same version (``memo``).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-import duckdb
 from sqlalchemy import func, select
 
+from tracehop.engine import DuckDBEngine, Engine
 from tracehop.settings import Settings
 from tracehop.store import Store
 from tracehop.store.models import Customer, IngestManifest
@@ -27,8 +31,14 @@ class SharedEngine:
         self.settings, self.store = settings, store
         self._lock = threading.Lock()
         self._version: tuple[Any, ...] | None = None
-        self._con: duckdb.DuckDBPyConnection | None = None
+        self._engine: Engine | None = None
         self._memo: dict[str, Any] = {}
+
+    @property
+    def name(self) -> str:
+        """Where the lake's reads run: ``duckdb`` or ``spark`` (the setting ``engine``; the
+        engine opened never differs from it: ``open_analytics`` does not fall back)."""
+        return self._engine.name if self._engine is not None else self.settings.engine
 
     def version(self) -> tuple[Any, ...]:
         with self.store.session() as s:
@@ -38,39 +48,52 @@ class SharedEngine:
             last_customer = s.scalar(select(func.max(Customer.updated_at)))
         return (files, str(last_file), customers, str(last_customer))
 
-    def _current(self) -> duckdb.DuckDBPyConnection:
-        from tracehop.analyst import open_engine
+    def _current(self) -> Engine:
+        from tracehop.analyst import open_analytics
 
         version = self.version()
         with self._lock:
-            if self._con is None or version != self._version:
-                # an older connection is left to the cursors still using it (closed when they
-                # are); only new requests see the new one
-                self._con = open_engine(self.settings, self.store)
+            if self._engine is None or version != self._version:
+                # an older engine is left to the requests still using it (a DuckDB connection
+                # is closed with its last cursor; a Spark engine's views live in a session of
+                # their own, `open_analytics`); only new requests see the new one
+                self._engine = open_analytics(self.settings, self.store)
                 self._version, self._memo = version, {}
-            return self._con
+            return self._engine
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A cursor for one request (close it when done)."""
-        return self._current().cursor()
+    @contextmanager
+    def engine(self) -> Iterator[Engine]:
+        """The engine for one request: on DuckDB a cursor of its own, closed at the end."""
+        with _borrow(self._current()) as engine:
+            yield engine
 
-    def memo(self, key: str, compute: Callable[[duckdb.DuckDBPyConnection], Any]) -> Any:
-        """``compute(cursor)`` once per version of the lake."""
-        con = self._current()
+    def memo(self, key: str, compute: Callable[[Engine], Any]) -> Any:
+        """``compute(engine)`` once per version of the lake."""
+        current = self._current()
         with self._lock:
             if key in self._memo:
                 return self._memo[key]
-        cur = con.cursor()
-        try:
-            value = compute(cur)
-        finally:
-            cur.close()
+        with _borrow(current) as engine:
+            value = compute(engine)
         with self._lock:
             self._memo[key] = value
         return value
 
     def close(self) -> None:
         with self._lock:
-            if self._con is not None:
-                self._con.close()
-                self._con = None
+            if self._engine is not None:
+                self._engine.close()
+                self._engine = None
+
+
+@contextmanager
+def _borrow(current: Engine) -> Iterator[Engine]:
+    """On DuckDB a cursor of its own (closed at the end); on Spark the engine itself."""
+    if isinstance(current, DuckDBEngine):
+        cursor = DuckDBEngine(current.con.cursor())
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+    else:
+        yield current  # shared: closed only with the server (`close`)

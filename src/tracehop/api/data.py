@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from tracehop.analyst import jsonable
 from tracehop.api.deps import need
 from tracehop.auth.roles import Principal
+from tracehop.engine import Engine
 from tracehop.errors import InputError, NotFoundError
 from tracehop.settings import Settings
 from tracehop.shared_engine import SharedEngine
@@ -53,12 +54,9 @@ class _Home:
     shared: SharedEngine
 
     @contextmanager
-    def engine(self) -> Iterator[Any]:
-        con = self.shared.cursor()
-        try:
-            yield con
-        finally:
-            con.close()
+    def engine(self) -> Iterator[Engine]:
+        with self.shared.engine() as engine:
+            yield engine
 
 
 def data_router(
@@ -89,7 +87,8 @@ def _lake_routes(api: APIRouter, home: _Home) -> None:
         lake = home.shared.memo("totals", totals)
         traffic = home.shared.memo("traffic_by_day", traffic_by_day)
         return jsonable({
-            "lake": lake, "traffic": traffic, "detection": latest_run(store),
+            "engine": home.shared.name, "lake": lake, "traffic": traffic,
+            "detection": latest_run(store),
             "customers_by_risk": customers_by_risk(store, limit=10),
             "open_cases": [c for c in list_cases(store) if c["status"] != "closed"],
             "pending_tracebacks": pending_tracebacks(store, now=clock.now()),
@@ -112,7 +111,7 @@ def _lake_routes(api: APIRouter, home: _Home) -> None:
             found = search_calls(con, caller=caller, called=called, upstream=upstream,
                                  since=_time(since, "since"), until=_time(until, "until"),
                                  limit=limit, offset=offset)  # fmt: skip
-        return jsonable({**found, "limit": limit, "offset": offset})
+        return jsonable({**found, "limit": limit, "offset": offset, "engine": con.name})
 
     @api.get("/customers")
     def customers(_who: Read) -> list[dict[str, Any]]:
@@ -215,12 +214,17 @@ def _case_routes(api: APIRouter, home: _Home) -> None:
         kind: Annotated[str, Query(pattern="^(mitigation|report-14d|intent-to-block)$")],
         format: Annotated[str, Query(pattern="^(pdf|html)$")] = "pdf",
     ) -> FileResponse:
+        from tracehop.cases.records import get_case
         from tracehop.cases.reports import write_report
 
         out = Path(settings.home) / "reports" / f"{case_id}-{kind}.{format}"
         write_report(settings, store, case_id, kind, out, actor=who.name, now=clock.now())
+        done = [e for e in get_case(store, case_id).events if e["kind"] == "report"][-1]
         media = "application/pdf" if format == "pdf" else "text/html"
-        return FileResponse(out, media_type=media, filename=out.name)
+        # the file is the body: where its figures were computed is in a header
+        engine = str(done["detail"].get("engine"))
+        return FileResponse(out, media_type=media, filename=out.name,
+                            headers={"X-Tracehop-Engine": engine})  # fmt: skip
 
     @api.post("/notices")
     async def notice(request: Request, who: Act) -> JSONResponse:
@@ -266,6 +270,7 @@ def customer_profile(
     review = get_review(store, customer_id)
     hits = hits_by_rule(screening_dir(home))
     return {
+        "engine": shared.name,  # where the lake's part (`daily`) was computed
         "customer": record.as_row() if record else {"id": customer_id},
         "on_record": record is not None,
         "daily": daily,

@@ -31,6 +31,7 @@ from sqlalchemy import select
 from tracehop.cases import queries
 from tracehop.cases.records import record_event, set_status
 from tracehop.customers import CustomerRecord, list_customers
+from tracehop.engine import Engine
 from tracehop.errors import InputError, NotFoundError
 from tracehop.settings import Settings
 from tracehop.store import Store
@@ -91,7 +92,7 @@ def investigate(
     settings: Settings, store: Store, case_id: str, *, actor: str, now: datetime
 ) -> dict[str, Any]:
     """Investigate every row of the case; returns a summary (and stores each row's result)."""
-    from tracehop.analyst import open_engine
+    from tracehop.analyst import open_analytics
     from tracehop.detection.run import run_detection
 
     customers = list_customers(store)
@@ -112,7 +113,7 @@ def investigate(
     until = datetime.combine(days[-1], time(0), tzinfo=UTC) + timedelta(days=2)
     detection = run_detection(settings, store, since=since, until=until, save=False)
     by_customer = {f.subject: f for f in detection.findings if f.kind == "customer"}
-    engine = open_engine(settings, store)
+    engine = open_analytics(settings, store)  # the setting engine: duckdb or spark
     results: dict[int, dict[str, Any]] = {}
     try:
         for r in rows:
@@ -132,7 +133,8 @@ def investigate(
             if not row.match_confirmed:
                 row.matched_customer, row.match_score = res.get("match"), res.get("match_score")
             row.investigation = res
-    summary = _summary(rows, results)
+    # where the lake's figures were computed (the days' traffic and detection)
+    summary = {**_summary(rows, results), "engine": engine.name}
     record_event(store, case_id, "investigated", summary, actor=actor, now=now)
     set_status(store, case_id, "investigating", actor=actor, now=now)
     return summary
@@ -141,7 +143,7 @@ def investigate(
 def _one_row(
     settings: Settings,
     store: Store,
-    engine: Any,
+    engine: Engine,
     case_id: str,
     r: CaseNoticeRow,
     customers: list[CustomerRecord],

@@ -16,11 +16,13 @@ SHORT_SECONDS = 6
 def customer_day(engine: EngineLike, customer: str, day: date) -> dict[str, Any]:
     """One customer's traffic on one UTC day: calls, answered share, short-call share,
     distinct caller IDs and called numbers."""
+    # shares as avg of 1/0 integers: a DOUBLE on both engines (Spark's avg of 1.0/0.0, a
+    # DECIMAL(2,1), keeps five decimals: 0.54545 where DuckDB gives 0.545454...)
     rows = as_engine(engine).sql(
         f"""SELECT count(*) AS calls,
-                   coalesce(avg(CASE WHEN disposition = 'answered' THEN 1.0 ELSE 0.0 END), 0),
+                   coalesce(avg(CASE WHEN disposition = 'answered' THEN 1 ELSE 0 END), 0),
                    coalesce(avg(CASE WHEN disposition = 'answered' AND duration < {SHORT_SECONDS}
-                                     THEN 1.0 ELSE 0.0 END), 0),
+                                     THEN 1 ELSE 0 END), 0),
                    count(DISTINCT coalesce(caller, caller_raw)),
                    count(DISTINCT coalesce(called, called_raw))
             FROM calls WHERE upstream = ? AND day = ?""",

@@ -152,14 +152,14 @@ def report_context(
     settings: Settings, store: Store, case_id: str, kind: str, *, now: datetime
 ) -> dict[str, Any]:
     """Everything a report template shows, from the provider's records."""
-    from tracehop.analyst import open_engine
+    from tracehop.analyst import open_analytics
 
     case = get_case(store, case_id)
     customers = _customers(case, store)
     mitigated = next((e["at"] for e in case.events if e["kind"] == "mitigation"), None)
     chart = ""
     traffic: list[dict[str, Any]] = []
-    engine = open_engine(settings, store)
+    engine = open_analytics(settings, store)  # the setting engine: duckdb or spark
     try:
         lo, hi = queries.lake_span(engine)
         if lo is not None and hi is not None:
@@ -202,6 +202,7 @@ def report_context(
         or f"The Commission's notice of {_long_date(case.letter_date)} to {case.recipient}, and "
         f"the traffic from it in our records below.",
         "traffic": traffic,
+        "engine": engine.name,  # where the lake's figures were computed
     }
 
 
@@ -232,7 +233,8 @@ def write_report(
     suffix = out.suffix.lower()
     if suffix not in (".pdf", ".html", ".htm"):
         raise InputError(f"{out}: give a .pdf or .html file name")
-    text = render_html(report_context(settings, store, case_id, kind, now=now), kind)
+    context = report_context(settings, store, case_id, kind, now=now)
+    text = render_html(context, kind)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     if suffix == ".pdf":
@@ -243,5 +245,7 @@ def write_report(
         tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, out)
     link(store, case_id, "report", f"{kind}:{out.name}", note=str(out), now=now)
-    record_event(store, case_id, "report", {"kind": kind, "file": out.name}, actor=actor, now=now)
+    record_event(store, case_id, "report",
+                 {"kind": kind, "file": out.name, "engine": context["engine"]},
+                 actor=actor, now=now)  # fmt: skip
     return out

@@ -27,7 +27,7 @@ import duckdb
 from tracehop.cdr import chunks, pipeline
 from tracehop.cdr.detect import detect, for_file
 from tracehop.cdr.identity import IngestVerifier
-from tracehop.cdr.lake import Lake, apply_plan, crash_point, recover, write_plan
+from tracehop.cdr.lake import Lake, apply_plan, crash_point, lake_of, recover, write_plan
 from tracehop.cdr.layouts import PRESETS, Layout, get_layout
 from tracehop.cdr.scan import FileScan, scan_file
 from tracehop.cdr.sources import DECOMPRESS_ERRORS, is_compressed, looks_like_cdr
@@ -166,7 +166,7 @@ def ingest(
     if max_line_size < 1024:
         raise InputError(f"max_line_size must be at least 1024 bytes, not {max_line_size}")
     files = expand_paths(paths, glob_pattern=glob_pattern)
-    lake = Lake(settings.lake_dir, crash_at=settings.crash_at)
+    lake = lake_of(settings)  # its files under <home>/lake or on the object store
     lake.ensure()
     result = IngestResult()
     # A store passed in stays open for the caller; a manifest opened here is closed here

@@ -1,4 +1,6 @@
-"""The CDR lake: sorted Parquet under ``lake/calls/day=YYYY-MM-DD/``, rejects beside it.
+"""The CDR lake: sorted Parquet under ``lake/calls/day=YYYY-MM-DD/``, rejects beside it, in
+``<home>/lake`` or on an object store (``remote``: ``cdr/objectstore.py``; staging, the
+lock and the plans stay on local disk).
 
 Atomic ingest without a transaction log: an ingest writes everything under
 ``lake/_staging/<ingest_id>/``, then writes ``plan.json`` (renamed into place: the commit point),
@@ -19,6 +21,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tracehop.cdr.objectstore import ObjectStore
+    from tracehop.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +40,8 @@ class Lake:
     root: Path
     # test hook (setting crash_at): the commit step at which this process kills itself
     crash_at: str | None = None
+    # where calls/ and rejects/ are kept when not under root (TRACEHOP_LAKE_URL)
+    remote: ObjectStore | None = None
 
     @property
     def calls_dir(self) -> Path:
@@ -53,15 +62,30 @@ class Lake:
     def ensure(self) -> None:
         for d in (self.calls_dir, self.rejects_dir, self.staging_dir, self.tmp_dir):
             d.mkdir(parents=True, exist_ok=True)
+        if self.remote is not None:
+            self.remote.check()
 
     def has_plans(self) -> bool:
         """Whether any staging folder is left (an ingest that a crash interrupted)."""
         return self.staging_dir.exists() and any(self.staging_dir.iterdir())
 
-    def call_files(self) -> list[Path]:
-        return sorted(self.calls_dir.glob("day=*/*.parquet")) if self.calls_dir.exists() else []
+    @property
+    def location(self) -> str:
+        """Where the calls are: the lake's folder or its object-store URL."""
+        return self.remote.url if self.remote else str(self.root)
 
-    def reject_files(self) -> list[Path]:
+    def call_files(self, day: str = "*") -> list[Path] | list[str]:
+        """The calls' Parquet files (of one ``day``, YYYY-MM-DD, or all): paths, or
+        ``s3://`` URLs for an object-store lake."""
+        if self.remote is not None:
+            return self.remote.files(CALLS, f"day={day}/*.parquet")
+        if not self.calls_dir.exists():
+            return []
+        return sorted(self.calls_dir.glob(f"day={day}/*.parquet"))
+
+    def reject_files(self) -> list[Path] | list[str]:
+        if self.remote is not None:
+            return self.remote.files(REJECTS, "*.parquet")
         return sorted(self.rejects_dir.glob("*.parquet")) if self.rejects_dir.exists() else []
 
     @contextmanager
@@ -78,6 +102,20 @@ class Lake:
                 yield True
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def lake_of(settings: Settings) -> Lake:
+    """This home's lake: ``<home>/lake``, its files on the object store of the setting
+    ``lake_url`` when there is one."""
+    remote = None
+    if settings.lake_url:
+        from tracehop.cdr.objectstore import ObjectStore
+
+        secret = settings.lake_secret.get_secret_value() if settings.lake_secret else None
+        remote = ObjectStore(settings.lake_url, endpoint=settings.lake_endpoint,
+                             region=settings.lake_region, key_id=settings.lake_key_id,
+                             secret=secret)  # fmt: skip
+    return Lake(settings.lake_dir, crash_at=settings.crash_at, remote=remote)
 
 
 # --- scanning a source file: checksum, line count, blank lines --------------------------------
@@ -120,14 +158,19 @@ def apply_plan(lake: Lake, stage: Path, record: Callable[[dict[str, object]], No
     for src_rel, dst_rel in plan["moves"]:
         src, dst = stage / src_rel, lake.root / dst_rel
         if src.exists():
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(src, dst)
+            if lake.remote is not None:  # an upload, then the staged copy goes
+                lake.remote.upload(src, dst_rel)
+                src.unlink()
+            else:
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(src, dst)
             crash_point("moving", lake.crash_at)
-        elif not dst.exists():
+        elif not (lake.remote.exists(dst_rel) if lake.remote is not None else dst.exists()):
             raise FileNotFoundError(f"committed ingest lost {src_rel}")
     crash_point("moved", lake.crash_at)
-    for folder in sorted({(lake.root / dst).parent for _src, dst in plan["moves"]}):
-        fsync_dir(folder)  # the renames are durable before the manifest says "ingested"
+    if lake.remote is None:
+        for folder in sorted({(lake.root / dst).parent for _src, dst in plan["moves"]}):
+            fsync_dir(folder)  # the renames are durable before the manifest says "ingested"
     record(plan["manifest"])
     shutil.rmtree(stage, ignore_errors=True)
 

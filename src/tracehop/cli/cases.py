@@ -239,14 +239,18 @@ def case_report(
     as_json: JsonOpt = False,
 ) -> None:
     """Render a report of the case (the register a regulator expects) to PDF or HTML."""
+    from tracehop.cases.records import get_case
     from tracehop.cases.reports import write_report
     from tracehop.store import open_store
 
     settings: Settings = ctx.obj
     with open_store(settings) as store:
         path = write_report(settings, store, case_id, kind, out, actor=actor, now=_now())
+        # where its figures were computed, as the report's timeline event recorded it
+        done = [e for e in get_case(store, case_id).events if e["kind"] == "report"][-1]
     if as_json:
-        emit_json({"case_id": case_id, "kind": kind, "path": str(path)})
+        emit_json({"case_id": case_id, "kind": kind, "path": str(path),
+                   "engine": done["detail"].get("engine")})  # fmt: skip
     else:
         stdout_console().print(f"wrote {esc(path)}")
 

@@ -148,20 +148,20 @@ def watch_once(
     """One watch iteration: detect on the days whose Parquet files changed since the last
     iteration (all days on the first), store the runs, report new and changed findings."""
     from tracehop.analyst import open_analytics
-    from tracehop.cdr.lake import Lake
+    from tracehop.cdr.lake import lake_of
 
     # the engine the settings name; opening it also completes or discards an interrupted ingest
     engine = open_analytics(settings, store)
     try:
         new_files, days = changed_days(store, state)
-        calls_dir = Lake(settings.lake_dir).calls_dir
+        lake = lake_of(settings)
         runs = []
         for day in days:
             lo = datetime.combine(day, time(), tzinfo=UTC)
             hi = lo + timedelta(days=1)
             if (since is not None and hi <= since) or (until is not None and lo >= until):
                 continue
-            files = sorted((calls_dir / f"day={day.isoformat()}").glob("*.parquet"))
+            files = lake.call_files(day.isoformat())
             if not files:
                 continue
             # Only this day's files: the other days are not read at all.

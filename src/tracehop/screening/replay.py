@@ -5,10 +5,11 @@ legal calls blocked (the simulator's ``truth/calls.csv``).
 
 Every call goes through the real decision engine (``engine.Screener``), in the order of its
 start time; rate limits count on the calls' own times. Rules in monitor mode are reported as
-matches (what they would have blocked), never as blocks. The calls are read from the lake in
-batches through the home's DuckDB engine (``tracehop.analyst.open_engine``); the truth join
-is DuckDB SQL (``read_csv``, ``string_split``, ``list_position``): an evaluation step next to
-the simulator, like ``detection/truth.py``, not an analytics job behind the engine seam.
+matches (what they would have blocked), never as blocks. The calls are read from the lake a
+day (a partition) at a time, in start order, through the engine the setting ``engine`` names
+(``tracehop.analyst.open_analytics``: DuckDB or Spark, one SQL text for both); the report
+says which (``engine``). The simulator's truth is read with pyarrow (each provider's own
+call id is at its position in the call's path) and joined to the calls by the engine.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracehop.errors import InputError
 from tracehop.screening.engine import FixedSource, Screener, StoreSource
@@ -27,7 +28,10 @@ from tracehop.screening.index import Call, number
 from tracehop.screening.rules import Emergency, Rule, make_rule
 from tracehop.settings import Settings
 from tracehop.store import Store
-from tracehop.times import parse_duration, utc
+from tracehop.times import parse_duration, utc, utc_day
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 BATCH = 100_000
 RULE_COLUMNS = (
@@ -51,6 +55,7 @@ class ReplayReport:
     until: datetime | None
     rules: list[Rule]
     source: str  # "state DB" or the rules file
+    engine: str = ""  # where the lake's calls were read: duckdb or spark
     calls: int = 0
     blocked: int = 0
     emergency: int = 0
@@ -92,6 +97,7 @@ class ReplayReport:
             "since": self.since,
             "until": self.until,
             "rules_from": self.source,
+            "engine": self.engine,
             "calls": self.calls,
             "blocked": self.blocked,
             "allowed": self.calls - self.blocked,
@@ -147,25 +153,38 @@ def read_rules_file(path: Path, emergency: Emergency) -> list[Rule]:
     return rules
 
 
-def _truth_sql(truth: Path) -> str:
-    # DuckDB-only: each provider's own call id is the path position of the provider in the
-    # world's call path (docs/simulator.md, truth/calls.csv)
-    return f"""
-        WITH t AS (
-            SELECT "call" AS truth_call, campaign,
-                   string_split(call_ids, '|') AS ids, string_split(path, '>') AS hops
-            FROM read_csv({_lit(str(truth))}, all_varchar = true, header = true)
-        )
-        SELECT ids[list_position(hops, p.provider)] AS call_id, p.provider,
-               truth_call, coalesce(campaign, '') <> '' AS illegal
-        FROM t, (SELECT DISTINCT provider FROM calls) p
-        WHERE list_position(hops, p.provider) > 0"""
+def truth_table(path: Path, providers: set[str]) -> pa.Table:
+    """The simulator's truth as rows of the lake: ``call_id, provider, truth_call, illegal``
+    for the calls of these providers. In ``truth/calls.csv`` a call's ``path`` lists the
+    providers it crossed (``a>b>c``) and ``call_ids`` each one's own call id at the same
+    position (docs/simulator.md); a provider met twice counts its first hop."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyarrow import csv as pacsv
 
-
-def _lit(text: str) -> str:
-    from tracehop.sqltext import lit
-
-    return lit(text)
+    try:
+        t = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+            include_columns=["call", "campaign", "path", "call_ids"],
+            column_types=dict.fromkeys(["call", "campaign", "path", "call_ids"], pa.string()),
+            strings_can_be_null=True))  # fmt: skip
+    except (pa.ArrowInvalid, KeyError) as exc:
+        raise InputError(f"{path}: not a simulated world's truth: {exc}") from None
+    hops = pc.split_pattern(pc.fill_null(t["path"], ""), ">")
+    ids = pc.split_pattern(pc.fill_null(t["call_ids"], ""), "|")
+    if not pc.all(pc.equal(pc.list_value_length(hops), pc.list_value_length(ids))).as_py():
+        raise InputError(f"{path}: a call's path and call_ids differ in length")
+    parent = pc.list_parent_indices(hops)
+    flat = pa.table({
+        "call_id": pc.list_flatten(ids), "provider": pc.list_flatten(hops),
+        "truth_call": pc.take(t["call"], parent),
+        "illegal": pc.not_equal(pc.fill_null(pc.take(t["campaign"], parent), ""), ""),
+        "position": pa.array(range(len(parent)), pa.int64()),
+    })  # fmt: skip
+    flat = flat.filter(pc.is_in(flat["provider"], pa.array(sorted(providers), pa.string())))
+    # the first hop of a provider met twice on one path (list_position's rule)
+    first = flat.group_by(["truth_call", "provider"]).aggregate([("position", "min")])
+    keep = pc.is_in(flat["position"], first["position_min"])
+    return flat.filter(keep).select(["call_id", "provider", "truth_call", "illegal"])
 
 
 def replay(
@@ -179,7 +198,7 @@ def replay(
 ) -> ReplayReport:
     """Run the lake's calls in ``[since, until)`` through the rules (in force, or those of
     ``rules_file``); ``truth``: a simulated world's folder, to count illegal and legal calls."""
-    from tracehop.analyst import open_engine
+    from tracehop.analyst import open_analytics
     from tracehop.screening.service import emergency_of
 
     emergency = emergency_of(settings)
@@ -195,7 +214,8 @@ def replay(
     report = ReplayReport(
         since, until, sorted(screener.index.rules.values(), key=lambda r: r.id), label
     )
-    con = open_engine(settings, store)
+    engine = open_analytics(settings, store)  # the setting engine: duckdb or spark
+    report.engine = engine.name
     try:
         where, params = _window(since, until)
         cols = (
@@ -206,36 +226,41 @@ def replay(
             path = Path(truth) / "truth" / "calls.csv"
             if not path.is_file():
                 raise InputError(f"no truth/calls.csv in {truth}: give a simulated world's folder")
+            providers = {p for (p,) in engine.sql("SELECT DISTINCT provider FROM calls") if p}
+            engine.register_arrow("replay_truth", truth_table(path, providers))
             sql = (
-                f"WITH truth AS ({_truth_sql(path)}) SELECT {cols}, t.illegal, t.truth_call "
-                f"FROM calls c LEFT JOIN truth t ON t.call_id = c.call_id AND t.provider = "
-                f"c.provider {where} ORDER BY c.start"
+                f"SELECT {cols}, t.illegal, t.truth_call FROM calls c LEFT JOIN replay_truth t "
+                f"ON t.call_id = c.call_id AND t.provider = c.provider WHERE {where}"
             )
             report.truth = Counter()  # type: ignore[assignment]
         else:
-            sql = (
-                f"SELECT {cols}, NULL AS illegal, NULL AS truth_call FROM calls c {where} "
-                "ORDER BY c.start"
-            )
-        reader = con.sql(sql, params=params).to_arrow_reader(BATCH)
-        for batch in reader:
-            _run_batch(screener, report, batch.to_pydict())
+            sql = f"SELECT {cols}, NULL AS illegal, NULL AS truth_call FROM calls c WHERE {where}"
+        # a day (a partition of the lake) at a time, in start order: `day` is the UTC day of
+        # `start`, so days in order and each day by start is the calls in start order, and a
+        # day's rows are what is held in memory (on Spark, in this process), not the lake's
+        days = engine.sql(f"SELECT DISTINCT c.day FROM calls c WHERE {where} ORDER BY 1", params)
+        for (day,) in days:
+            table = engine.arrow(f"{sql} AND c.day = ? ORDER BY c.start, c.call_id", [*params, day])
+            for batch in table.to_batches(BATCH):
+                _run_batch(screener, report, batch.to_pydict())
     finally:
-        con.close()
+        engine.close()
     if report.truth is not None:
         report.truth = dict(report.truth)
     return report
 
 
 def _window(since: datetime | None, until: datetime | None) -> tuple[str, list[object]]:
-    parts, params = [], []
+    """The condition on ``c.start`` (and on ``c.day``, so that only the window's partitions
+    are read)."""
+    parts, params = ["TRUE"], []
     if since is not None:
-        parts.append("c.start >= ?")
-        params.append(utc(since))
+        parts += ["c.start >= ?", "c.day >= ?"]
+        params += [utc(since), utc_day(since)]
     if until is not None:
-        parts.append("c.start < ?")
-        params.append(utc(until))
-    return ("WHERE " + " AND ".join(parts)) if parts else "", params
+        parts += ["c.start < ?", "c.day <= ?"]
+        params += [utc(until), utc_day(until)]
+    return " AND ".join(parts), params
 
 
 def _run_batch(screener: Screener, report: ReplayReport, cols: dict[str, list]) -> None:
@@ -246,7 +271,7 @@ def _run_batch(screener: Screener, report: ReplayReport, cols: dict[str, list]) 
         call_id, start, caller, called, called_raw, upstream, answered, duration = row[:8]
         illegal, truth_call = row[8:]
         call = Call(caller, called or number(called_raw), upstream, call_id)
-        t = start.timestamp() if start else 0.0
+        t = utc(start).timestamp() if start else 0.0  # an engine may give it naive: UTC
         d = screener.decide(call, source="replay", at=t)
         if shares:  # how it ended, for short-call shares (counted as of its start)
             screener.record_outcome(call, answered=bool(answered), duration=duration or 0, at=t)
