@@ -65,13 +65,16 @@ def connect(settings: Settings, *, lake: Lake | None = None) -> duckdb.DuckDBPyC
     return con
 
 
-def register_calls(con: duckdb.DuckDBPyConnection, files: Sequence[str | PathLike[str]]) -> None:
-    """(Re)create the ``calls`` view over these Parquet files of the lake (at least one).
+def register_calls(
+    con: duckdb.DuckDBPyConnection, files: Sequence[str | PathLike[str]], *, name: str = "calls"
+) -> None:
+    """(Re)create the ``calls`` view (or ``name``: the index by called number,
+    ``cdr/called_index.py``) over these Parquet files of the lake (at least one).
 
     DuckDB-only: ``SELECT * REPLACE`` turns the hive partition column ``day`` (read as a
     string) into a DATE; ``read_parquet`` takes a list of files."""
     con.execute(
-        "CREATE OR REPLACE VIEW calls AS SELECT * REPLACE (day::DATE AS day) FROM "
+        f"CREATE OR REPLACE VIEW {name} AS SELECT * REPLACE (day::DATE AS day) FROM "
         f"read_parquet({lit_list(files)}, hive_partitioning = true, union_by_name = true)"
     )
 
@@ -171,8 +174,10 @@ class Engine(Protocol):
         """(Re)create the views ``calls``, ``rejects`` and ``customers`` over the lake."""
         ...
 
-    def register_calls(self, files: Sequence[str | PathLike[str]]) -> None:
-        """(Re)create the ``calls`` view over these Parquet files of the lake only."""
+    def register_calls(self, files: Sequence[str | PathLike[str]], *, name: str = "calls") -> None:
+        """(Re)create the ``calls`` view over these Parquet files of the lake only (``name``:
+        a view of that name over files laid out as the calls are, the index by called
+        number's twins)."""
         ...
 
     def close(self) -> None: ...
@@ -222,8 +227,8 @@ class DuckDBEngine:
     def register_views(self, lake: Lake, customers: list[dict[str, object]] | None = None) -> None:
         register_views(self.con, lake, customers)
 
-    def register_calls(self, files: Sequence[str | PathLike[str]]) -> None:
-        register_calls(self.con, files)
+    def register_calls(self, files: Sequence[str | PathLike[str]], *, name: str = "calls") -> None:
+        register_calls(self.con, files, name=name)
 
     def close(self) -> None:
         self.con.close()

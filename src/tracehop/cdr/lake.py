@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 CALLS = "calls"
 REJECTS = "rejects"
+# The calls again, sorted by called number: one twin per calls file (``called_index.py``).
+BY_CALLED = "by_called"
 STAGING = "_staging"
 PLAN = "plan.json"
 
@@ -43,6 +45,10 @@ class Lake:
         return self.root / REJECTS
 
     @property
+    def by_called_dir(self) -> Path:
+        return self.root / BY_CALLED
+
+    @property
     def staging_dir(self) -> Path:
         return self.root / STAGING
 
@@ -60,6 +66,10 @@ class Lake:
 
     def call_files(self) -> list[Path]:
         return sorted(self.calls_dir.glob("day=*/*.parquet")) if self.calls_dir.exists() else []
+
+    def by_called_files(self) -> list[Path]:
+        d = self.by_called_dir
+        return sorted(d.glob("day=*/*.parquet")) if d.exists() else []
 
     def reject_files(self) -> list[Path]:
         return sorted(self.rejects_dir.glob("*.parquet")) if self.rejects_dir.exists() else []
