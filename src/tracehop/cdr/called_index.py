@@ -14,7 +14,7 @@ Kept in step with the calls:
   both (``lake.py``): a crash leaves both or neither;
 - a day is read through the index only when its twins are exactly its calls files
   (:func:`snapshot`); any other day is read from the calls, with the same answers, slower;
-- :func:`reindex` (``tracehop lake reindex``) writes the twins a lake ingested before the
+- ``reindex.py`` (``tracehop lake reindex``) writes the twins a lake ingested before the
   index lacks, one file at a time, each written aside and renamed into place.
 
 DuckDB-only (ingest's side): ``COPY ... TO`` with ``ROW_GROUP_SIZE``. Every engine reads the
@@ -23,20 +23,14 @@ twins as plain Parquet (``Engine.register_calls(..., name="calls_by_called")``).
 
 from __future__ import annotations
 
-import logging
-import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import duckdb
 
-from tracehop.cdr.lake import BY_CALLED, CALLS, Lake, crash_point, fsync_dir, recover
-from tracehop.settings import Settings
+from tracehop.cdr.lake import BY_CALLED, CALLS, Lake
 from tracehop.sqltext import lit
-
-log = logging.getLogger(__name__)
 
 # What an answer shows (tracebacks.protocol.MATCH_COLUMNS) and what a lookup filters on
 # (caller_raw: a caller ID with no E.164 form matches on its digits).
@@ -63,7 +57,6 @@ INDEX_COLUMNS = (
 # smaller group, and pyarrow's smaller ones were slower (more groups to check per query).
 ROW_GROUP_ROWS = 2048
 TWIN_OPTIONS = f"FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE {ROW_GROUP_ROWS}"
-_TMP_PREFIX = "reindex-"
 
 
 def twin_of(rel: str) -> str:
@@ -122,74 +115,3 @@ def snapshot(lake: Lake) -> Snapshot:
         indexed=indexed,
         days=frozenset(names),
     )
-
-
-@dataclass
-class ReindexResult:
-    written: int = 0  # twins written
-    days: int = 0  # days now indexed
-    days_total: int = 0  # days with calls
-
-    def to_dict(self) -> dict[str, int]:
-        return {"written": self.written, "days_indexed": self.days, "days": self.days_total}
-
-
-def reindex(
-    settings: Settings,
-    record: Callable[[dict[str, object]], None],
-    *,
-    progress: Callable[[int, int], None] | None = None,
-) -> ReindexResult:
-    """Write every missing twin (a lake ingested before the index, or one whose twin was
-    deleted). Holds the ingest lock: an interrupted ingest is finished first (``record``
-    stores its manifest row, as ingest does). Each twin is written under ``_tmp`` and renamed
-    into place, so a crash leaves a day as it was (read from the calls) or with its twin;
-    ``progress(done, total)`` after each file."""
-    from tracehop.engine import connect  # the engine module imports the lake's
-
-    lake = Lake(settings.lake_dir, crash_at=settings.crash_at)
-    lake.ensure()
-    result = ReindexResult()
-    with lake.ingest_lock():
-        recover(lake, record)
-        for old in lake.tmp_dir.glob(_TMP_PREFIX + "*"):
-            old.unlink(missing_ok=True)  # a twin a crash left half-written
-        have = {f.relative_to(lake.root).as_posix() for f in lake.by_called_files()}
-        todo = [
-            f
-            for f in lake.call_files()
-            if twin_of(f.relative_to(lake.root).as_posix()) not in have
-        ]
-        if progress:
-            progress(0, len(todo))
-        if todo:
-            con = connect(settings, lake=lake)
-            try:
-                for k, src in enumerate(todo):
-                    rel = twin_of(src.relative_to(lake.root).as_posix())
-                    tmp = lake.tmp_dir / f"{_TMP_PREFIX}{k}-{src.name}"
-                    write_twin(con, src, tmp)
-                    _fsync(tmp)
-                    crash_point("reindexing", lake.crash_at)
-                    dst = lake.root / rel
-                    dst.parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(tmp, dst)
-                    fsync_dir(dst.parent)
-                    result.written += 1
-                    if progress:
-                        progress(k + 1, len(todo))
-            finally:
-                con.close()
-        snap = snapshot(lake)
-        result.days, result.days_total = len(snap.indexed), len(snap.days)
-    log.info("reindex: %d twins written, %d/%d days indexed", result.written, result.days,
-             result.days_total)  # fmt: skip
-    return result
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

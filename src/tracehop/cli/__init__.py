@@ -126,6 +126,7 @@ def _register() -> None:
         evaluate,
         hub,
         ingest,
+        lake,
         layouts,
         query,
         screen,
@@ -136,6 +137,7 @@ def _register() -> None:
     )
 
     ingest.register(app)
+    app.add_typer(lake.app, name="lake")
     app.add_typer(layouts.app, name="layouts")
     query.register(app)
     app.add_typer(customers.app, name="customers")
