@@ -4,7 +4,7 @@
 Two ways in:
 
 - :func:`connect` and :func:`register_views` give a plain DuckDB connection (ingest, the
-  analysts' SQL, the traceback responder, complaints and the demo use it).
+  analysts' SQL, complaints and the demo use it).
 - :class:`Engine` is the seam the analytics jobs call (``tracehop.detection.queries``): a small
   interface with no DuckDB type in it, so that the Spark engine of DESIGN.md (a later issue)
   is one more class with the same methods over the same Parquet lake. :class:`DuckDBEngine`
