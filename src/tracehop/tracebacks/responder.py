@@ -304,8 +304,10 @@ def answer_batch(
     known_providers: Iterable[str] | None = None,
     received_at: datetime | None = None,
     business_zone: str | None = None,
+    use_index: bool = True,
 ) -> list[HopAnswer]:
-    """Answer many requests with one engine; store every request and answer."""
+    """Answer many requests with one engine; store every request and answer.
+    ``use_index`` as for :class:`Responder`."""
     received_at = (received_at or datetime.now(UTC)).astimezone(UTC)
     own = store is None
     store = store or open_store(settings)
@@ -316,7 +318,7 @@ def answer_batch(
             received_at=received_at,
             business_zone=business_zone or settings.business_timezone,
         )
-        responder = Responder(settings, store, known_providers=known_providers)
+        responder = Responder(settings, store, known_providers=known_providers, use_index=use_index)
         try:
             answers = responder.answer_many(requests)
         finally:
