@@ -122,6 +122,7 @@ class NodeAnswer(BaseModel):
     status: Annotated[str, StringConstraints(max_length=40)] | None = None
     received_at: Annotated[str, StringConstraints(max_length=64)] | None = None
     due_at: Annotated[str, StringConstraints(max_length=64)] | None = None
+    engine: Annotated[str, StringConstraints(max_length=20)] | None = None  # where it ran
 
 
 def parse_window(text: str) -> timedelta:
