@@ -6,10 +6,13 @@ Generates a generic CSV of N rows (default 5 M) with mixed number styles, then i
   that its peak memory (max RSS) is measured alone; with ``--cli``, ``tracehop ingest FILE
   --json`` as a user runs it (a real subprocess, timed from start to exit: interpreter start,
   imports, store, format detection included) into a home that already exists.
-Prints rows/s for both, their ratio and tracehop's peak memory. Not a test: figures go to
+Prints rows/s for both, their ratio and tracehop's peak memory. With ``--cli --before REV``
+the CLI is also run with the package as it was at a git revision (``git archive``, first on
+``PYTHONPATH``, as ``benchmarks/cli.py`` does), alternately with the current code beside each
+baseline run, and the CPU seconds of each are printed. Not a test: figures go to
 docs/performance.md.
 
-    python benchmarks/ingest.py [--rows N] [--cli] [--repeat K] [--keep DIR]
+    python benchmarks/ingest.py [--rows N] [--cli [--before REV]] [--repeat K] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -113,19 +116,22 @@ def run_tracehop(csv_path: Path, home: Path) -> dict[str, float]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def run_cli(csv_path: Path, home: Path, work: Path) -> dict[str, float]:
+def run_cli(
+    csv_path: Path, home: Path, work: Path, env: dict[str, str] | None = None
+) -> dict[str, float]:
     """``tracehop ingest`` in a real subprocess, into a home created beforehand (its state DB
-    and lake exist: what a user's second and later ingests find)."""
+    and lake exist: what a user's second and later ingests find). ``env``: the child's
+    environment (``PYTHONPATH`` for ``--before``)."""
     tiny = work / "tiny.csv"
     tiny.write_text(
         "call_id,start,caller,called,upstream\nt1,2026-01-01T00:00:00Z,2025550100,2125550100,u\n"
     )
     cmd = [sys.executable, "-m", "tracehop", "--home", str(home), "ingest"]
-    subprocess.run([*cmd, str(tiny), "--json"], check=True, capture_output=True)
+    subprocess.run([*cmd, str(tiny), "--json"], check=True, capture_output=True, env=env)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [*cmd, str(csv_path), "--json"], check=True, capture_output=True, text=True
+        [*cmd, str(csv_path), "--json"], check=True, capture_output=True, text=True, env=env
     )
     dt = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -148,7 +154,12 @@ def main() -> None:
         "--cli", action="store_true", help="time `tracehop ingest` as a subprocess (as a user)"
     )
     ap.add_argument("--repeat", type=int, default=1, help="runs of each side (all printed)")
+    ap.add_argument(
+        "--before", metavar="REV", help="with --cli: also run the code at this git revision"
+    )
     args = ap.parse_args()
+    if args.before and not args.cli:
+        ap.error("--before needs --cli")
     work = args.keep or Path(tempfile.mkdtemp(prefix="tracehop-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     csv_path = work / f"generic-{args.rows}.csv"
@@ -165,13 +176,32 @@ def main() -> None:
         with csv_path.open("rb") as fh:
             while fh.read(16 << 20):
                 pass
+        old_env = None
+        if args.before:
+            from cli import checkout  # benchmarks/cli.py, beside this file
+
+            src = checkout(args.before, work / "before")
+            old_env = {**os.environ, "PYTHONPATH": str(src)}
         load_before = os.getloadavg()
         runs = []
-        for _ in range(args.repeat):
+        for k in range(args.repeat):
             base_s = baseline(csv_path, work / "baseline.parquet")
             home = work / "home"
+            if old_env is not None and k % 2 == 0:  # alternate which side runs first
+                shutil.rmtree(home, ignore_errors=True)
+                old = run_cli(csv_path, home, work, old_env)
             shutil.rmtree(home, ignore_errors=True)
             th = run_cli(csv_path, home, work) if args.cli else run_tracehop(csv_path, home)
+            if old_env is not None and k % 2 == 1:
+                shutil.rmtree(home, ignore_errors=True)
+                old = run_cli(csv_path, home, work, old_env)
+            if old_env is not None:
+                print(
+                    f"run {k + 1}: baseline CPU {BASELINE_CPU[-1]:.2f} s; CPU {args.before} "
+                    f"{old['cpu']:.2f} s, now {th['cpu']:.2f} s; wall {args.before} "
+                    f"{old['seconds']:.2f} s, now {th['seconds']:.2f} s",
+                    flush=True,
+                )
             runs.append((base_s, th))
             if args.repeat > 1:
                 print(

@@ -12,10 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from typer.testing import CliRunner
 
 from pgserver import PostgresServer, start_server
 from tracehop.settings import Settings, load_settings
+
+# No per-example time limit: Hypothesis's default deadline (200 ms) is a timing assertion, and
+# a shared 2-core machine makes a Fernet or Parquet example take longer than that now and then.
+hypothesis_settings.register_profile("tracehop", deadline=None)
+hypothesis_settings.load_profile("tracehop")
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[1]

@@ -26,8 +26,6 @@ from functools import lru_cache
 
 import phonenumbers
 
-from tracehop.nanp import nanp_valid
-
 # Kept equal to tracehop.cdr.sql.NUMBER_CHARS / STRIP (RE2 and Python read them alike).
 NUMBER_CHARS = r"[0-9+ \t().\-/]*"
 STRIP = " \t"
@@ -137,7 +135,10 @@ def caller_id_class(caller: str | None, called: str | None = None) -> CallerIdCl
 
 
 def _nanp_valid(e164: str) -> bool:
-    """``phonenumbers`` validity of a ``+1`` number, from the NPA-NXX table of tracehop.nanp."""
+    """``phonenumbers`` validity of a ``+1`` number, from the NPA-NXX table of tracehop.nanp
+    (imported here: it loads numpy, which ingest's international numbers do not need)."""
+    from tracehop.nanp import nanp_valid
+
     return nanp_valid(e164[2:])
 
 

@@ -16,14 +16,13 @@ import time
 import zlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
-from sqlalchemy import select
 
 from tracehop.cdr import chunks, pipeline
 from tracehop.cdr.called_index import twin_of, write_twin
@@ -36,11 +35,11 @@ from tracehop.cdr.sources import DECOMPRESS_ERRORS, is_compressed, looks_like_cd
 from tracehop.engine import connect
 from tracehop.errors import FormatError, InputError
 from tracehop.settings import Settings
-from tracehop.store import Store, open_store
-from tracehop.store.models import IngestManifest
+from tracehop.store.manifest import Manifest, ManifestRow, StoreManifest, open_manifest
 
 if TYPE_CHECKING:
     from tracehop.shaken.verify import Verifier
+    from tracehop.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -171,12 +170,11 @@ def ingest(
     lake = Lake(settings.lake_dir, crash_at=settings.crash_at)
     lake.ensure()
     result = IngestResult()
-    # A store passed in stays open for the caller; one opened here is closed here.
-    with (
-        nullcontext(store) if store is not None else open_store(settings) as store,
-        lake.ingest_lock(),
-    ):
-        recover(lake, lambda m: record_manifest(store, m))
+    # A store passed in stays open for the caller; a manifest opened here is closed here
+    # (for the default SQLite state DB without SQLAlchemy: store/manifest.py).
+    manifest = StoreManifest(store) if store is not None else open_manifest(settings)
+    with closing(manifest), lake.ingest_lock():
+        recover(lake, manifest.record)
         con = connect(settings, lake=lake)
         verifying = IngestVerifier(settings, verifier)
         try:
@@ -184,7 +182,7 @@ def ingest(
                 res = _ingest_one(
                     con,
                     lake,
-                    store,
+                    manifest,
                     path,
                     layout=chosen,
                     provider=provider or settings.provider,
@@ -203,14 +201,7 @@ def ingest(
 
 def record_manifest(store: Store, manifest: dict[str, object]) -> None:
     """Insert a file's manifest row (idempotent: recovery may replay it)."""
-    with store.session() as s:
-        if s.get(IngestManifest, manifest["checksum"]) is not None:
-            return
-        row = dict(manifest)
-        for key in ("first_start", "last_start", "ingested_at"):
-            if row.get(key):
-                row[key] = datetime.fromisoformat(str(row[key]))
-        s.add(IngestManifest(**row))
+    StoreManifest(store).record(manifest)
 
 
 # Files from this size up to one chunk are read by DuckDB while their checksum is computed
@@ -236,32 +227,26 @@ class _PendingScan:
         return getattr(self.result(), name)
 
 
-def _scan(store: Store, path: Path) -> FileScan | _PendingScan:
+def _scan(manifest: Manifest, path: Path) -> FileScan | _PendingScan:
     """The file's scan, or one under way when the file can be read at the same time: a plain
     file of one chunk that no earlier ingest read from this path (a re-ingest of the same
     path, or a file that grew, needs its checksum first)."""
     try:
         size = path.stat().st_size
-        if OVERLAP_BYTES <= size <= chunks.CHUNK_BYTES and not is_compressed(path):
-            with store.session() as s:
-                known = s.execute(
-                    select(IngestManifest.checksum).where(
-                        IngestManifest.source_path == str(path.resolve())
-                    )
-                ).first()
-            if known is None:
-                return _PendingScan(path)
+        if (
+            OVERLAP_BYTES <= size <= chunks.CHUNK_BYTES
+            and not is_compressed(path)
+            and not manifest.path_known(str(path.resolve()))
+        ):
+            return _PendingScan(path)
         return scan_file(path, find_blanks=False)
     except (*DECOMPRESS_ERRORS, zlib.error) as exc:
         raise FormatError(f"cannot read {path}: {exc}") from exc
 
 
-def _already(store: Store, path: Path, scan: FileScan) -> FileResult | None:
+def _already(manifest: Manifest, path: Path, scan: FileScan) -> FileResult | None:
     """The result for a file whose checksum is in the manifest (a re-ingest adds nothing)."""
-    with store.session() as s:
-        seen = s.execute(
-            select(IngestManifest).where(IngestManifest.checksum == scan.sha256)
-        ).scalar_one_or_none()
+    seen = manifest.by_checksum(scan.sha256)
     if seen is None:
         return None
     when = seen.ingested_at.strftime("%Y-%m-%d %H:%M UTC")
@@ -277,7 +262,7 @@ def _already(store: Store, path: Path, scan: FileScan) -> FileResult | None:
 def _ingest_one(
     con: duckdb.DuckDBPyConnection,
     lake: Lake,
-    store: Store,
+    manifest: Manifest,
     path: Path,
     *,
     layout: Layout | None,
@@ -292,8 +277,8 @@ def _ingest_one(
             progress(name, path)
 
     step("checksum")
-    pending = _scan(store, path)
-    if isinstance(pending, FileScan) and (done := _already(store, path, pending)) is not None:
+    pending = _scan(manifest, path)
+    if isinstance(pending, FileScan) and (done := _already(manifest, path, pending)) is not None:
         return done
     why = ""
     if layout is None:
@@ -302,7 +287,7 @@ def _ingest_one(
     layout = for_file(layout, path, max_line_size=max_line_size)
     fmt = layout.name
     grown = (
-        _earlier_version(store, path, pending)
+        _earlier_version(manifest, path, pending)
         if isinstance(pending, FileScan) and layout.kind == "csv" and not layout.transactions
         else None
     )
@@ -327,7 +312,7 @@ def _ingest_one(
             verifier=verifier,
         )
         scan = pending.result() if isinstance(pending, _PendingScan) else pending
-        done = _already(store, path, scan)  # the same bytes under another name: read for nothing
+        done = _already(manifest, path, scan)  # the same bytes under another name: read for nothing
         if done is not None:
             _drop_stage(stage)
             return done
@@ -344,7 +329,7 @@ def _ingest_one(
         [(rel, rel) for rel in written],
         _manifest(scan, ingest_id, path, fmt, provider, stats, written, now),
     )
-    apply_plan(lake, stage, lambda m: record_manifest(store, m))
+    apply_plan(lake, stage, manifest.record)
     return FileResult(
         path=str(path),
         format=fmt,
@@ -401,7 +386,7 @@ def _write_stage(
     layout: Layout,
     path: Path,
     scan: FileScan,
-    grown: IngestManifest | None,
+    grown: ManifestRow | None,
     stage: Path,
     *,
     ingest_id: str,
@@ -480,24 +465,13 @@ def _write_stage(
     return written, stats, exact
 
 
-def _earlier_version(store: Store, path: Path, scan: FileScan) -> IngestManifest | None:
+def _earlier_version(manifest: Manifest, path: Path, scan: FileScan) -> ManifestRow | None:
     """The manifest row of an earlier, shorter version of this same file, if the file only
     grew since (switches append to their CDR file: Asterisk's Master.csv). Then only the
     appended lines are new; reading it all again would load the old rows twice."""
     if is_compressed(path):
         return None
-    with store.session() as s:
-        rows = (
-            s.execute(
-                select(IngestManifest)
-                .where(IngestManifest.source_path == str(path.resolve()))
-                .where(IngestManifest.size_bytes < scan.size)
-                .order_by(IngestManifest.size_bytes.desc())
-            )
-            .scalars()
-            .all()
-        )
-    for row in rows:
+    for row in manifest.shorter_versions(str(path.resolve()), scan.size):
         if chunks.prefix_sha256(path, row.size_bytes) == row.checksum:
             return row
     return None

@@ -105,64 +105,87 @@ def _root(
     ctx.obj = settings
 
 
-_registered = False
+# Each command (or group) of the root, in the order --help lists them: its module and the
+# name of the attribute that adds it (a ``register(app)`` function) or is it (a Typer app).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "ingest": ("ingest", "register"),
+    "lake": ("lake", "app"),
+    "layouts": ("layouts", "app"),
+    "query": ("query", "register"),
+    "customers": ("customers", "app"),
+    "complaints": ("complaints", "app"),
+    "demo": ("demo", "register"),
+    "simulate": ("simulate", "register"),
+    "trace": ("trace", "app"),
+    "serve": ("serve", "register"),
+    "hub": ("hub", "app"),
+    "detect": ("detect", "register"),
+    "evaluate": ("evaluate", "app"),
+    "tokens": ("access", "tokens_app"),
+    "users": ("access", "users_app"),
+    "notice": ("cases", "notice_app"),
+    "case": ("cases", "case_app"),
+    "rmd": ("cases", "rmd_app"),
+    "shaken": ("shaken", "app"),
+    "block": ("block", "app"),
+    "screen": ("screen", "app"),
+    "dno": ("dno", "app"),
+}
+_registered: set[str] = set()
 
 
-def _register() -> None:
-    """Add the commands (once: tests and docgen call this repeatedly in one process)."""
-    global _registered
-    if _registered:
-        return
-    _registered = True
-    from tracehop.cli import (
-        access,
-        block,
-        cases,
-        complaints,
-        customers,
-        demo,
-        detect,
-        dno,
-        evaluate,
-        hub,
-        ingest,
-        lake,
-        layouts,
-        query,
-        screen,
-        serve,
-        shaken,
-        simulate,
-        trace,
-    )
+def _register(only: str | None = None) -> None:
+    """Add the commands (each once: tests and docgen call this repeatedly in one process).
 
-    ingest.register(app)
-    app.add_typer(lake.app, name="lake")
-    app.add_typer(layouts.app, name="layouts")
-    query.register(app)
-    app.add_typer(customers.app, name="customers")
-    app.add_typer(complaints.app, name="complaints")
-    demo.register(app)
-    simulate.register(app)
-    app.add_typer(trace.app, name="trace")
-    serve.register(app)
-    app.add_typer(hub.app, name="hub")
-    detect.register(app)
-    app.add_typer(evaluate.app, name="evaluate")
-    app.add_typer(access.tokens_app, name="tokens")
-    app.add_typer(access.users_app, name="users")
-    app.add_typer(cases.notice_app, name="notice")
-    app.add_typer(cases.case_app, name="case")
-    app.add_typer(cases.rmd_app, name="rmd")
-    app.add_typer(shaken.app, name="shaken")
-    app.add_typer(block.app, name="block")
-    app.add_typer(screen.app, name="screen")
-    app.add_typer(dno.app, name="dno")
+    ``only``: just that command, for a process that runs it (``main``): importing every
+    command module and building Click's view of every command cost about 0.1 CPU-s of a
+    short command's start (docs/performance.md, issue 11)."""
+    import importlib
+
+    names = [only] if only in COMMANDS else list(COMMANDS)
+    if only in COMMANDS and _registered and only not in _registered:
+        names = list(COMMANDS)  # keep --help's order: add the rest too
+    for name in names:
+        if name in _registered:
+            continue
+        module_name, attr = COMMANDS[name]
+        module = importlib.import_module(f"tracehop.cli.{module_name}")
+        target = getattr(module, attr)
+        if attr == "register":
+            target(app)
+        else:
+            app.add_typer(target, name=name)
+        _registered.add(name)
+
+
+# Root options that take a value (``--home DIR``): the command is the first other word.
+_VALUED = ("--home", "--database-url", "--log-level")
+
+
+def command_named(argv: list[str]) -> str | None:
+    """The command a command line runs (``tracehop --home H ingest F`` -> ``ingest``), or None
+    when it asks for help or names none (then every command is registered)."""
+    args = iter(argv)
+    for arg in args:
+        if arg in ("--help", "-h"):
+            return None
+        if arg in _VALUED:
+            next(args, None)
+        elif arg.startswith("-"):
+            continue
+        else:
+            return arg if arg in COMMANDS else None
+    return None
 
 
 def main() -> None:
     """Console entry point (errors are handled by :class:`TracehopGroup`)."""
-    _register()
+    # A command's start allocates hundreds of thousands of long-lived objects (modules,
+    # classes, pydantic and Typer models) and little garbage: with the default threshold (700)
+    # the collector ran about 130 times during a short ingest, 0.05 CPU-s of its 0.5 s
+    # (docs/performance.md, issue 11). A larger first generation still collects, less often.
+    gc.set_threshold(50_000, *gc.get_threshold()[1:])
+    _register(only=command_named(sys.argv[1:]))
     try:
         app()
     finally:

@@ -10,14 +10,11 @@ which keeps a short CLI command short (docs/performance.md, "CLI startup").
 from __future__ import annotations
 
 import fcntl
-import functools
 import logging
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 
 from sqlalchemy import Engine, create_engine, event, make_url
@@ -27,9 +24,9 @@ from sqlalchemy.pool import NullPool
 
 from tracehop.errors import StoreError
 from tracehop.settings import Settings, ensure_home
+from tracehop.store.heads import MIGRATIONS, head_revisions
 
 log = logging.getLogger(__name__)
-MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 @dataclass
@@ -110,33 +107,6 @@ def make_engine(url: str) -> Engine:
 
 # Alembic's environment is module-global: two threads migrating at once trip over each other.
 _MIGRATE_LOCK = threading.Lock()
-
-
-_ASSIGN = re.compile(r"""^(revision|down_revision)\b[^=\n]*=\s*(.+?)\s*$""", re.MULTILINE)
-_QUOTED = re.compile(r"""["']([^"']+)["']""")
-
-
-@functools.cache
-def head_revisions() -> frozenset[str] | None:
-    """The newest revision(s) of the migration files, read from their ``revision`` and
-    ``down_revision`` lines without importing Alembic; None when a file does not read plainly
-    (then Alembic decides, as it always may)."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for path in (MIGRATIONS / "versions").glob("*.py"):
-        found = dict(m.groups() for m in _ASSIGN.finditer(path.read_text(encoding="utf-8")))
-        rev = _QUOTED.fullmatch(found.get("revision", ""))
-        if rev is None or "down_revision" not in found:
-            return None
-        revisions.add(rev.group(1))
-        down = found["down_revision"]
-        if down != "None":
-            named = _QUOTED.findall(down)
-            if not named:
-                return None
-            parents.update(named)
-    heads = frozenset(revisions - parents)
-    return heads or None
 
 
 def current_revisions(engine: Engine) -> frozenset[str] | None:
