@@ -2,11 +2,15 @@
 
 Builds a lake of D days x N calls/day (default 90 x 1,000,000) from generated generic CSV
 files (one per day, calls in random time order as a switch's log may have them) with
-``tracehop ingest``, then measures, in the same run:
-- tracehop: p50 and p99 of a single lookup (``Responder.answer``), and the throughput of a
-  10,000-request batch (``answer_batch``, which also stores every request and answer);
+``tracehop ingest`` (which writes the index by called number), indexes what a lake kept from
+before the index lacks (``tracehop lake reindex``), then measures, in the same run:
+- tracehop with the index by called number and without it (every day read from the calls,
+  as before the index): p50 and p99 of a single lookup (``Responder.answer``, the two
+  responders taking turns), and the throughput of a 10,000-request batch (``answer_batch``,
+  which also stores every request and answer), twice each in turns;
 - baseline: the same lookup as a full scan of the unsorted CSV files with plain DuckDB.
-Figures go to docs/performance.md; nothing here is a test.
+Wall and CPU seconds and the load average are printed (the machine may be shared). Figures
+go to docs/performance.md; nothing here is a test.
 
     python benchmarks/lookup.py [--days 90] [--per-day 1000000] [--keep DIR]
 """
@@ -88,6 +92,10 @@ def to_request(call: tuple, rid: str):  # type: ignore[no-untyped-def]
     return make_request(rid, call[2], call[3], start.strftime("%Y-%m-%dT%H:%MZ"))
 
 
+def _size(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*.parquet"))
+
+
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))]
@@ -99,11 +107,14 @@ def main() -> None:
     ap.add_argument("--per-day", type=int, default=1_000_000)
     ap.add_argument("--single", type=int, default=300, help="single lookups timed")
     ap.add_argument("--batch", type=int, default=10_000)
+    ap.add_argument("--batch-turns", type=int, default=2, help="batches per variant, in turns")
     ap.add_argument("--baseline-lookups", type=int, default=3)
     ap.add_argument("--keep", type=Path, help="keep CSVs and lake here (reused when present)")
     args = ap.parse_args()
 
     from tracehop.cdr.ingest import ingest
+    from tracehop.cdr.lake import Lake
+    from tracehop.cdr.reindex import reindex
     from tracehop.settings import load_settings
     from tracehop.store import open_store
     from tracehop.tracebacks.responder import Responder, answer_batch
@@ -127,30 +138,61 @@ def main() -> None:
             )
         total = args.days * args.per_day
 
+        t0, c0 = time.perf_counter(), time.process_time()
+        indexed = reindex(settings)
+        if indexed.written:
+            print(
+                f"reindex: {indexed.written} index files written in "
+                f"{time.perf_counter() - t0:.0f} s ({time.process_time() - c0:.0f} CPU s)",
+                flush=True,
+            )
+        lake = Lake(settings.lake_dir)
+        print(
+            f"disk: calls {_size(lake.calls_dir) / 2**30:.2f} GiB, index by called "
+            f"{_size(lake.by_called_dir) / 2**30:.2f} GiB; "
+            f"{indexed.days}/{indexed.days_total} days indexed",
+            flush=True,
+        )
+
         calls = sample_calls(args.days, args.per_day, args.single + args.batch)
         singles, batch = calls[: args.single], calls[args.single :]
+        load = [os.getloadavg()]
 
         store = open_store(settings)
-        responder = Responder(settings, store)
-        responder.answer(to_request(singles[0], "warm"))  # open the engine once
-        times, right = [], 0
+        responders = {
+            "index": Responder(settings, store),
+            "no index": Responder(settings, store, use_index=False),
+        }
+        times: dict[str, list[float]] = {k: [] for k in responders}
+        right = dict.fromkeys(responders, 0)
+        for r in responders.values():
+            r.answer(to_request(singles[0], "warm"))  # open the engine once
         for k, call in enumerate(singles):
             req = to_request(call, f"s{k}")
-            t = time.perf_counter()
-            ans = responder.answer(req)
-            times.append(time.perf_counter() - t)
-            right += ans.upstream == call[4]
-        responder.close()
+            for name, r in responders.items():  # in turns: the same load for both
+                t = time.perf_counter()
+                ans = r.answer(req)
+                times[name].append(time.perf_counter() - t)
+                right[name] += ans.upstream == call[4]
+        for r in responders.values():
+            r.close()
         store.close()
 
         # New request ids on every run: with --keep the state DB holds the last run's, and a
         # batch of requests answered before would measure re-answering instead.
         run = time.strftime("%Y%m%dT%H%M%S")
-        reqs = [to_request(c, f"b{run}-{k}") for k, c in enumerate(batch)]
-        t = time.perf_counter()
-        answers = answer_batch(settings, reqs)
-        batch_s = time.perf_counter() - t
-        batch_right = sum(a.upstream == c[4] for a, c in zip(answers, batch, strict=True))
+        batch_s: dict[str, list[tuple[float, float]]] = {"no index": [], "index": []}
+        batch_right = {}
+        for turn in range(args.batch_turns):
+            for name in batch_s:
+                reqs = [to_request(c, f"b{run}-{name[0]}{turn}-{k}") for k, c in enumerate(batch)]
+                t, cpu0 = time.perf_counter(), time.process_time()
+                answers = answer_batch(settings, reqs, use_index=name == "index")
+                batch_s[name].append((time.perf_counter() - t, time.process_time() - cpu0))
+                batch_right[name] = sum(
+                    a.upstream == c[4] for a, c in zip(answers, batch, strict=True)
+                )
+        load.append(os.getloadavg())
 
         con = duckdb.connect()
         base_times = []
@@ -168,23 +210,38 @@ def main() -> None:
 
         print(f"machine: {os.cpu_count()} cores; lake: {total:,} calls over {args.days} days")
         print(
-            f"single lookup (tracehop): p50 {pct(times, 0.5) * 1000:.1f} ms, "
-            f"p99 {pct(times, 0.99) * 1000:.1f} ms over {len(times)} lookups "
-            f"(goal p50 < 50 ms, p99 < 200 ms); right upstream {right}/{len(times)}"
+            "load average (1, 5, 15 min) before the lookups "
+            + " ".join(f"{x:.2f}" for x in load[0])
+            + ", after the batches "
+            + " ".join(f"{x:.2f}" for x in load[1])
         )
-        print(
-            f"batch of {len(reqs):,} (tracehop, stored): {batch_s:.2f} s = "
-            f"{len(reqs) / batch_s:,.0f} requests/s (goal >= 2,000/s); "
-            f"right upstream {batch_right}/{len(reqs)}"
-        )
+        for name, ts in times.items():
+            print(
+                f"single lookup (tracehop, {name}): p50 {pct(ts, 0.5) * 1000:.1f} ms, "
+                f"p99 {pct(ts, 0.99) * 1000:.1f} ms over {len(ts)} lookups "
+                f"(goal p50 < 10 ms); right upstream {right[name]}/{len(ts)}"
+            )
+        for name, runs in batch_s.items():
+            each = ", ".join(
+                f"{w:.2f} s ({len(batch) / w:,.0f}/s, {cpu:.1f} CPU s)" for w, cpu in runs
+            )
+            best = min(w for w, _ in runs)
+            print(
+                f"batch of {len(batch):,} (tracehop, {name}, stored): {each}; best "
+                f"{len(batch) / best:,.0f} requests/s (goal >= 5,000/s); "
+                f"right upstream {batch_right[name]}/{len(batch)}"
+            )
+        base = statistics.median(base_times)
         print(
             f"baseline (full scan of the unsorted CSV): median "
-            f"{statistics.median(base_times):.2f} s per lookup over {len(base_times)}"
+            f"{base:.2f} s per lookup over {len(base_times)}"
         )
         print(
-            f"ratio baseline/tracehop single lookup (p50): "
-            f"{statistics.median(base_times) / pct(times, 0.5):,.0f}x"
+            "ratio baseline/tracehop single lookup (p50): "
+            + ", ".join(f"{name} {base / pct(ts, 0.5):,.0f}x" for name, ts in times.items())
         )
+        best = {n: min(w for w, _ in r) for n, r in batch_s.items()}
+        print(f"batch: index {best['no index'] / best['index']:.1f}x faster than no index")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -75,6 +75,13 @@ def test_answer_with_evidence(node_home: Settings) -> None:
     assert [m["call_id"] for m in body["matches"]] == ["g-1"]
     assert body["customer"]["name"] == "Caprus IT"
     assert body["due_at"] > body["received_at"]
+    assert body["engine"] == "duckdb"  # where the lookup ran
+    with c:  # asked again: the stored answer, which says it too
+        again = c.get(
+            "/api/v1/tracebacks/requests/" + ASK["request_id"],
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert again.status_code == 200 and again.json()["engine"] == "duckdb"
 
 
 def test_never_answers_about_other_calls(node_home: Settings) -> None:

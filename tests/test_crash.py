@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tracehop.analyst import query
+from tracehop.cdr.called_index import snapshot
 from tracehop.cdr.ingest import ingest
 from tracehop.cdr.lake import Lake
 from tracehop.settings import load_settings
@@ -52,6 +53,9 @@ def state(home: Path) -> tuple[int, int]:
     settings = load_settings(home=home)
     n = query("select count(*) as n from calls", settings).rows[0][0]
     r = query("select count(*) as n from rejects", settings).rows[0][0]
+    # the index by called number moves with its calls: every day with calls has its twins
+    snap = snapshot(Lake(home / "lake"))
+    assert snap.indexed == snap.days and len(snap.twins) == len(snap.calls)
     return n, r
 
 

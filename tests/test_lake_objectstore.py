@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tracehop.analyst import open_analytics, query
+from tracehop.cdr.called_index import snapshot
 from tracehop.cdr.ingest import ingest
 from tracehop.cdr.lake import lake_of
 from tracehop.cdr.objectstore import parse_lake_url
@@ -27,6 +28,8 @@ from tracehop.lakeviews import customer_daily, search_calls, totals, traffic_by_
 from tracehop.settings import Settings, load_settings
 from tracehop.store import open_store
 from tracehop.tracebacks.nodeprocs import free_port
+from tracehop.tracebacks.requests import make_request
+from tracehop.tracebacks.responder import Responder
 
 KEYS = {"lake_key_id": "tracehop-test", "lake_secret": "tracehop-test-secret"}
 
@@ -71,6 +74,23 @@ def _views(settings: Settings) -> dict[str, Any]:
         engine.close()
 
 
+def _lookups(settings: Settings) -> list[dict[str, Any]]:
+    """Every call of the lake with numbers asked for as a traceback, in one batch (nothing stored)."""
+    sql = "select caller, called, start from calls where caller is not null and called is not null"
+    rows = query(sql + " order by call_id", settings).rows
+    reqs = [make_request(f"r{k}", str(c or "0"), str(d or "0"), s.isoformat())
+            for k, (c, d, s) in enumerate(rows)]  # fmt: skip
+    with open_store(settings) as store:
+        responder = Responder(settings, store)
+        try:
+            out = [a.to_json() for a in responder.answer_many(reqs)]
+        finally:
+            responder.close()
+    assert {a.pop("engine") for a in out} == {"duckdb"}
+    assert any(a.get("upstream") for a in out)
+    return out
+
+
 def test_ingest_writes_to_the_object_store_and_duckdb_reads_it(
     tmp_path: Path, s3: str, data: Path
 ) -> None:
@@ -89,6 +109,11 @@ def test_ingest_writes_to_the_object_store_and_duckdb_reads_it(
     # the same answers as the same lake on local disk
     assert _views(remote) == _views(local)
     assert query("select count(*) from calls", remote).rows == [(done.rows_ingested,)]
+    # the index by called number went up with the calls; lookups read it and answer as on disk
+    snap = snapshot(lake_of(remote))
+    assert snap.indexed and snap.indexed == snap.days
+    assert all(t.startswith("s3://lake-one/provider/icon/by_called/day=") for t in snap.twins)
+    assert _lookups(remote) == _lookups(local)
     # a second ingest of the same file is a no-op there too
     again = ingest([data / "generic.csv"], remote)
     assert (again.rows_ingested, again.files_skipped) == (0, 1)

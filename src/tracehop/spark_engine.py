@@ -232,10 +232,12 @@ class SparkEngine:
         df.createOrReplaceTempView(name)
         self._views.add(name)
 
-    def register_calls(self, files: Sequence[str | PathLike[str]]) -> None:
+    def register_calls(self, files: Sequence[str | PathLike[str]], *, name: str = "calls") -> None:
         paths = [str(f) for f in files]
-        # the lake's folder: two levels above a file (calls/day=.../part.parquet)
-        self._keep("calls", self._read(paths, CALLS_SCHEMA, base=str(Path(paths[0]).parent.parent)))
+        # the lake's folder: two levels above a file (calls/day=.../part.parquet); a column
+        # the files lack (the index's twins hold some) is NULL
+        base = str(Path(paths[0]).parent.parent)
+        self._keep(name, self._read(paths, CALLS_SCHEMA, base=base))
 
     def _read(self, paths: list[str], ddl: str, base: str | None = None) -> DataFrame:
         """These Parquet files in the lake's column types (``ddl``). DuckDB's

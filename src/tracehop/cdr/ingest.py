@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from tracehop.cdr import chunks, pipeline
+from tracehop.cdr.called_index import twin_of, write_twin
 from tracehop.cdr.detect import detect, for_file
 from tracehop.cdr.identity import IngestVerifier
-from tracehop.cdr.lake import Lake, apply_plan, crash_point, lake_of, recover, write_plan
+from tracehop.cdr.lake import CALLS, Lake, apply_plan, crash_point, lake_of, recover, write_plan
 from tracehop.cdr.layouts import PRESETS, Layout, get_layout
 from tracehop.cdr.scan import FileScan, scan_file
 from tracehop.cdr.sources import DECOMPRESS_ERRORS, is_compressed, looks_like_cdr
@@ -449,6 +450,14 @@ def _write_stage(
             _merge_stats(stats, part_stats)
             _drop_work_tables(con)
         shutil.rmtree(chunk_dir, ignore_errors=True)
+        # each calls file's twin sorted by called number, in the same stage: committed and
+        # moved by the same plan (called_index.py)
+        calls = [rel for rel in written if rel.startswith(CALLS + "/")]
+        if calls:
+            step("indexing")
+        for rel in calls:
+            write_twin(con, stage / rel, stage / twin_of(rel))
+            written.append(twin_of(rel))
         for rel in written:
             _fsync_file(stage / rel)
     finally:

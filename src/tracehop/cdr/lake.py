@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 CALLS = "calls"
 REJECTS = "rejects"
+# The calls again, sorted by called number: one twin per calls file (``called_index.py``).
+BY_CALLED = "by_called"
 STAGING = "_staging"
 PLAN = "plan.json"
 
@@ -50,6 +52,10 @@ class Lake:
     @property
     def rejects_dir(self) -> Path:
         return self.root / REJECTS
+
+    @property
+    def by_called_dir(self) -> Path:
+        return self.root / BY_CALLED
 
     @property
     def staging_dir(self) -> Path:
@@ -82,6 +88,13 @@ class Lake:
         if not self.calls_dir.exists():
             return []
         return sorted(self.calls_dir.glob(f"day={day}/*.parquet"))
+
+    def by_called_files(self) -> list[Path] | list[str]:
+        """The index by called number: each calls file's twin (``cdr/called_index.py``)."""
+        if self.remote is not None:
+            return self.remote.files(BY_CALLED, "day=*/*.parquet")
+        d = self.by_called_dir
+        return sorted(d.glob("day=*/*.parquet")) if d.exists() else []
 
     def reject_files(self) -> list[Path] | list[str]:
         if self.remote is not None:

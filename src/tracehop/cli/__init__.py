@@ -109,6 +109,7 @@ def _root(
 # name of the attribute that adds it (a ``register(app)`` function) or is it (a Typer app).
 COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("ingest", "register"),
+    "lake": ("lake", "app"),
     "layouts": ("layouts", "app"),
     "query": ("query", "register"),
     "customers": ("customers", "app"),

@@ -103,6 +103,8 @@ class TracebackAnswerRow(Base):
     status: Mapped[str] = mapped_column(String(20))  # answered | needs_review
     answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     times_answered: Mapped[int] = mapped_column(Integer, default=1)
+    # where the lookup ran: duckdb | spark (migration 0014; duckdb for answers before)
+    engine: Mapped[str] = mapped_column(String(20), default="duckdb", server_default="duckdb")
 
 
 # --- the hub (the consortium's side of a traceback) ------------------------------------------

@@ -107,6 +107,7 @@ def record_answers(
                 "reason": ans.reason or None,
                 "status": status or ("needs_review" if ans.needs_review else "answered"),
                 "answered_at": now,
+                "engine": ans.engine or "duckdb",
             }
             a = old.get(ans.request_id)
             if a is not None:
@@ -159,6 +160,7 @@ def stored_answers(store: Store) -> list[dict[str, Any]]:
                 "status": a.status,
                 "times_answered": a.times_answered,
                 "matches": a.matches,
+                "engine": a.engine,
             }
             for r, a in rows
         ]
@@ -182,6 +184,7 @@ def stored_answer(store: Store, request_id: str, *, owner: str | None) -> dict[s
             "matches": row.matches,
             "customer": row.customer,
             "reason": row.reason,
+            "engine": row.engine,
         }
 
 

@@ -76,6 +76,7 @@ class HopAnswer(BaseModel):
     reason: str = ""
     received_at: datetime | None = None
     due_at: datetime | None = None
+    engine: str | None = None  # the query engine the lookup ran on: duckdb | spark
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape (docs/traceback.md)."""
@@ -90,6 +91,7 @@ class HopAnswer(BaseModel):
             "reason": self.reason,
             "received_at": self.received_at,
             "due_at": self.due_at,
+            "engine": self.engine,
         }
 
 
@@ -120,6 +122,7 @@ class NodeAnswer(BaseModel):
     status: Annotated[str, StringConstraints(max_length=40)] | None = None
     received_at: Annotated[str, StringConstraints(max_length=64)] | None = None
     due_at: Annotated[str, StringConstraints(max_length=64)] | None = None
+    engine: Annotated[str, StringConstraints(max_length=20)] | None = None  # where it ran
 
 
 def parse_window(text: str) -> timedelta:

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import duckdb
-
-from tracehop.analyst import jsonable, open_engine
+from tracehop.analyst import jsonable, open_analytics
+from tracehop.cdr.lake import lake_of
 from tracehop.customers import CustomerRecord, list_customers
+from tracehop.engine import Engine
 from tracehop.numbers import to_e164
 from tracehop.settings import Settings
 from tracehop.store import Store, open_store
@@ -74,7 +74,10 @@ def search_span(request: TracebackRequest) -> tuple[datetime, datetime]:
 
 
 class Responder:
-    """Answers requests against one home's lake; open once, answer many."""
+    """Answers requests against one home's lake; open once, answer many. The engine is the
+    one the setting ``engine`` names (DuckDB or Spark: ``analyst.open_analytics``), and every
+    answer says which (``HopAnswer.engine``). ``use_index=False`` reads every day from the
+    calls, not through the index by called number (the benchmark's comparison)."""
 
     def __init__(
         self,
@@ -82,33 +85,53 @@ class Responder:
         store: Store,
         *,
         known_providers: Iterable[str] | None = None,
+        use_index: bool = True,
     ) -> None:
         self.settings = settings
         self.store = store
         self.known = set(known_providers) if known_providers is not None else None
         self.customers: dict[str, CustomerRecord] = {c.id: c for c in list_customers(store)}
-        self._con: duckdb.DuckDBPyConnection | None = None
+        self.use_index = use_index
+        self._engine: Engine | None = None
+        self._indexed: frozenset[date] = frozenset()
         self._covered: dict[tuple[date, date], bool] = {}
 
     @property
-    def con(self) -> duckdb.DuckDBPyConnection:
-        if self._con is None:
-            self._con = open_engine(self.settings, self.store)
-        return self._con
+    def engine(self) -> Engine:
+        if self._engine is None:
+            engine = open_analytics(self.settings, self.store)
+            try:
+                if self.use_index:
+                    snap = lookups.use_index(engine, lake_of(self.settings))
+                    self._indexed = snap.indexed
+                    if snap.missing:
+                        log.info(
+                            "%d of %d days of the lake have no index by called number: "
+                            "they are read from the calls (tracehop lake reindex)",
+                            snap.missing,
+                            len(snap.days),
+                        )
+            except BaseException:
+                engine.close()
+                raise
+            self._engine = engine
+        return self._engine
 
     def close(self) -> None:
-        if self._con is not None:
-            self._con.close()
-            self._con = None
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
 
     def candidates(self, request: TracebackRequest) -> list[Candidate]:
         lo, hi = search_span(request)
+        engine = self.engine
         rows = lookups.calls_matching(
-            self.con,
+            engine,
             lo=lo,
             hi=hi,
             caller=(to_e164(request.caller), digits(request.caller)),
             called=(to_e164(request.called), digits(request.called)),
+            indexed=self._indexed,
         )
         return rank([_candidate(request, r) for r in rows])
 
@@ -124,7 +147,8 @@ class Responder:
                 batch.append((req.request_id, caller, called, lo, hi))
         by_id = {req.request_id: req for req in requests}
         out: dict[str, list[Candidate]] = {r[0]: [] for r in batch}
-        for rid, row in lookups.calls_matching_many(self.con, batch):
+        engine = self.engine
+        for rid, row in lookups.calls_matching_many(engine, batch, indexed=self._indexed):
             out[rid].append(_candidate(by_id[rid], row))
         return {rid: rank(c) for rid, c in out.items()}
 
@@ -144,13 +168,18 @@ class Responder:
         lo, hi = search_span(request)
         key = (lo.date(), hi.date())
         if key not in self._covered:
-            self._covered[key] = lookups.calls_on_days(self.con, *key) > 0
+            self._covered[key] = lookups.calls_on_days(self.engine, *key) > 0
         return self._covered[key]
 
     def answer(self, request: TracebackRequest) -> HopAnswer:
         return self._from_candidates(request, self.candidates(request))
 
     def _from_candidates(self, request: TracebackRequest, found: list[Candidate]) -> HopAnswer:
+        answer = self._answer_from(request, found)
+        answer.engine = self.engine.name  # where it ran (issue 17)
+        return answer
+
+    def _answer_from(self, request: TracebackRequest, found: list[Candidate]) -> HopAnswer:
         if not found:
             if self.covered(request):
                 return HopAnswer(
@@ -275,8 +304,10 @@ def answer_batch(
     known_providers: Iterable[str] | None = None,
     received_at: datetime | None = None,
     business_zone: str | None = None,
+    use_index: bool = True,
 ) -> list[HopAnswer]:
-    """Answer many requests with one engine; store every request and answer."""
+    """Answer many requests with one engine; store every request and answer.
+    ``use_index`` as for :class:`Responder`."""
     received_at = (received_at or datetime.now(UTC)).astimezone(UTC)
     own = store is None
     store = store or open_store(settings)
@@ -287,7 +318,7 @@ def answer_batch(
             received_at=received_at,
             business_zone=business_zone or settings.business_timezone,
         )
-        responder = Responder(settings, store, known_providers=known_providers)
+        responder = Responder(settings, store, known_providers=known_providers, use_index=use_index)
         try:
             answers = responder.answer_many(requests)
         finally:

@@ -1,0 +1,275 @@
+"""Traceback lookups through the lake's index by called number (``cdr/called_index.py``) and
+on both engines: the same answers with and without the index, on DuckDB and on Spark, over a
+simulated world; the index kept in step by ingest and rebuilt by ``tracehop lake reindex``,
+crash-safe."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from tracehop.cdr.called_index import INDEX_COLUMNS, ROW_GROUP_ROWS, snapshot, twin_of
+from tracehop.cdr.lake import Lake
+from tracehop.cdr.reindex import missing_twins, reindex
+from tracehop.settings import Settings
+from tracehop.store import open_store
+from tracehop.tracebacks.protocol import MATCH_COLUMNS, HopAnswer, TracebackRequest
+from tracehop.tracebacks.requests import make_request
+from tracehop.tracebacks.responder import Responder
+
+HOMES = ("transitnet", "manila-link")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Settings]:
+    """Two providers of a small simulated world over two days (seed 57), each in its own
+    home (the demo's loader: customers imported, CDRs ingested)."""
+    import csv
+
+    from tracehop.demo import load_homes
+    from tracehop.simulate import simulate
+
+    out = tmp_path_factory.mktemp("lookups")
+    simulate(out / "world", seed=57, days=2, scale=0.03)
+    with open(out / "world" / "directory.csv", newline="") as f:
+        directory = [r for r in csv.DictReader(f) if r["id"] in HOMES]
+    nodes, _ = load_homes(out / "world", out / "homes", directory)
+    for node in nodes.values():
+        node.close()
+    return {pid: node.settings for pid, node in nodes.items()}
+
+
+def requests_for(settings: Settings, n: int = 120, seed: int = 3) -> list[TracebackRequest]:
+    """Requests as they come: calls of the lake reported to the minute (numbers written as
+    people write them), by date only, with a narrow window, near midnight, with a wrong
+    called number, and with a caller ID that has no E.164 form."""
+    con = duckdb.connect()
+    files = [str(f) for f in Lake(settings.lake_dir).call_files()]
+    rows = con.execute(
+        "SELECT caller, called, caller_raw, start FROM read_parquet(?) ORDER BY call_id LIMIT 4000",
+        [files],
+    ).fetchall()
+    odd = con.execute(
+        "SELECT caller_raw, called, start FROM read_parquet(?) "
+        "WHERE caller IS NULL AND caller_raw IS NOT NULL AND called IS NOT NULL LIMIT 5",
+        [files],
+    ).fetchall()
+    con.close()
+    rng = random.Random(seed)
+    out = []
+    for k, (caller, called, _raw, start) in enumerate(rng.sample(rows, n)):
+        start = start.astimezone(UTC)
+        kind = k % 6
+        if kind == 0:
+            at = start.strftime("%Y-%m-%dT%H:%MZ")
+        elif kind == 1:
+            at = start.date().isoformat()
+        elif kind == 2:
+            at = (start + timedelta(seconds=40)).isoformat()
+        elif kind == 3:  # the window crosses midnight
+            at = start.replace(hour=23, minute=58).isoformat()
+        elif kind == 4:
+            called = called[:-1] + str((int(called[-1]) + 1) % 10)
+            at = start.isoformat()
+        else:
+            called = f"({called[2:5]}) {called[5:8]}-{called[8:]}" if called else "911"
+            at = start.strftime("%Y-%m-%dT%H:%MZ")
+        window = "90s" if k % 7 == 0 else None
+        out.append(make_request(f"r{k}", caller or "0", called or "0", at, window=window))
+    for k, (raw, called, start) in enumerate(odd):
+        out.append(make_request(f"odd{k}", raw, called, start.astimezone(UTC).isoformat()))
+    return out
+
+
+def answers(settings: Settings, reqs: list[TracebackRequest], **kw: Any) -> list[dict]:
+    """Each request answered twice, in one batch and one by one (nothing stored)."""
+    with open_store(settings) as store:
+        responder = Responder(settings, store, **kw)
+        try:
+            batch = responder.answer_many(reqs)
+            single = [responder.answer(r) for r in reqs]
+        finally:
+            responder.close()
+    assert [a.to_json() for a in batch] == [a.to_json() for a in single]
+    return [_plain(a) for a in batch]
+
+
+def _plain(a: HopAnswer) -> dict:
+    out = a.to_json()
+    out.pop("engine")
+    return out
+
+
+def test_the_index_holds_the_answer_columns() -> None:
+    assert set(MATCH_COLUMNS) <= set(INDEX_COLUMNS)
+    assert (
+        twin_of("calls/day=2025-03-03/part-x.parquet") == "by_called/day=2025-03-03/part-x.parquet"
+    )
+    with pytest.raises(ValueError, match="not a calls file"):
+        twin_of("rejects/part-x.parquet")
+
+
+def test_ingest_writes_one_sorted_twin_per_calls_file(world: dict[str, Settings]) -> None:
+    for settings in world.values():
+        lake = Lake(settings.lake_dir)
+        snap = snapshot(lake)
+        assert len(snap.days) == 2 and snap.indexed == snap.days
+        assert len(snap.twins) == len(snap.calls) >= 2
+        for twin in snap.twins:
+            rel = twin.relative_to(lake.root).as_posix().replace("by_called/", "calls/", 1)
+            calls = pq.read_table(lake.root / rel)
+            got = pq.read_table(twin)
+            assert got.column_names == list(INDEX_COLUMNS)
+            assert got.num_rows == calls.num_rows - calls.column("called").null_count > 0
+            keys = list(
+                zip(got.column("called").to_pylist(), got.column("start").to_pylist(), strict=True)
+            )
+            assert keys == sorted(keys)
+            meta = pq.ParquetFile(twin).metadata
+            assert max(meta.row_group(i).num_rows for i in range(meta.num_row_groups)) <= (
+                ROW_GROUP_ROWS
+            )
+
+
+def test_the_same_answers_with_and_without_the_index(
+    world: dict[str, Settings], tmp_path: Path
+) -> None:
+    kinds = set()
+    for settings in world.values():
+        reqs = requests_for(settings)
+        indexed = answers(settings, reqs)
+        assert answers(settings, reqs, use_index=False) == indexed
+        kinds |= {a["answer"] for a in indexed}
+        found = sum(bool(a["matches"]) for a in indexed)
+        assert found >= 0.6 * len(reqs)
+        # a lake with one day indexed and one not: each read its own way, the same answers
+        lake = Lake(settings.lake_dir)
+        first = sorted(lake.by_called_dir.glob("day=*"))[0]
+        hidden = tmp_path / settings.provider
+        shutil.move(first, hidden)
+        try:
+            assert len(snapshot(lake).indexed) == 1
+            assert answers(settings, reqs) == indexed
+        finally:
+            shutil.move(hidden, first)
+    assert {"received_from", "origin", "not_found"} <= kinds
+
+
+def test_reindex_builds_what_an_older_lake_lacks(
+    world: dict[str, Settings], tmp_path: Path
+) -> None:
+    settings = world["transitnet"]
+    home = tmp_path / "home"
+    shutil.copytree(settings.home, home)
+    older = settings.replace(home=home)
+    reqs = requests_for(settings, n=60)
+    before = answers(older, reqs)
+    shutil.rmtree(Lake(older.lake_dir).by_called_dir)  # a lake from before the index
+    assert snapshot(Lake(older.lake_dir)).indexed == frozenset()
+    assert answers(older, reqs) == before  # read from the calls
+    from tracehop.cli import _register, app
+
+    _register()
+    result = CliRunner().invoke(app, ["--home", str(home), "lake", "reindex", "--json"])
+    assert result.exit_code == 0, result.stderr
+    n = len(Lake(older.lake_dir).call_files())
+    assert json.loads(result.stdout) == {"written": n, "days_indexed": 2, "days": 2}
+    assert answers(older, reqs) == before
+    again = CliRunner().invoke(app, ["--home", str(home), "lake", "reindex"])
+    assert again.exit_code == 0
+    assert again.stdout.strip() == "0 index files written; 2 of 2 days indexed by called number"
+
+
+def test_a_crash_while_reindexing_leaves_the_lake_as_it_was(
+    world: dict[str, Settings], tmp_path: Path
+) -> None:
+    settings = world["manila-link"]
+    home = tmp_path / "home"
+    shutil.copytree(settings.home, home)
+    older = settings.replace(home=home)
+    lake = Lake(older.lake_dir)
+    shutil.rmtree(lake.by_called_dir)
+    reqs = requests_for(settings, n=40)
+    before = answers(older, reqs)
+    env = {**os.environ, "TRACEHOP_CRASH_AT": "reindexing"}
+    if older.database_url:
+        env["TRACEHOP_DATABASE_URL"] = older.database_url
+    proc = subprocess.run(
+        [sys.executable, "-m", "tracehop", "--home", str(home), "lake", "reindex", "--json"],
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert proc.returncode == -signal.SIGKILL
+    # killed after writing its first twin aside, before renaming it into place
+    assert lake.by_called_files() == []
+    assert [p.name.startswith("reindex-") for p in lake.tmp_dir.iterdir()] == [True]
+    assert snapshot(lake).indexed == frozenset()
+    assert answers(older, reqs) == before
+    result = reindex(older)
+    assert result.written == len(lake.call_files()) and missing_twins(lake) == []
+    assert not any(p.name.startswith("reindex-") for p in lake.tmp_dir.iterdir())
+    assert answers(older, reqs) == before
+
+
+def test_answers_say_which_engine_and_store_it(world: dict[str, Settings], tmp_path: Path) -> None:
+    from tracehop.cli import _register, app
+    from tracehop.tracebacks.answers import stored_answers
+
+    _register()
+    settings = world["transitnet"]
+    csv_path = tmp_path / "requests.csv"
+    req = requests_for(settings, n=6)[0]
+    at = req.at.isoformat() if isinstance(req.at, datetime) else str(req.at)
+    csv_path.write_text(f"request_id,caller,called,at\nq1,{req.caller},{req.called},{at}\n")
+    result = CliRunner().invoke(
+        app, ["--home", str(settings.home), "trace", "answer", str(csv_path), "--json"]
+    )
+    assert result.exit_code == 0, result.stderr
+    [entry] = json.loads(result.stdout)
+    assert entry["engine"] == "duckdb" and entry["request_id"] == "q1"
+    with open_store(settings) as store:
+        stored = {a["request_id"]: a for a in stored_answers(store)}
+    assert stored["q1"]["engine"] == "duckdb"
+
+
+# --- the same answers on Spark ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def spark() -> Any:
+    from tracehop.spark_engine import spark_session
+
+    return spark_session("local[2]")
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_duckdb_and_spark_give_the_same_answers(spark: Any, world: dict[str, Settings]) -> None:
+    for settings in world.values():
+        reqs = requests_for(settings, n=48)
+        duck = answers(settings.replace(engine="duckdb"), reqs)
+        with open_store(settings) as store:
+            responder = Responder(settings.replace(engine="spark"), store)
+            try:
+                batch = responder.answer_many(reqs)
+                single = [responder.answer(r) for r in reqs[:12]]
+            finally:
+                responder.close()
+        assert {a.engine for a in batch + single} == {"spark"}
+        assert [_plain(a) for a in batch] == duck
+        assert [_plain(a) for a in single] == duck[:12]
+        assert sum(bool(a["matches"]) for a in duck) >= 0.6 * len(reqs)
