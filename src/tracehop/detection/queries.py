@@ -122,7 +122,7 @@ GROUP BY upstream, caller, att
 # caller IDs in the attest segments.
 ATT_SQL = "CASE WHEN attest IN ('A', 'B', 'C') THEN attest ELSE '' END"
 _UD_SELECT = """
-SELECT upstream, called, count(*) AS n, min(start) AS first, max(start) AS last FROM calls
+SELECT upstream, called, count(*)::INTEGER AS n FROM calls
 WHERE {where} AND upstream IS NOT NULL AND called IS NOT NULL GROUP BY upstream, called
 """
 _UM_SELECT = """
