@@ -88,7 +88,10 @@ def _in_list(values: Iterable[object]) -> str:
 
 # th_uc: one row per (upstream, caller) with per-call flags summed. ``cec`` counts calls whose
 # caller ID is the called number (that class belongs to the call); ``nc_unanswered`` the
-# unanswered calls among the others (for one-ring).
+# unanswered calls among the others (for one-ring). The counts are INTEGER (a count per
+# customer x caller ID x attestation in one window), the talk seconds BIGINT: at 10 M calls
+# th_uc is millions of rows, and BIGINT counts made it spill past the memory limit
+# (docs/performance.md, "Issue 14, third pass").
 _UC_SELECT = """
 SELECT upstream, caller, att,
     count(*)::INTEGER AS n,
@@ -169,8 +172,9 @@ def label_rows(engine: Engine) -> None:
     ``GROUP BY`` joined back, not from window functions over millions of tiny partitions;
     ``first_row`` marks one row per caller ID, so a sum of it counts caller IDs exactly in
     the segments that are the same for all of a caller ID's rows (all but attest and
-    rotated, where a row is a caller ID). Rows without a customer or a caller ID are kept
-    for the indicators; the segments leave them out."""
+    rotated, where a row is a caller ID). The pools (``pool=dense``) are counted on the
+    per-caller rows, so the labelled rows are read once. Rows without a customer or a caller
+    ID are kept for the indicators; the segments leave them out."""
     dno = engine.has_table(_DNO_TABLE)
 
     def block(caller: str) -> str:  # the thousands-block (NPA-NXX-X) of a NANP caller ID
