@@ -88,23 +88,26 @@ def _in_list(values: Iterable[object]) -> str:
 
 # th_uc: one row per (upstream, caller) with per-call flags summed. ``cec`` counts calls whose
 # caller ID is the called number (that class belongs to the call); ``nc_unanswered`` the
-# unanswered calls among the others (for one-ring).
+# unanswered calls among the others (for one-ring). The counts are INTEGER (a count per
+# customer x caller ID x attestation in one window), the talk seconds BIGINT: at 10 M calls
+# th_uc is millions of rows, and BIGINT counts made it spill past the memory limit
+# (docs/performance.md, "Issue 14, third pass").
 _UC_SELECT = """
 SELECT upstream, caller, att,
-    count(*) AS n,
-    count(*) FILTER (WHERE cec) AS cec,
-    count(*) FILTER (WHERE answered) AS answered,
+    count(*)::INTEGER AS n,
+    count(*) FILTER (WHERE cec)::INTEGER AS cec,
+    count(*) FILTER (WHERE answered)::INTEGER AS answered,
     {shape},
-    count(*) FILTER (WHERE disposition = 'failed') AS failed,
-    count(*) FILTER (WHERE sip_code IN {refused}) AS refused,
-    count(*) FILTER (WHERE NOT answered AND NOT cec) AS nc_unanswered,
+    count(*) FILTER (WHERE disposition = 'failed')::INTEGER AS failed,
+    count(*) FILTER (WHERE sip_code IN {refused})::INTEGER AS refused,
+    count(*) FILTER (WHERE NOT answered AND NOT cec)::INTEGER AS nc_unanswered,
     -- neighbour spoofing: caller ID shares the called number's NPA-NXX (DOMAIN.md)
     count(*) FILTER (WHERE starts_with(caller, '+1') AND starts_with(called, '+1')
-        AND NOT cec AND substr(caller, 1, 8) = substr(called, 1, 8)) AS neighbour,
-    count(*) FILTER (WHERE attest IS NULL) AS unsigned,
-    count(*) FILTER (WHERE attest = 'B') AS attest_b,
-    count(*) FILTER (WHERE attest = 'C') AS attest_c,
-    count(*) FILTER (WHERE lower(identity_status) IN {verify_failed}) AS verify_failed,
+        AND NOT cec AND substr(caller, 1, 8) = substr(called, 1, 8))::INTEGER AS neighbour,
+    count(*) FILTER (WHERE attest IS NULL)::INTEGER AS unsigned,
+    count(*) FILTER (WHERE attest = 'B')::INTEGER AS attest_b,
+    count(*) FILTER (WHERE attest = 'C')::INTEGER AS attest_c,
+    count(*) FILTER (WHERE lower(identity_status) IN {verify_failed})::INTEGER AS verify_failed,
     coalesce(sum(duration) FILTER (WHERE answered), 0)::BIGINT AS dur,
     coalesce(sum(least(duration, {cap})) FILTER (WHERE answered), 0)::BIGINT AS cdur,
     coalesce(sum(least(duration, {cap})::DOUBLE ** 2) FILTER (WHERE answered), 0) AS cdur2,
@@ -122,7 +125,7 @@ GROUP BY upstream, caller, att
 # caller IDs in the attest segments.
 ATT_SQL = "CASE WHEN attest IN ('A', 'B', 'C') THEN attest ELSE '' END"
 _UD_SELECT = """
-SELECT upstream, called, count(*) AS n, min(start) AS first, max(start) AS last FROM calls
+SELECT upstream, called, count(*)::INTEGER AS n FROM calls
 WHERE {where} AND upstream IS NOT NULL AND called IS NOT NULL GROUP BY upstream, called
 """
 _UM_SELECT = """
@@ -141,7 +144,7 @@ def prepare(engine: EngineLike, window: Window, *, dno: Iterable[str] | None = N
         register_dno(engine, dno)
     where = window_where(window)
     shape = ",\n    ".join(
-        f"count(*) FILTER (WHERE answered AND duration < {edge}) AS {col}"
+        f"count(*) FILTER (WHERE answered AND duration < {edge})::INTEGER AS {col}"
         for edge, col in zip(SHAPE_EDGES, SHAPE_COLUMNS, strict=True)
     )
     uc = _UC_SELECT.format(
@@ -169,9 +172,17 @@ def label_rows(engine: Engine) -> None:
     ``GROUP BY`` joined back, not from window functions over millions of tiny partitions;
     ``first_row`` marks one row per caller ID, so a sum of it counts caller IDs exactly in
     the segments that are the same for all of a caller ID's rows (all but attest and
-    rotated, where a row is a caller ID). Rows without a customer or a caller ID are kept
-    for the indicators; the segments leave them out."""
+    rotated, where a row is a caller ID). The pools (``pool=dense``) are counted on the
+    per-caller rows, so the labelled rows are read once. Rows without a customer or a caller
+    ID are kept for the indicators; the segments leave them out."""
     dno = engine.has_table(_DNO_TABLE)
+
+    def block(caller: str) -> str:  # the thousands-block (NPA-NXX-X) of a NANP caller ID
+        return (
+            f"CASE WHEN starts_with({caller}, '+1') AND length({caller}) = 12 "
+            f"THEN substr({caller}, 1, 9) END"
+        )
+
     join_dno = f"LEFT JOIN {_DNO_TABLE} d ON d.caller = u.caller" if dno else ""
     engine.materialize(
         "th_uc",
@@ -180,27 +191,27 @@ def label_rows(engine: Engine) -> None:
                    sum(neighbour) AS cnb, min(att) AS first_att
                FROM th_ucall WHERE upstream IS NOT NULL AND caller IS NOT NULL
                GROUP BY upstream, caller),
-           rows AS (
-               SELECT u.*, k.cls,
-                   (u.att = t.first_att)::INTEGER AS first_row,
-                   CASE WHEN starts_with(u.caller, '+1') AND length(u.caller) = 12
-                        THEN substr(u.caller, 1, 9) END AS block,
-                   {class_group_sql(dno)} AS cls_group,
-                   CASE WHEN 2 * t.cnb >= t.cn AND t.cnb > 0 THEN 'neighbour'
-                        ELSE 'other' END AS pattern,
-                   CASE WHEN u.att <> '' THEN u.att ELSE 'unsigned' END AS att_seg,
-                   {reuse_sql("t.cn")} AS reuse,
-                   {line_sql("t.cn", "t.ca")} AS line
-               FROM th_ucall u
-                   LEFT JOIN per_caller t ON t.upstream = u.upstream AND t.caller = u.caller
-                   LEFT JOIN th_cls k ON k.caller = u.caller {join_dno}),
            pools AS (
-               SELECT upstream, block FROM rows
-               WHERE reuse <> 'steady' AND block IS NOT NULL AND upstream IS NOT NULL
-               GROUP BY upstream, block HAVING sum(first_row) >= {POOL_MIN})
-           SELECT r.*, CASE WHEN p.block IS NOT NULL THEN 'dense' END AS pool
-           FROM rows r LEFT JOIN pools p
-             ON p.upstream = r.upstream AND p.block = r.block AND r.reuse <> 'steady'""",
+               SELECT upstream, {block("caller")} AS block FROM per_caller
+               WHERE {reuse_sql("cn")} <> 'steady'
+               GROUP BY upstream, block HAVING block IS NOT NULL AND count(*) >= {POOL_MIN}),
+           callers AS (
+               SELECT t.*, CASE WHEN p.block IS NOT NULL THEN 'dense' END AS pool
+               FROM per_caller t LEFT JOIN pools p
+                 ON p.upstream = t.upstream AND p.block = {block("t.caller")}
+                 AND {reuse_sql("t.cn")} <> 'steady')
+           SELECT u.*, k.cls,
+               (u.att = t.first_att)::INTEGER AS first_row,
+               {class_group_sql(dno)} AS cls_group,
+               CASE WHEN 2 * t.cnb >= t.cn AND t.cnb > 0 THEN 'neighbour'
+                    ELSE 'other' END AS pattern,
+               CASE WHEN u.att <> '' THEN u.att ELSE 'unsigned' END AS att_seg,
+               {reuse_sql("t.cn")} AS reuse,
+               {line_sql("t.cn", "t.ca")} AS line,
+               t.pool
+           FROM th_ucall u
+               LEFT JOIN callers t ON t.upstream = u.upstream AND t.caller = u.caller
+               LEFT JOIN th_cls k ON k.caller = u.caller {join_dno}""",
     )
 
 
