@@ -161,7 +161,7 @@ def _print_answer(a: HopAnswer, zone: str) -> None:
     for m in a.matches[:5]:
         out.print(
             f"  {esc(m['start'])} {esc(m['call_id'])} {esc(m['caller'])} -> {esc(m['called'])} "
-            f"from {esc(m['upstream'])} {esc(m['disposition'])} attest={esc(m['attest'] or '-')} "
+            f"from {esc(m['upstream'])} {esc(m['disposition'] or '-')} attest={esc(m['attest'] or '-')} "
             f"orig_id={esc(m['orig_id'] or '-')}"
         )
     if a.due_at:
