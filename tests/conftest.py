@@ -158,6 +158,24 @@ class SimNet:
         return Hub(store, transport=InProcessNodes.serving(self.services, self.down), **kw)
 
 
+def simulated_homes(
+    out: Path, providers: tuple[str, ...], *, seed: int = 57, days: int = 1, scale: float = 0.05
+) -> dict[str, Settings]:
+    """Some providers of a small simulated world under ``out``: the world in ``out/world``,
+    each provider in its own home in ``out/homes`` (the demo's loader: customers imported,
+    CDRs ingested), by provider id."""
+    from tracehop.csvfiles import read_rows
+    from tracehop.demo import load_homes
+    from tracehop.simulate import simulate
+
+    simulate(out / "world", seed=seed, days=days, scale=scale)
+    directory = [r for r in read_rows(out / "world" / "directory.csv") if r["id"] in providers]
+    nodes, _ = load_homes(out / "world", out / "homes", directory)
+    for node in nodes.values():
+        node.close()
+    return {pid: node.settings for pid, node in nodes.items()}
+
+
 @pytest.fixture(scope="session")
 def sim_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimNet]:
     from tracehop.csvfiles import read_rows

@@ -9,7 +9,6 @@ pytest-xdist 3.8 still spread the group over both workers.)"""
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import subprocess
@@ -24,6 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from conftest import simulated_homes
 from tracehop.analyst import open_analytics
 from tracehop.detection.campaigns import RANGE_MIN_SEQUENTIAL, TOP_CALLERS
 from tracehop.detection.findings import Detection, Window
@@ -207,17 +207,7 @@ HOMES = ("transitnet", "manila-link")
 
 @pytest.fixture(scope="module")
 def world_homes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Settings]:
-    from tracehop.demo import load_homes
-    from tracehop.simulate import simulate
-
-    out = tmp_path_factory.mktemp("spark-world")
-    simulate(out / "world", seed=57, days=1, scale=0.05)
-    with open(out / "world" / "directory.csv", newline="") as f:
-        directory = [r for r in csv.DictReader(f) if r["id"] in HOMES]
-    nodes, _ = load_homes(out / "world", out / "homes", directory)
-    for node in nodes.values():
-        node.close()
-    return {pid: node.settings for pid, node in nodes.items()}
+    return simulated_homes(tmp_path_factory.mktemp("spark-world"), HOMES, days=1, scale=0.05)
 
 
 def _detect(settings: Settings, links: bool = False) -> tuple[Detection, list[Any]]:

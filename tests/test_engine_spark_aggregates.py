@@ -7,7 +7,6 @@ back the running one); each engine opened gets a session of its own on it (its o
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from conftest import simulated_homes
 from letters import FIXTURE
 from tracehop.analyst import open_analytics
 from tracehop.cases import queries
@@ -48,17 +48,9 @@ def spark() -> Any:
 def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Settings]:
     """A gateway of a small simulated world (seed 57, two days): its folder (for the truth)
     and its home."""
-    from tracehop.demo import load_homes
-    from tracehop.simulate import simulate
-
     out = tmp_path_factory.mktemp("spark-aggregates")
-    simulate(out / "world", seed=57, days=2, scale=0.05)
-    with open(out / "world" / "directory.csv", newline="") as f:
-        directory = [r for r in csv.DictReader(f) if r["id"] == "transitnet"]
-    nodes, _ = load_homes(out / "world", out / "homes", directory)
-    for node in nodes.values():
-        node.close()
-    return out / "world", nodes["transitnet"].settings
+    homes = simulated_homes(out, ("transitnet",), days=2, scale=0.05)
+    return out / "world", homes["transitnet"]
 
 
 def _on(settings: Settings, name: str) -> Iterator[Engine]:

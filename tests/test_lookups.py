@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from conftest import simulated_homes
 from tracehop.cdr.called_index import INDEX_COLUMNS, ROW_GROUP_ROWS, snapshot, twin_of
 from tracehop.cdr.lake import Lake
 from tracehop.cdr.reindex import missing_twins, reindex
@@ -37,19 +38,7 @@ HOMES = ("transitnet", "manila-link")
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Settings]:
     """Two providers of a small simulated world over two days (seed 57), each in its own
     home (the demo's loader: customers imported, CDRs ingested)."""
-    import csv
-
-    from tracehop.demo import load_homes
-    from tracehop.simulate import simulate
-
-    out = tmp_path_factory.mktemp("lookups")
-    simulate(out / "world", seed=57, days=2, scale=0.03)
-    with open(out / "world" / "directory.csv", newline="") as f:
-        directory = [r for r in csv.DictReader(f) if r["id"] in HOMES]
-    nodes, _ = load_homes(out / "world", out / "homes", directory)
-    for node in nodes.values():
-        node.close()
-    return {pid: node.settings for pid, node in nodes.items()}
+    return simulated_homes(tmp_path_factory.mktemp("lookups"), HOMES, days=2, scale=0.03)
 
 
 def requests_for(settings: Settings, n: int = 120, seed: int = 3) -> list[TracebackRequest]:
