@@ -157,16 +157,23 @@ def test_the_same_answers_with_and_without_the_index(
     assert {"received_from", "origin", "not_found"} <= kinds
 
 
+def _older_copy(settings: Settings, tmp_path: Path) -> Settings:
+    """A copy of the home whose lake is from before the index (no twins)."""
+    home = tmp_path / "home"
+    shutil.copytree(settings.home, home)
+    older = settings.replace(home=home)
+    shutil.rmtree(Lake(older.lake_dir).by_called_dir)
+    return older
+
+
 def test_reindex_builds_what_an_older_lake_lacks(
     world: dict[str, Settings], tmp_path: Path
 ) -> None:
     settings = world["transitnet"]
-    home = tmp_path / "home"
-    shutil.copytree(settings.home, home)
-    older = settings.replace(home=home)
     reqs = requests_for(settings, n=60)
-    before = answers(older, reqs)
-    shutil.rmtree(Lake(older.lake_dir).by_called_dir)  # a lake from before the index
+    before = answers(settings, reqs)
+    older = _older_copy(settings, tmp_path)
+    home = older.home
     assert snapshot(Lake(older.lake_dir)).indexed == frozenset()
     assert answers(older, reqs) == before  # read from the calls
     from tracehop.cli import _register, app
@@ -186,11 +193,9 @@ def test_a_crash_while_reindexing_leaves_the_lake_as_it_was(
     world: dict[str, Settings], tmp_path: Path
 ) -> None:
     settings = world["manila-link"]
-    home = tmp_path / "home"
-    shutil.copytree(settings.home, home)
-    older = settings.replace(home=home)
+    older = _older_copy(settings, tmp_path)
+    home = older.home
     lake = Lake(older.lake_dir)
-    shutil.rmtree(lake.by_called_dir)
     reqs = requests_for(settings, n=40)
     before = answers(older, reqs)
     env = {**os.environ, "TRACEHOP_CRASH_AT": "reindexing"}
