@@ -96,6 +96,8 @@ def test_reports_render_to_pdf_and_html_with_data_escaped(
     assert "Fourteen-day report" in text and "Icon Global" in text
     assert "Caprus IT" in text and "March 31, 2021" in text
     assert "(redacted)" in text and case.case_id in text
+    # the next RMD recertification follows the report's clock, not the machine's
+    assert "(next: March 1, 2022)" in " ".join(text.split())
     markup = page.read_text()
     assert "&lt;b&gt;Caprus IT&lt;/b&gt;" in markup and "<b>Caprus IT</b>" not in markup
     assert ("report", "report-14d:r.pdf") in links and ("report", "mitigation:m.html") in links

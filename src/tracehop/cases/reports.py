@@ -17,8 +17,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-
 from tracehop.cases import queries
 from tracehop.cases.records import (
     ACTION_TEXT,
@@ -28,12 +26,12 @@ from tracehop.cases.records import (
     link,
     record_event,
 )
+from tracehop.cases.rmd import next_recertification, record_counts
 from tracehop.charts import line_chart
 from tracehop.customers import list_customers
 from tracehop.errors import InputError
 from tracehop.settings import Settings
 from tracehop.store import Store
-from tracehop.store.models import DetectionRun, TracebackAnswerRow, TracebackRequestRow
 
 KINDS = {
     "mitigation": "mitigation.html.j2",
@@ -101,19 +99,10 @@ def _actions(case: Case) -> list[dict[str, Any]]:
     return out
 
 
-def _measures(store: Store, case: Case) -> list[str]:
+def _measures(store: Store, case: Case, today: date) -> list[str]:
     """What the provider does, stated from its own records (never a promise of more)."""
-    now_year = datetime.now().year
-    with store.session() as s:
-        answered = s.scalar(select(func.count()).select_from(TracebackAnswerRow)) or 0
-        late = s.scalar(
-            select(func.count())
-            .select_from(TracebackAnswerRow)
-            .join(TracebackRequestRow, TracebackRequestRow.request_id == TracebackAnswerRow.request_id)
-            .where(TracebackAnswerRow.answered_at > TracebackRequestRow.due_at)
-        ) or 0  # fmt: skip
-        runs = s.scalar(select(func.count()).select_from(DetectionRun)) or 0
-        last_run = s.scalar(select(func.max(DetectionRun.finished_at)))
+    rec = record_counts(store)
+    answered, late, runs, last_run = rec.answered, rec.late, rec.runs, rec.last_run
     customers = list_customers(store)
     carriers = [c for c in customers if c.kind == "carrier"]
     with_rmd = [c for c in carriers if c.rmd_id]
@@ -129,7 +118,7 @@ def _measures(store: Store, case: Case) -> list[str]:
         + (f", the last on {_long_date(last_run.date())}" if last_run else "")
         + ".",
         f"This report is kept with case {case.case_id}; the Robocall Mitigation Database filing is "
-        f"recertified every March 1 (next: March 1, {now_year + 1}).",
+        f"recertified every March 1 (next: {_long_date(next_recertification(today))}).",
     ]
     if _actions(case):
         out.insert(
@@ -194,7 +183,7 @@ def report_context(
         "due_14d": _deadline(case, "report_14"),
         "customers": customers,
         "actions": _actions(case),
-        "measures": _measures(store, case),
+        "measures": _measures(store, case, now.date()),
         "chart": chart,
         "mitigated_at": mitigated[:16].replace("T", " ") if mitigated else None,
         "upstream": case.recipient_detail.get("upstream"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -30,15 +31,17 @@ def next_recertification(today: date) -> date:
     return this if today <= this else date(today.year + 1, 3, 1)
 
 
-def _roles(settings: Settings) -> list[str]:
-    roles = [r.strip().lower() for r in (settings.provider_roles or "").split(",") if r.strip()]
-    bad = [r for r in roles if r not in ROLES]
-    if bad:
-        raise InputError(f"TRACEHOP_PROVIDER_ROLES: {', '.join(bad)}: use {', '.join(ROLES)}")
-    return roles
+@dataclass(frozen=True)
+class RecordCounts:
+    """What the provider's own records show of its mitigation work (RMD filing, 14-day report)."""
+
+    answered: int  # traceback answers given
+    late: int  # of them, answered after the 24-hour due time (47 CFR 64.1200(n)(1))
+    runs: int  # detection runs recorded
+    last_run: datetime | None
 
 
-def rmd_record(settings: Settings, store: Store, *, today: date) -> dict[str, Any]:
+def record_counts(store: Store) -> RecordCounts:
     with store.session() as s:
         answered = s.scalar(select(func.count()).select_from(TracebackAnswerRow)) or 0
         late = s.scalar(
@@ -48,6 +51,21 @@ def rmd_record(settings: Settings, store: Store, *, today: date) -> dict[str, An
             .where(TracebackAnswerRow.answered_at > TracebackRequestRow.due_at)
         ) or 0  # fmt: skip
         runs = s.scalar(select(func.count()).select_from(DetectionRun)) or 0
+        last_run = s.scalar(select(func.max(DetectionRun.finished_at)))
+    return RecordCounts(answered, late, runs, last_run)
+
+
+def _roles(settings: Settings) -> list[str]:
+    roles = [r.strip().lower() for r in (settings.provider_roles or "").split(",") if r.strip()]
+    bad = [r for r in roles if r not in ROLES]
+    if bad:
+        raise InputError(f"TRACEHOP_PROVIDER_ROLES: {', '.join(bad)}: use {', '.join(ROLES)}")
+    return roles
+
+
+def rmd_record(settings: Settings, store: Store, *, today: date) -> dict[str, Any]:
+    rec = record_counts(store)
+    answered, late, runs = rec.answered, rec.late, rec.runs
     customers = list_customers(store)
     carriers = [c for c in customers if c.kind == "carrier"]
     plan = [
