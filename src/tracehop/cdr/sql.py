@@ -191,7 +191,7 @@ def normalise_sql(
     duration = "try_cast(duration_raw AS DOUBLE)"
     if duration_scale != 1.0:
         duration = f"({duration} * {duration_scale!r})"
-    canonical = ", ".join(lit(d) for d in DISPOSITIONS)
+    canonical = " ".join(f"WHEN {lit(d)} THEN {lit(d)}" for d in DISPOSITIONS)
     synonyms = " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in _DISPOSITION_SYNONYMS.items())
     caller_1, caller_2, caller_3 = number_columns_sql("caller_raw", "caller")
     called_1, called_2, called_3 = number_columns_sql("called_raw", "called")
@@ -202,14 +202,15 @@ def normalise_sql(
             {start} AS start_ts,
             {duration} AS dur_n,
             try_cast(sip_code_raw AS INTEGER) AS code_n,
-            -- values already canonical (most switch output) skip lower/trim (-0.08 CPU-s
-            -- per 500k rows): for them the result is the value itself
-            CASE WHEN disposition_raw IN ({canonical}) THEN disposition_raw
-                 WHEN disposition_raw IS NOT NULL
-                 THEN nullif(lower(trim(disposition_raw)), '') END AS disp_s,
-            CASE WHEN attest_raw IN ('A', 'B', 'C') THEN attest_raw
-                 WHEN attest_raw IS NOT NULL THEN nullif(upper(trim(attest_raw)), '') END
-                AS attest_s,
+            -- values already canonical (most switch output) skip lower/trim: for them the
+            -- result is the value itself. A CASE, not IN (...): DuckDB turns an IN list
+            -- into a join, which loses the file order the line numbers depend on.
+            CASE disposition_raw {canonical}
+                 ELSE CASE WHEN disposition_raw IS NOT NULL
+                      THEN nullif(lower(trim(disposition_raw)), '') END END AS disp_s,
+            CASE attest_raw WHEN 'A' THEN 'A' WHEN 'B' THEN 'B' WHEN 'C' THEN 'C'
+                 ELSE CASE WHEN attest_raw IS NOT NULL
+                      THEN nullif(upper(trim(attest_raw)), '') END END AS attest_s,
             trim(upstream_raw) AS upstream,
             {caller_1},
             {called_1}
