@@ -5,11 +5,12 @@ Built by the shells and passed in; nothing here does work at import time.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from tracehop.errors import ConfigError
 
@@ -237,10 +238,19 @@ NODE_MODES = ("auto", "review")
 ENGINES = ("duckdb", "spark")
 
 
-class Settings(BaseSettings):
-    """Everything a tracehop process needs to know about where and how it runs."""
+ENV_PREFIX = "TRACEHOP_"
 
-    model_config = SettingsConfigDict(env_prefix="TRACEHOP_", extra="ignore")
+
+class Settings(BaseModel):
+    """Everything a tracehop process needs to know about where and how it runs.
+
+    :func:`load_settings` reads the environment (``TRACEHOP_`` + the field's name, any case)
+    as pydantic-settings' ``BaseSettings`` did: each value is the variable's text, validated
+    like an option's. Not pydantic-settings itself: importing it cost 0.15 CPU-s of every
+    command (docs/performance.md, "Issue 11, fourth pass")."""
+
+    # as BaseSettings: defaults validated too (a bad default zone is an error, not a surprise)
+    model_config = ConfigDict(extra="ignore", validate_default=True)
 
     home: Path = Field(default=Path("tracehop-home"))
     database_url: str | None = None
@@ -387,9 +397,23 @@ def check_zone(name: str, *, error: type[Exception] = ConfigError) -> str:
     return name
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Build settings from the environment, with explicit overrides (CLI options) on top."""
-    clean = {k: v for k, v in overrides.items() if v is not None}
+def settings_from_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The settings ``environ`` gives: ``TRACEHOP_THREADS=4`` -> ``{"threads": "4"}`` (names
+    in any case, as pydantic-settings read them; other variables ignored)."""
+    names = {(ENV_PREFIX + name).lower(): name for name in Settings.model_fields}
+    out: dict[str, str] = {}
+    for key, value in environ.items():
+        name = names.get(key.lower())
+        if name is not None:
+            out[name] = value
+    return out
+
+
+def load_settings(*, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build settings from the environment (``environ``, the process's by default), with
+    explicit overrides (CLI options) on top."""
+    clean = settings_from_env(os.environ if environ is None else environ)
+    clean.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return Settings(**clean)
     except ValueError as exc:  # pydantic.ValidationError is a ValueError

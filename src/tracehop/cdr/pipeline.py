@@ -27,7 +27,7 @@ from tracehop.cdr.layouts import PRESETS, Layout
 from tracehop.cdr.reader import csv_source, parquet_source, read_by_line
 from tracehop.cdr.scan import FileScan, scan_file
 from tracehop.cdr.sources import read_lines
-from tracehop.cdr.sql import normalise_sql, register_international, resolve_international
+from tracehop.cdr.sql import normalise_sql, resolve_international
 from tracehop.sqltext import lit
 
 log = logging.getLogger(__name__)
@@ -45,9 +45,6 @@ SORTED_COLUMNS = (
 # for the others (numbers, call ids, line numbers) DuckDB gives up sooner: same files, less CPU.
 PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION snappy, DICTIONARY_SIZE_LIMIT 1000"
 EPOCH = date(1970, 1, 1)
-# From this size a file's international numbers are resolved inside the normalising query (on
-# DuckDB's threads, beside the other rows); below it after the query (see ``_normalise``).
-INTL_IN_QUERY_BYTES = 4 << 20
 # Longest line (bytes) read as a record; a longer one is rejected with its number.
 MAX_LINE_SIZE = 1 << 20
 # DuckDB's reader errors, in the words of docs/ingest.md
@@ -87,11 +84,10 @@ def stage(
     always one record and a value that does not end on its line is that line's reject.
     """
     con.execute("CREATE OR REPLACE TEMP TABLE parse_rejects (source_line BIGINT, reason VARCHAR)")
-    in_query = path.stat().st_size >= INTL_IN_QUERY_BYTES
     if layout.kind == "parquet":
         rel, cols = parquet_source(con, path)
         compiled = compile_layout(PRESETS["generic"], cols)
-        rows = _normalise(con, compiled, rel, zone, (), in_query=in_query)
+        rows = _normalise(con, compiled, rel, zone, ())
         _finish(con, compiled, [], rows)
         return Staged(rows=rows, exact_lines=True)
 
@@ -99,7 +95,7 @@ def stage(
     con.execute("DROP TABLE IF EXISTS th_scans")
     rel, cols = csv_source(layout, path, max_line_size)
     compiled = compile_layout(layout, cols)
-    rows = _normalise(con, compiled, rel, zone, (), in_query=in_query)
+    rows = _normalise(con, compiled, rel, zone, ())
     skipped = _skipped(con, compiled)
     cases = " ".join(
         f"WHEN {lit(k)} THEN {v.format(limit=int(max_line_size))}" for k, v in READER_ERRORS.items()
@@ -142,7 +138,7 @@ def stage(
         ).fetchall()
     con.register("th_by_line", table)
     try:
-        rows = _normalise(con, compiled, "th_by_line", zone, ("th__line",), in_query=in_query)
+        rows = _normalise(con, compiled, "th_by_line", zone, ("th__line",))
     finally:
         con.unregister("th_by_line")
     skipped = _skipped(con, compiled)
@@ -162,12 +158,11 @@ def _normalise(
     rel: str,
     zone: str,
     passthrough: tuple[str, ...],
-    *,
-    in_query: bool = True,
 ) -> int:
-    """``in_query``: international numbers resolved inside the query (a file large enough
-    for the overlap to pay); otherwise after it, for the rows that have one: registering the
-    Python function imports NumPy (0.065 CPU-s, most of a small file's ingest)."""
+    """Normalise ``rel`` into ``staged``; international numbers are resolved after the
+    query, once per distinct number (a Python function inside the query would make DuckDB
+    import NumPy and call back into Python from its threads: 0.1-0.25 CPU-s more per 500k
+    rows, docs/performance.md "Issue 11, fourth pass")."""
     select = compiled.select
     keep = list(passthrough)
     if compiled.transactions:
@@ -181,10 +176,7 @@ def _normalise(
         passthrough=tuple(keep),
         start_alt=compiled.start_alt,
         duration_scale=compiled.duration_scale,
-        international=in_query,
     )
-    if in_query:
-        register_international(con)
     # Naive timestamps are the switch's local time: read them in its zone (the layout's when it
     # names one: Asterisk with usegmtime=yes writes GMT), store UTC.
     con.execute(f"SET TimeZone = {lit(compiled.zone or zone)}")
@@ -192,8 +184,7 @@ def _normalise(
         con.execute(f"CREATE OR REPLACE TEMP TABLE staged AS {sql}")
     finally:
         con.execute("SET TimeZone = 'UTC'")
-    if not in_query:
-        resolve_international(con, "staged", ("caller", "called"))
+    resolve_international(con, "staged", ("caller", "called"))
     return con.execute("SELECT count(*) FROM staged").fetchall()[0][0]
 
 

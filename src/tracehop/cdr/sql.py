@@ -12,7 +12,7 @@ from tracehop.sqltext import lit
 
 # The number rules' character classes, equal to tracehop.numbers' (tests/test_ingest.py checks):
 # written here so that ingest does not import phonenumbers and its NANP tables (0.2-0.3 s)
-# unless a file has international numbers (then in a second thread, see pipeline.py).
+# unless a file has international numbers (then after the query, see resolve_international).
 NUMBER_CHARS = r"[0-9+ \t().\-/]*"
 STRIP = " \t"
 SCHEME = r"^([sS][iI][pP][sS]?|[tT][eE][lL]):"
@@ -42,9 +42,8 @@ def e164_sql(s: str, d: str, ok: str) -> str:
 
     NANP numbers are finished here. An international number (after ``+`` or ``011``, not
     country code 1) comes out as ``?`` and its digits: ``phonenumbers`` answers for it once
-    per distinct number, inside the query for those rows only (:func:`register_international`,
-    ingest) or after it (:func:`resolve_international`); calling Python for every row would
-    cost more than all the SQL together.
+    per distinct number after the query (:func:`resolve_international`); calling Python for
+    every row would cost more than all the SQL together.
     """
     return f"""(CASE
         WHEN {s} IS NULL OR NOT {ok} OR {d} = '' THEN NULL
@@ -83,35 +82,6 @@ def resolve_international(con, table: str, columns: tuple[str, ...]) -> None:  #
             ).fetchall()
     finally:
         con.execute("DROP TABLE th_intl_map")
-
-
-INTL_FUNCTION = "th_intl_e164"
-
-
-def _intl_e164(key: str | None) -> str | None:
-    from tracehop.numbers import international_e164  # phonenumbers: only for such numbers
-
-    return international_e164(key[1:]) if key else None
-
-
-def register_international(con) -> None:  # type: ignore[no-untyped-def]
-    """The scalar function ``th_intl_e164('?digits')``: ``phonenumbers``' answer for an
-    international number, called from inside the normalising query for those rows only
-    (about 1 % of a US carrier's rows; once per distinct number, cached), so that it runs on
-    DuckDB's threads while the others go on normalising, instead of after the whole file."""
-    try:
-        # "special": the function may answer NULL (not a possible number)
-        con.create_function(
-            INTL_FUNCTION,
-            _intl_e164,
-            ["VARCHAR"],
-            "VARCHAR",
-            null_handling="special",
-            side_effects=False,
-        )
-    except Exception as exc:  # registered on this connection already
-        if "already" not in str(exc).lower():
-            raise
 
 
 FAST_NUMBER = "\\+?[0-9]+"
@@ -197,7 +167,6 @@ def normalise_sql(
     passthrough: tuple[str, ...] = (),
     start_alt: bool = False,
     duration_scale: float = 1.0,
-    international: bool = False,
 ) -> str:
     """SELECT turning ``mapped`` into canonical columns (but ``source_line``, which ingest adds
     once it knows which lines the reader skipped) plus ``reason`` (NULL when the row is good)
@@ -206,9 +175,8 @@ def normalise_sql(
     ``start_alt``: ``mapped`` also has ``start_alt`` (the time read with one of the layout's
     own formats) and ``start_fmt`` (which one): used when the text is not ISO 8601 or epoch
     seconds, and the format is recorded in ``extra`` as ``start_format``. ``duration_scale``:
-    0.001 for a layout whose durations are milliseconds. ``international``: resolve
-    international numbers in the query (:func:`register_international`); otherwise they come
-    out as ``?digits`` for :func:`resolve_international`."""
+    0.001 for a layout whose durations are milliseconds. International numbers come out as
+    ``?digits`` for :func:`resolve_international`."""
     keep = "".join(f", {c}" for c in passthrough)
     start = timestamp_sql("start_raw")
     if start_alt:
@@ -223,20 +191,26 @@ def normalise_sql(
     duration = "try_cast(duration_raw AS DOUBLE)"
     if duration_scale != 1.0:
         duration = f"({duration} * {duration_scale!r})"
+    canonical = " ".join(f"WHEN {lit(d)} THEN {lit(d)}" for d in DISPOSITIONS)
     synonyms = " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in _DISPOSITION_SYNONYMS.items())
     caller_1, caller_2, caller_3 = number_columns_sql("caller_raw", "caller")
     called_1, called_2, called_3 = number_columns_sql("called_raw", "called")
     # Casts tolerate surrounding blanks, so values are trimmed only where a check needs it.
-    sql = f"""
+    return f"""
     WITH a AS (
         SELECT *,
             {start} AS start_ts,
             {duration} AS dur_n,
             try_cast(sip_code_raw AS INTEGER) AS code_n,
-            CASE WHEN disposition_raw IS NOT NULL
-                 THEN nullif(lower(trim(disposition_raw)), '') END AS disp_s,
-            CASE WHEN attest_raw IS NOT NULL THEN nullif(upper(trim(attest_raw)), '') END
-                AS attest_s,
+            -- values already canonical (most switch output) skip lower/trim: for them the
+            -- result is the value itself. A CASE, not IN (...): DuckDB turns an IN list
+            -- into a join, which loses the file order the line numbers depend on.
+            CASE disposition_raw {canonical}
+                 ELSE CASE WHEN disposition_raw IS NOT NULL
+                      THEN nullif(lower(trim(disposition_raw)), '') END END AS disp_s,
+            CASE attest_raw WHEN 'A' THEN 'A' WHEN 'B' THEN 'B' WHEN 'C' THEN 'C'
+                 ELSE CASE WHEN attest_raw IS NOT NULL
+                      THEN nullif(upper(trim(attest_raw)), '') END END AS attest_s,
             trim(upstream_raw) AS upstream,
             {caller_1},
             {called_1}
@@ -299,11 +273,3 @@ def normalise_sql(
         {extra} AS extra,
         reason{keep}
     FROM c"""
-    if international:
-        sql = f"""SELECT * REPLACE (
-            CASE WHEN starts_with(caller, '{INTL_MARK}') THEN {INTL_FUNCTION}(caller)
-                 ELSE caller END AS caller,
-            CASE WHEN starts_with(called, '{INTL_MARK}') THEN {INTL_FUNCTION}(called)
-                 ELSE called END AS called)
-        FROM ({sql})"""
-    return sql
