@@ -30,6 +30,7 @@ from pathlib import Path, PurePosixPath
 import duckdb
 
 from tracehop.cdr.lake import BY_CALLED, CALLS, Lake
+from tracehop.engine import calls_types
 from tracehop.sqltext import lit
 
 # What an answer shows (tracebacks.protocol.MATCH_COLUMNS) and what a lookup filters on
@@ -71,8 +72,12 @@ def write_twin(con: duckdb.DuckDBPyConnection, src: Path, dst: Path) -> None:
     """Write ``src``'s twin to ``dst`` (read back from the file just written: the twin holds
     exactly the rows of its calls file)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
+    # Every column in the calls' type (never Parquet's null type for a column all NULL in
+    # this file): the lookups read the twins as files of one schema (engine.register_calls).
+    types = calls_types()
+    cols = ", ".join(f"CAST({c} AS {types[c]}) AS {c}" for c in INDEX_COLUMNS)
     con.execute(
-        f"COPY (SELECT {', '.join(INDEX_COLUMNS)} FROM read_parquet({lit(str(src))}) "
+        f"COPY (SELECT {cols} FROM read_parquet({lit(str(src))}) "
         f"WHERE called IS NOT NULL ORDER BY called, start) TO {lit(str(dst))} ({TWIN_OPTIONS})"
     )
 
