@@ -157,6 +157,52 @@ def test_the_same_answers_with_and_without_the_index(
     assert {"received_from", "origin", "not_found"} <= kinds
 
 
+def test_twins_are_written_in_the_calls_types(world: dict[str, Settings]) -> None:
+    from tracehop.engine import _DESCRIBED, calls_types
+
+    want = {c: _DESCRIBED.get(t, t) for c, t in calls_types().items() if c in INDEX_COLUMNS}
+    con = duckdb.connect()
+    for settings in world.values():
+        for twin in snapshot(Lake(settings.lake_dir)).twins:
+            got = con.execute(
+                "DESCRIBE SELECT * FROM read_parquet(?, hive_partitioning = false)", [str(twin)]
+            ).fetchall()
+            assert {col: typ for col, typ, *_ in got} == want
+
+
+def test_twins_of_an_older_writer_are_read_whatever_their_types(tmp_path: Path) -> None:
+    """The index's view binds the first file's types (no union_by_name): a first twin whose
+    column an older writer left in Parquet's null type is read through union_by_name."""
+    from tracehop.engine import register_calls
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    cols = (
+        "'c1' AS call_id, TIMESTAMPTZ '2026-01-01 10:00:00+00' AS start, '+12025550100' AS called"
+    )
+    files = []
+    for k, identity in enumerate(("NULL", "'eyJ'", "NULL::VARCHAR")):
+        path = tmp_path / "by_called" / f"day=2026-01-0{k + 1}" / "part-0.parquet"
+        path.parent.mkdir(parents=True)
+        con.execute(f"COPY (SELECT {cols}, {identity} AS identity) TO '{path}'")
+        files.append(path)
+    (null_type,) = con.execute(
+        "SELECT column_type FROM (DESCRIBE SELECT * FROM read_parquet(?)) WHERE column_name = 'identity'",
+        [str(files[0])],
+    ).fetchone()
+    assert null_type == '"NULL"'
+    expected = [
+        (date_, ident)
+        for date_, ident in zip(
+            ("2026-01-01", "2026-01-02", "2026-01-03"), (None, "eyJ", None), strict=True
+        )
+    ]
+    for order in (files, files[1:] + files[:1]):  # the odd file first, then last
+        register_calls(con, order, name="twins", one_schema=True)
+        got = con.execute("SELECT day::VARCHAR, identity FROM twins ORDER BY day").fetchall()
+        assert got == expected
+
+
 def _older_copy(settings: Settings, tmp_path: Path) -> Settings:
     """A copy of the home whose lake is from before the index (no twins)."""
     home = tmp_path / "home"

@@ -237,7 +237,7 @@ class SparkEngine:
         files: Sequence[str | PathLike[str]],
         *,
         name: str = "calls",
-        one_schema: bool = False,  # noqa: ARG002 - the files are grouped by schema anyway
+        one_schema: bool = False,  # unused: the files are grouped by schema below anyway
     ) -> None:
         paths = [str(f) for f in files]
         # the lake's folder: two levels above a file (calls/day=.../part.parquet); a column
