@@ -14,13 +14,14 @@ when it can and from ``calls`` otherwise: the answers are the same (``tests/test
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import duckdb
 
-from tracehop.cdr.called_index import Snapshot, snapshot
+from tracehop.cdr.called_index import Snapshot, TwinReader, snapshot
 from tracehop.cdr.lake import Lake
 from tracehop.engine import EngineLike, as_engine
 from tracehop.errors import StoreError
@@ -29,6 +30,7 @@ from tracehop.tracebacks.protocol import MATCH_COLUMNS
 _COLUMNS = ", ".join(MATCH_COLUMNS)
 INDEX_VIEW = "calls_by_called"
 _DAY = timedelta(days=1)
+_DIGITS = re.compile("[^0-9]")  # regexp_replace(..., '[^0-9]', '', 'g') of the SQL
 
 
 def _failed(exc: duckdb.Error) -> StoreError:
@@ -88,6 +90,38 @@ def calls_matching(
     except duckdb.Error as exc:
         raise _failed(exc) from exc
     return [dict(zip(MATCH_COLUMNS, r, strict=True)) for r in rows]
+
+
+def calls_matching_twins(
+    reader: TwinReader,
+    snap: Snapshot,
+    *,
+    lo: datetime,
+    hi: datetime,
+    caller: tuple[str | None, str],
+    called: str,
+) -> list[dict[str, Any]] | None:
+    """What :func:`calls_matching` returns for an E.164 ``called``, read straight from the
+    twins (``TwinReader``, a local lake): the same filters, applied here. ``None`` when a
+    day searched is not indexed (ask :func:`calls_matching`)."""
+    days = _days(lo, hi)
+    if not all(d in snap.indexed for d in days):
+        return None
+    e164, digits = caller
+    out = []
+    for row in reader.rows(snap.twins_of(days), called):
+        if not lo <= row["start"] < hi:
+            continue
+        if e164 and row["caller"] != e164:
+            continue
+        # a caller ID with no E.164 form matches on the digits the switch wrote
+        raw = row["caller_raw"]
+        if not e164 and (
+            row["caller"] is not None or raw is None or _DIGITS.sub("", raw) != digits
+        ):
+            continue
+        out.append({c: row[c] for c in MATCH_COLUMNS})
+    return out
 
 
 def calls_matching_many(
