@@ -203,6 +203,52 @@ def test_twins_of_an_older_writer_are_read_whatever_their_types(tmp_path: Path) 
         assert got == expected
 
 
+def _by_start(row: dict[str, Any]) -> tuple[Any, ...]:
+    return row["start"], row["call_id"]
+
+
+def test_single_lookups_read_from_the_twins_find_what_the_query_finds(
+    world: dict[str, Settings],
+) -> None:
+    from tracehop.analyst import open_analytics
+    from tracehop.cdr.called_index import TwinReader
+    from tracehop.numbers import to_e164
+    from tracehop.tracebacks import lookups
+    from tracehop.tracebacks.requests import digits
+    from tracehop.tracebacks.responder import search_span
+
+    settings = world["transitnet"]
+    reqs = requests_for(settings, n=90)
+    engine = open_analytics(settings)
+    reader = TwinReader()
+    try:
+        snap = lookups.use_index(engine, Lake(settings.lake_dir))
+        compared = found = odd = 0
+        for req in reqs:
+            lo, hi = search_span(req)
+            caller = (to_e164(req.caller), digits(req.caller))
+            called = to_e164(req.called)
+            if called is None:
+                continue
+            direct = lookups.calls_matching_twins(
+                reader, snap, lo=lo, hi=hi, caller=caller, called=called
+            )
+            query = lookups.calls_matching(
+                engine, lo=lo, hi=hi, caller=caller, called=(called, ""), indexed=snap.indexed
+            )
+            if direct is None:  # a day searched is not indexed (the world's last day + 1)
+                assert not {lo.date(), hi.date()} <= snap.indexed
+                continue
+            assert sorted(direct, key=_by_start) == sorted(query, key=_by_start)
+            compared += 1
+            found += bool(direct)
+            odd += caller[0] is None  # a caller ID with no E.164 form: matched on digits
+        assert compared >= 50 and found >= 0.6 * compared and odd >= 1
+    finally:
+        reader.close()
+        engine.close()
+
+
 def _older_copy(settings: Settings, tmp_path: Path) -> Settings:
     """A copy of the home whose lake is from before the index (no twins)."""
     home = tmp_path / "home"
