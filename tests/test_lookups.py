@@ -249,6 +249,29 @@ def test_single_lookups_read_from_the_twins_find_what_the_query_finds(
         engine.close()
 
 
+def test_a_twin_gone_after_the_responder_opened_is_a_one_line_error(
+    world: dict[str, Settings], tmp_path: Path
+) -> None:
+    from tracehop.errors import StoreError
+
+    settings = world["transitnet"]
+    home = tmp_path / "home"
+    shutil.copytree(settings.home, home)
+    copy = settings.replace(home=home)
+    req = next(r for r in requests_for(copy, n=30) if isinstance(r.at, datetime))
+    with open_store(copy) as store:
+        responder = Responder(copy, store)
+        try:
+            responder.engine  # noqa: B018 - opened: the lake's files listed
+            for twin in Lake(copy.lake_dir).by_called_files():
+                twin.unlink()
+            with pytest.raises(StoreError, match=r"^lake lookup failed: ") as err:
+                responder.answer(req)
+            assert "\n" not in str(err.value)
+        finally:
+            responder.close()
+
+
 def _older_copy(settings: Settings, tmp_path: Path) -> Settings:
     """A copy of the home whose lake is from before the index (no twins)."""
     home = tmp_path / "home"

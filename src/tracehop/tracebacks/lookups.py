@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from tracehop.cdr.called_index import Snapshot, TwinReader, snapshot
 from tracehop.cdr.lake import Lake
@@ -108,8 +109,12 @@ def calls_matching_twins(
     if not all(d in snap.indexed for d in days):
         return None
     e164, digits = caller
+    try:
+        rows = reader.rows(snap.twins_of(days), called)
+    except (OSError, pa.ArrowException) as exc:  # a twin gone or unreadable
+        raise StoreError(f"lake lookup failed: {str(exc).splitlines()[0]}") from exc
     out = []
-    for row in reader.rows(snap.twins_of(days), called):
+    for row in rows:
         if not lo <= row["start"] < hi:
             continue
         if e164 and row["caller"] != e164:
