@@ -18,7 +18,8 @@ Kept in step with the calls:
   index lacks, one file at a time, each written aside and renamed into place.
 
 DuckDB-only (ingest's side): ``COPY ... TO`` with ``ROW_GROUP_SIZE``. Every engine reads the
-twins as plain Parquet (``Engine.register_calls(..., name="calls_by_called")``).
+twins as plain Parquet (``Engine.register_calls(..., name="calls_by_called")``); a single
+lookup on a local lake reads them with pyarrow (:class:`TwinReader`).
 """
 
 from __future__ import annotations

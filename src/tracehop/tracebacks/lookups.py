@@ -7,6 +7,9 @@ Two relations hold the same calls: ``calls`` (sorted by start) and ``calls_by_ca
 index by called number (``cdr/called_index.py``: sorted by called, small row groups), over
 the days whose index is complete (:func:`use_index`). A lookup reads a day through the index
 when it can and from ``calls`` otherwise: the answers are the same (``tests/test_lookups.py``).
+One read bypasses the engine: a single lookup on a local lake with DuckDB reads the twins
+with pyarrow (:func:`calls_matching_twins`, ``called_index.TwinReader``), the same filters
+applied in Python, because a query's own cost there was most of the lookup.
 
 ``regexp_replace(..., 'g')`` is DuckDB's flag syntax; SQLGlot writes Spark's
 ``regexp_replace``, which replaces every match.
