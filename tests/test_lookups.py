@@ -272,6 +272,39 @@ def test_a_twin_gone_after_the_responder_opened_is_a_one_line_error(
             responder.close()
 
 
+def test_the_twin_reader_reads_row_groups_without_statistics(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from tracehop.cdr.called_index import TwinReader
+
+    n = 5000
+    table = pa.table(
+        {
+            c: [f"+1202555{k:04d}" for k in range(n)]
+            if c == "called"
+            else [k for k in range(n)]
+            if c in ("duration", "source_line")
+            else [f"{c}{k}" for k in range(n)]
+            for c in INDEX_COLUMNS
+            if c != "start"
+        }
+        | {"start": pa.array([datetime(2026, 1, 1, tzinfo=UTC)] * n, pa.timestamp("us", "UTC"))}
+    )
+    found = {}
+    for stats in (True, False):
+        path = tmp_path / f"twin-{stats}.parquet"
+        pq.write_table(table, path, row_group_size=1000, write_statistics=stats)
+        reader = TwinReader()
+        try:
+            found[stats] = reader.rows([path], "+12025553456")
+        finally:
+            reader.close()
+    assert found[True] == found[False]
+    assert [(r["called"], r["call_id"], r["source_line"]) for r in found[True]] == [
+        ("+12025553456", "call_id3456", 3456)
+    ]
+
+
 def _older_copy(settings: Settings, tmp_path: Path) -> Settings:
     """A copy of the home whose lake is from before the index (no twins)."""
     home = tmp_path / "home"

@@ -157,7 +157,10 @@ class TwinReader:
             for i in range(meta.num_row_groups):
                 stats = meta.row_group(i).column(at).statistics
                 known = stats is not None and stats.has_min_max
-                bounds.append((stats.min, stats.max) if known else (None, None))
+                if known and isinstance(stats.min, str) and isinstance(stats.max, str):
+                    bounds.append((stats.min, stats.max))
+                else:  # no usable statistics: the row group is always read
+                    bounds.append((None, None))
             self._files[path] = (file, bounds)
         return self._files[path]
 
