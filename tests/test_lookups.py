@@ -157,6 +157,154 @@ def test_the_same_answers_with_and_without_the_index(
     assert {"received_from", "origin", "not_found"} <= kinds
 
 
+def test_twins_are_written_in_the_calls_types(world: dict[str, Settings]) -> None:
+    from tracehop.engine import _DESCRIBED, calls_types
+
+    want = {c: _DESCRIBED.get(t, t) for c, t in calls_types().items() if c in INDEX_COLUMNS}
+    con = duckdb.connect()
+    for settings in world.values():
+        for twin in snapshot(Lake(settings.lake_dir)).twins:
+            got = con.execute(
+                "DESCRIBE SELECT * FROM read_parquet(?, hive_partitioning = false)", [str(twin)]
+            ).fetchall()
+            assert {col: typ for col, typ, *_ in got} == want
+
+
+def test_twins_of_an_older_writer_are_read_whatever_their_types(tmp_path: Path) -> None:
+    """The index's view binds the first file's types (no union_by_name): a first twin whose
+    column an older writer left in Parquet's null type is read through union_by_name."""
+    from tracehop.engine import register_calls
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    cols = (
+        "'c1' AS call_id, TIMESTAMPTZ '2026-01-01 10:00:00+00' AS start, '+12025550100' AS called"
+    )
+    files = []
+    for k, identity in enumerate(("NULL", "'eyJ'", "NULL::VARCHAR")):
+        path = tmp_path / "by_called" / f"day=2026-01-0{k + 1}" / "part-0.parquet"
+        path.parent.mkdir(parents=True)
+        con.execute(f"COPY (SELECT {cols}, {identity} AS identity) TO '{path}'")
+        files.append(path)
+    (null_type,) = con.execute(
+        "SELECT column_type FROM (DESCRIBE SELECT * FROM read_parquet(?)) WHERE column_name = 'identity'",
+        [str(files[0])],
+    ).fetchone()
+    assert null_type == '"NULL"'
+    expected = [
+        (date_, ident)
+        for date_, ident in zip(
+            ("2026-01-01", "2026-01-02", "2026-01-03"), (None, "eyJ", None), strict=True
+        )
+    ]
+    for order in (files, files[1:] + files[:1]):  # the odd file first, then last
+        register_calls(con, order, name="twins", one_schema=True)
+        got = con.execute("SELECT day::VARCHAR, identity FROM twins ORDER BY day").fetchall()
+        assert got == expected
+
+
+def _by_start(row: dict[str, Any]) -> tuple[Any, ...]:
+    return row["start"], row["call_id"]
+
+
+def test_single_lookups_read_from_the_twins_find_what_the_query_finds(
+    world: dict[str, Settings],
+) -> None:
+    from tracehop.analyst import open_analytics
+    from tracehop.cdr.called_index import TwinReader
+    from tracehop.numbers import to_e164
+    from tracehop.tracebacks import lookups
+    from tracehop.tracebacks.requests import digits
+    from tracehop.tracebacks.responder import search_span
+
+    settings = world["transitnet"]
+    reqs = requests_for(settings, n=90)
+    engine = open_analytics(settings)
+    reader = TwinReader()
+    try:
+        snap = lookups.use_index(engine, Lake(settings.lake_dir))
+        compared = found = odd = 0
+        for req in reqs:
+            lo, hi = search_span(req)
+            caller = (to_e164(req.caller), digits(req.caller))
+            called = to_e164(req.called)
+            if called is None:
+                continue
+            direct = lookups.calls_matching_twins(
+                reader, snap, lo=lo, hi=hi, caller=caller, called=called
+            )
+            query = lookups.calls_matching(
+                engine, lo=lo, hi=hi, caller=caller, called=(called, ""), indexed=snap.indexed
+            )
+            if direct is None:  # a day searched is not indexed (the world's last day + 1)
+                assert not {lo.date(), hi.date()} <= snap.indexed
+                continue
+            assert sorted(direct, key=_by_start) == sorted(query, key=_by_start)
+            compared += 1
+            found += bool(direct)
+            odd += caller[0] is None  # a caller ID with no E.164 form: matched on digits
+        assert compared >= 50 and found >= 0.6 * compared and odd >= 1
+    finally:
+        reader.close()
+        engine.close()
+
+
+def test_a_twin_gone_after_the_responder_opened_is_a_one_line_error(
+    world: dict[str, Settings], tmp_path: Path
+) -> None:
+    from tracehop.errors import StoreError
+
+    settings = world["transitnet"]
+    home = tmp_path / "home"
+    shutil.copytree(settings.home, home)
+    copy = settings.replace(home=home)
+    req = next(r for r in requests_for(copy, n=30) if isinstance(r.at, datetime))
+    with open_store(copy) as store:
+        responder = Responder(copy, store)
+        try:
+            responder.engine  # noqa: B018 - opened: the lake's files listed
+            for twin in Lake(copy.lake_dir).by_called_files():
+                twin.unlink()
+            with pytest.raises(StoreError, match=r"^lake lookup failed: ") as err:
+                responder.answer(req)
+            assert "\n" not in str(err.value)
+        finally:
+            responder.close()
+
+
+def test_the_twin_reader_reads_row_groups_without_statistics(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from tracehop.cdr.called_index import TwinReader
+
+    n = 5000
+    table = pa.table(
+        {
+            c: [f"+1202555{k:04d}" for k in range(n)]
+            if c == "called"
+            else [k for k in range(n)]
+            if c in ("duration", "source_line")
+            else [f"{c}{k}" for k in range(n)]
+            for c in INDEX_COLUMNS
+            if c != "start"
+        }
+        | {"start": pa.array([datetime(2026, 1, 1, tzinfo=UTC)] * n, pa.timestamp("us", "UTC"))}
+    )
+    found = {}
+    for stats in (True, False):
+        path = tmp_path / f"twin-{stats}.parquet"
+        pq.write_table(table, path, row_group_size=1000, write_statistics=stats)
+        reader = TwinReader()
+        try:
+            found[stats] = reader.rows([path], "+12025553456")
+        finally:
+            reader.close()
+    assert found[True] == found[False]
+    assert [(r["called"], r["call_id"], r["source_line"]) for r in found[True]] == [
+        ("+12025553456", "call_id3456", 3456)
+    ]
+
+
 def _older_copy(settings: Settings, tmp_path: Path) -> Settings:
     """A copy of the home whose lake is from before the index (no twins)."""
     home = tmp_path / "home"

@@ -216,8 +216,13 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(lines[:2]) if lines else exc.__class__.__name__
 
 
+_PLAIN = frozenset({str, int, float, bool})
+
+
 def jsonable(value: Any) -> Any:
     """JSON form of a DuckDB value: timestamps in ISO 8601 (UTC), decimals as numbers."""
+    if value is None or type(value) in _PLAIN:  # most values: nothing to check
+        return value
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(dt.UTC)

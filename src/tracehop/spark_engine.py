@@ -232,7 +232,13 @@ class SparkEngine:
         df.createOrReplaceTempView(name)
         self._views.add(name)
 
-    def register_calls(self, files: Sequence[str | PathLike[str]], *, name: str = "calls") -> None:
+    def register_calls(
+        self,
+        files: Sequence[str | PathLike[str]],
+        *,
+        name: str = "calls",
+        one_schema: bool = False,  # unused: the files are grouped by schema below anyway
+    ) -> None:
         paths = [str(f) for f in files]
         # the lake's folder: two levels above a file (calls/day=.../part.parquet); a column
         # the files lack (the index's twins hold some) is NULL

@@ -7,6 +7,9 @@ Two relations hold the same calls: ``calls`` (sorted by start) and ``calls_by_ca
 index by called number (``cdr/called_index.py``: sorted by called, small row groups), over
 the days whose index is complete (:func:`use_index`). A lookup reads a day through the index
 when it can and from ``calls`` otherwise: the answers are the same (``tests/test_lookups.py``).
+One read bypasses the engine: a single lookup on a local lake with DuckDB reads the twins
+with pyarrow (:func:`calls_matching_twins`, ``called_index.TwinReader``), the same filters
+applied in Python, because a query's own cost there was most of the lookup.
 
 ``regexp_replace(..., 'g')`` is DuckDB's flag syntax; SQLGlot writes Spark's
 ``regexp_replace``, which replaces every match.
@@ -14,6 +17,7 @@ when it can and from ``calls`` otherwise: the answers are the same (``tests/test
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -21,7 +25,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from tracehop.cdr.called_index import Snapshot, snapshot
+from tracehop.cdr.called_index import Snapshot, TwinReader, snapshot
 from tracehop.cdr.lake import Lake
 from tracehop.engine import EngineLike, as_engine
 from tracehop.errors import StoreError
@@ -30,6 +34,7 @@ from tracehop.tracebacks.protocol import MATCH_COLUMNS
 _COLUMNS = ", ".join(MATCH_COLUMNS)
 INDEX_VIEW = "calls_by_called"
 _DAY = timedelta(days=1)
+_DIGITS = re.compile("[^0-9]")  # regexp_replace(..., '[^0-9]', '', 'g') of the SQL
 
 
 def _failed(exc: duckdb.Error) -> StoreError:
@@ -45,7 +50,7 @@ def use_index(con: EngineLike, lake: Lake) -> Snapshot:
     if snap.calls:
         engine.register_calls(snap.calls)
     if snap.twins:
-        engine.register_calls(snap.twins, name=INDEX_VIEW)
+        engine.register_calls(snap.twins, name=INDEX_VIEW, one_schema=True)
     return snap
 
 
@@ -91,6 +96,42 @@ def calls_matching(
     return [dict(zip(MATCH_COLUMNS, r, strict=True)) for r in rows]
 
 
+def calls_matching_twins(
+    reader: TwinReader,
+    snap: Snapshot,
+    *,
+    lo: datetime,
+    hi: datetime,
+    caller: tuple[str | None, str],
+    called: str,
+) -> list[dict[str, Any]] | None:
+    """What :func:`calls_matching` returns for an E.164 ``called``, read straight from the
+    twins (``TwinReader``, a local lake): the same filters, applied here. ``None`` when a
+    day searched is not indexed (ask :func:`calls_matching`)."""
+    days = _days(lo, hi)
+    if not all(d in snap.indexed for d in days):
+        return None
+    e164, digits = caller
+    try:
+        rows = reader.rows(snap.twins_of(days), called)
+    except (OSError, pa.ArrowException) as exc:  # a twin gone or unreadable
+        raise StoreError(f"lake lookup failed: {str(exc).splitlines()[0]}") from exc
+    out = []
+    for row in rows:
+        if not lo <= row["start"] < hi:
+            continue
+        if e164 and row["caller"] != e164:
+            continue
+        # a caller ID with no E.164 form matches on the digits the switch wrote
+        raw = row["caller_raw"]
+        if not e164 and (
+            row["caller"] is not None or raw is None or _DIGITS.sub("", raw) != digits
+        ):
+            continue
+        out.append({c: row[c] for c in MATCH_COLUMNS})
+    return out
+
+
 def calls_matching_many(
     con: EngineLike,
     batch: Sequence[tuple[str, str, str, datetime, datetime]],
@@ -100,47 +141,42 @@ def calls_matching_many(
     """``(request_id, call)`` for every call matching one of ``batch``'s
     ``(request_id, caller_e164, called_e164, lo, hi)``, in one statement: each UTC day is
     read with only that day's called numbers (through the index where the day is
-    ``indexed``: a few row groups; otherwise the ``called`` column of that day), then the
-    exact join with the requests on that small set."""
+    ``indexed``: a few row groups; otherwise the ``called`` column of that day). The few
+    rows found are matched to the requests here, in Python: handing the requests to the
+    engine as a table cost more than the match (DuckDB's ``register`` imported pandas, 1.3 s;
+    Spark builds a DataFrame), docs/performance.md "Traceback lookup"."""
     if not batch:
         return []
     numbers: dict[date, set[str]] = {}
-    for _rid, _caller, called, lo, hi in batch:
+    wanted: dict[tuple[str, str], list[tuple[str, datetime, datetime]]] = {}
+    for rid, caller, called, lo, hi in batch:
+        wanted.setdefault((called, caller), []).append((rid, lo, hi))
         for day in _days(lo, hi):
             numbers.setdefault(day, set()).add(called)
     branches, params = [], []
     for day in sorted(numbers):
-        wanted = sorted(numbers[day])
+        called = sorted(numbers[day])
         branches.append(
             f"SELECT {_COLUMNS} FROM {_relation([day], indexed)} "
-            f"WHERE day = ? AND called IN ({', '.join('?' * len(wanted))})"
+            f"WHERE day = ? AND called IN ({', '.join('?' * len(called))})"
         )
-        params += [day, *wanted]
-    table = pa.table(
-        {
-            "request_id": pa.array([r[0] for r in batch], pa.string()),
-            "caller": pa.array([r[1] for r in batch], pa.string()),
-            "called": pa.array([r[2] for r in batch], pa.string()),
-            "lo": pa.array([r[3] for r in batch], pa.timestamp("us", tz="UTC")),
-            "hi": pa.array([r[4] for r in batch], pa.timestamp("us", tz="UTC")),
-        }
-    )
-    cols = ", ".join(f"c.{c}" for c in MATCH_COLUMNS)
-    engine = as_engine(con)
-    engine.register_arrow("th_requests", table)
+        params += [day, *called]
     try:
-        found = engine.sql(
-            f"""WITH candidates AS ({" UNION ALL ".join(branches)})
-                SELECT r.request_id, {cols} FROM th_requests r
-                JOIN candidates c ON c.called = r.called AND c.caller = r.caller
-                 AND c.start >= r.lo AND c.start < r.hi""",
-            params,
-        )
+        found = as_engine(con).sql(" UNION ALL ".join(branches), params)
     except duckdb.Error as exc:
         raise _failed(exc) from exc
-    finally:
-        engine.unregister("th_requests")
-    return [(rec[0], dict(zip(MATCH_COLUMNS, rec[1:], strict=True))) for rec in found]
+    at_start, at_caller, at_called = (
+        MATCH_COLUMNS.index("start"),
+        MATCH_COLUMNS.index("caller"),
+        MATCH_COLUMNS.index("called"),
+    )
+    out = []
+    for rec in found:
+        start = rec[at_start]
+        for rid, lo, hi in wanted.get((rec[at_called], rec[at_caller]), ()):
+            if lo <= start < hi:
+                out.append((rid, dict(zip(MATCH_COLUMNS, rec, strict=True))))
+    return out
 
 
 def calls_on_days(con: EngineLike, first: date, last: date) -> int:

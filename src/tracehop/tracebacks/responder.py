@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from tracehop.analyst import jsonable, open_analytics
+from tracehop.cdr.called_index import Snapshot, TwinReader
 from tracehop.cdr.lake import lake_of
 from tracehop.customers import CustomerRecord, list_customers
 from tracehop.engine import Engine
@@ -94,6 +95,8 @@ class Responder:
         self.use_index = use_index
         self._engine: Engine | None = None
         self._indexed: frozenset[date] = frozenset()
+        self._snap: Snapshot | None = None
+        self._twins: TwinReader | None = None  # single lookups on a local lake, DuckDB
         self._covered: dict[tuple[date, date], bool] = {}
 
     @property
@@ -102,8 +105,11 @@ class Responder:
             engine = open_analytics(self.settings, self.store)
             try:
                 if self.use_index:
-                    snap = lookups.use_index(engine, lake_of(self.settings))
-                    self._indexed = snap.indexed
+                    lake = lake_of(self.settings)
+                    snap = lookups.use_index(engine, lake)
+                    self._indexed, self._snap = snap.indexed, snap
+                    if engine.name == "duckdb" and lake.remote is None and snap.twins:
+                        self._twins = TwinReader()
                     if snap.missing:
                         log.info(
                             "%d of %d days of the lake have no index by called number: "
@@ -118,6 +124,9 @@ class Responder:
         return self._engine
 
     def close(self) -> None:
+        if self._twins is not None:
+            self._twins.close()
+            self._twins = None
         if self._engine is not None:
             self._engine.close()
             self._engine = None
@@ -125,14 +134,17 @@ class Responder:
     def candidates(self, request: TracebackRequest) -> list[Candidate]:
         lo, hi = search_span(request)
         engine = self.engine
-        rows = lookups.calls_matching(
-            engine,
-            lo=lo,
-            hi=hi,
-            caller=(to_e164(request.caller), digits(request.caller)),
-            called=(to_e164(request.called), digits(request.called)),
-            indexed=self._indexed,
-        )
+        caller = (to_e164(request.caller), digits(request.caller))
+        called = (to_e164(request.called), digits(request.called))
+        rows = None
+        if self._twins is not None and self._snap is not None and called[0]:
+            rows = lookups.calls_matching_twins(
+                self._twins, self._snap, lo=lo, hi=hi, caller=caller, called=called[0]
+            )
+        if rows is None:
+            rows = lookups.calls_matching(
+                engine, lo=lo, hi=hi, caller=caller, called=called, indexed=self._indexed
+            )
         return rank([_candidate(request, r) for r in rows])
 
     def candidates_many(self, requests: Sequence[TracebackRequest]) -> dict[str, list[Candidate]]:
