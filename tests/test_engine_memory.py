@@ -1,0 +1,44 @@
+"""TRACEHOP_MEMORY_LIMIT: ``auto`` (the default) sizes the query engine's memory from the machine."""
+
+from __future__ import annotations
+
+import pytest
+
+from tracehop.engine import connect
+from tracehop.settings import Settings, engine_memory_limit, physical_memory
+
+GIB = 2**30
+
+
+@pytest.mark.parametrize(
+    ("physical", "limit"),
+    [
+        (24 * GIB, "2500MB"),  # a quarter would be 6 GiB: the maximum
+        (8 * GIB, "2147MB"),  # a quarter
+        (2 * GIB, "1000MB"),  # a quarter would be 0.5 GiB: the minimum, the old default
+        (None, "1000MB"),  # the platform does not say: the minimum
+    ],
+)
+def test_auto_is_a_quarter_of_the_machine_within_bounds(physical: int | None, limit: str) -> None:
+    assert engine_memory_limit("auto", physical) == limit
+    assert engine_memory_limit(" AUTO ", physical) == limit
+
+
+def test_a_given_limit_is_kept() -> None:
+    assert engine_memory_limit("3GB", 24 * GIB) == "3GB"
+    assert engine_memory_limit("512MB", None) == "512MB"
+
+
+def _limit(settings: Settings) -> str:
+    con = connect(settings)
+    try:
+        return con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    finally:
+        con.close()
+
+
+def test_the_engine_gets_the_resolved_limit(settings: Settings) -> None:
+    assert settings.memory_limit == "auto"
+    resolved = engine_memory_limit("auto", physical_memory())
+    assert _limit(settings) == _limit(settings.replace(memory_limit=resolved))
+    assert _limit(settings.replace(memory_limit="1GB")) == "953.6 MiB"
