@@ -5,6 +5,7 @@ Built by the shells and passed in; nothing here does work at import time.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -313,6 +314,14 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown engine {value!r}: use duckdb or spark")
         return value
 
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        # checked when the settings are read, not as a DuckDB parser error at the first query
+        if value.strip().lower() != "auto" and not _SIZE.fullmatch(value.strip()):
+            raise ValueError(f"{value!r}: give auto or a size such as 2GB, 1500MB or 50%")
+        return value.strip()
+
     @field_validator("lake_url")
     @classmethod
     def _lake_url(cls, value: str | None) -> str | None:
@@ -374,6 +383,8 @@ def cert_folders(value: str) -> dict[str, Path]:
 # 36.8 at 2.5 GB, the same at 3 GB); at most 2.5 GB so that what Python holds besides stays
 # under the 4 GB a 100 M-row run may take (issue 17; docs/performance.md, "Issue 14, fourth
 # pass"), and the rest of a small machine stays for the other services (docs/deploy.md).
+# A size DuckDB's memory_limit takes: a number and a unit, or a share of the machine.
+_SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]iB|[KMGT]B?|B|%)", re.IGNORECASE)
 MEMORY_AUTO_MIN = 1_000_000_000  # bytes; DuckDB's "1GB" is 10^9 bytes
 MEMORY_AUTO_MAX = 2_500_000_000
 
