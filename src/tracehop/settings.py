@@ -5,6 +5,7 @@ Built by the shells and passed in; nothing here does work at import time.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -378,13 +379,13 @@ def cert_folders(value: str) -> dict[str, Path]:
     return out
 
 
+# A size DuckDB's memory_limit takes: a number and a unit, or a share of the machine.
+_SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]iB|[KMGT]B?|B|%)", re.IGNORECASE)
 # TRACEHOP_MEMORY_LIMIT=auto: a quarter of the machine's memory, within these bounds. Below
 # 2.5 GB a 10 M-row detection spills its working tables to disk (48.6 CPU s at the old 1 GB,
 # 36.8 at 2.5 GB, the same at 3 GB); at most 2.5 GB so that what Python holds besides stays
 # under the 4 GB a 100 M-row run may take (issue 17; docs/performance.md, "Issue 14, fourth
 # pass"), and the rest of a small machine stays for the other services (docs/deploy.md).
-# A size DuckDB's memory_limit takes: a number and a unit, or a share of the machine.
-_SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]iB|[KMGT]B?|B|%)", re.IGNORECASE)
 MEMORY_AUTO_MIN = 1_000_000_000  # bytes; DuckDB's "1GB" is 10^9 bytes
 MEMORY_AUTO_MAX = 2_500_000_000
 
@@ -401,8 +402,6 @@ def engine_memory_limit(value: str, physical_bytes: int | None) -> str:
 
 def physical_memory() -> int | None:
     """The machine's memory in bytes (None where the platform does not say)."""
-    import os
-
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, ValueError, OSError):

@@ -631,8 +631,8 @@ def _top_keys(engine: str, table: str, column: str, prefix: str, k: int) -> str:
             f"SELECT upstream, {lit(prefix)} || unnest(arg_min({column}, "
             f"(-n, md5(upstream || {column})), {k})) AS key, 1 AS weight "
             f"FROM (SELECT t.upstream, t.{column}, t.n FROM {table} t JOIN ("
-            f"SELECT upstream, list_min(max(n, {k})) AS floor FROM {table} GROUP BY upstream"
-            f") f ON f.upstream = t.upstream WHERE t.n >= f.floor) GROUP BY upstream"
+            f"SELECT upstream, list_min(max(n, {k})) AS kth FROM {table} GROUP BY upstream"
+            f") f ON f.upstream = t.upstream WHERE t.n >= f.kth) GROUP BY upstream"
         )
     return (
         f"SELECT upstream, {key} AS key, 1 AS weight FROM (SELECT upstream, {column}, "
