@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import duckdb
 
 from tracehop.cdr.lake import Lake, lake_of
-from tracehop.settings import Settings
+from tracehop.settings import Settings, engine_memory_limit, physical_memory
 from tracehop.sqltext import lit, lit_list
 
 if TYPE_CHECKING:
@@ -49,7 +49,8 @@ CUSTOMERS_SCHEMA = """
 def connect(settings: Settings, *, lake: Lake | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection configured for tracehop (UTC, limits, spill folder)."""
     lake = lake or lake_of(settings)
-    config: dict[str, str | int] = {"memory_limit": settings.memory_limit}
+    limit = engine_memory_limit(settings.memory_limit, physical_memory())
+    config: dict[str, str | int] = {"memory_limit": limit}
     if settings.threads:
         config["threads"] = settings.threads
     con = duckdb.connect(":memory:", config=config)

@@ -6,6 +6,7 @@ Built by the shells and passed in; nothing here does work at import time.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -42,7 +43,12 @@ SETTINGS_HELP: list[tuple[str, str, str]] = [
         "UTC",
         "IANA zone of naive CDR timestamps (switch local time), e.g. America/New_York.",
     ),
-    ("TRACEHOP_MEMORY_LIMIT", "1GB", "Memory the query engine may use before spilling to disk."),
+    (
+        "TRACEHOP_MEMORY_LIMIT",
+        "auto",
+        "Memory the query engine may use before spilling to disk, e.g. 2GB; auto: a quarter of "
+        "the machine's memory, at least 1GB and at most 2.5GB.",
+    ),
     ("TRACEHOP_THREADS", "0", "Query engine threads (0 = one per core)."),
     (
         "TRACEHOP_ENGINE",
@@ -261,7 +267,7 @@ class Settings(BaseModel):
     provider_roles: str | None = None
     rmd_id: str | None = None
     timezone: str = "UTC"
-    memory_limit: str = "1GB"
+    memory_limit: str = "auto"  # engine_memory_limit
     threads: int = 0
     engine: str = "duckdb"
     spark_master: str = "local[2]"
@@ -318,6 +324,14 @@ class Settings(BaseModel):
             raise ValueError(f"unknown engine {value!r}: use duckdb or spark")
         return value
 
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        # checked when the settings are read, not as a DuckDB parser error at the first query
+        if value.strip().lower() != "auto" and not _SIZE.fullmatch(value.strip()):
+            raise ValueError(f"{value!r}: give auto or a size such as 2GB, 1500MB or 50%")
+        return value.strip()
+
     @field_validator("lake_url")
     @classmethod
     def _lake_url(cls, value: str | None) -> str | None:
@@ -372,6 +386,35 @@ def cert_folders(value: str) -> dict[str, Path]:
             )
         out[prefix] = Path(folder)
     return out
+
+
+# A size DuckDB's memory_limit takes: a number and a unit, or a share of the machine.
+_SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]iB|[KMGT]B?|B|%)", re.IGNORECASE)
+# TRACEHOP_MEMORY_LIMIT=auto: a quarter of the machine's memory, within these bounds. Below
+# 2.5 GB a 10 M-row detection spills its working tables to disk (48.6 CPU s at the old 1 GB,
+# 36.8 at 2.5 GB, the same at 3 GB); at most 2.5 GB so that what Python holds besides stays
+# under the 4 GB a 100 M-row run may take (issue 17; docs/performance.md, "Issue 14, fourth
+# pass"), and the rest of a small machine stays for the other services (docs/deploy.md).
+MEMORY_AUTO_MIN = 1_000_000_000  # bytes; DuckDB's "1GB" is 10^9 bytes
+MEMORY_AUTO_MAX = 2_500_000_000
+
+
+def engine_memory_limit(value: str, physical_bytes: int | None) -> str:
+    """The query engine's memory limit for the setting ``value``: as given, or for ``auto``
+    a quarter of ``physical_bytes`` (the machine's memory; None when unknown: the minimum)
+    between :data:`MEMORY_AUTO_MIN` and :data:`MEMORY_AUTO_MAX`, in whole MB (10^6 bytes)."""
+    if value.strip().lower() != "auto":
+        return value
+    share = (physical_bytes or 0) // 4
+    return f"{min(max(share, MEMORY_AUTO_MIN), MEMORY_AUTO_MAX) // 10**6}MB"
+
+
+def physical_memory() -> int | None:
+    """The machine's memory in bytes (None where the platform does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def ensure_home(home: Path) -> Path:

@@ -7,8 +7,8 @@ construct SQLGlot cannot carry over (``ErrorLevel.RAISE``) rather than running s
 else. The statements that had no Spark form were rewritten in a form both engines run
 (``detection/queries.py``), so one text serves both.
 
-Session semantics are DuckDB's: UTC (the window literals, ``date_trunc`` and the ``day``
-partitions rely on it), ANSI mode off (a division by zero is NULL, as in DuckDB), a
+Session semantics are DuckDB's: UTC (the window literals and the ``day`` partitions rely
+on it), ANSI mode off (a division by zero is NULL, as in DuckDB), a
 materialized table is computed once and cached (DuckDB's ``TEMP TABLE``), a view resolves
 its names when it is read (DuckDB's ``VIEW``).
 

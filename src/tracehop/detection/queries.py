@@ -18,7 +18,7 @@ The statements, in the order a run makes them (docs/detection.md, "How it works"
 
 The SQL is written once, in DuckDB's dialect, and runs on both engines: DuckDB as it is,
 Spark after SQLGlot transpiles it (``tracehop.spark_engine``: ``starts_with``, ``//``,
-``TRY_CAST``, ``date_trunc``, ``::`` casts, ``**``, ``epoch``, ``FILTER``). DuckDB
+``TRY_CAST``, ``::`` casts, ``**``, ``epoch``, ``FILTER``). DuckDB
 constructs with no Spark form (``arg_max(x, n, k)``, ``list(... ORDER BY ...)``,
 ``regexp_full_match``) are replaced by forms both run (``row_number()``, lists put together
 in Python, ``translate``); one statement has a form per engine (``_TOP3_CALLED``: DuckDB's
@@ -128,8 +128,11 @@ _UD_SELECT = """
 SELECT upstream, called, count(*)::INTEGER AS n FROM calls
 WHERE {where} AND upstream IS NOT NULL AND called IS NOT NULL GROUP BY upstream, called
 """
+# The minute (and the flood's hour) as a number of the epoch: the same UTC buckets as
+# date_trunc, which on TIMESTAMPTZ goes through the time-zone calendar for every row (1.9 ->
+# 0.3 CPU s for the 10 M calls of docs/performance.md, "Issue 14, fourth pass").
 _UM_SELECT = """
-SELECT upstream, date_trunc('minute', start) AS minute, count(*) AS n FROM calls
+SELECT upstream, floor(epoch(start) / 60) AS minute, count(*) AS n FROM calls
 WHERE {where} AND upstream IS NOT NULL GROUP BY upstream, minute
 """
 
@@ -172,7 +175,9 @@ def label_rows(engine: Engine) -> None:
     ``GROUP BY`` joined back, not from window functions over millions of tiny partitions;
     ``first_row`` marks one row per caller ID, so a sum of it counts caller IDs exactly in
     the segments that are the same for all of a caller ID's rows (all but attest and
-    rotated, where a row is a caller ID). The pools (``pool=dense``) are counted on the
+    rotated, where a row is a caller ID); ``caller_calls`` is the caller ID's attempts over
+    all its rows (the campaign keys read it on the ``first_row`` rows, no second
+    ``GROUP BY``). The pools (``pool=dense``) are counted on the
     per-caller rows, so the labelled rows are read once. Rows without a customer or a caller
     ID are kept for the indicators; the segments leave them out."""
     dno = engine.has_table(_DNO_TABLE)
@@ -187,7 +192,7 @@ def label_rows(engine: Engine) -> None:
     engine.materialize(
         "th_uc",
         f"""WITH per_caller AS (
-               SELECT upstream, caller, sum(n) AS cn, sum(answered) AS ca,
+               SELECT upstream, caller, sum(n)::INTEGER AS cn, sum(answered) AS ca,
                    sum(neighbour) AS cnb, min(att) AS first_att
                FROM th_ucall WHERE upstream IS NOT NULL AND caller IS NOT NULL
                GROUP BY upstream, caller),
@@ -201,7 +206,7 @@ def label_rows(engine: Engine) -> None:
                  ON p.upstream = t.upstream AND p.block = {block("t.caller")}
                  AND {reuse_sql("t.cn")} <> 'steady')
            SELECT u.*, k.cls,
-               (u.att = t.first_att)::INTEGER AS first_row,
+               (u.att = t.first_att)::INTEGER AS first_row, t.cn AS caller_calls,
                {class_group_sql(dno)} AS cls_group,
                CASE WHEN 2 * t.cnb >= t.cn AND t.cnb > 0 THEN 'neighbour'
                     ELSE 'other' END AS pattern,
@@ -353,7 +358,7 @@ def _customer_extra(engine: Engine, window: Window, base: dict[str, dict]) -> di
     # times in the window can reach it, so the calls are read again for those alone.
     put(
         f"""SELECT c.upstream, max(c.n)::BIGINT AS top_called_per_hour FROM (
-               SELECT k.upstream, k.called, date_trunc('hour', k.start) AS hour,
+               SELECT k.upstream, k.called, floor(epoch(k.start) / 3600) AS hour,
                    count(*) AS n
                FROM calls k JOIN (SELECT upstream, called FROM th_ud
                                   WHERE n >= {FLOOD_MIN_CALLS}) f
@@ -614,14 +619,20 @@ def segment_examples(
 def _top_keys(engine: str, table: str, column: str, prefix: str, k: int) -> str:
     """Each customer's ``k`` keys of ``table`` with the most attempts ``n`` (ties broken by
     md5 of customer and key, the same on both engines), as rows ``(upstream, key, 1)``. One
-    form per engine: DuckDB's ``arg_min(x, (-n, md5), k)`` keeps a heap per customer and is
-    twice as fast as ranking every row, which is the form Spark has."""
+    form per engine: DuckDB's ``arg_min(x, (-n, md5), k)`` keeps a heap per customer (over
+    the rows that reach the customer's k-th largest count) and is twice as fast as ranking
+    every row, which is the form Spark has."""
     key = f"{lit(prefix)} || {column}" if prefix else column
     if engine == "duckdb":
+        # Only rows with at least the customer's k-th largest count can be among its top k:
+        # the md5 tie-break is computed for those alone (it was most of the statement's
+        # time over every flagged customer's millions of called numbers); the same keys.
         return (
             f"SELECT upstream, {lit(prefix)} || unnest(arg_min({column}, "
             f"(-n, md5(upstream || {column})), {k})) AS key, 1 AS weight "
-            f"FROM {table} GROUP BY upstream"
+            f"FROM (SELECT t.upstream, t.{column}, t.n FROM {table} t JOIN ("
+            f"SELECT upstream, list_min(max(n, {k})) AS kth FROM {table} GROUP BY upstream"
+            f") f ON f.upstream = t.upstream WHERE t.n >= f.kth) GROUP BY upstream"
         )
     return (
         f"SELECT upstream, {key} AS key, 1 AS weight FROM (SELECT upstream, {column}, "
@@ -657,9 +668,9 @@ def campaign_links(
         # three and share them as "most-called" numbers.
         rows = engine.sql(
             f"""WITH uc AS (
-                  SELECT upstream, caller, sum(n) AS n FROM th_uc
-                  WHERE upstream IN (SELECT name FROM th_flagged)
-                    AND caller IS NOT NULL AND caller <> '' GROUP BY upstream, caller),
+                  SELECT upstream, caller, caller_calls AS n FROM th_uc
+                  WHERE first_row = 1 AND upstream IN (SELECT name FROM th_flagged)
+                    AND caller IS NOT NULL AND caller <> ''),
                 ud AS (
                   SELECT upstream, called, n FROM th_ud
                   WHERE upstream IN (SELECT name FROM th_flagged)),

@@ -232,6 +232,11 @@ def save_run(store: Store, result: Detection, started: datetime) -> str:
             }
             for i, f in enumerate(result.findings)
         ]
-        for start in range(0, len(rows), 5000):  # one executemany per batch, not one per row
-            session.execute(insert(DetectionFinding), rows[start : start + 5000])
+        # Core inserts on the table, one executemany per batch, in the run's transaction: the
+        # ORM's bulk insert spent as long again collecting its per-row commands as SQLite took
+        # to write the rows (docs/performance.md, "Issue 14, fourth pass").
+        table = DetectionFinding.__table__
+        connection = session.connection()
+        for start in range(0, len(rows), 5000):
+            connection.execute(insert(table), rows[start : start + 5000])
     return run_id

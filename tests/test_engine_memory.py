@@ -1,0 +1,75 @@
+"""TRACEHOP_MEMORY_LIMIT: ``auto`` (the default) sizes the query engine's memory from the machine."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from hypothesis import given
+from hypothesis import settings as settings_hypothesis
+from hypothesis import strategies as st
+
+from tracehop.engine import connect
+from tracehop.errors import ConfigError
+from tracehop.settings import Settings, engine_memory_limit, load_settings, physical_memory
+
+GIB = 2**30
+
+
+@pytest.mark.parametrize(
+    ("physical", "limit"),
+    [
+        (24 * GIB, "2500MB"),  # a quarter would be 6 GiB: the maximum
+        (8 * GIB, "2147MB"),  # a quarter
+        (2 * GIB, "1000MB"),  # a quarter would be 0.5 GiB: the minimum, the old default
+        (None, "1000MB"),  # the platform does not say: the minimum
+    ],
+)
+def test_auto_is_a_quarter_of_the_machine_within_bounds(physical: int | None, limit: str) -> None:
+    assert engine_memory_limit("auto", physical) == limit
+    assert engine_memory_limit(" AUTO ", physical) == limit
+
+
+def test_a_given_limit_is_kept() -> None:
+    assert engine_memory_limit("3GB", 24 * GIB) == "3GB"
+    assert engine_memory_limit("512MB", None) == "512MB"
+
+
+def _limit(settings: Settings) -> str:
+    con = connect(settings)
+    try:
+        return con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    finally:
+        con.close()
+
+
+def test_the_engine_gets_the_resolved_limit(settings: Settings) -> None:
+    assert settings.memory_limit == "auto"
+    resolved = engine_memory_limit("auto", physical_memory())
+    assert _limit(settings) == _limit(settings.replace(memory_limit=resolved))
+    assert _limit(settings.replace(memory_limit="1GB")) == "953.6 MiB"
+
+
+@pytest.mark.parametrize("value", ["lots", "1000", "", "GB", "-1GB", "2 elephants"])
+def test_a_bad_limit_is_a_one_line_error(value: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(memory_limit=value)
+    assert "\n" not in str(info.value)
+    assert "memory_limit" in str(info.value) and "auto" in str(info.value)
+
+
+def test_the_cli_says_so_in_one_line(cli) -> None:
+    proc = cli.run("detect", env={"TRACEHOP_MEMORY_LIMIT": "lots"})
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "Error: setting memory_limit: 'lots': give auto or a size such as 2GB, 1500MB or 50%"
+    ]
+
+
+@settings_hypothesis(max_examples=60, deadline=None)
+@given(st.text(alphabet="0123456789.kKmMgGtTiIbB% auto", max_size=8))
+def test_every_accepted_limit_is_one_duckdb_takes(value: str) -> None:
+    try:
+        limit = load_settings(memory_limit=value).memory_limit
+    except ConfigError:
+        return
+    duckdb.connect(config={"memory_limit": engine_memory_limit(limit, 24 * GIB)}).close()
