@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pytest
 from hypothesis import given
@@ -32,6 +34,31 @@ def test_auto_is_a_quarter_of_the_machine_within_bounds(physical: int | None, li
 def test_a_given_limit_is_kept() -> None:
     assert engine_memory_limit("3GB", 24 * GIB) == "3GB"
     assert engine_memory_limit("512MB", None) == "512MB"
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"memory.max": "4294967296\n"}, 4 * GIB),  # cgroup v2: the container's limit
+        ({"memory/memory.limit_in_bytes": "3221225472\n"}, 3 * GIB),  # cgroup v1
+        ({"memory.max": "max\n"}, None),  # no limit: the machine's memory
+        ({"memory.max": "2147483648", "memory/memory.limit_in_bytes": "1"}, 2 * GIB),
+        ({}, None),  # no cgroup files
+    ],
+)
+def test_a_containers_limit_caps_the_memory_auto_divides(
+    tmp_path: Path, files: dict[str, str], expected: int | None
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    machine = physical_memory(tmp_path / "absent")
+    assert machine is not None and machine > 0
+    got = physical_memory(tmp_path)
+    assert got == (machine if expected is None else min(machine, expected))
+    # a 4 GiB container gets a quarter of 4 GiB, not a quarter of the host's memory
+    if expected == 4 * GIB and machine >= 4 * GIB:
+        assert engine_memory_limit("auto", got) == engine_memory_limit("auto", 4 * GIB)
 
 
 def _limit(settings: Settings) -> str:

@@ -409,12 +409,29 @@ def engine_memory_limit(value: str, physical_bytes: int | None) -> str:
     return f"{min(max(share, MEMORY_AUTO_MIN), MEMORY_AUTO_MAX) // 10**6}MB"
 
 
-def physical_memory() -> int | None:
-    """The machine's memory in bytes (None where the platform does not say)."""
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+# where a container's memory limit is written: cgroup v2, then v1
+CGROUP_LIMIT_FILES = ("memory.max", "memory/memory.limit_in_bytes")
+
+
+def physical_memory(cgroup_root: Path = CGROUP_ROOT) -> int | None:
+    """The memory this process may use, in bytes: the machine's, or the container's limit
+    where a cgroup sets a smaller one (a container sees the host's memory in ``sysconf``; a
+    quarter of the host's could be more than the container may take). None where the
+    platform says neither."""
     try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        machine: int | None = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, ValueError, OSError):
-        return None
+        machine = None
+    for name in CGROUP_LIMIT_FILES:
+        try:
+            text = (cgroup_root / name).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) > 0:  # "max" (v2) or a huge number (v1): no limit
+            limit = int(text)
+            return limit if machine is None else min(machine, limit)
+    return machine
 
 
 def ensure_home(home: Path) -> Path:
