@@ -12,7 +12,7 @@ Runs ``tracehop ingest FILE --format kamailio --json`` in a subprocess with
 (user + system) and peak RSS (max RSS of the child, as ``/usr/bin/time -v`` gives it), or the
 error. Not a test: figures go to docs/performance.md ("Kamailio acc files: memory").
 
-    python benchmarks/acc.py [--calls N] [--limit auto] [--limit 1GB] [--keep FILE]
+    python benchmarks/acc.py [--calls N] [--limit auto] [--limit 1GB] [--file FILE]
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -105,31 +104,34 @@ def generate(path: Path, calls: int) -> int:
 
 
 def run_cli(path: Path, home: Path, limit: str) -> dict[str, object]:
-    """``tracehop ingest`` in a subprocess at this memory limit (a fresh home each time)."""
+    """``tracehop ingest`` in a subprocess at this memory limit (a fresh home each time); its
+    own rusage (``os.wait4``), as ``/usr/bin/time -v`` reports it."""
     shutil.rmtree(home, ignore_errors=True)
     env = {**os.environ, "TRACEHOP_MEMORY_LIMIT": limit}
     cmd = [sys.executable, "-m", "tracehop", "--home", str(home), "ingest", str(path)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    proc = subprocess.run(
-        [*cmd, "--format", "kamailio", "--json"], capture_output=True, text=True, env=env
-    )
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out: dict[str, object] = {
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [*cmd, "--format", "kamailio", "--json"], stdout=out, stderr=err, env=env
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    result: dict[str, object] = {
         "limit": limit,
         "wall_s": round(wall, 1),
-        "cpu_s": round((after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime), 1),
-        # max RSS of the children so far: each run is bigger than the one before it or not
-        # comparable; run one limit per process for exact figures (--limit once)
-        "max_rss_mb": round(after.ru_maxrss / 1024),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+        "max_rss_mb": round(usage.ru_maxrss / 1024),
     }
     if proc.returncode == 0:
-        result = json.loads(proc.stdout)
-        out.update(rows=result["rows_ingested"], rejected=result["rows_rejected"])
+        done = json.loads(stdout)
+        result.update(rows=done["rows_ingested"], rejected=done["rows_rejected"])
     else:
-        out["error"] = (proc.stderr.strip().splitlines() or ["?"])[-1][:300]
-    return out
+        result["error"] = (stderr.strip().splitlines() or ["?"])[-1][:300]
+    return result
 
 
 def main() -> None:
