@@ -511,6 +511,7 @@ def _drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
         "th_rejects",
         "th_scans",
         "th_identity",
+        "th_pairs",
     ):
         con.execute(f"DROP TABLE IF EXISTS {t}")
 

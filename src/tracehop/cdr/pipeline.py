@@ -194,7 +194,6 @@ def _finish(
     """Views ``staged_v`` (with ``rid``, the row's position) and ``lined`` (with its line;
     rows that are not records left out)."""
     if compiled.transactions:
-        con.execute("CREATE OR REPLACE TEMP TABLE staged AS SELECT rowid AS rid, * FROM staged")
         _pair_transactions(con, skip=compiled.skip)
         con.execute("CREATE OR REPLACE TEMP VIEW staged_v AS SELECT * FROM staged")
     else:
@@ -260,11 +259,23 @@ def _pair_transactions(con: duckdb.DuckDBPyConnection, *, skip: bool) -> None:
     tag, which a request keeps when it is sent again with credentials). An INVITE challenged
     with 401/407 and sent again under the same Call-ID folds into the call that followed
     (``auth_challenges`` in ``extra``), never a second call; the BYE row with the same Call-ID
-    ends the call (its time minus the INVITE's is the duration)."""
+    ends the call (its time minus the INVITE's is the duration).
+
+    Memory: the pairing reads only the columns it decides on (``th_pairs``: row, duration,
+    challenges of each row kept); the wide rows (Identity headers of ~500 bytes, numbers as
+    written, extra) then go through one join on the row's position, never through a window,
+    an aggregate or a sort. Windows over every column held several copies of the rows: a
+    2.1 GB acc file with Identity headers ran out of 2.5 GB (docs/performance.md, "Kamailio
+    acc files: memory"). ``staged`` gets ``rid`` (the row's position in the file), which the
+    line numbers are computed from: its row order does not matter."""
     records = "WHERE NOT th_skip" if skip else ""
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE staged AS
-        WITH s AS (SELECT * FROM staged {records}),
+        f"""CREATE OR REPLACE TEMP TABLE th_pairs AS
+        WITH s AS (
+            SELECT rowid AS rid, call_id, coalesce(leg, '') AS leg, method, sip_code,
+                   disposition, start, reason IS NULL AS good
+            FROM staged {records}
+        ),
         bye AS (
             -- a BYE only ends a call: its From/R-URI users may differ from the INVITE's, so
             -- it needs a Call-ID and a readable time, nothing else
@@ -272,34 +283,38 @@ def _pair_transactions(con: duckdb.DuckDBPyConnection, *, skip: bool) -> None:
             WHERE method = 'BYE' AND start IS NOT NULL AND call_id IS NOT NULL GROUP BY call_id
         ),
         inv AS (
-            SELECT *,
+            SELECT rid, call_id, disposition, start,
                 count(*) FILTER (WHERE sip_code IN {CHALLENGES})
-                    OVER (PARTITION BY call_id, coalesce(leg, '')) AS th_challenges,
+                    OVER (PARTITION BY call_id, leg) AS challenges,
                 row_number() OVER (
-                    PARTITION BY call_id, coalesce(leg, '')
+                    PARTITION BY call_id, leg
                     ORDER BY coalesce(sip_code IN {CHALLENGES}, false),
                              disposition = 'answered' DESC, start DESC, rid DESC) AS th_pick
-            FROM s WHERE method = 'INVITE' AND reason IS NULL
-        ),
-        calls AS (
-            SELECT * EXCLUDE (th_challenges, th_pick) REPLACE (
-                CASE WHEN th_challenges > 0
-                     THEN json_merge_patch(coalesce(extra, '{{}}'),
-                          json_object('auth_challenges', th_challenges))::VARCHAR
-                     ELSE extra END AS extra)
-            FROM inv WHERE th_pick = 1
-            UNION ALL BY NAME
-            SELECT * FROM s WHERE reason IS NOT NULL
-                AND (method = 'INVITE' OR start IS NULL OR call_id IS NULL)
+            FROM s WHERE method = 'INVITE' AND good
         )
-        SELECT c.* REPLACE (
-            CASE WHEN c.disposition = 'answered' AND b.bye_start IS NOT NULL
-                 THEN greatest(0, round(epoch(b.bye_start) - epoch(c.start)))::INTEGER
-                 WHEN c.disposition = 'answered' THEN NULL
-                 ELSE 0 END AS duration)
-        FROM calls c LEFT JOIN bye b ON c.reason IS NULL AND c.call_id = b.call_id
-        ORDER BY c.rid"""
+        SELECT i.rid, i.challenges,
+            CASE WHEN i.disposition = 'answered' AND b.bye_start IS NOT NULL
+                 THEN greatest(0, round(epoch(b.bye_start) - epoch(i.start)))::INTEGER
+                 WHEN i.disposition = 'answered' THEN NULL
+                 ELSE 0 END AS duration
+        FROM inv i LEFT JOIN bye b ON i.call_id = b.call_id
+        WHERE i.th_pick = 1
+        UNION ALL
+        -- rejected rows stay (with their reason), but for rows that are not calls
+        SELECT rid, 0, CASE WHEN disposition = 'answered' THEN NULL ELSE 0 END FROM s
+        WHERE NOT good AND (method = 'INVITE' OR start IS NULL OR call_id IS NULL)"""
     )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE staged AS
+        SELECT p.rid, s.* REPLACE (
+            p.duration AS duration,
+            CASE WHEN p.challenges > 0
+                 THEN json_merge_patch(coalesce(s.extra, '{}'),
+                      json_object('auth_challenges', p.challenges))::VARCHAR
+                 ELSE s.extra END AS extra)
+        FROM staged s JOIN th_pairs p ON p.rid = s.rowid"""
+    )
+    con.execute("DROP TABLE th_pairs")
 
 
 def write(
