@@ -167,6 +167,19 @@ def test_kamailio_challenged_invites_fold_into_one_call(settings: Settings, name
     assert rows(settings, "select count(*) as n from calls where call_id like 'a1@%'") == [{"n": 1}]
 
 
+def test_kamailio_session_refresh_does_not_move_the_call(settings: Settings) -> None:
+    """A re-INVITE (session timer refresh, RFC 4028) accounted under the same Call-ID and
+    From tag is not the call's start: the call starts at the first answered INVITE and
+    lasts until the BYE."""
+    result = ingest([LAYOUTS / "kamailio-reinvite.csv"], settings)
+    assert result.files[0].rows_ingested == 1
+    got = calls(settings)
+    assert [(c["call_id"], c["disposition"], c["duration"], c["source_line"]) for c in got] == [
+        ("r1@198.51.100.7", "answered", 600, 2)  # BYE 10:25:03 - first INVITE 10:15:03
+    ]
+    assert got[0]["start"] == ts("2021-02-07T10:15:03+00:00")
+
+
 def test_kamailio_syslog_lines(settings: Settings) -> None:
     result = ingest([LAYOUTS / "kamailio-acc.log"], settings)
     f = result.files[0]

@@ -286,10 +286,15 @@ def _pair_transactions(con: duckdb.DuckDBPyConnection, *, skip: bool) -> None:
             SELECT rid, call_id, disposition, start,
                 count(*) FILTER (WHERE sip_code IN {CHALLENGES})
                     OVER (PARTITION BY call_id, leg) AS challenges,
+                -- the call is the first answered INVITE (a re-INVITE that refreshes the
+                -- session later in the dialog keeps the Call-ID and From tag: it must not
+                -- move the call's start), else the last attempt (its code is how it ended)
                 row_number() OVER (
                     PARTITION BY call_id, leg
                     ORDER BY coalesce(sip_code IN {CHALLENGES}, false),
-                             disposition = 'answered' DESC, start DESC, rid DESC) AS th_pick
+                             disposition = 'answered' DESC,
+                             CASE WHEN disposition = 'answered' THEN start END ASC NULLS LAST,
+                             start DESC, rid DESC) AS th_pick
             FROM s WHERE method = 'INVITE' AND good
         )
         SELECT i.rid, i.challenges,
