@@ -178,9 +178,12 @@ def label_rows(engine: Engine) -> None:
     the segments that are the same for all of a caller ID's rows (all but attest and
     rotated, where a row is a caller ID); ``caller_calls`` is the caller ID's attempts over
     all its rows (the campaign keys read it on the ``first_row`` rows, no second
-    ``GROUP BY``). The pools (``pool=dense``) are counted on the
-    per-caller rows, so the labelled rows are read once. Rows without a customer or a caller
-    ID are kept for the indicators; the segments leave them out."""
+    ``GROUP BY``). The attest and reuse segments follow from ``att`` and ``caller_calls``
+    and are not stored (:data:`DERIVED_LABELS`, where the segments are read: two string
+    columns less to write, docs/performance.md, "Issue 14, fifth pass"). The pools
+    (``pool=dense``) are counted on the per-caller rows, so the labelled rows are read
+    once. Rows without a customer or a caller ID are kept for the indicators; the segments
+    leave them out."""
     dno = engine.has_table(_DNO_TABLE)
 
     def block(caller: str) -> str:  # the thousands-block (NPA-NXX-X) of a NANP caller ID
@@ -211,14 +214,20 @@ def label_rows(engine: Engine) -> None:
                {class_group_sql(dno)} AS cls_group,
                CASE WHEN 2 * t.cnb >= t.cn AND t.cnb > 0 THEN 'neighbour'
                     ELSE 'other' END AS pattern,
-               CASE WHEN u.att <> '' THEN u.att ELSE 'unsigned' END AS att_seg,
-               {reuse_sql("t.cn")} AS reuse,
                {line_sql("t.cn", "t.ca")} AS line,
                t.pool
            FROM th_ucall u
                LEFT JOIN callers t ON t.upstream = u.upstream AND t.caller = u.caller
                LEFT JOIN th_cls k ON k.caller = u.caller {join_dno}""",
     )
+
+
+# The segments of a th_uc row that follow from its own columns, computed where they are read
+# (``SELECT *, {DERIVED_LABELS} FROM th_uc``) rather than stored by label_rows.
+DERIVED_LABELS = (
+    "CASE WHEN att <> '' THEN att ELSE 'unsigned' END AS att_seg, "
+    f"{reuse_sql('caller_calls')} AS reuse"
+)
 
 
 # --- caller-ID classes ------------------------------------------------------------------------
@@ -570,7 +579,8 @@ def segment_indicators(engine: EngineLike) -> dict[str, dict[str, dict[str, Any]
                FROM (SELECT *, CASE WHEN reuse <> 'steady' THEN att_seg END AS rotated,
                          CASE WHEN cls_group = 'impossible' OR (cls_group = 'toll_free'
                               AND reuse <> 'steady') THEN 'unreal' END AS cli
-                     FROM th_uc WHERE upstream IS NOT NULL AND caller IS NOT NULL)
+                     FROM (SELECT *, {DERIVED_LABELS} FROM th_uc
+                           WHERE upstream IS NOT NULL AND caller IS NOT NULL))
                GROUP BY GROUPING SETS ((upstream, cls_group), (upstream, pattern),
                                        (upstream, att_seg), (upstream, reuse),
                                        (upstream, rotated), (upstream, line),
@@ -618,7 +628,8 @@ def segment_examples(
             " OR (s.cls_group = 'toll_free' AND s.reuse <> 'steady')))"
         )
         rows_in = (
-            f"FROM th_uc s JOIN th_want w ON w.upstream = s.upstream "
+            f"FROM (SELECT *, {DERIVED_LABELS} FROM th_uc) s JOIN th_want w "
+            f"ON w.upstream = s.upstream "
             f"AND s.caller IS NOT NULL AND ({match})"
         )
         if engine.name == "duckdb":
