@@ -147,3 +147,50 @@ def test_a_run_sends_every_statement_through_its_engine() -> None:
     assert engine.statements[-1] == ("calls", "SELECT * FROM th_delay_calls")
     assert engine.sql("SELECT DISTINCT upstream FROM calls").rows == [("alpha",)]
     con.close()
+
+
+def _seq_rows(engine: DuckDBEngine) -> list[tuple[Any, ...]]:
+    return sorted(engine.sql("SELECT upstream, block, numbers, sequential, calls FROM th_seq").rows)
+
+
+@pytest.mark.parametrize(
+    ("odd", "bitmap"),
+    [
+        ([], True),
+        # a number written two ways (TRY_CAST reads both) and a negative one: the bitmap
+        # would count a set, the join counts rows: the join runs
+        (["+1 212555120", "+1-212555120"], False),
+    ],
+)
+def test_sequential_blocks_bitmap_gives_the_join_s_counts(
+    engine: DuckDBEngine, odd: list[str], bitmap: bool
+) -> None:
+    from tracehop.detection.queries import _SEQ_JOIN, _sequential_blocks
+
+    called = [
+        "+12125551200", "+12125551201", "+12125551202",  # a run of three in one block
+        "+12125559999", "+12125560000",  # a run across two blocks
+        "+12125550000", "+12125557777",  # block edges, alone
+        "+13105550001", "+442079460000", "+1212555",  # other blocks, not NANP, too short
+    ]  # fmt: skip
+    rows = [("a", c, i + 1) for i, c in enumerate(called)] + [("b", c, 2) for c in called[:4]]
+    rows += [("a", c, 1) for c in odd]
+    engine.register_arrow(
+        "th_ud_in",
+        pa.table(
+            {
+                "upstream": [r[0] for r in rows],
+                "called": [r[1] for r in rows],
+                "n": pa.array([r[2] for r in rows], type=pa.int32()),
+            }
+        ),
+    )
+    engine.materialize("th_ud", "SELECT * FROM th_ud_in")
+    engine.materialize("th_seq", _SEQ_JOIN)
+    expected = _seq_rows(engine)
+    _sequential_blocks(engine)
+    assert _seq_rows(engine) == expected
+    columns = engine.sql("SELECT * FROM th_seq LIMIT 0").columns
+    assert ("exact" in columns) is bitmap
+    by_block = {(r[0], r[1]): r[3] for r in expected}
+    assert by_block[("a", 212555)] == 2 and by_block[("a", 212556)] == 1

@@ -53,6 +53,10 @@ class Indicator:
     name: str
     sql: str
     description: str
+    # The same value per customer from th_uc's ``first_row`` (one row per customer and caller
+    # ID), where ``sql`` counts distinct caller IDs: a sum instead of a hash set of every
+    # caller ID per customer (docs/performance.md, "Issue 14, fifth pass").
+    per_customer: str | None = None
 
 
 def _share(part: str, over: str = "sum(n)") -> str:
@@ -84,6 +88,11 @@ def median_sql(answered: str = "sum(answered)", cum: tuple[str, ...] | None = No
         + f" ELSE {SHAPE_EDGES[-1]} END)::DOUBLE"
     )
 
+
+# A customer's distinct caller IDs: th_uc marks one row of each (customer, caller ID) with
+# first_row = 1 (queries.label_rows; NULL where the caller ID is NULL, as count(DISTINCT)
+# leaves NULL out).
+_DISTINCT_CALLERS = "coalesce(sum(first_row), 0)"
 
 _INVALID_CALLER = [str(c) for c in INVALID_CLASSES if c != CallerIdClass.CALLER_EQUALS_CALLED]
 
@@ -157,11 +166,17 @@ INDICATORS: dict[str, Indicator] = {
             _share("refused"),
             "share of attempts answered 403, 607 or 608 downstream (refused as unwanted)",
         ),
-        Indicator("distinct_callers", "count(DISTINCT caller)", "distinct caller IDs"),
+        Indicator(
+            "distinct_callers",
+            "count(DISTINCT caller)",
+            "distinct caller IDs",
+            per_customer=f"{_DISTINCT_CALLERS}::BIGINT",
+        ),
         Indicator(
             "caller_rotation",
             "coalesce(count(DISTINCT caller) / nullif(sum(n), 0), 0)::DOUBLE",
             "distinct caller IDs per attempt: near 1 when each call shows a new number",
+            per_customer=f"coalesce({_DISTINCT_CALLERS} / nullif(sum(n), 0), 0)::DOUBLE",
         ),
         Indicator(
             "invalid_share",

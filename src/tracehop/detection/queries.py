@@ -105,16 +105,17 @@ SELECT upstream, caller, att,
     count(*) FILTER (WHERE starts_with(caller, '+1') AND starts_with(called, '+1')
         AND NOT cec AND substr(caller, 1, 8) = substr(called, 1, 8))::INTEGER AS neighbour,
     count(*) FILTER (WHERE attest IS NULL)::INTEGER AS unsigned,
-    count(*) FILTER (WHERE attest = 'B')::INTEGER AS attest_b,
-    count(*) FILTER (WHERE attest = 'C')::INTEGER AS attest_c,
+    -- B and C are groups of their own (``att``): no per-call filter to count them
+    (CASE WHEN att = 'B' THEN count(*) ELSE 0 END)::INTEGER AS attest_b,
+    (CASE WHEN att = 'C' THEN count(*) ELSE 0 END)::INTEGER AS attest_c,
     count(*) FILTER (WHERE lower(identity_status) IN {verify_failed})::INTEGER AS verify_failed,
     coalesce(sum(duration) FILTER (WHERE answered), 0)::BIGINT AS dur,
-    coalesce(sum(least(duration, {cap})) FILTER (WHERE answered), 0)::BIGINT AS cdur,
-    coalesce(sum(least(duration, {cap})::DOUBLE ** 2) FILTER (WHERE answered), 0) AS cdur2,
+    coalesce(sum(capped) FILTER (WHERE answered), 0)::BIGINT AS cdur,
+    coalesce(sum(capped::DOUBLE * capped) FILTER (WHERE answered), 0) AS cdur2,
     min(start) AS first, max(start) AS last
 FROM (
     SELECT upstream, caller, called, start, duration, disposition, sip_code, attest,
-        identity_status, {att} AS att,
+        identity_status, {att} AS att, least(duration, {cap}) AS capped,
         disposition = 'answered' AS answered,
         coalesce(caller <> '' AND caller = called, FALSE) AS cec
     FROM calls WHERE {where})
@@ -177,9 +178,12 @@ def label_rows(engine: Engine) -> None:
     the segments that are the same for all of a caller ID's rows (all but attest and
     rotated, where a row is a caller ID); ``caller_calls`` is the caller ID's attempts over
     all its rows (the campaign keys read it on the ``first_row`` rows, no second
-    ``GROUP BY``). The pools (``pool=dense``) are counted on the
-    per-caller rows, so the labelled rows are read once. Rows without a customer or a caller
-    ID are kept for the indicators; the segments leave them out."""
+    ``GROUP BY``). The attest and reuse segments follow from ``att`` and ``caller_calls``
+    and are not stored (:data:`DERIVED_LABELS`, where the segments are read: two string
+    columns less to write, docs/performance.md, "Issue 14, fifth pass"). The pools
+    (``pool=dense``) are counted on the per-caller rows, so the labelled rows are read
+    once. Rows without a customer or a caller ID are kept for the indicators; the segments
+    leave them out."""
     dno = engine.has_table(_DNO_TABLE)
 
     def block(caller: str) -> str:  # the thousands-block (NPA-NXX-X) of a NANP caller ID
@@ -210,14 +214,20 @@ def label_rows(engine: Engine) -> None:
                {class_group_sql(dno)} AS cls_group,
                CASE WHEN 2 * t.cnb >= t.cn AND t.cnb > 0 THEN 'neighbour'
                     ELSE 'other' END AS pattern,
-               CASE WHEN u.att <> '' THEN u.att ELSE 'unsigned' END AS att_seg,
-               {reuse_sql("t.cn")} AS reuse,
                {line_sql("t.cn", "t.ca")} AS line,
                t.pool
            FROM th_ucall u
                LEFT JOIN callers t ON t.upstream = u.upstream AND t.caller = u.caller
                LEFT JOIN th_cls k ON k.caller = u.caller {join_dno}""",
     )
+
+
+# The segments of a th_uc row that follow from its own columns, computed where they are read
+# (``SELECT *, {DERIVED_LABELS} FROM th_uc``) rather than stored by label_rows.
+DERIVED_LABELS = (
+    "CASE WHEN att <> '' THEN att ELSE 'unsigned' END AS att_seg, "
+    f"{reuse_sql('caller_calls')} AS reuse"
+)
 
 
 # --- caller-ID classes ------------------------------------------------------------------------
@@ -305,7 +315,9 @@ def aggregate_sql(
     ``rows`` (joined with the caller classes), grouped by ``key`` (``upstream`` or
     ``caller``) and filtered by ``where`` on the indicator values (e.g. ``calls >= 30``)."""
     chosen = [INDICATORS[n] for n in names] if names is not None else INDICATORS.values()
-    select = ",\n".join(f"{i.sql} AS {i.name}" for i in chosen)
+    select = ",\n".join(
+        f"{(i.per_customer if key == 'upstream' else None) or i.sql} AS {i.name}" for i in chosen
+    )
     extra = (
         ", count(DISTINCT upstream) AS customers, any_value(cls) AS caller_class"
         if key == "caller" and names is None
@@ -343,6 +355,45 @@ _TOP3_CALLED = {
 }
 
 
+# th_seq: per customer and NPA-NXX block of its distinct NANP called numbers (th_ud), how many
+# numbers, how many of them follow a number called too (number - 1), and their attempts.
+_SEQ_JOIN = """WITH d AS (SELECT upstream, TRY_CAST(substr(called, 3) AS BIGINT) AS d, n
+                 FROM th_ud WHERE starts_with(called, '+1') AND length(called) = 12)
+      SELECT d.upstream, d.d // 10000 AS block, count(*) AS numbers,
+          count(p.d) AS sequential, sum(d.n) AS calls
+      FROM d LEFT JOIN d p ON p.upstream = d.upstream AND p.d = d.d - 1
+      WHERE d.d IS NOT NULL GROUP BY d.upstream, block"""
+# The same on DuckDB without the self-join of 8 M rows: a bitmap of each block's 10,000 numbers
+# (bitstring_agg; bit i is number block * 10,000 + i), the numbers whose predecessor is set
+# counted as the bits set in both the bitmap and itself shifted by one, plus the block's first
+# number when the previous block's last is set. A set, where the join counts rows: it is exact
+# when no two rows of a customer have the same number (``exact``: as many bits as numbers, none
+# negative), which holds for the lake's E.164 called numbers; else the join runs
+# (docs/performance.md, "Issue 14, fifth pass": 2.7 -> 1.7 CPU s at 10 M calls). DuckDB-only
+# (bitstring_agg and BIT operators have no Spark form).
+_SEQ_BITS = """WITH d AS (SELECT upstream, TRY_CAST(substr(called, 3) AS BIGINT) AS d, n
+                 FROM th_ud WHERE starts_with(called, '+1') AND length(called) = 12),
+      b AS (SELECT upstream, d // 10000 AS block, count(*) AS numbers, sum(n) AS calls,
+                bitstring_agg((d % 10000)::INTEGER, 0, 9999) FILTER (WHERE d >= 0) AS bits,
+                min(d) >= 0 AS positive
+            FROM d WHERE d IS NOT NULL GROUP BY upstream, block)
+      SELECT b.upstream, b.block, b.numbers,
+          (bit_count(b.bits & (b.bits >> 1))
+           + CASE WHEN get_bit(b.bits, 0) = 1 AND get_bit(p.bits, 9999) = 1 THEN 1 ELSE 0 END)
+              ::BIGINT AS sequential,
+          b.calls, coalesce(b.positive AND bit_count(b.bits) = b.numbers, FALSE) AS exact
+      FROM b LEFT JOIN b p ON p.upstream = b.upstream AND p.block = b.block - 1"""
+
+
+def _sequential_blocks(engine: Engine) -> None:
+    """``th_seq`` from ``th_ud`` (the bitmap form on DuckDB when it is exact, else the join)."""
+    if engine.name == "duckdb":
+        engine.materialize("th_seq", _SEQ_BITS)
+        if not engine.sql("SELECT count(*) FROM th_seq WHERE NOT exact").scalar():
+            return
+    engine.materialize("th_seq", _SEQ_JOIN)
+
+
 def _customer_extra(engine: Engine, window: Window, base: dict[str, dict]) -> dict[str, dict]:
     out: dict[str, dict[str, Any]] = {}
 
@@ -371,15 +422,7 @@ def _customer_extra(engine: Engine, window: Window, base: dict[str, dict]) -> di
     # digits; th_ud has each once), the share whose predecessor (number - 1) was called too:
     # a dialler walking a block (DOMAIN.md).
     # Kept per NPA-NXX block in th_seq (campaigns link customers that walk the same ranges).
-    engine.materialize(
-        "th_seq",
-        """WITH d AS (SELECT upstream, TRY_CAST(substr(called, 3) AS BIGINT) AS d, n
-                      FROM th_ud WHERE starts_with(called, '+1') AND length(called) = 12)
-           SELECT d.upstream, d.d // 10000 AS block, count(*) AS numbers,
-               count(p.d) AS sequential, sum(d.n) AS calls
-           FROM d LEFT JOIN d p ON p.upstream = d.upstream AND p.d = d.d - 1
-           WHERE d.d IS NOT NULL GROUP BY d.upstream, block""",
-    )
+    _sequential_blocks(engine)
     # Random dialling into a block of 10,000 numbers calls a number's predecessor too with
     # probability 1 - (1 - 1/10,000)^calls: the excess over that is dialling in sequence.
     put(
@@ -536,7 +579,8 @@ def segment_indicators(engine: EngineLike) -> dict[str, dict[str, dict[str, Any]
                FROM (SELECT *, CASE WHEN reuse <> 'steady' THEN att_seg END AS rotated,
                          CASE WHEN cls_group = 'impossible' OR (cls_group = 'toll_free'
                               AND reuse <> 'steady') THEN 'unreal' END AS cli
-                     FROM th_uc WHERE upstream IS NOT NULL AND caller IS NOT NULL)
+                     FROM (SELECT *, {DERIVED_LABELS} FROM th_uc
+                           WHERE upstream IS NOT NULL AND caller IS NOT NULL))
                GROUP BY GROUPING SETS ((upstream, cls_group), (upstream, pattern),
                                        (upstream, att_seg), (upstream, reuse),
                                        (upstream, rotated), (upstream, line),
@@ -583,16 +627,30 @@ def segment_examples(
             " OR (w.dim = 'cli' AND (s.cls_group = 'impossible'"
             " OR (s.cls_group = 'toll_free' AND s.reuse <> 'steady')))"
         )
-        engine.materialize(
-            "th_picks",
-            f"""SELECT upstream, dim, value, caller, att, k FROM (
+        rows_in = (
+            f"FROM (SELECT *, {DERIVED_LABELS} FROM th_uc) s JOIN th_want w "
+            f"ON w.upstream = s.upstream "
+            f"AND s.caller IS NOT NULL AND ({match})"
+        )
+        if engine.name == "duckdb":
+            # A heap per segment (arg_min over (-n, caller, att), k of them, in that order)
+            # instead of ranking every matching row: the same picks, 1.2 -> 0.6 CPU s at
+            # 10 M calls (docs/performance.md, "Issue 14, fifth pass"). DuckDB-only.
+            picks = f"""SELECT upstream, dim, value, top.caller, top.att, k FROM (
+                   SELECT upstream, dim, value, unnest(tops) AS top,
+                       unnest(range(1, len(tops) + 1)) AS k FROM (
+                       SELECT s.upstream, w.dim, w.value,
+                           arg_min({{'caller': s.caller, 'att': s.att}},
+                                   (-s.n, s.caller, s.att), {int(per_segment)}) AS tops
+                       {rows_in} GROUP BY ALL))"""
+        else:
+            picks = f"""SELECT upstream, dim, value, caller, att, k FROM (
                    SELECT s.upstream, w.dim, w.value, s.caller, s.att, row_number() OVER (
                        PARTITION BY s.upstream, w.dim, w.value ORDER BY s.n DESC, s.caller,
                        s.att) AS k
-                   FROM th_uc s JOIN th_want w ON w.upstream = s.upstream
-                       AND s.caller IS NOT NULL AND ({match}))
-               WHERE k <= {int(per_segment)}""",
-        )
+                   {rows_in})
+               WHERE k <= {int(per_segment)}"""
+        engine.materialize("th_picks", picks)
         rows = engine.sql(
             f"""SELECT p.upstream, p.dim || '=' || p.value, e.ex
                FROM th_picks p JOIN (
