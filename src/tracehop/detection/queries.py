@@ -356,9 +356,11 @@ _TOP3_CALLED = {
 
 
 # th_seq: per customer and NPA-NXX block of its distinct NANP called numbers (th_ud), how many
-# numbers, how many of them follow a number called too (number - 1), and their attempts.
-_SEQ_JOIN = """WITH d AS (SELECT upstream, TRY_CAST(substr(called, 3) AS BIGINT) AS d, n
-                 FROM th_ud WHERE starts_with(called, '+1') AND length(called) = 12)
+# numbers, how many of them follow a number called too (number - 1), and their attempts;
+# ``d``: each customer's distinct NANP called numbers as integers (th_ud has each once).
+_SEQ_NUMBERS = """d AS (SELECT upstream, TRY_CAST(substr(called, 3) AS BIGINT) AS d, n
+           FROM th_ud WHERE starts_with(called, '+1') AND length(called) = 12)"""
+_SEQ_JOIN = f"""WITH {_SEQ_NUMBERS}
       SELECT d.upstream, d.d // 10000 AS block, count(*) AS numbers,
           count(p.d) AS sequential, sum(d.n) AS calls
       FROM d LEFT JOIN d p ON p.upstream = d.upstream AND p.d = d.d - 1
@@ -371,8 +373,7 @@ _SEQ_JOIN = """WITH d AS (SELECT upstream, TRY_CAST(substr(called, 3) AS BIGINT)
 # negative), which holds for the lake's E.164 called numbers; else the join runs
 # (docs/performance.md, "Issue 14, fifth pass": 2.7 -> 1.7 CPU s at 10 M calls). DuckDB-only
 # (bitstring_agg and BIT operators have no Spark form).
-_SEQ_BITS = """WITH d AS (SELECT upstream, TRY_CAST(substr(called, 3) AS BIGINT) AS d, n
-                 FROM th_ud WHERE starts_with(called, '+1') AND length(called) = 12),
+_SEQ_BITS = f"""WITH {_SEQ_NUMBERS},
       b AS (SELECT upstream, d // 10000 AS block, count(*) AS numbers, sum(n) AS calls,
                 bitstring_agg((d % 10000)::INTEGER, 0, 9999) FILTER (WHERE d >= 0) AS bits,
                 min(d) >= 0 AS positive
