@@ -117,9 +117,12 @@ def test_served_process_reloads_rules_added_while_it_runs(home, cli) -> None:  #
     import httpx
 
     from test_screen_kamailio import answers_options, free_port
+    from tracehop.tracebacks.nodeprocs import free_port as free_tcp_port
 
     cli.json("block", "add", "--customer", "bad-trunk", "--reason", "x", "--json")
-    sip, web = free_port(), free_port()
+    # the SIP side is UDP, the decide API TCP: a free UDP number may be a busy TCP port
+    sip, web = free_port(), free_tcp_port()
+    log = home / "screen-serve.log"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("TRACEHOP_")},
         "TRACEHOP_SCREEN_TOKEN": TOKEN,
@@ -128,18 +131,19 @@ def test_served_process_reloads_rules_added_while_it_runs(home, cli) -> None:  #
     proc = subprocess.Popen(
         [sys.executable, "-m", "tracehop", "--home", str(home), "screen", "serve",
          "--sip", f"127.0.0.1:{sip}", "--http", f"127.0.0.1:{web}"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, stdout=(out := log.open("wb")), stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        assert answers_options(sip)
+        assert answers_options(sip), log.read_text(errors="replace")
         url = f"http://127.0.0.1:{web}"
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 60
+        ready = False
+        while not ready and time.monotonic() < deadline and proc.poll() is None:
             try:
-                if httpx.get(f"{url}/api/v1/health").status_code == 200:
-                    break
+                ready = httpx.get(f"{url}/api/v1/health").status_code == 200
             except httpx.HTTPError:
                 time.sleep(0.1)
+        assert ready, f"exit {proc.poll()}: {log.read_text(errors='replace')}"
         body = {"caller": "2025550143", "called": "3125551234", "upstream": "good"}
         assert (
             httpx.post(f"{url}/api/v1/screen/decide", json=body, headers=AUTH).json()["action"]
@@ -175,6 +179,7 @@ def test_served_process_reloads_rules_added_while_it_runs(home, cli) -> None:  #
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        out.close()
 
 
 def test_velocity_alerts_reach_the_state_db_and_the_webhook(settings: Settings, cli) -> None:  # type: ignore[no-untyped-def]
