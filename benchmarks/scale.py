@@ -6,9 +6,13 @@ For each size N the lake is built once in one home (``benchmarks/detect.py``'s
 child process so that its peak memory is its own:
 - **duckdb**: ``run_detection`` with ``TRACEHOP_ENGINE=duckdb`` (the default);
 - **spark**: ``run_detection`` with ``engine="spark"`` on ``local[2]``: the SparkSession is
-  started first and timed apart (the JVM's start), then the same run.
+  started first and timed apart (the JVM's start), then the same run;
+then, in the same child, a batch of 10,000 traceback requests (``Responder.answer_many``)
+for calls sampled from the lake (the same requests for both engines, reported to the
+minute as a complaint would be), timed from opening the responder to the last answer.
 Peak memory is VmHWM: the Python process's, plus for Spark the JVM's (a process of its own).
-The two runs' findings are compared: the same flagged subjects, scores within 1e-9.
+The two runs' findings are compared (the same flagged subjects, scores within 1e-9), and
+their answers (the same upstream for every request).
 Prints seconds, the Spark/DuckDB ratio and peak memory. Not a test: figures go to
 docs/performance.md ("Engines").
 
@@ -40,7 +44,7 @@ from tracehop.settings import load_settings
 from tracehop.store import open_store
 from tracehop.detection.run import run_detection
 
-home, engine, master = sys.argv[1:4]
+home, engine, master, requests_file = sys.argv[1:5]
 settings = load_settings(home=home, engine=engine, spark_master=master)
 start_s, jvm_mb = 0.0, None
 if engine == "spark":
@@ -58,8 +62,25 @@ if engine == "spark":
         if line.startswith("VmHWM:"):
             jvm_mb = int(line.split()[1]) / 1024
 findings = {f"{f.kind}:{f.subject}": [f.flagged, f.score] for f in result.findings}
+from tracehop.tracebacks.requests import make_request
+from tracehop.tracebacks.responder import Responder
+calls = json.load(open(requests_file))
+reqs = [make_request(f"r{i}", *call) for i, call in enumerate(calls)]
+t0 = time.perf_counter()
+responder = Responder(settings, store)
+try:
+    answers = responder.answer_many(reqs)
+finally:
+    responder.close()
+batch_s = time.perf_counter() - t0
+if engine == "spark":
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            jvm_mb = int(line.split()[1]) / 1024
 print(json.dumps({"engine": result.engine, "start_seconds": start_s, "seconds": dt,
-                  "python_mb": peak_mb(), "jvm_mb": jvm_mb, "findings": findings}))
+                  "python_mb": peak_mb(), "jvm_mb": jvm_mb, "findings": findings,
+                  "batch_seconds": batch_s, "batch_engines": sorted({a.engine for a in answers}),
+                  "answers": {a.request_id: a.upstream for a in answers}}))
 """
 )
 
@@ -69,6 +90,39 @@ def child(*args: str) -> dict:
     if proc.returncode:
         sys.exit(f"child process failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+BATCH = 10_000
+
+
+def sample_requests(home: Path, out: Path, seed: int) -> Path:
+    """BATCH calls of the lake as [caller, called, start to the minute], in ``out``."""
+    if out.exists():
+        return out
+    import duckdb
+
+    from tracehop.cdr.lake import Lake
+
+    files = [str(f) for f in Lake(home / "lake").call_files()]
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    rows = con.execute(
+        "SELECT caller, called, strftime(start, '%Y-%m-%dT%H:%MZ') FROM read_parquet(?) "
+        "WHERE caller IS NOT NULL AND called IS NOT NULL "
+        f"USING SAMPLE reservoir({BATCH} ROWS) REPEATABLE ({seed})",
+        [files],
+    ).fetchall()
+    con.close()
+    out.write_text(json.dumps([list(r) for r in rows]))
+    return out
+
+
+def compare_answers(a: dict, b: dict) -> str:
+    differ = [k for k in a if a[k] != b.get(k)]
+    if a.keys() != b.keys() or differ:
+        return f"{len(differ)} of {len(a)} answers differ: {differ[:5]}"
+    found = sum(v is not None for v in a.values())
+    return f"same answers ({len(a)}, {found} with an upstream)"
 
 
 def compare(a: dict, b: dict) -> str:
@@ -102,8 +156,9 @@ def main() -> None:
         for rows in args.sizes:
             home = build_lake(work, rows, args.seed, "default")
             info = json.loads((home / "bench-lake.json").read_text())
-            duck = child(str(home), "duckdb", args.master)
-            spark = child(str(home), "spark", args.master)
+            reqs = str(sample_requests(home, work / f"requests-{rows}.json", args.seed))
+            duck = child(str(home), "duckdb", args.master, reqs)
+            spark = child(str(home), "spark", args.master, reqs)
             total = spark["start_seconds"] + spark["seconds"]
             print(f"\n{info['rows']:,} rows ({info['parquet_bytes'] / 1e6:.0f} MB Parquet)")
             print(f"  duckdb: detection {duck['seconds']:.1f} s, peak {duck['python_mb']:.0f} MB")
@@ -117,6 +172,14 @@ def main() -> None:
                 f"{total / duck['seconds']:.1f}x with the session start"
             )
             print(f"  check: {compare(duck['findings'], spark['findings'])}")
+            print(
+                f"  batch of {BATCH:,}: duckdb {duck['batch_seconds']:.1f} s "
+                f"({BATCH / duck['batch_seconds']:,.0f}/s), spark {spark['batch_seconds']:.1f} s "
+                f"({BATCH / spark['batch_seconds']:,.0f}/s), "
+                f"{spark['batch_seconds'] / duck['batch_seconds']:.1f}x; answered on "
+                f"{duck['batch_engines']} / {spark['batch_engines']}"
+            )
+            print(f"  check: {compare_answers(duck['answers'], spark['answers'])}")
         load = os.getloadavg()
         print(f"\nload average after: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import duckdb
@@ -12,7 +13,13 @@ from hypothesis import strategies as st
 
 from tracehop.engine import connect
 from tracehop.errors import ConfigError
-from tracehop.settings import Settings, engine_memory_limit, load_settings, physical_memory
+from tracehop.settings import (
+    Settings,
+    engine_memory_limit,
+    load_settings,
+    physical_memory,
+    spark_driver_memory,
+)
 
 GIB = 2**30
 
@@ -100,3 +107,45 @@ def test_every_accepted_limit_is_one_duckdb_takes(value: str) -> None:
     except ConfigError:
         return
     duckdb.connect(config={"memory_limit": engine_memory_limit(limit, 24 * GIB)}).close()
+
+
+@pytest.mark.parametrize(
+    ("physical", "heap"),
+    [
+        (64 * GIB, "8192m"),  # a quarter would be 16 GiB: the maximum
+        (23 * GIB, "5888m"),  # a quarter
+        (2 * GIB, "1024m"),  # a quarter would be 512 MiB: the minimum, Spark's own 1g
+        (None, "1024m"),  # the platform does not say: the minimum
+    ],
+)
+def test_spark_auto_heap_is_a_quarter_of_the_machine_within_bounds(
+    physical: int | None, heap: str
+) -> None:
+    assert spark_driver_memory("auto", physical) == heap
+    assert spark_driver_memory(" 6g ", physical) == "6g"
+
+
+@pytest.mark.parametrize("value", ["lots", "6", "6GB", "", "g", "-1g"])
+def test_a_bad_spark_heap_is_a_one_line_error(value: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(spark_memory=value)
+    assert "\n" not in str(info.value) and "spark_memory" in str(info.value)
+    assert load_settings(spark_memory="4096M").spark_memory == "4096M"
+
+
+@pytest.mark.parametrize(
+    ("master", "lake_bytes", "setting", "partitions"),
+    [
+        ("local[2]", 50 * 2**20, 0, 2),  # a small lake: one per core
+        ("local[2]", 10 * 10**9, 0, 75),  # 10 GB of call files: one per 128 MiB
+        ("local[*]", 0, 0, os.cpu_count() or 1),
+        ("local[2]", 10 * 10**9, 16, 16),  # the setting wins
+        ("spark://host:7077", 10 * 10**9, 0, None),  # a cluster: Spark's own setting
+    ],
+)
+def test_spark_shuffle_partitions(
+    master: str, lake_bytes: int, setting: int, partitions: int | None
+) -> None:
+    from tracehop.spark_engine import shuffle_partitions
+
+    assert shuffle_partitions(master, lake_bytes, setting) == partitions

@@ -311,3 +311,24 @@ def test_duckdb_engine_is_the_default(tmp_path: Path) -> None:
         assert isinstance(engine, DuckDBEngine) and engine.name == "duckdb"
     finally:
         engine.close()
+
+
+def test_the_jvm_heap_and_partitions_are_tracehops_settings(
+    spark: Any, world_homes: dict[str, Settings]
+) -> None:
+    from tracehop.settings import physical_memory, spark_driver_memory
+
+    # the JVM started with TRACEHOP_SPARK_MEMORY=auto's heap, not Spark's 1g default
+    heap = spark_driver_memory("auto", physical_memory())
+    assert spark.sparkContext.getConf().get("spark.driver.memory") == heap
+    max_heap = spark.sparkContext._jvm.java.lang.Runtime.getRuntime().maxMemory()
+    assert 0.8 * int(heap[:-1]) * 2**20 <= max_heap <= int(heap[:-1]) * 2**20
+    settings = world_homes["transitnet"].replace(engine="spark")
+    engines = [open_analytics(settings), open_analytics(settings.replace(spark_partitions=7))]
+    try:
+        # a small lake: one partition per core; the setting when given
+        got = [e.spark.conf.get("spark.sql.shuffle.partitions") for e in engines]
+        assert got == ["2", "7"]
+    finally:
+        for e in engines:
+            e.close()

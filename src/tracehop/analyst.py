@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -78,7 +79,7 @@ def open_analytics(settings: Settings, store: Store | None = None) -> Engine:
     and state: what the analytics jobs (detection) run on. Spark that cannot run here is a
     :class:`tracehop.errors.EngineError` saying what to install, never DuckDB instead."""
     if settings.engine == "spark":
-        from tracehop.spark_engine import SparkEngine, spark_session
+        from tracehop.spark_engine import SparkEngine, shuffle_partitions, spark_session
 
         if settings.lake_url:
             # s3a:// needs the hadoop-aws and AWS SDK jars: pyspark ships neither, and
@@ -88,12 +89,19 @@ def open_analytics(settings: Settings, store: Store | None = None) -> Engine:
                 "pyspark ships no hadoop-aws; use TRACEHOP_ENGINE=duckdb"
             )
 
-        spark = spark_session(settings.spark_master)  # checked before the state is read
+        # checked before the state is read
+        spark = spark_session(settings.spark_master, settings.spark_memory)
         lake, rows = _lake_and_customers(settings, store, customers=True)
         # a session of its own on the process's one SparkContext (no new JVM, ~0.1 s): its
         # views (`calls`, ...) and cached tables are its own, so a server's dashboard engine
         # and a case investigation in the same process do not replace or drop each other's
         engine = SparkEngine(spark.newSession())
+        lake_bytes = sum(os.path.getsize(f) for f in lake.call_files())  # a local lake
+        partitions = shuffle_partitions(
+            settings.spark_master, lake_bytes, settings.spark_partitions
+        )
+        if partitions is not None:
+            engine.spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
         engine.register_views(lake, rows)
         return engine
     return DuckDBEngine(open_engine(settings, store))

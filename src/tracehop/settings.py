@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
 from tracehop.errors import ConfigError
 
@@ -61,6 +61,20 @@ SETTINGS_HELP: list[tuple[str, str, str]] = [
         "local[2]",
         "With TRACEHOP_ENGINE=spark: the Spark master, local[N] / local[*] (in this process) "
         "or a cluster URL such as spark://host:7077.",
+    ),
+    (
+        "TRACEHOP_SPARK_MEMORY",
+        "auto",
+        "With TRACEHOP_ENGINE=spark: the Spark driver's heap, e.g. 6g (on local[N] the driver "
+        "runs every task); auto: a quarter of the machine's memory (of a container's cgroup "
+        "limit), at least 1g and at most 8g. Read when the JVM starts.",
+    ),
+    (
+        "TRACEHOP_SPARK_PARTITIONS",
+        "0",
+        "With TRACEHOP_ENGINE=spark: shuffle partitions of a job; 0 = one per core on local[N], "
+        "or one per 128 MB of the lake's call files when that is more (Spark's adaptive "
+        "execution merges small ones), Spark's default on a cluster.",
     ),
     (
         "TRACEHOP_LAKE_URL",
@@ -271,6 +285,8 @@ class Settings(BaseModel):
     threads: int = 0
     engine: str = "duckdb"
     spark_master: str = "local[2]"
+    spark_memory: str = "auto"  # spark_driver_memory
+    spark_partitions: int = Field(default=0, ge=0)  # spark_engine.shuffle_partitions
     lake_url: str | None = None  # tracehop.cdr.objectstore
     lake_endpoint: str | None = None
     lake_region: str = "us-east-1"
@@ -324,12 +340,14 @@ class Settings(BaseModel):
             raise ValueError(f"unknown engine {value!r}: use duckdb or spark")
         return value
 
-    @field_validator("memory_limit")
+    @field_validator("memory_limit", "spark_memory")
     @classmethod
-    def _memory(cls, value: str) -> str:
-        # checked when the settings are read, not as a DuckDB parser error at the first query
-        if value.strip().lower() != "auto" and not _SIZE.fullmatch(value.strip()):
-            raise ValueError(f"{value!r}: give auto or a size such as 2GB, 1500MB or 50%")
+    def _memory(cls, value: str, info: ValidationInfo) -> str:
+        # checked when the settings are read, not as a DuckDB parser error at the first
+        # query or a JVM that does not start
+        pattern, example = _MEMORY_SIZES[info.field_name or ""]
+        if value.strip().lower() != "auto" and not pattern.fullmatch(value.strip()):
+            raise ValueError(f"{value!r}: give auto or {example}")
         return value.strip()
 
     @field_validator("lake_url")
@@ -407,6 +425,30 @@ def engine_memory_limit(value: str, physical_bytes: int | None) -> str:
         return value
     share = (physical_bytes or 0) // 4
     return f"{min(max(share, MEMORY_AUTO_MIN), MEMORY_AUTO_MAX) // 10**6}MB"
+
+
+# A JVM heap size (-Xmx, spark.driver.memory): a number and k, m, g or t.
+_JVM_SIZE = re.compile(r"\d+[kmgt]", re.IGNORECASE)
+# the size each memory setting takes, and what the error says to give
+_MEMORY_SIZES = {
+    "memory_limit": (_SIZE, "a size such as 2GB, 1500MB or 50%"),
+    "spark_memory": (_JVM_SIZE, "a JVM size such as 6g or 4096m"),
+}
+# TRACEHOP_SPARK_MEMORY=auto: a quarter of the machine's memory, within these bounds (MiB).
+# Spark's own default, 1g, ends a 100 M-row detection on local[2] with a memory error in its
+# sorter after ten minutes (docs/performance.md, "Engines").
+SPARK_MEMORY_AUTO_MIN = 1024
+SPARK_MEMORY_AUTO_MAX = 8192
+
+
+def spark_driver_memory(value: str, physical_bytes: int | None) -> str:
+    """``spark.driver.memory`` for the setting ``value``: as given, or for ``auto`` a
+    quarter of ``physical_bytes`` (None when unknown: the minimum) between
+    :data:`SPARK_MEMORY_AUTO_MIN` and :data:`SPARK_MEMORY_AUTO_MAX`, in whole MiB."""
+    if value.strip().lower() != "auto":
+        return value.strip()
+    share = (physical_bytes or 0) // 4 // 2**20
+    return f"{min(max(share, SPARK_MEMORY_AUTO_MIN), SPARK_MEMORY_AUTO_MAX)}m"
 
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")

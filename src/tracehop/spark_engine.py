@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from tracehop.cdr.lake import Lake
 from tracehop.engine import CALLS_SCHEMA, CUSTOMERS_SCHEMA, REJECTS_SCHEMA, Rows
 from tracehop.errors import EngineError
+from tracehop.settings import physical_memory, spark_driver_memory
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -62,8 +63,10 @@ def check_spark() -> None:
         )
 
 
-def spark_session(master: str = "local[2]") -> SparkSession:
-    """This process's SparkSession on ``master`` (started on first use, then shared)."""
+def spark_session(master: str = "local[2]", memory: str = "auto") -> SparkSession:
+    """This process's SparkSession on ``master`` (started on first use, then shared), its
+    driver's heap ``memory`` (a JVM size or ``auto``: :func:`spark_driver_memory`) when this
+    call starts the JVM."""
     check_spark()
     from pyspark.sql import SparkSession
 
@@ -91,6 +94,9 @@ def spark_session(master: str = "local[2]") -> SparkSession:
             # tracehop keeps no Spark tables: no spark-warehouse folder in the working folder
             .config("spark.sql.warehouse.dir", _scratch())
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            # the JVM's -Xmx: on local[N] the driver runs every task, and Spark's 1g default
+            # is too small for a large lake (docs/performance.md, "Engines")
+            .config("spark.driver.memory", spark_driver_memory(memory, physical_memory()))
         )
         cores = _local_cores(master)
         if cores:
@@ -118,6 +124,25 @@ def _scratch() -> str:
     folder = tempfile.mkdtemp(prefix="tracehop-spark-")
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     return folder
+
+
+# TRACEHOP_SPARK_PARTITIONS=0 on local[N]: one shuffle partition per this many bytes of
+# the lake's call files when that is more than one per core. Spark's adaptive execution
+# (on by default) merges partitions smaller than 64 MB after each shuffle, so a small lake
+# keeps few tasks; a large one gets sorts that fit the heap (docs/performance.md, "Engines").
+PARTITION_BYTES = 128 * 2**20
+
+
+def shuffle_partitions(master: str, lake_bytes: int, setting: int = 0) -> int | None:
+    """Shuffle partitions of a job on ``master`` over ``lake_bytes`` of call files: the
+    setting when not 0; on ``local[N]`` one per core or one per :data:`PARTITION_BYTES`,
+    the more; None on a cluster (Spark's own setting stands)."""
+    if setting:
+        return setting
+    cores = _local_cores(master)
+    if cores is None:
+        return None
+    return max(cores, -(-lake_bytes // PARTITION_BYTES))
 
 
 def _local_cores(master: str) -> int | None:
