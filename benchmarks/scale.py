@@ -106,9 +106,10 @@ def sample_requests(home: Path, out: Path, seed: int) -> Path:
     files = [str(f) for f in Lake(home / "lake").call_files()]
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    # the sample of the filtered calls (a SAMPLE clause is applied before the WHERE)
     rows = con.execute(
-        "SELECT caller, called, strftime(start, '%Y-%m-%dT%H:%MZ') FROM read_parquet(?) "
-        "WHERE caller IS NOT NULL AND called IS NOT NULL "
+        "SELECT * FROM (SELECT caller, called, strftime(start, '%Y-%m-%dT%H:%MZ') "
+        "FROM read_parquet(?) WHERE caller IS NOT NULL AND called IS NOT NULL) "
         f"USING SAMPLE reservoir({BATCH} ROWS) REPEATABLE ({seed})",
         [files],
     ).fetchall()

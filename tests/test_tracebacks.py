@@ -497,6 +497,32 @@ def test_several_upstreams_need_review(small_home: Settings) -> None:
     assert (c.upstream, c.needs_review) == ("carrier-b", True)
 
 
+@pytest.mark.parametrize("order", [("carrier-z", "carrier-a"), ("carrier-a", "carrier-z")])
+def test_one_call_seen_from_two_upstreams_has_one_answer(
+    tmp_path: Path, write_cdr, order: tuple[str, str]
+) -> None:
+    """The same call id at the same second from two upstreams (a lake holding two providers'
+    CDRs of one call): the answer does not depend on which was stored first (DuckDB and Spark
+    returned such ties in different orders)."""
+    s = load_settings(home=tmp_path / "home")
+    for i, upstream in enumerate(order):
+        cdr = write_cdr(
+            f"cdr-{i}.csv",
+            [
+                "call_id,start,caller,called,upstream,downstream,duration,disposition",
+                f"same-1,2025-03-04T15:00:10Z,2025550143,2125551234,{upstream},term,30,answered",
+            ],
+        )
+        assert ingest([cdr], s).rows_ingested == 1
+    for request in (
+        make_request("t1", "2025550143", "2125551234", "2025-03-04T15:00Z"),
+        make_request("t2", "2025550143", "2125551234", "2025-03-04"),
+    ):
+        a = lookup(s, request)
+        assert [m["upstream"] for m in a.matches] == ["carrier-a", "carrier-z"], request
+        assert (a.upstream, a.needs_review) == ("carrier-a", True)
+
+
 def test_origin_unknown_trunk_and_raw_caller(small_home: Settings) -> None:
     a = lookup(small_home, make_request("o1", "3125550100", "2125551234", "2025-03-04T16:00Z"))
     assert (a.answer, a.upstream, a.needs_review) == ("origin", "acme", False)

@@ -268,7 +268,10 @@ def _candidate(request: TracebackRequest, row: dict[str, Any]) -> Candidate:
 
 def rank(found: list[Candidate]) -> list[Candidate]:
     """Closest to the reported time first; for a date, calls inside the UTC day first, then
-    answered calls (what a person reports), then by start."""
+    answered calls (what a person reports), then by start. The call id and then the upstream
+    break ties, so that the order, and the answer, never depend on the order the engine
+    returned the rows in (one call id seen from several upstreams: a lake holding more than
+    one provider's CDRs; DuckDB and Spark differed there, docs/performance.md, "Engines")."""
     if found and found[0].seconds_off is None:
         return sorted(
             found,
@@ -277,9 +280,12 @@ def rank(found: list[Candidate]) -> list[Candidate]:
                 c.row["disposition"] != "answered",
                 c.row["start"],
                 str(c.row["call_id"]),
+                str(c.row["upstream"]),
             ),
         )
-    return sorted(found, key=lambda c: (c.seconds_off, str(c.row["call_id"])))
+    return sorted(
+        found, key=lambda c: (c.seconds_off, str(c.row["call_id"]), str(c.row["upstream"]))
+    )
 
 
 def _closeness(request: TracebackRequest, c: Candidate) -> float:
