@@ -98,7 +98,7 @@ def test_sqlite_manifest_reads_and_writes_as_sqlalchemy_does(settings: Settings)
             300,
             "2026-01-02 03:04:05.006000",
             None,
-            '["calls/day=2026-01-02/a.parquet", "rejects/b.parquet"]',
+            '["calls/day=2026-01-02/a.parquet","rejects/b.parquet"]',
             "2026-11-30 12:00:01.250000",
         )
         from tracehop.store.models import IngestManifest

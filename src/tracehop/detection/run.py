@@ -32,6 +32,7 @@ from tracehop.detection.scoring import (
     score,
 )
 from tracehop.engine import EngineLike, as_engine
+from tracehop.gcpause import gc_paused
 from tracehop.settings import Settings
 from tracehop.store import Store
 
@@ -171,20 +172,21 @@ def run_detection(
     from tracehop.analyst import open_analytics
 
     started = datetime.now(UTC)
-    engine = open_analytics(settings, store)  # the setting engine: duckdb or spark
-    try:
-        result = detect_on(
-            engine,
-            Window(since, until),
-            min_calls=min_calls,
-            threshold=threshold,
-            history=customer_history(store, until),
-            dno=dno,
-        )
-    finally:
-        engine.close()
-    if save:
-        result.run_id = save_run(store, result, started)
+    with gc_paused():  # millions of live objects: no full collections (gcpause.py)
+        engine = open_analytics(settings, store)  # the setting engine: duckdb or spark
+        try:
+            result = detect_on(
+                engine,
+                Window(since, until),
+                min_calls=min_calls,
+                threshold=threshold,
+                history=customer_history(store, until),
+                dno=dno,
+            )
+        finally:
+            engine.close()
+        if save:
+            result.run_id = save_run(store, result, started)
     return result
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.pool import NullPool
 from tracehop.errors import StoreError
 from tracehop.settings import Settings, ensure_home
 from tracehop.store.heads import MIGRATIONS, head_revisions
+from tracehop.store.jsontext import json_dumps, json_loads
 
 log = logging.getLogger(__name__)
 
@@ -90,19 +91,22 @@ def _migration_engine(engine: Engine) -> Engine:
     nothing. Only here: everyday sessions keep the driver's default."""
     if engine.dialect.name != "sqlite":
         return engine
-    own = create_engine(engine.url, connect_args={"timeout": 15}, poolclass=NullPool)
+    own = create_engine(engine.url, connect_args={"timeout": 15}, poolclass=NullPool, **_JSON)
     event.listen(own, "connect", _sqlite_pragmas)
     event.listen(own, "connect", _sqlite_own_transactions)
     event.listen(own, "begin", _sqlite_begin)
     return own
 
 
+_JSON = {"json_serializer": json_dumps, "json_deserializer": json_loads}
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 15})
+        engine = create_engine(url, connect_args={"timeout": 15}, **_JSON)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **_JSON)
 
 
 # Alembic's environment is module-global: two threads migrating at once trip over each other.

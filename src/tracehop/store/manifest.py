@@ -14,7 +14,6 @@ checksum making a re-ingest a no-op. What ingest asks of it, two ways:
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from tracehop.errors import StoreError
 from tracehop.store.heads import head_revisions
+from tracehop.store.jsontext import json_dumps
 
 if TYPE_CHECKING:
     from tracehop.settings import Settings
@@ -145,7 +145,7 @@ def _row(r: object) -> ManifestRow:
 
 
 # SQLAlchemy's SQLite DATETIME text (its default storage format; the zone is not kept, and
-# every time ingest stores is UTC) and its JSON (json.dumps with default separators).
+# every time ingest stores is UTC) and its JSON (``store.jsontext``, as the engines write it).
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
@@ -212,7 +212,7 @@ class SqliteManifest:
         values = dict(manifest)
         for key in DATES:
             values[key] = _sqlite_datetime(values.get(key))
-        values["files"] = json.dumps(values["files"])
+        values["files"] = json_dumps(values["files"])
         try:
             self.con.execute("BEGIN IMMEDIATE")
             try:
