@@ -7,11 +7,12 @@ The orchestrator: it calls the modules below it (``queries``, ``scoring``, ``cam
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracehop.detection.campaigns import group_campaigns
 from tracehop.detection.findings import Detection, Finding, Window
@@ -36,11 +37,25 @@ from tracehop.gcpause import gc_paused
 from tracehop.settings import Settings
 from tracehop.store import Store
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from tracehop.store.models import DetectionRun
+
 # Below this many attempts in the window a customer is reported but not scored: the
 # published rules act after 100-120 attempts an hour; 30 keeps small customers visible.
 DEFAULT_MIN_CALLS = 30
 # Caller IDs with fewer attempts are not reported one by one (their customer is).
 CALLER_MIN_CALLS = 5
+
+
+_KIND_ORDER = {"campaign": 0, "customer": 1, "caller_id": 2}
+
+
+def _order(f: Finding) -> tuple[bool, int, float, str]:
+    """A run's findings in the order they are reported and stored: flagged first, then
+    campaigns, customers, caller IDs, the highest score first."""
+    return (not f.flagged, _KIND_ORDER[f.kind], -f.score, f.subject)
 
 
 def detect_on(
@@ -51,6 +66,7 @@ def detect_on(
     threshold: float = FLAG_THRESHOLD,
     history: dict[str, dict[str, Any]] | None = None,
     dno: Iterable[str] | None = None,
+    on_callers: Callable[[list[Finding], int], None] | None = None,
 ) -> Detection:
     """Findings for every customer that sent traffic in the window (flagged or not), scored
     on its indicators and its segments (``segments.py``), for flagged caller IDs, and for
@@ -58,7 +74,10 @@ def detect_on(
     DB (``history.customer_history``: tracebacks, complaints). ``dno``: Do-Not-Originate
     numbers (E.164), the ``class=dno`` segment. ``engine``: a
     :class:`tracehop.engine.Engine` or a DuckDB connection, with the views ``calls`` and
-    ``customers``."""
+    ``customers``. ``on_callers(findings, seq)``: given the flagged caller IDs' findings as
+    soon as their places in the run are known (``seq``: the first one's index in
+    ``Detection.findings``), while the engine still works (:func:`run_detection` stores them
+    then)."""
     engine = as_engine(engine)
     prepare(engine, window, dno=dno)
     customers = customer_indicators(engine, window, prepared=True)
@@ -86,21 +105,22 @@ def detect_on(
             s.evidence["note"] = f"fewer than {min_calls} attempts: not scored"
         findings.append(_finding("customer", subject, s, values))
 
-    scored = list(findings)  # the customers' findings: the thread below reads only these
-
-    def customers_on_engine() -> list[Finding]:
-        # what reads the engine once the customers are scored: their example calls and
-        # the campaigns over the flagged ones (neither reads a caller ID's finding)
-        _add_examples(engine, scored, window)
-        return group_campaigns(engine, [f for f in scored if f.flagged], window)
+    scored = list(findings)  # the customers' findings: the threads below read only these
 
     # The engine's statements run (without the GIL) while Python scores the caller IDs:
     # one thread on the engine at a time, so a connection that is not thread-safe is not
-    # shared. 5 s less wall at 100 M calls (docs/performance.md, "100 M rows").
+    # shared. 5 s less wall at 100 M calls (docs/performance.md, "100 M rows"). The
+    # campaigns (they read only the customers' scores) come first: once they are known the
+    # caller IDs' findings have their places in the run, and ``on_callers`` can store them
+    # while the engine looks up the customers' example calls.
     with ThreadPoolExecutor(1, thread_name_prefix="detect") as pool:
-        on_engine = pool.submit(customers_on_engine)
+        campaigns_job = pool.submit(
+            group_campaigns, engine, [f for f in scored if f.flagged], window
+        )
+        examples_job = pool.submit(_add_examples, engine, scored, window)
         # each caller ID's indicators freed once scored: at 100 M calls they are about
         # 100,000 dicts, held while the engine's example scan fills its memory
+        flagged_callers: list[Finding] = []
         for subject in list(callers):
             values = callers.pop(subject)
             s = score(
@@ -111,10 +131,16 @@ def detect_on(
                 shown=CALLER_SHOWN,
             )
             if s.flagged:
-                findings.append(_finding("caller_id", subject, s, values))
-        findings.extend(on_engine.result())
-    order = {"campaign": 0, "customer": 1, "caller_id": 2}
-    findings.sort(key=lambda f: (not f.flagged, order[f.kind], -f.score, f.subject))
+                flagged_callers.append(_finding("caller_id", subject, s, values))
+        findings = sorted(campaigns_job.result() + findings, key=_order)
+        flagged_callers.sort(key=_order)
+        # every caller ID's finding is flagged: they follow the flagged campaigns and
+        # customers and come before the customers not flagged
+        head = sum(1 for f in findings if f.flagged)
+        if on_callers is not None:
+            on_callers(flagged_callers, head)
+        examples_job.result()
+    findings[head:head] = flagged_callers
     first = [f.first_seen for f in findings if f.first_seen]
     last = [f.last_seen for f in findings if f.last_seen]
     return Detection(
@@ -172,7 +198,11 @@ def run_detection(
     from tracehop.analyst import open_analytics
 
     started = datetime.now(UTC)
-    with gc_paused():  # millions of live objects: no full collections (gcpause.py)
+    # One transaction for the run and its findings (nothing stored if detection fails); the
+    # caller IDs' findings, nearly all of a run's, are written while the engine still looks
+    # up the customers' example calls (docs/performance.md, "Issue 14, sixth pass").
+    with gc_paused(), store.session() if save else nullcontext() as session:
+        writer = _RunWriter(session, started) if session is not None else None
         engine = open_analytics(settings, store)  # the setting engine: duckdb or spark
         try:
             result = detect_on(
@@ -182,11 +212,12 @@ def run_detection(
                 threshold=threshold,
                 history=customer_history(store, until),
                 dno=dno,
+                on_callers=writer.callers if writer is not None else None,
             )
         finally:
             engine.close()
-        if save:
-            result.run_id = save_run(store, result, started)
+        if writer is not None:
+            result.run_id = writer.finish(result)
     return result
 
 
@@ -214,32 +245,73 @@ def load_dno(path: Path | str) -> list[str]:
 
 def save_run(store: Store, result: Detection, started: datetime) -> str:
     """Store a run and its findings; return the run id."""
-    from sqlalchemy import insert
-
-    from tracehop.store.models import DetectionFinding, DetectionRun
-
-    run_id = uuid.uuid4().hex
-    w = result.window
     with store.session() as session:
-        session.add(
-            DetectionRun(
-                run_id=run_id,
-                started_at=started,
-                finished_at=datetime.now(UTC),
-                since=w["since"],
-                until=w["until"],
-                min_calls=w["min_calls"],
-                threshold=w["threshold"],
-                customers=w["customers"],
-                flagged=w["flagged"],
-                engine=result.engine,
-            )
-        )
-        session.flush()  # the run row first: findings refer to it
+        return _RunWriter(session, started).finish(result)
+
+
+class _RunWriter:
+    """Writes one run and its findings in a session's transaction: the caller IDs' findings
+    may come first (:meth:`callers`, ``detect_on``'s ``on_callers``), the run and the rest
+    at :meth:`finish`."""
+
+    def __init__(self, session: Session, started: datetime) -> None:
+        self.session = session
+        self.started = started
+        self.run_id = uuid.uuid4().hex
+        self.run: DetectionRun | None = None
+        self.early: tuple[list[Finding], int] | None = None
+
+    def _run_row(self) -> DetectionRun:
+        from tracehop.store.models import DetectionRun
+
+        if self.run is None:
+            # the row the findings refer to, first; its counts are set by finish
+            self.run = DetectionRun(run_id=self.run_id, started_at=self.started,
+                                    finished_at=self.started, since=None, until=None,
+                                    min_calls=0, threshold=0.0, customers=0, flagged=0,
+                                    engine="")  # fmt: skip
+            self.session.add(self.run)
+            self.session.flush()
+        return self.run
+
+    def callers(self, findings: list[Finding], seq: int) -> None:
+        self._run_row()
+        self._insert(findings, seq)
+        self.early = (findings, seq)
+
+    def finish(self, result: Detection) -> str:
+        run = self._run_row()
+        w = result.window
+        run.finished_at = datetime.now(UTC)
+        run.since, run.until = w["since"], w["until"]
+        run.min_calls, run.threshold = w["min_calls"], w["threshold"]
+        run.customers, run.flagged, run.engine = w["customers"], w["flagged"], result.engine
+        findings = result.findings
+        if self.early is None:
+            self._insert(findings, 0)
+        else:
+            early, seq = self.early
+            stored = findings[seq : seq + len(early)]
+            if len(stored) != len(early) or any(
+                a is not b for a, b in zip(stored, early, strict=True)
+            ):
+                raise RuntimeError("detection: the caller IDs' findings moved after storing")
+            self._insert(findings[:seq], 0)
+            self._insert(findings[seq + len(early) :], seq + len(early))
+        self.session.flush()
+        return self.run_id
+
+    def _insert(self, findings: list[Finding], seq: int) -> None:
+        from sqlalchemy import insert
+
+        from tracehop.store.models import DetectionFinding
+
+        if not findings:
+            return
         rows = [
             {
-                "run_id": run_id,
-                "seq": i,
+                "run_id": self.run_id,
+                "seq": seq + i,
                 "kind": f.kind,
                 "subject": f.subject,
                 "flagged": f.flagged,
@@ -249,13 +321,11 @@ def save_run(store: Store, result: Detection, started: datetime) -> str:
                 "first_seen": f.first_seen,
                 "last_seen": f.last_seen,
             }
-            for i, f in enumerate(result.findings)
+            for i, f in enumerate(findings)
         ]
         # Core inserts on the table, one executemany per batch, in the run's transaction: the
         # ORM's bulk insert spent as long again collecting its per-row commands as SQLite took
         # to write the rows (docs/performance.md, "Issue 14, fourth pass").
-        table = DetectionFinding.__table__
-        connection = session.connection()
+        connection = self.session.connection()
         for start in range(0, len(rows), 5000):
-            connection.execute(insert(table), rows[start : start + 5000])
-    return run_id
+            connection.execute(insert(DetectionFinding.__table__), rows[start : start + 5000])
