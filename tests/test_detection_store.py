@@ -108,6 +108,4 @@ def test_a_run_that_fails_after_its_caller_ids_were_written_stores_nothing(
         assert calls and calls[0] > 0  # caller IDs were written before the failure
         with store.session() as s:
             assert s.scalar(select(func.count()).select_from(DetectionRun)) == runs_before
-            assert (
-                s.scalar(select(func.count()).select_from(DetectionFinding)) == findings_before
-            )
+            assert s.scalar(select(func.count()).select_from(DetectionFinding)) == findings_before
