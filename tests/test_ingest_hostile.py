@@ -58,19 +58,31 @@ def test_a_line_over_the_limit_is_rejected_alone(settings: Settings, write_cdr, 
 
 
 def test_raw_lines_keep_their_bytes(settings: Settings, write_cdr) -> None:
-    """A line that is not UTF-8 is stored as base64 of its bytes (raw_encoding says so), never
-    with ? in place of what the file had; UTF-8 lines stay text."""
+    """A line that is not UTF-8 is still a call, its bytes that are not UTF-8 read as \\xNN;
+    a rejected one is stored as base64 of its bytes (raw_encoding says so), never with ? in
+    place of what the file had; UTF-8 lines stay text."""
     latin = line(2).encode().replace(b"u1", b"caf\xe9")
-    data = (HEADER + "\n" + line(1) + "\n").encode() + latin + b"\n" + b"c3,when,1,2,caf\xc3\xa9\n"
+    bad_latin = b"c4,when,1,2,caf\xe9,"
+    data = (
+        (HEADER + "\n" + line(1) + "\n").encode()
+        + latin
+        + b"\n"
+        + b"c3,when,1,2,caf\xc3\xa9\n"
+        + bad_latin
+        + b"\n"
+    )
     path = write_cdr("latin.csv", data)
     result = ingest([path], settings)
-    assert (result.rows_ingested, result.rows_rejected) == (1, 2)
+    assert (result.rows_ingested, result.rows_rejected) == (2, 2)
+    assert "2 rows had bytes that are not UTF-8 (read as" in result.files[0].message
+    got = rows(settings, "select source_line, upstream from calls order by 1")
+    assert got == [{"source_line": 2, "upstream": "u1"}, {"source_line": 3, "upstream": "caf\\xe9"}]
     bad = rows(settings, "select source_line, reason, raw, raw_encoding from rejects order by 1")
-    assert bad[0]["source_line"] == 3
-    assert bad[0]["reason"] == "unreadable row: not UTF-8 text"
-    assert bad[0]["raw_encoding"] == "base64"
-    assert base64.b64decode(bad[0]["raw"]) == latin
-    assert (bad[1]["raw"], bad[1]["raw_encoding"]) == ("c3,when,1,2,café", "utf-8")
+    assert [b["source_line"] for b in bad] == [4, 5]
+    assert (bad[0]["raw"], bad[0]["raw_encoding"]) == ("c3,when,1,2,café", "utf-8")
+    assert bad[1]["raw_encoding"] == "base64"
+    assert base64.b64decode(bad[1]["raw"]) == bad_latin
+    assert "start" in bad[1]["reason"]
 
 
 def test_rotated_and_dated_files_are_found(settings: Settings, data: Path, tmp_path: Path) -> None:

@@ -13,7 +13,14 @@ import pytest
 from tracehop.analyst import query
 from tracehop.cdr.detect import detect
 from tracehop.cdr.ingest import ingest
-from tracehop.cdr.layouts import PRESETS, describe, get_layout, load_layout_file, parse_layout
+from tracehop.cdr.layouts import (
+    PRESETS,
+    describe,
+    get_layout,
+    layout_text,
+    load_layout_file,
+    parse_layout,
+)
 from tracehop.errors import FormatError, InputError
 from tracehop.settings import Settings
 
@@ -345,6 +352,11 @@ def test_cli_layouts_list_and_show(cli) -> None:  # type: ignore[no-untyped-def]
     assert next(r for r in listed if r["name"] == "asterisk")["fields"] == "16/17/18"
     code, out, _ = cli("layouts", "show", "asterisk-newcdr")
     assert code == 0 and "newcdrcolumns=yes" in out and "cdr_csv.c" in out
+    # the file as written, line by line (not one line with \x0a in it)
+    assert out.splitlines() == layout_text(get_layout("asterisk-newcdr")).splitlines()
+    assert '[legs]\ncall = "linkedid"\nfirst = "uniqueid"\n' in out
+    shown = cli.json("layouts", "show", "asterisk-newcdr", "--json")
+    assert shown["legs"] == {"call": "linkedid", "first": "uniqueid"}
     shown = cli.json("layouts", "show", "freeswitch", "--json")
     assert shown["widths"] == [13, 15] and shown["causes"]["RECOVERY_ON_TIMER_EXPIRE"] == [
         "failed",

@@ -5,7 +5,7 @@ the same way for every layout (no Python per row):
 ``call_id_raw, start_raw, start_alt, start_fmt, duration_raw, caller_raw, called_raw,
 upstream_raw, downstream_raw, disposition_raw, sip_code_raw, attest_raw, orig_id_raw,
 identity_raw, extra`` (+ ``th_skip`` for rows that are not records, ``method`` and ``leg`` for
-SIP transaction rows).
+SIP transaction rows, ``th_call`` and ``th_first`` for rows that are parts of one call).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class Compiled:
     skip: bool  # rows may be flagged th_skip
     transactions: bool
     zone: str | None = None  # the layout's zone for naive start times
+    legs: bool = False  # rows carry th_call / th_first (pipeline folds them into calls)
 
 
 def read_csv_sql(
@@ -268,6 +269,15 @@ def compile_layout(layout: Layout, cols: list[str]) -> Compiled:
         parts.append(f"upper(trim({field(str(tx.get('method', 'method')).lower())})) AS method")
         leg = tx.get("leg")
         parts.append(f"{field(str(leg).lower()) if leg else 'NULL'} AS leg")
+    legs = layout.legs if layout.legs and layout.legs.call in field.present else None
+    if legs:
+        call = _nonempty(field(legs.call))
+        first = (
+            f"coalesce({_nonempty(field(legs.first))} = {call}, false)"
+            if legs.first and legs.first in field.present
+            else "true"
+        )
+        parts += [f"{call} AS th_call", f"{first} AS th_first"]
     return Compiled(
         select=",\n        ".join(parts),
         start_alt=bool(start.formats),
@@ -275,4 +285,5 @@ def compile_layout(layout: Layout, cols: list[str]) -> Compiled:
         skip=skip is not None,
         transactions=bool(tx),
         zone=start.zone,
+        legs=legs is not None,
     )

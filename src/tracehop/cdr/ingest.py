@@ -349,6 +349,7 @@ def _ingest_one(
             else ""
         )
         + ("" if exact else "; some line numbers are approximate")
+        + _not_utf8_note(stats)
         + _identity_note(stats),
         line_numbers_exact=exact,
     )
@@ -400,13 +401,14 @@ def _write_stage(
     its Parquet files into ``stage``, fsynced: (files, stats, line numbers exact)."""
     chunk_dir = stage / "chunks"
     written: list[str] = []
-    stats: dict[str, object] = dict.fromkeys(("good", "bad", "skipped", "merged"), 0)
+    stats: dict[str, object] = dict.fromkeys(("good", "bad", "skipped", "merged", "not_utf8"), 0)
     stats.update(first=None, last=None, identity_verified=0, identity_passed=0, identity_failed={})
     exact = True
     header = layout.header
     try:
-        # SIP transaction rows are paired across the whole file; Parquet is read as is.
-        chunkable = layout.kind != "parquet" and not layout.transactions
+        # SIP transaction rows are paired, and a call's rows ([legs]) folded, across the
+        # whole file; Parquet is read as is.
+        chunkable = layout.kind != "parquet" and not (layout.transactions or layout.legs)
         base_offset = 0
         if grown is not None:  # only the lines appended since the last ingest of this file
             tail, base_offset = chunks.tail_file(path, grown.size_bytes, chunk_dir, header)
@@ -442,6 +444,7 @@ def _write_stage(
                 verifier=verifier,
             )
             part_stats["skipped"] = staged.skipped
+            part_stats["not_utf8"] = staged.not_utf8
             # rows read that are neither calls, rejects nor skipped: transaction rows folded
             part_stats["merged"] = (
                 staged.rows - staged.skipped - part_stats.pop("calls_and_value_bad")
@@ -479,7 +482,7 @@ def _earlier_version(manifest: Manifest, path: Path, scan: FileScan) -> Manifest
 
 def _merge_stats(total: dict[str, object], part: dict[str, object]) -> None:
     total["good"] = int(total["good"]) + int(part["good"])  # type: ignore[call-overload]
-    for key in ("bad", "skipped", "merged", "identity_verified", "identity_passed"):
+    for key in ("bad", "skipped", "merged", "not_utf8", "identity_verified", "identity_passed"):
         total[key] = int(total[key]) + int(part[key])  # type: ignore[call-overload]
     failed: dict[str, int] = total["identity_failed"]  # type: ignore[assignment]
     for reason, n in part["identity_failed"].items():  # type: ignore[attr-defined]
@@ -487,6 +490,13 @@ def _merge_stats(total: dict[str, object], part: dict[str, object]) -> None:
     for key, pick in (("first", min), ("last", max)):
         values = [v for v in (total[key], part[key]) if v is not None]
         total[key] = pick(values) if values else None  # type: ignore[type-var]
+
+
+def _not_utf8_note(stats: dict[str, object]) -> str:
+    n = int(stats["not_utf8"])  # type: ignore[call-overload]
+    if not n:
+        return ""
+    return f"; {n} row{'s' if n > 1 else ''} had bytes that are not UTF-8 (read as \\xNN)"
 
 
 def _identity_note(stats: dict[str, object]) -> str:

@@ -92,6 +92,18 @@ class Probe:
 
 
 @dataclass(frozen=True)
+class Legs:
+    """Rows that are parts of one call (``[legs]``): every row with the same ``call`` value is
+    one call, told by the rows whose ``first`` value equals it (the call's first channel)."""
+
+    call: str
+    first: str | None = None
+
+    def fields(self) -> set[str]:
+        return {self.call} | ({self.first} if self.first else set())
+
+
+@dataclass(frozen=True)
 class Layout:
     name: str
     description: str
@@ -119,6 +131,7 @@ class Layout:
     skip: tuple[Probe, ...] = ()  # rows that are not records (a types row, other log lines)
     detect: tuple[Probe, ...] = ()
     transactions: Mapping[str, Any] | None = None  # SIP transaction rows (Kamailio acc)
+    legs: Legs | None = None  # several rows of one call (Asterisk: a CDR per dial attempt)
     aliases: tuple[str, ...] = ()
     path: Path | None = None
 
@@ -313,9 +326,12 @@ def parse_layout(data: dict[str, Any], *, name: str, path: Path | None = None) -
         skip=_probes(data.get("skip"), f"{where} [[skip]]", lower=header or kind == "keyvalue"),
         detect=_probes(data.get("detect"), f"{where} [[detect]]", lower=header),
         transactions=data.get("transactions"),
+        legs=_legs(data.get("legs"), where, lower=header or kind == "keyvalue"),
         aliases=tuple(data.get("aliases", ())),
         path=path,
     )
+    if layout.legs and layout.transactions:
+        raise InputError(f"{where}: a layout has [transactions] or [legs], not both")
     _check_fields(layout, where)
     return layout
 
@@ -351,6 +367,25 @@ def _lower_rules(rules: dict[str, Rule]) -> dict[str, Rule]:
     return {k: low(v) for k, v in rules.items()}
 
 
+def _legs(value: Any, where: str, *, lower: bool) -> Legs | None:
+    """``[legs]``: ``call`` (the field rows of one call share) and optionally ``first``."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("call"), str):
+        raise InputError(f'{where}: [legs] must name the field of the call, e.g. call = "linkedid"')
+    unknown = sorted(set(value) - {"call", "first"})
+    if unknown:
+        raise InputError(f"{where}: [legs] has unknown key {unknown[0]!r} (known: call, first)")
+    first = value.get("first")
+    if first is not None and not isinstance(first, str):
+        raise InputError(f"{where}: [legs] first must be a field name, not {first!r}")
+
+    def name(v: str) -> str:
+        return v.lower() if lower else v
+
+    return Legs(call=name(value["call"]), first=name(first) if first else None)
+
+
 def _check_fields(layout: Layout, where: str) -> None:
     """Positional and key=value layouts: every field a rule reads must be a column or key."""
     known = set(layout.columns) if layout.columns else set(layout.keys)
@@ -361,6 +396,8 @@ def _check_fields(layout: Layout, where: str) -> None:
     fields = layout.mapped_fields() | {p.field for p in layout.skip + layout.detect}
     if isinstance(layout.extra, tuple):
         fields |= set(layout.extra)
+    if layout.legs:
+        fields |= layout.legs.fields()
     missing = sorted(f for f in fields if f not in known)
     if missing:
         raise InputError(
@@ -506,6 +543,7 @@ def describe(layout: Layout) -> dict[str, Any]:
         "causes": {k: list(v) for k, v in layout.causes.items()},
         "extra": layout.extra if isinstance(layout.extra, str) else list(layout.extra),
         "transactions": dict(layout.transactions) if layout.transactions else None,
+        "legs": {"call": layout.legs.call, "first": layout.legs.first} if layout.legs else None,
         "file": layout.path.name
         if layout.path and layout.path.parent == LAYOUT_DIR
         else (str(layout.path) if layout.path else None),

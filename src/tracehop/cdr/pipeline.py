@@ -60,6 +60,7 @@ class Staged:
     rows: int  # rows the reader split (good and bad)
     exact_lines: bool
     skipped: int = 0  # rows that are not records (the layout's skip rules)
+    not_utf8: int = 0  # rows read with bytes that are not UTF-8 (shown as \xNN)
 
 
 def first_line(exc: BaseException) -> str:
@@ -116,21 +117,25 @@ def stage(
         blanks = scan_file(path, find_blanks=True).blank_lines
         header = [_header_line(blanks)] if layout.header else []
         skips = sorted({*header, *blanks, *reject_lines})
-    if len(skips) + rows == scan.lines:
+    not_utf8 = _not_utf8_rows(con)
+    if len(skips) + rows == scan.lines and not not_utf8:
         # t[i]: the good lines before the i-th skipped line
         _finish(con, compiled, [v - i for i, v in enumerate(skips, start=1)], rows)
         return Staged(rows=rows, exact_lines=True, skipped=skipped)
 
-    log.warning(
-        "%s: %d lines but %d rows + %d skipped lines: a quoted value runs over lines; "
-        "reading it again line by line",
-        path,
-        scan.lines,
-        rows,
-        len(skips),
-    )
+    if not_utf8:
+        log.info("%s: %d rows are not UTF-8 text; reading it again line by line", path, not_utf8)
+    else:
+        log.warning(
+            "%s: %d lines but %d rows + %d skipped lines: a quoted value runs over lines; "
+            "reading it again line by line",
+            path,
+            scan.lines,
+            rows,
+            len(skips),
+        )
     con.execute("DELETE FROM parse_rejects").fetchall()
-    table, bad = read_by_line(path, layout, cols, max_line_size)
+    table, bad, not_utf8 = read_by_line(path, layout, cols, max_line_size)
     if bad:
         con.execute(
             "INSERT INTO parse_rejects SELECT unnest(?::BIGINT[]), unnest(?::VARCHAR[])",
@@ -143,7 +148,18 @@ def stage(
         con.unregister("th_by_line")
     skipped = _skipped(con, compiled)
     _finish(con, compiled, None, rows)
-    return Staged(rows=rows, exact_lines=True, skipped=skipped)
+    return Staged(rows=rows, exact_lines=True, skipped=skipped, not_utf8=not_utf8)
+
+
+def _not_utf8_rows(con: duckdb.DuckDBPyConnection) -> int:
+    """Rows DuckDB's reader refused as not UTF-8: they are calls all the same (a switch copies
+    the bytes of a SIP display name into its CDR), read again by :func:`read_by_line`."""
+    kinds = ", ".join(lit(k) for k in READER_ERRORS if k != "LINE SIZE OVER MAXIMUM")
+    return int(
+        con.execute(
+            f"SELECT count(DISTINCT line) FROM th_rejects WHERE upper(error_type) IN ({kinds})"
+        ).fetchall()[0][0]
+    )
 
 
 def _skipped(con: duckdb.DuckDBPyConnection, compiled: Compiled) -> int:
@@ -167,6 +183,8 @@ def _normalise(
     keep = list(passthrough)
     if compiled.transactions:
         keep += ["method", "leg"]
+    if compiled.legs:
+        keep += ["th_call", "th_first"]
     if compiled.skip:
         keep.append("th_skip")
     if "th__line" in passthrough:
@@ -193,19 +211,23 @@ def _finish(
 ) -> None:
     """Views ``staged_v`` (with ``rid``, the row's position) and ``lined`` (with its line;
     rows that are not records left out)."""
+    folded = compiled.transactions or compiled.legs
     if compiled.transactions:
         _pair_transactions(con, skip=compiled.skip)
+    elif compiled.legs:
+        _fold_legs(con, skip=compiled.skip)
+    if folded:
         con.execute("CREATE OR REPLACE TEMP VIEW staged_v AS SELECT * FROM staged")
     else:
         con.execute("CREATE OR REPLACE TEMP VIEW staged_v AS SELECT rowid AS rid, * FROM staged")
-    where = " WHERE NOT th_skip" if compiled.skip and not compiled.transactions else ""
+    where = " WHERE NOT th_skip" if compiled.skip and not folded else ""
     if t is None:  # read line by line: each row carries its line
         con.execute(
             "CREATE OR REPLACE TEMP VIEW lined AS SELECT *, th__line AS source_line "
             f"FROM staged_v{where}"
         )
     else:
-        _define_lines(con, t, rows, positional=not compiled.transactions, where=where)
+        _define_lines(con, t, rows, positional=not folded, where=where)
 
 
 def _header_line(blanks: Sequence[int]) -> int:
@@ -320,6 +342,59 @@ def _pair_transactions(con: duckdb.DuckDBPyConnection, *, skip: bool) -> None:
         FROM staged s JOIN th_pairs p ON p.rid = s.rowid"""
     )
     con.execute("DROP TABLE th_pairs")
+
+
+def _fold_legs(con: duckdb.DuckDBPyConnection, *, skip: bool) -> None:
+    """Rows that are parts of one call (``[legs]``: Asterisk writes a CDR for each dial
+    attempt and each bridge of a call, all with its ``linkedid``, the first channel's
+    ``uniqueid``): one call per ``th_call``, never one per row. The call is told by its first
+    channel's readable rows (``th_first``; else by any readable row): answered when one of
+    them was (the longest answer gives the duration and the downstream), else the earliest;
+    it starts at the earliest of them. The other rows are merged into it (counted as
+    ``rows_merged``; ``extra.cdrs`` is how many rows the call had). A call none of whose rows
+    is readable keeps each row as a reject with its reason. ``staged`` gets ``rid`` (the
+    row's position in the file), which the line numbers are computed from."""
+    records = "WHERE NOT th_skip" if skip else ""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE th_legs AS
+        WITH s AS (
+            SELECT rowid AS rid, th_call, th_first, start, disposition, duration,
+                   reason IS NULL AS good
+            FROM staged {records}
+        ),
+        c AS (
+            SELECT rid, good,
+                row_number() OVER (
+                    PARTITION BY th_call
+                    ORDER BY good DESC, th_first DESC, disposition = 'answered' DESC,
+                             duration DESC NULLS LAST, start, rid) AS th_pick,
+                count(*) OVER (PARTITION BY th_call) AS cdrs,
+                bool_or(good) OVER (PARTITION BY th_call) AS readable,
+                bool_or(good AND th_first) OVER (PARTITION BY th_call) AS first_readable,
+                min(start) FILTER (WHERE good AND th_first) OVER (PARTITION BY th_call)
+                    AS first_start,
+                min(start) FILTER (WHERE good) OVER (PARTITION BY th_call) AS any_start
+            FROM s WHERE th_call IS NOT NULL
+        )
+        SELECT rid, cdrs,
+            CASE WHEN first_readable THEN first_start ELSE any_start END AS start
+        FROM c WHERE th_pick = 1 AND good
+        UNION ALL
+        SELECT rid, 1, NULL FROM c WHERE NOT readable
+        UNION ALL
+        SELECT rid, 1, NULL FROM s WHERE th_call IS NULL"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE staged AS
+        SELECT l.rid, s.* REPLACE (
+            coalesce(l.start, s.start) AS start,
+            CASE WHEN l.cdrs > 1
+                 THEN json_merge_patch(coalesce(s.extra, '{}'),
+                      json_object('cdrs', l.cdrs))::VARCHAR
+                 ELSE s.extra END AS extra)
+        FROM staged s JOIN th_legs l ON l.rid = s.rowid"""
+    )
+    con.execute("DROP TABLE th_legs")
 
 
 def write(

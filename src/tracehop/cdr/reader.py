@@ -17,7 +17,7 @@ import duckdb
 from tracehop.cdr.compile import KEYVALUE_COLUMN, q, read_csv_sql
 from tracehop.cdr.detect import normalise_header, split_line
 from tracehop.cdr.layouts import Layout
-from tracehop.cdr.sources import decode_raw, first_lines, open_binary
+from tracehop.cdr.sources import first_lines, open_binary
 from tracehop.errors import FormatError
 from tracehop.sqltext import lit
 
@@ -146,12 +146,14 @@ def _split_strict(text: str, layout: Layout) -> list[str]:
 
 def read_by_line(
     path: Path, layout: Layout, cols: list[str], max_line_size: int
-) -> tuple[pa.Table, list[tuple[int, str]]]:
+) -> tuple[pa.Table, list[tuple[int, str]], int]:
     """Each physical line parsed on its own (a record never spans lines): the rows with their
-    line numbers (``th__line``), and the unreadable lines as (line, reason)."""
+    line numbers (``th__line``), the unreadable lines as (line, reason), and how many rows had
+    bytes that are not UTF-8 (read with ``\\xNN`` in their place)."""
     values: list[list[str | None]] = [[] for _ in cols]
     numbers: list[int] = []
     bad: list[tuple[int, str]] = []
+    not_utf8 = 0
     seen_header = not layout.header
     with open_binary(path) as src:
         number = 0
@@ -168,10 +170,14 @@ def read_by_line(
             data = raw.rstrip(b"\r\n")
             if not data:
                 continue
-            text, encoding = decode_raw(data)
-            if encoding != "utf-8":
-                bad.append((number, "unreadable row: not UTF-8 text"))
-                continue
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                # A switch copies bytes it was given (a SIP display name in another charset)
+                # into its CDR: the row is still a call. The bytes that are not UTF-8 are read
+                # as \xNN, so the values show exactly what the file had.
+                text = data.decode("utf-8", errors="backslashreplace")
+                not_utf8 += 1
             if not seen_header:
                 seen_header = True
                 continue
@@ -191,4 +197,5 @@ def read_by_line(
     import pyarrow as pa  # the slow path only
 
     arrays = {c: pa.array(v, type=pa.string()) for c, v in zip(cols, values, strict=True)}
-    return pa.table({**arrays, "th__line": pa.array(numbers, type=pa.int64())}), bad
+    table = pa.table({**arrays, "th__line": pa.array(numbers, type=pa.int64())})
+    return table, bad, not_utf8

@@ -53,4 +53,6 @@ def show_layout(
     if as_json:
         emit_json(describe(layout))
         return
-    stdout_console().print(esc(layout_text(layout)), end="", soft_wrap=True, highlight=False)
+    # line by line: esc() writes control characters (a newline too) as \xNN
+    text = "\n".join(esc(line) for line in layout_text(layout).splitlines())
+    stdout_console().print(text, soft_wrap=True, highlight=False)
