@@ -93,6 +93,33 @@ def test_without_linkedid_the_uniqueid_is_the_call(settings: Settings, write_cdr
     assert got[1]["call_id"].startswith("th-") and got[1]["call_id"] != got[2]["call_id"]
 
 
+def test_a_growing_master_csv_adds_only_its_new_calls(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tracehop.cdr import chunks
+
+    # parts of a few hundred bytes: a call's rows would fall in two parts if the file (or
+    # what was appended to it) were read in parts
+    monkeypatch.setattr(chunks, "CHUNK_BYTES", 300)
+    rows = (LAYOUTS / "asterisk-forked.csv").read_text().splitlines(keepends=True)
+    path = tmp_path / "Master.csv"
+    path.write_text("".join(rows[:3]))  # the forked Dial (2 rows) and a single call
+    first = ingest([path], settings, format="asterisk-newcdr")
+    assert (first.rows_ingested, first.files[0].rows_merged) == (2, 1)
+    path.write_text("".join(rows))  # Asterisk appended two more calls (5 rows)
+    second = ingest([path], settings, format="asterisk-newcdr")
+    [file] = second.files
+    assert "only the lines appended since" in file.message
+    assert (file.rows_ingested, file.rows_merged) == (2, 3)
+    got = [(c["call_id"], c["source_line"]) for c in calls(settings)]
+    assert sorted(got) == [
+        ("1612699200.30", 1),
+        ("1612699260.35", 3),
+        ("1612699320.40", 4),
+        ("1612699380.45", 8),
+    ]
+
+
 def test_a_call_with_no_readable_row_keeps_each_reject(settings: Settings, write_cdr) -> None:  # type: ignore[no-untyped-def]
     row = (
         '"caprus","2025550172","12125551272","from-trunk","","PJSIP/caprus-00000040",'

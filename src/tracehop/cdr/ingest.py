@@ -410,9 +410,10 @@ def _write_stage(
         # whole file; Parquet is read as is.
         chunkable = layout.kind != "parquet" and not (layout.transactions or layout.legs)
         base_offset = 0
+        whole = {} if chunkable else {"chunk_bytes": 1 << 62}  # one part: the file's text
         if grown is not None:  # only the lines appended since the last ingest of this file
             tail, base_offset = chunks.tail_file(path, grown.size_bytes, chunk_dir, header)
-            parts = chunks.split(tail.path, tail.scan, chunk_dir, header=header)
+            parts = chunks.split(tail.path, tail.scan, chunk_dir, header=header, **whole)
         elif isinstance(scan, _PendingScan):  # one chunk (see _scan): read while it is hashed
             parts = chunks.whole(path, scan)  # type: ignore[arg-type]
         elif chunkable:
