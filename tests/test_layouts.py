@@ -54,6 +54,8 @@ def ts(text: str) -> datetime:
         ("freeswitch-snom.csv", "freeswitch-snom", "20 fields"),
         ("freeswitch-linksys.csv", "freeswitch-linksys", "17 fields"),
         ("freeswitch-opencdrrate.csv", "freeswitch-opencdr", "13 fields"),
+        ("asterisk-db.csv", "asterisk-db", "header names"),
+        ("asterisk-db.tsv", "asterisk-db", "header names"),
         ("kamailio-auth.csv", "kamailio", "header names"),
         ("kamailio-auth.tsv", "kamailio", "header names"),
         ("kamailio-acc.log", "kamailio-syslog", "acc records"),
@@ -356,7 +358,7 @@ def test_cli_layouts_list_and_show(cli) -> None:  # type: ignore[no-untyped-def]
     assert out.splitlines() == layout_text(get_layout("asterisk-newcdr")).splitlines()
     assert '[legs]\ncall = "linkedid"\nfirst = "uniqueid"\n' in out
     shown = cli.json("layouts", "show", "asterisk-newcdr", "--json")
-    assert shown["legs"] == {"call": "linkedid", "first": "uniqueid"}
+    assert shown["legs"] == {"call": ["linkedid"], "first": "uniqueid"}
     shown = cli.json("layouts", "show", "freeswitch", "--json")
     assert shown["widths"] == [13, 15] and shown["causes"]["RECOVERY_ON_TIMER_EXPIRE"] == [
         "failed",

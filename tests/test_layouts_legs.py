@@ -120,6 +120,35 @@ def test_a_growing_master_csv_adds_only_its_new_calls(
     ]
 
 
+def test_the_cdr_table_of_a_database(settings: Settings) -> None:
+    # FreePBX's asteriskcdrdb export (calldate, no answer time; linkedid) and Asterisk's own
+    # cdr table printed by `mysql -B` (start/answer/end, NULL for no answer; no linkedid: the
+    # uniqueid is the call)
+    result = ingest([LAYOUTS / "asterisk-db.csv", LAYOUTS / "asterisk-db.tsv"], settings)
+    assert [(f.format, f.rows_ingested, f.rows_rejected, f.rows_merged) for f in result.files] == [
+        ("asterisk-db", 2, 0, 1),
+        ("asterisk-db", 2, 0, 1),
+    ]
+    got = [
+        (c["call_id"], c["start"], c["upstream"], c["downstream"], c["disposition"], c["duration"])
+        for c in calls(settings)
+    ]
+    assert got == [
+        ("1709287200.30", datetime(2024, 3, 1, 10, tzinfo=UTC), "caprus", "301", "answered", 45),
+        (
+            "1709287260.35",
+            datetime(2024, 3, 1, 10, 1, tzinfo=UTC),
+            "bigfoot",
+            "telco-b",
+            "no_answer",
+            0,
+        ),
+        ("1709370000.5", datetime(2024, 3, 2, 9, tzinfo=UTC), "yodel", "301", "answered", 60),
+        # answer NULL (as mysql -B prints it) is no answer time: busy, not answered
+        ("1709370120.6", datetime(2024, 3, 2, 9, 2, tzinfo=UTC), "pulse", "telco-a", "busy", 0),
+    ]
+
+
 def test_a_call_with_no_readable_row_keeps_each_reject(settings: Settings, write_cdr) -> None:  # type: ignore[no-untyped-def]
     row = (
         '"caprus","2025550172","12125551272","from-trunk","","PJSIP/caprus-00000040",'

@@ -136,9 +136,10 @@ def _answered_sql(layout: Layout, field: _Fields) -> str | None:
     terms = []
     if layout.answered_stamp:
         stamp = rule_sql(layout.answered_stamp, field)
-        terms.append(
-            f"coalesce(trim({stamp}) NOT IN ('', '0', '0000-00-00 00:00:00', '0.0'), false)"
-        )
+        # no time: empty, zero, MySQL's zero date, or the NULL a database export prints
+        # (`mysql -B` writes NULL, PostgreSQL's COPY \N)
+        none = "'', '0', '0000-00-00 00:00:00', '0.0', 'NULL', '\\N'"
+        terms.append(f"coalesce(upper(trim({stamp})) NOT IN ({none}), false)")
     if layout.answered_seconds:
         seconds = rule_sql(layout.answered_seconds, field)
         terms.append(f"coalesce(try_cast({seconds} AS DOUBLE) > 0, false)")
@@ -269,9 +270,11 @@ def compile_layout(layout: Layout, cols: list[str]) -> Compiled:
         parts.append(f"upper(trim({field(str(tx.get('method', 'method')).lower())})) AS method")
         leg = tx.get("leg")
         parts.append(f"{field(str(leg).lower()) if leg else 'NULL'} AS leg")
-    legs = layout.legs if layout.legs and layout.legs.call in field.present else None
-    if legs:
-        call = _nonempty(field(legs.call))
+    legs = layout.legs
+    # the first field of [legs] call that the file has (none: each row is a call)
+    key = next((c for c in legs.call if c in field.present), None) if legs else None
+    if legs and key:
+        call = _nonempty(field(key))
         first = (
             f"coalesce({_nonempty(field(legs.first))} = {call}, false)"
             if legs.first and legs.first in field.present
@@ -285,5 +288,5 @@ def compile_layout(layout: Layout, cols: list[str]) -> Compiled:
         skip=skip is not None,
         transactions=bool(tx),
         zone=start.zone,
-        legs=legs is not None,
+        legs=key is not None,
     )

@@ -94,13 +94,15 @@ class Probe:
 @dataclass(frozen=True)
 class Legs:
     """Rows that are parts of one call (``[legs]``): every row with the same ``call`` value is
-    one call, told by the rows whose ``first`` value equals it (the call's first channel)."""
+    one call, told by the rows whose ``first`` value equals it (the call's first channel).
+    ``call`` names one field or several, the first the file has (``linkedid``, else
+    ``uniqueid``)."""
 
-    call: str
+    call: tuple[str, ...]
     first: str | None = None
 
     def fields(self) -> set[str]:
-        return {self.call} | ({self.first} if self.first else set())
+        return set(self.call) | ({self.first} if self.first else set())
 
 
 @dataclass(frozen=True)
@@ -371,7 +373,10 @@ def _legs(value: Any, where: str, *, lower: bool) -> Legs | None:
     """``[legs]``: ``call`` (the field rows of one call share) and optionally ``first``."""
     if value is None:
         return None
-    if not isinstance(value, dict) or not isinstance(value.get("call"), str):
+    call = value.get("call") if isinstance(value, dict) else None
+    if isinstance(call, str):
+        call = [call]
+    if not isinstance(call, list) or not call or not all(isinstance(c, str) for c in call):
         raise InputError(f'{where}: [legs] must name the field of the call, e.g. call = "linkedid"')
     unknown = sorted(set(value) - {"call", "first"})
     if unknown:
@@ -383,7 +388,7 @@ def _legs(value: Any, where: str, *, lower: bool) -> Legs | None:
     def name(v: str) -> str:
         return v.lower() if lower else v
 
-    return Legs(call=name(value["call"]), first=name(first) if first else None)
+    return Legs(call=tuple(name(c) for c in call), first=name(first) if first else None)
 
 
 def _check_fields(layout: Layout, where: str) -> None:
@@ -543,7 +548,9 @@ def describe(layout: Layout) -> dict[str, Any]:
         "causes": {k: list(v) for k, v in layout.causes.items()},
         "extra": layout.extra if isinstance(layout.extra, str) else list(layout.extra),
         "transactions": dict(layout.transactions) if layout.transactions else None,
-        "legs": {"call": layout.legs.call, "first": layout.legs.first} if layout.legs else None,
+        "legs": {"call": list(layout.legs.call), "first": layout.legs.first}
+        if layout.legs
+        else None,
         "file": layout.path.name
         if layout.path and layout.path.parent == LAYOUT_DIR
         else (str(layout.path) if layout.path else None),
