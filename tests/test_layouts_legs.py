@@ -149,6 +149,36 @@ def test_the_cdr_table_of_a_database(settings: Settings) -> None:
     ]
 
 
+@pytest.mark.parametrize("marker", ["NULL", "\\N"])
+def test_a_database_exports_null_is_no_value(settings: Settings, write_cdr, marker: str) -> None:  # type: ignore[no-untyped-def]
+    # `mysql -B` prints a NULL column as NULL (PostgreSQL's COPY as \N): Kamailio's acc table
+    # with a src_trunk column that only some rows fill; upstream falls back to src_ip
+    head = "method\tfrom_tag\tto_tag\tcallid\tsip_code\tsip_reason\ttime\tsrc_user\tsrc_ip\tdst_user\tsrc_trunk"
+    rows = [
+        f"INVITE\tf1\tt1\tc1@x\t200\tOK\t2021-02-07 10:15:03\t2025550143\t198.51.100.7\t12125551234\t{marker}",
+        "INVITE\tf2\tt2\tc2@x\t486\tBusy\t2021-02-07 10:16:03\t2025550144\t198.51.100.8\t12125551235\tcaprus",
+    ]
+    text = "\n".join([head, *rows]) + "\n"
+    # a row that is not UTF-8 makes the file be read line by line: the same values there
+    latin = f"INVITE\tf3\tt3\tc3@x\t486\tBusy\xff\t2021-02-07 10:17:03\t2025550145\t198.51.100.9\t12125551236\t{marker}\n"
+    fast = ingest([write_cdr("fast.tsv", text)], settings, format="kamailio")
+    slow = ingest(
+        [write_cdr("slow.tsv", text.encode() + latin.encode("latin-1"))],
+        settings,
+        format="kamailio",
+    )
+    assert (fast.rows_ingested, slow.rows_ingested) == (2, 3)
+    assert "not UTF-8" in slow.files[0].message
+    got = query("select upstream from calls order by source_file, source_line", settings).records()
+    assert [g["upstream"] for g in got] == [
+        "198.51.100.7",
+        "caprus",
+        "198.51.100.7",
+        "caprus",
+        "198.51.100.9",
+    ]
+
+
 def test_a_call_with_no_readable_row_keeps_each_reject(settings: Settings, write_cdr) -> None:  # type: ignore[no-untyped-def]
     row = (
         '"caprus","2025550172","12125551272","from-trunk","","PJSIP/caprus-00000040",'

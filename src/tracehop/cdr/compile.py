@@ -56,6 +56,8 @@ def read_csv_sql(
         "store_rejects = true, rejects_table = 'th_rejects', rejects_scan = 'th_scans', "
         f"max_line_size = {int(max_line_size)}, encoding = 'utf-8', compression = 'none'"
     )
+    if layout.nulls:  # an empty value stays no value too
+        options += f", nullstr = [{', '.join(lit(v) for v in ('', *layout.nulls))}]"
     return f"read_csv({lit(str(path))}, {options})"
 
 

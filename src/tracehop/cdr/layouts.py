@@ -121,6 +121,7 @@ class Layout:
     optional: tuple[tuple[str, ...], ...] = ()  # trailing groups a writer may leave out
     line_prefix: str | None = None  # text before the first field (FreeSWITCH "sql" template)
     line_suffix: str | None = None
+    nulls: tuple[str, ...] = ()  # values that mean "no value" (a database export's NULL)
     record: str | None = None  # keyvalue: a line is a record when this pattern is found in it
     pair_separator: str = ";"
     keys: tuple[str, ...] = ()  # keyvalue: the keys read from each record
@@ -310,6 +311,7 @@ def parse_layout(data: dict[str, Any], *, name: str, path: Path | None = None) -
         ),
         line_prefix=read.get("line_prefix"),
         line_suffix=read.get("line_suffix"),
+        nulls=_strings(read.get("null", []), f"{where} read.null") if read.get("null") else (),
         record=read.get("record"),
         pair_separator=read.get("pair_separator", ";"),
         keys=tuple(str(c).lower() for c in read.get("keys", ())),

@@ -154,6 +154,7 @@ def read_by_line(
     numbers: list[int] = []
     bad: list[tuple[int, str]] = []
     not_utf8 = 0
+    nulls = set(layout.nulls)  # as DuckDB's nullstr on the fast path
     seen_header = not layout.header
     with open_binary(path) as src:
         number = 0
@@ -193,7 +194,7 @@ def read_by_line(
                 continue
             numbers.append(number)
             for i, value in enumerate(fields):
-                values[i].append(value if value != "" else None)
+                values[i].append(value if value != "" and value not in nulls else None)
     import pyarrow as pa  # the slow path only
 
     arrays = {c: pa.array(v, type=pa.string()) for c, v in zip(cols, values, strict=True)}
