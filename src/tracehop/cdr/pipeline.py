@@ -331,17 +331,7 @@ def _pair_transactions(con: duckdb.DuckDBPyConnection, *, skip: bool) -> None:
         SELECT rid, 0, CASE WHEN disposition = 'answered' THEN NULL ELSE 0 END FROM s
         WHERE NOT good AND (method = 'INVITE' OR start IS NULL OR call_id IS NULL)"""
     )
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE staged AS
-        SELECT p.rid, s.* REPLACE (
-            p.duration AS duration,
-            CASE WHEN p.challenges > 0
-                 THEN json_merge_patch(coalesce(s.extra, '{}'),
-                      json_object('auth_challenges', p.challenges))::VARCHAR
-                 ELSE s.extra END AS extra)
-        FROM staged s JOIN th_pairs p ON p.rid = s.rowid"""
-    )
-    con.execute("DROP TABLE th_pairs")
+    _restage(con, "th_pairs", "p.duration AS duration", ("challenges", "auth_challenges", 0))
 
 
 def _fold_legs(con: duckdb.DuckDBPyConnection, *, skip: bool) -> None:
@@ -384,17 +374,28 @@ def _fold_legs(con: duckdb.DuckDBPyConnection, *, skip: bool) -> None:
         UNION ALL
         SELECT rid, 1, NULL FROM s WHERE th_call IS NULL"""
     )
+    _restage(con, "th_legs", "coalesce(p.start, s.start) AS start", ("cdrs", "cdrs", 1))
+
+
+def _restage(
+    con: duckdb.DuckDBPyConnection, picks: str, replace: str, note: tuple[str, str, int]
+) -> None:
+    """``staged`` as the rows ``picks`` keeps (joined on the row's position ``rid``, which
+    ``staged`` gets), ``replace`` applied (columns of ``s`` and ``p``), and ``note = (column,
+    key, above)``: the pick's count noted in ``extra`` under ``key`` when it is above ``above``
+    (``auth_challenges``, ``cdrs``). The wide rows go through this one join only."""
+    column, key, above = note
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE staged AS
-        SELECT l.rid, s.* REPLACE (
-            coalesce(l.start, s.start) AS start,
-            CASE WHEN l.cdrs > 1
-                 THEN json_merge_patch(coalesce(s.extra, '{}'),
-                      json_object('cdrs', l.cdrs))::VARCHAR
+        f"""CREATE OR REPLACE TEMP TABLE staged AS
+        SELECT p.rid, s.* REPLACE (
+            {replace},
+            CASE WHEN p.{column} > {int(above)}
+                 THEN json_merge_patch(coalesce(s.extra, '{{}}'),
+                      json_object({lit(key)}, p.{column}))::VARCHAR
                  ELSE s.extra END AS extra)
-        FROM staged s JOIN th_legs l ON l.rid = s.rowid"""
+        FROM staged s JOIN {picks} p ON p.rid = s.rowid"""
     )
-    con.execute("DROP TABLE th_legs")
+    con.execute(f"DROP TABLE {picks}")
 
 
 def write(
