@@ -273,6 +273,20 @@ def test_no_match_names_the_nearest_layouts(write_cdr) -> None:
     assert "--layout FILE" in message and "\n" not in message
 
 
+def test_no_match_names_the_value_that_did_not_match(write_cdr) -> None:
+    # FreeSWITCH's example template, with times a spreadsheet rewrote (a real file's shape)
+    row = (
+        "Outbound Call,1002,&,default,2020/2/10 22:41,2020/2/10 22:41,2020/2/10 22:41,11,9,"
+        "NORMAL_CLEARING,d80e22e0-4c15-11ea-97a0-9dd79410affb,,1002,PCMU,PCMU"
+    )
+    with pytest.raises(FormatError) as info:
+        detect(write_cdr("fs.csv", [row]))
+    # the start that is not a time this layout reads, not every probe of the layout
+    assert "freeswitch (15 fields, but start_stamp '2020/2/10 22:41' did not match)" in (
+        info.value.message
+    )
+
+
 def test_a_header_that_matches_nothing_names_what_is_missing(write_cdr) -> None:
     path = write_cdr("h.csv", ["when,from,to,trunk", "2021-01-01T00:00:00Z,1,2,x"])
     with pytest.raises(FormatError) as info:

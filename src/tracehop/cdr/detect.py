@@ -75,19 +75,26 @@ def is_time(value: str, layout: Layout) -> bool:
 
 def probe_ok(layout: Layout, order: tuple[str, ...], cells: list[str]) -> bool:
     """Every detect probe holds for this row (empty values prove nothing either way)."""
+    return not failed_probes(layout, order, cells)
+
+
+def failed_probes(layout: Layout, order: tuple[str, ...], cells: list[str]) -> list[str]:
+    """The detect probes this row fails, each as its field and the value it had."""
+    failed = []
     for probe in layout.detect:
         if probe.field not in order:
-            return False
+            failed.append(probe.field)
+            continue
         value = cells[order.index(probe.field)].strip()
         if not value:
             continue
-        if probe.kind == "time" and not is_time(value, layout):
-            return False
-        if probe.kind == "values" and value.upper() not in {v.upper() for v in probe.values}:
-            return False
-        if probe.kind == "pattern" and not re.search(probe.pattern or "", value):
-            return False
-    return True
+        if (
+            (probe.kind == "time" and not is_time(value, layout))
+            or (probe.kind == "values" and value.upper() not in {v.upper() for v in probe.values})
+            or (probe.kind == "pattern" and not re.search(probe.pattern or "", value))
+        ):
+            failed.append(f"{probe.field} {value[:30]!r}")
+    return failed
 
 
 def _header_score(layout: Layout, names: set[str]) -> int:
@@ -197,11 +204,11 @@ def _no_match(path: Path, texts: list[str]) -> str:
         else:
             widths = layout.widths()
             gap = min(abs(w - width) for w in widths)
-            what = (
-                f"{'/'.join(map(str, widths))} fields"
-                if gap
-                else f"{width} fields, but {', '.join(p.field for p in layout.detect)} did not match"
-            )
+            what = f"{'/'.join(map(str, widths))} fields"
+            if not gap:
+                order = next(o for o in layout.orders() if len(o) == width)
+                failed = failed_probes(layout, order, split_line(texts[0], layout))
+                what = f"{width} fields, but {', '.join(failed) or 'its probes'} did not match"
             nearest.append((gap, f"{layout.name} ({what})"))
     nearest.sort()
     tried = "; ".join(text for _, text in nearest[:3])
