@@ -214,5 +214,6 @@ def _no_match(path: Path, texts: list[str]) -> str:
     tried = "; ".join(text for _, text in nearest[:3])
     return (
         f"cannot tell the format of {path}: its first line has {width} fields and matches no "
-        f"layout. Nearest: {tried}. Pass --format NAME or --layout FILE (tracehop layouts list)"
+        f"layout. Nearest: {tried}. Pass --format NAME or --layout FILE (tracehop layouts list; "
+        f"a first layout file for it: tracehop layouts draft {path})"
     )

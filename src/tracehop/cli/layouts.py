@@ -56,3 +56,29 @@ def show_layout(
     # line by line: esc() writes control characters (a newline too) as \xNN
     text = "\n".join(esc(line) for line in layout_text(layout).splitlines())
     stdout_console().print(text, soft_wrap=True, highlight=False)
+
+
+@app.command("draft")
+def draft(
+    path: Annotated[str, typer.Argument(help="A CDR file no shipped layout reads.")],
+    name: Annotated[str, typer.Option(help="The layout's name.")] = "my-cdr",
+) -> None:
+    """Draft a layout file for a CDR file: its delimiter, header, and a guess for each column
+    (from the header's names, or the values' shapes), to check and then use with --layout:
+    tracehop layouts draft FILE > mine.toml; tracehop ingest FILE --layout mine.toml"""
+    from pathlib import Path
+
+    from tracehop.cdr.draft import draft_layout
+    from tracehop.cli.output import stderr_console
+
+    result = draft_layout(Path(path), name=name)
+    # the layout on stdout (to redirect into a file), what was guessed on stderr
+    typer.echo(result.text, nl=False)
+    err = stderr_console()
+    guessed = ", ".join(f"{c} <- {f}" for c, f in result.mapped.items())
+    err.print(f"guessed: {esc(guessed) or 'nothing'}")
+    if result.missing:
+        err.print(
+            f"not found: {esc(', '.join(result.missing))} (name their fields in "
+            f"{esc('[map]')} before ingesting)"
+        )
