@@ -107,9 +107,17 @@ def parse_date(text: str) -> date | None:
 
 
 def _attachment_text(text: str) -> str:
-    """The text after the first 'ATTACHMENT A' (the whole text when there is none)."""
-    m = re.search(r"^\s*attachment\s+a\b(?:\s*\(continued\))?", text, re.I | re.M)
-    return text[m.end() :] if m else text
+    """The text after the first 'ATTACHMENT A' heading: at a line's start, or where a copy
+    without line breaks runs it into the column headings. Without one, the column headings
+    alone start the table; a letter with neither has no attachment (its own sentences, with
+    a date and a citation, are no rows)."""
+    m = re.search(r"^\s*attachment\s+a\b(?:\s*\(continued\))?", text, re.I | re.M) or re.search(
+        r"\battachment\s+a\b(?=\s+customer\s+date\s+of\s+call\b)", text, re.I
+    )
+    if m:
+        return text[m.end() :]
+    m = re.search(r"^\s*customer\s+date\s+of\s+call\b.*$", text, re.I | re.M)
+    return text[m.start() :] if m else ""
 
 
 # The column headings and page furniture where a flattened extraction leaves them inline.
@@ -144,8 +152,14 @@ def parse_attachment(text: str) -> Attachment:
             pos = m.end()
             continue
         if len(customer) > 160:  # it swallowed text that is no row: say so, keep the tail
-            head, _, customer = customer.rpartition("  ")
-            out.problems.append(f"text before a row that is not part of it: {head[:120]!r}")
+            cut = list(re.finditer(r"[.:;]\s+(?=[A-Z])", customer))
+            head, customer = (
+                (customer[: cut[-1].start() + 1], customer[cut[-1].end() :])
+                if cut
+                else ("", customer)
+            )
+            if head:
+                out.problems.append(f"text before a row that is not part of it: {head[:120]!r}")
         out.rows.append(
             Row(
                 number=len(out.rows) + 1,

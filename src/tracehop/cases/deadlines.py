@@ -109,12 +109,17 @@ def stated_deadline(
     purpose: str | None = None,
     context: str = "",
     zone: str = COMMISSION_ZONE,
+    rule: str | None = None,
 ) -> Deadline:
-    """A deadline of the letter: the stated date governs when there is one."""
+    """A deadline of the letter: the stated date governs when there is one. ``rule`` is the
+    rule it rests on when the caller knows it (else 64.1200(k)(4), the letters' rule)."""
     computed = computed_due(letter_date, amount, unit, zone)
     short = {"hours": "h", "days": "d", "business_days": "bd"}[unit]
     name = f"{purpose or 'deadline'}_{amount}{short}"
-    rule = "; 47 CFR 64.1200(k)(4)" if "(k)" in context or unit != "business_days" else ""
+    if rule is not None:
+        rule = f"; {rule}"
+    else:
+        rule = "; 47 CFR 64.1200(k)(4)" if "(k)" in context or unit != "business_days" else ""
     words = {"hours": "hours", "days": "days", "business_days": "business days"}[unit]
     if stated is not None:
         due = datetime.combine(stated, END_OF_DAY, tzinfo=ZoneInfo(zone))

@@ -31,15 +31,25 @@ from tracehop.errors import InputError
 
 KINDS = {
     "official_correspondence": r"official\s+correspondence\s+from\s+the\s+federal\s+communications",
+    "cease_and_desist": r"\bcease[-\s]+and[-\s]+desist\s+letter\b",
     "suspected_illegal_traffic": r"notice\s+of\s+suspected\s+illegal\s+robocall\s+traffic",
     "initial_determination": r"initial\s+determination\s+order",
     "final_determination": r"final\s+determination\s+order",
-    "public_notice": r"\bpublic\s+notice\b",
+    # An Order under 64.1200(n)(2) to every provider: mitigate a named operation's traffic.
+    "mitigation_order": r"\bissues\s+this\s+order\s+pursuant\s+to\s+section\s+64\.1200\(n\)\(2\)",
+    "public_notice": r"\bpublic\s+notice\b|\brobocall\s+enforcement\s+notice\b",
 }
+# Kinds addressed to every provider about a named one (orders and public notices): the
+# case is about the named provider, and the letter's "within" phrases are that provider's.
+TO_ALL = {"initial_determination", "final_determination", "mitigation_order", "public_notice"}
+ALL_PROVIDERS = "All U.S.-based voice service providers"
 ROLES = {
-    "gateway": r"\bgateway\s+provider\b|\bas\s+a\s+gateway\b",
-    "originating": r"apparently\s+originat\w*|\boriginating\s+provider\b",
-    "transmitting": r"apparently\s+transmitt\w*|\btransmitting\s+(?:illegal|suspected)",
+    # singular: "a gateway provider" names the provider; "gateway providers" names a rule
+    "gateway": r"\bgateway\s+(?:voice\s+)?provider\b(?!s)|\bas\s+a\s+gateway\b"
+    r"|\bgateway\s+into\s+the\s+United\s+States\b",
+    "originating": r"apparently\s+originat\w*|\boriginating\s+providers?\b",
+    "transmitting": r"apparently\s+(?:routing\s+and\s+)?transmitt\w*"
+    r"|\btransmitting\s+(?:illegal|suspected)",
 }
 _CFR = r"47\s*C\.?\s*F\.?\s*R\.?\s*§+\s*\d+\.\d+(?:\([A-Za-z0-9]+\))*(?:\s*-\s*\([A-Za-z0-9]+\))?"
 _USC = r"47\s*U\.?\s*S\.?\s*C\.?\s*§+\s*\d+[A-Za-z]?(?:\([A-Za-z0-9]+\))*"
@@ -85,6 +95,8 @@ class Notice:
     rows: list[Row]
     subject: str = ""
     problems: list[str] = field(default_factory=list)
+    # to whom it is addressed: the recipient itself, or every provider (orders, notices)
+    addressed_to: str = ""
 
     @property
     def case_id(self) -> str:
@@ -110,6 +122,7 @@ class Notice:
             "letter_date": self.letter_date.isoformat() if self.letter_date else None,
             "recipient": self.recipient.company,
             "recipient_detail": self.recipient.to_json(),
+            "addressed_to": self.addressed_to,
             "sender": self.sender.to_json(),
             "notice_kind": self.notice_kind,
             "subject": self.subject,
@@ -146,19 +159,57 @@ def _letter_date(head: str) -> date | None:
     return parse_date(m.group(0)) if m else None
 
 
-def _recipient(letter: str) -> tuple[Party, list[str]]:
-    problems: list[str] = []
+# The legal form that ends a company's name ("Urth Access, LLC", "One Owl Telecom Inc.").
+_FORM = (
+    r"(?:L\.?L\.?C\.?|Inc\.?|Incorporated|Ltd\.?|Limited|Corp\.?|Corporation|GmbH|S\.A\.?"
+    r"|LLP|L\.P\.|PLC|Pvt\.?\s+Ltd\.?|Co\.)"
+)
+_COMPANY_END = re.compile(rf",?\s*{_FORM}(?=[\s,;)]|$)")
+# A company defined with its short name, as every letter and notice does at first mention:
+# "Urth Access, LLC (Urth Access)", "PhoneBurner Inc. (PhoneBurner)".
+_DEFINED = re.compile(
+    rf"(?P<name>[A-Z][\w&'’.-]*(?:\s+(?:[A-Z0-9][\w&'’.-]*|&|and|of))*?,?\s+{_FORM})"
+    r"\s*\(\s*(?:the\s+)?[“\"]?[A-Z][^()]{0,40}\)"
+)
+_TITLE = re.compile(
+    r"\b(?:President\s+(?:and|&)\s+(?:CEO|Chief\s+Executive\s+Officer)|Chief\s+(?:Executive|"
+    r"Operating|Technology|Technical|Financial|Compliance|Legal|Commercial|Revenue)\s+Officer"
+    r"|General\s+Counsel|Managing\s+(?:Member|Director|Partner)|Owner\s*/\s*(?:Director|CEO)"
+    r"|(?:Executive\s+|Senior\s+)?Vice\s+President|President|Owner|Director|Founder|Principal"
+    r"|Registered\s+Agent|CEO|COO|CTO|CFO|CCO)\b"
+)
+# How the letter was sent, between its date and the recipient ("VIA CERTIFIED MAIL - RETURN
+# RECEIPT REQUESTED", "Via Electronic Mail").
+_DELIVERY = re.compile(
+    r"\b(?:VIA|BY)(?:\s+(?:[A-Z]{2,}|-|&))+|\b(?:Via|By)\s+(?:Electronic\s+|Certified\s+|"
+    r"Overnight\s+|First[- ]Class\s+)*(?:Mail|Delivery|E-?mail|Courier)\b"
+)
+_CITY = re.compile(r"\s+(?=[A-Z][A-Za-z .]+,\s*[A-Z]{2}\s+\d{5}(?:-\d{4})?\s*$)")
+_BLOCK_END = re.compile(r"\s(?:cc:|Re:|RE:|Dear\s)")
+
+
+def _party_of(lines: list[str]) -> Party:
+    """A name-and-address block: contact, title, company, address lines, emails. A block
+    flattened into one line (a text copy without line breaks) is split at the title and
+    at the company's legal form."""
     party = Party()
-    m = re.search(r"^\s*To:\s*(.*)$", letter, re.M)
-    if m is None:
-        return party, ["no 'To:' block: the recipient was not read"]
-    lines = [m.group(1).strip()] if m.group(1).strip() else []
-    for line in letter[m.end() :].splitlines()[1:]:
-        if not line.strip() or re.match(r"\s*(?:cc|re|dear)\b", line, re.I):
-            break
-        lines.append(line.strip())
-    party.emails = [e for line in lines for e in _EMAIL.findall(line)]
-    rest = [line for line in lines if not _EMAIL.search(line)]
+    rest: list[str] = []
+    for line in lines:
+        party.emails += _EMAIL.findall(line)
+        kept = _EMAIL.sub(" ", line).strip(" ,;")
+        if kept:
+            rest.append(re.sub(r"\s+", " ", kept))
+    if len(rest) == 1 and (len(rest[0]) > 60 or _TITLE.search(rest[0])):
+        line = rest[0]
+        title = _TITLE.search(line)
+        tail = line[title.end() :] if title else line
+        party.contact = line[: title.start()].strip(" ,") if title else ""
+        party.title = title.group(0) if title else ""
+        end = _COMPANY_END.search(tail) or _COMPANY.search(tail)
+        party.company = (tail[: end.end()] if end else tail).strip(" ,")
+        address = tail[end.end() :].strip(" ,") if end else ""
+        party.address = [a.strip(" ,") for a in _CITY.split(address, 1) if a.strip(" ,")]
+        return party
     company = next((line for line in rest if _COMPANY.search(line)), "")
     if company:
         at = rest.index(company)
@@ -167,18 +218,105 @@ def _recipient(letter: str) -> tuple[Party, list[str]]:
         party.title = before[1] if len(before) > 1 else ""
         party.address = rest[at + 1 :]
     else:
-        problems.append("the recipient's company was not found in the 'To:' block")
         party.contact = rest[0] if rest else ""
         party.address = rest[1:]
     party.company = company
-    return party, problems
+    return party
 
 
-def _sender(letter: str) -> Party:
+def _to_block(letter: str) -> list[str] | None:
+    """The recipient's lines: after "To:" (at a line's start or, in a text without line
+    breaks, anywhere), else between the letter's date (and how it was sent) and "Re:" or
+    "Dear", as the 2022+ letters print them without a label."""
+    m = re.search(r"^\s*To:\s*(.*)$", letter, re.M)
+    if m is not None:
+        first = _BLOCK_END.split(" " + m.group(1))[0].strip()
+        lines = [first] if first else []
+        if first == m.group(1).strip():  # the block goes on below
+            for line in letter[m.end() :].splitlines()[1:]:
+                if not line.strip() or re.match(r"\s*(?:cc|re|dear)\b", line, re.I):
+                    break
+                lines.append(line.strip())
+        return lines
+    m = re.search(r"\bTo:\s*", letter)
+    if m is not None:
+        return [_BLOCK_END.split(letter[m.end() : m.end() + 600])[0]]
+    dated = re.search(DATE, letter[:3000])
+    re_ = re.search(r"(?:^|\s)(?:Re|RE):\s|\bDear\s", letter[:4000], re.M)
+    if dated is None or re_ is None or re_.start() <= dated.end():
+        return None
+    block = _DELIVERY.sub(" ", letter[dated.end() : re_.start()])
+    lines = [line.strip() for line in block.splitlines() if line.strip()]
+    if not lines or sum(map(len, lines)) > 600:
+        return None
+    return lines
+
+
+def _defined_companies(text: str) -> list[str]:
+    """Companies in the order the text defines them ("Urth Access, LLC (Urth Access)")."""
+    out: list[str] = []
+    for m in _DEFINED.finditer(text):
+        name = re.sub(r"\s+", " ", m.group("name")).strip()
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def _about(letter: str) -> str:
+    """The provider an order or a public notice is about: its caption ("In the Matter of
+    One Eye LLC"), else the companies it defines at first mention."""
+    caption = re.search(r"In\s+the\s+Matter\s+of\s+(.+?)\s*\)", letter[:3000], re.S)
+    if caption:
+        return re.sub(r"\s+", " ", caption.group(1)).strip(" ,")
+    named = _defined_companies(letter[:4000])
+    # "... a cease-and-desist letter to each of the following voice service providers:"
+    # and a bulleted list, one a line
+    listed = re.search(r"following\s+voice\s+service\s+providers?\b[^:]{0,60}:", letter)
+    if listed:
+        for line in letter[listed.end() :].lstrip().splitlines()[:40]:
+            item = re.match(r"\s*[•·▪●-]\s*(\S.{0,80}?)\s*$", line)
+            if item is None:
+                if re.fullmatch(r"\s*\d{0,2}\s*", line):  # a footnote's mark, a blank line
+                    continue
+                break
+            if not any(item.group(1) in n for n in named):
+                named.append(item.group(1))
+    return "; ".join(named)
+
+
+def _recipient(letter: str, kind: str) -> tuple[Party, str, list[str]]:
+    """The provider the notice is to or about, and to whom it is addressed (the provider
+    itself, or every provider for orders and public notices)."""
+    if kind in TO_ALL:
+        about = _about(letter)
+        if about:
+            return Party(company=about), ALL_PROVIDERS, []
+        return Party(), ALL_PROVIDERS, ["the provider this notice is about was not found"]
+    lines = _to_block(letter)
+    party = _party_of(lines) if lines else Party()
+    problems: list[str] = []
+    defined = _defined_companies(letter[:4000])
+    if not party.company and defined:
+        party.company = defined[0]  # "We have determined that X (X') is apparently ..."
+    if lines is None:
+        problems.append("no recipient block (To: or name and address before Re:)")
+    if not party.company:
+        problems.append("the recipient's company was not found")
+    return party, party.company, problems
+
+
+def _sender(letter: str, subject: str) -> Party:
     party = Party(company="Federal Communications Commission")
-    bureau = re.search(r"^\s*(Enforcement Bureau|Wireline Competition Bureau)\s*$", letter, re.M)
+    if re.search(r"federal\s+trade\s+commission", subject, re.I):
+        party.company = "Federal Communications Commission and Federal Trade Commission"
+    bureau = re.search(
+        r"^\s*(Enforcement Bureau|Wireline Competition Bureau)\s*$|By the (?:Acting )?Chief, "
+        r"(Enforcement Bureau|Wireline Competition Bureau)",
+        letter,
+        re.M,
+    )
     if bureau:
-        party.address = [bureau.group(1)]
+        party.address = [bureau.group(1) or bureau.group(2)]
     m = re.search(r"^\s*Sincerely,?\s*$", letter, re.M | re.I)
     if m:
         names = [
@@ -188,37 +326,93 @@ def _sender(letter: str) -> Party:
         ]
         party.contact = names[0] if names else ""
         party.title = names[1] if len(names) > 1 else ""
+    elif bureau and bureau.group(2):
+        party.title = bureau.group(0).removeprefix("By the ").strip()
     inquiries = re.search(r"direct any inquiries.*?(?:\n\s*\n|$)", letter, re.I | re.S)
-    scope = inquiries.group(0) if inquiries else letter
-    party.emails = sorted(set(_EMAIL.findall(scope)))
-    party.phones = sorted(set(_PHONE.findall(scope)))
+    if inquiries:
+        party.emails = sorted(set(_EMAIL.findall(inquiries.group(0))))
+        party.phones = sorted(set(_PHONE.findall(inquiries.group(0))))
+    else:  # the Commission's own addresses only: the recipient's are in the letter too
+        party.emails = sorted({e for e in _EMAIL.findall(letter) if e.lower().endswith(".gov")})
     return party
 
 
-def _kind(letter: str) -> tuple[str, str]:
-    subject = re.search(r"^\s*Re:\s*(.+)$", letter, re.M | re.I)
-    text = subject.group(1) if subject else letter[:3000]
-    for kind, pattern in KINDS.items():
-        if re.search(pattern, text, re.I) or re.search(pattern, letter[:4000], re.I):
-            return kind, subject.group(1).strip() if subject else ""
-    return "unknown", subject.group(1).strip() if subject else ""
+def _subject(letter: str) -> str:
+    m = re.search(r"^\s*Re:\s*(.+)$", letter, re.M | re.I) or re.search(
+        r"\bR[Ee]:\s*(.{5,300}?)(?=\s+Dear\b|\n|$)", letter[:5000]
+    )
+    return re.split(r"\s+Dear\s", m.group(1))[0].strip() if m else ""
+
+
+def _kind(letter: str, subject: str) -> str:
+    """The kind the subject line names, else the kind whose words come first in the letter's
+    head (a public notice that mentions a Final Determination Order later is a notice)."""
+    for text in (subject, letter[:4000]):
+        found = [(m.start(), kind) for kind, pattern in KINDS.items()
+                 if (m := re.search(pattern, text, re.I | re.M))]  # fmt: skip
+        if found:
+            return min(found)[1]
+    return "unknown"
 
 
 def _role(letter: str) -> str | None:
-    for role, pattern in ROLES.items():
-        if re.search(pattern, letter, re.I):
-            return role
-    return None
+    """Gateway when the letter says the provider is one; else originating or transmitting,
+    whichever the letter says first."""
+    head = letter[:8000]
+    if re.search(ROLES["gateway"], head, re.I):
+        return "gateway"
+    found = [(m.start(), role) for role in ("originating", "transmitting")
+             if (m := re.search(ROLES[role], head, re.I))]  # fmt: skip
+    return min(found)[1] if found else None
+
+
+# "section 64.1200(k)(4) of the Commission's rules", "Id. § 64.1200(n)(6)": Part 64 of 47 CFR
+# cited without its title.
+_SECTION = re.compile(r"(?:\bsections?\s+|§+\s*)(?P<sec>64\.\d+)(?P<par>(?:\([A-Za-z0-9]+\))+)")
+_MORE_PARS = re.compile(r"\s*,\s*(?:and\s+)?(?P<par>(?:\([a-z]\)|\(\d+\))(?:\([A-Za-z0-9]+\))*)")
 
 
 def _rules(text: str) -> list[str]:
     found: list[str] = []
+
+    def add(rule: str) -> None:
+        if rule not in found:
+            found.append(rule)
+
+    taken: list[tuple[int, int]] = []
     for m in re.finditer(rf"{_CFR}|{_USC}", text):
         rule = re.sub(r"\s+", " ", m.group(0)).replace("§ §", "§").strip()
         rule = re.sub(r"§\s*", "§ ", rule)
-        if rule not in found:
-            found.append(rule)
+        add(rule)
+        taken.append((m.start(), m.end()))
+        section = re.match(r"47 CFR § (\d+\.\d+)", rule)
+        at = m.end()
+        while section and (more := _MORE_PARS.match(text, at)):  # "(k)(4), (f)(18)"
+            add(f"47 CFR § {section.group(1)}{more.group('par')}")
+            at = more.end()
+    for m in _SECTION.finditer(text):
+        if not any(a <= m.start() < b for a, b in taken):
+            add(f"47 CFR § {m.group('sec')}{m.group('par')}")
     return found
+
+
+# "One Eye has 14 days to respond to this order" (an Initial Determination Order, 64.1200(n)(5))
+_TO_RESPOND = re.compile(
+    r"\b(?:has|have)\s+(?:(?P<word>[a-z-]+)\s+)?\(?(?P<n>\d+)?\)?\s*(?P<unit>business\s+days|"
+    r"days)\s+to\s+(?:respond|reply|answer)(?=(?P<after>[^.]{0,120}))",
+    re.I,
+)
+# "... must block ... beginning 30 days after the release of this Order" (a Final
+# Determination Order, 64.1200(n)(6)); "after release of the Final Determination Order" is a
+# later order's, not this one's.
+_AFTER_RELEASE = re.compile(
+    r"\bbeginning\s+(?:(?P<word>[a-z-]+)\s+)?\(?(?P<n>\d+)?\)?\s*(?P<unit>days)\s+after\s+"
+    r"(?:the\s+)?release\s+(?:date\s+)?of\s+this\s+(?:order|notice)(?=(?P<after>[^.]{0,120}))",
+    re.I,
+)
+# A clause that recounts what a provider failed to do ("Because Urth Access failed to
+# mitigate ... within 48 hours ...") states no deadline.
+_RECITAL = re.compile(r"\bfailed\s+to\b|\bdid\s+not\b", re.I)
 
 
 def _deadlines(letter: str, letter_date: date | None) -> tuple[list[Deadline], list[str]]:
@@ -227,24 +421,33 @@ def _deadlines(letter: str, letter_date: date | None) -> tuple[list[Deadline], l
     out: list[Deadline] = []
     seen: set[tuple[int, str, str]] = set()
     flat = re.sub(r"\s+", " ", letter)
-    for m in _WITHIN.finditer(flat):
+    found = [(m, None) for m in _WITHIN.finditer(flat)]
+    found += [(m, "response") for m in _TO_RESPOND.finditer(flat)]
+    found += [(m, "blocking") for m in _AFTER_RELEASE.finditer(flat)]
+    rules = {"response": "47 CFR 64.1200(n)(5)", "blocking": "47 CFR 64.1200(n)(6)"}
+    for m, fixed in sorted(found, key=lambda f: f[0].start()):
         n = int(m.group("n")) if m.group("n") else _WORDS.get((m.group("word") or "").lower())
         if n is None:
             continue
         unit = m.group("unit").lower().replace("business days", "business_days")
         stated = re.search(rf"\(({DATE})\)", m.group("after"))
+        # The sentence so far (a capital after ". " starts one; "Inc. failed" does not).
+        sentence = re.split(r"[.;]\s+(?=[A-Z])", flat[max(0, m.start() - 300) : m.start()])[-1]
+        if _RECITAL.search(sentence):
+            continue
         # What the deadline is for: the words before "within" in the same clause, else the
         # clause after it ("Within 48 hours, inform the Commission ...").
         before = re.split(r"[.;,:]", flat[max(0, m.start() - 200) : m.start()])[-1]
         after = re.split(r"[.;]", m.group("after").lstrip(" ,"))[0]
-        purpose = purpose_of(before) or purpose_of(after, nearest_end=False)
+        purpose = fixed or purpose_of(before) or purpose_of(after, nearest_end=False)
         d = stated_deadline(
             letter_date,
             n,
             unit,
-            stated=parse_date(stated.group(1)) if stated else None,
+            stated=parse_date(stated.group(1)) if stated and fixed is None else None,
             purpose=purpose,
             context=before + " " + after,
+            rule=rules.get(fixed or ""),
         )
         if (n, unit, d.name) not in seen:
             seen.add((n, unit, d.name))
@@ -263,11 +466,12 @@ def parse_notice(text: str) -> Notice:
     letter_date = _letter_date(letter)
     if letter_date is None:
         problems.append("no letter date found")
-    recipient, more = _recipient(letter)
-    problems += more
-    kind, subject = _kind(letter)
+    subject = _subject(letter)
+    kind = _kind(letter, subject)
     if kind == "unknown":
         problems.append("the kind of notice was not recognised (known: " + ", ".join(KINDS) + ")")
+    recipient, addressed_to, more = _recipient(letter, kind)
+    problems += more
     deadlines, more = _deadlines(letter, letter_date)
     problems += more
     attachment: Attachment = parse_attachment(text)
@@ -277,12 +481,13 @@ def parse_notice(text: str) -> Notice:
     return Notice(
         letter_date=letter_date,
         recipient=recipient,
-        sender=_sender(letter),
+        sender=_sender(letter, subject),
         notice_kind=kind,
         role=_role(letter),
         deadlines=deadlines,
         rules=_rules(text),
         rows=attachment.rows,
+        addressed_to=addressed_to,
         subject=subject,
         problems=problems,
     )

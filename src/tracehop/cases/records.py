@@ -146,7 +146,10 @@ def open_case(
                     subject=notice.subject or None,
                     letter_date=notice.letter_date,
                     recipient=notice.recipient.company or "(unknown recipient)",
-                    recipient_detail=notice.recipient.to_json(),
+                    recipient_detail={
+                        **notice.recipient.to_json(),
+                        "addressed_to": notice.addressed_to,
+                    },
                     sender=notice.sender.to_json(),
                     role=notice.role,
                     rules=notice.rules,

@@ -45,10 +45,13 @@ def notice_import(
         return
     out = stdout_console()
     verb = "opened" if created else "already open:"
+    to = case.recipient
+    if notice.addressed_to not in ("", case.recipient):  # an order or a public notice
+        to = f"{notice.addressed_to}, about {case.recipient}"
     out.print(f"[bold]{verb} {esc(case.case_id)}[/]")
     out.print(
-        f"  {esc(notice.notice_kind)} dated {notice.letter_date or '?'} to "
-        f"{esc(case.recipient)} ({esc(notice.role or 'role not stated')})"
+        f"  {esc(notice.notice_kind)} dated {notice.letter_date or '?'} to {esc(to)}"
+        f" ({esc(notice.role or 'role not stated')})"
     )
     nr = sum(r.no_response for r in notice.rows)
     out.print(f"  Attachment A: {len(notice.rows)} rows ({nr} No Response)")
