@@ -26,6 +26,7 @@ import duckdb
 
 from tracehop.cdr import chunks, pipeline
 from tracehop.cdr.called_index import twin_of, write_twin
+from tracehop.cdr.clock import check_clock
 from tracehop.cdr.detect import detect, for_file
 from tracehop.cdr.identity import IngestVerifier
 from tracehop.cdr.lake import CALLS, Lake, apply_plan, crash_point, lake_of, recover, write_plan
@@ -311,6 +312,12 @@ def _ingest_one(
             max_line_size=max_line_size,
             verifier=verifier,
         )
+        if layout.clock:  # times read in the wrong zone are refused before anything is stored
+            step("checking the zone")
+            calls = [stage / rel for rel in written if rel.startswith(CALLS + "/")]
+            rule = layout.rules.get(layout.clock)
+            label = rule.fields[0] if rule and rule.fields else None
+            check_clock(con, calls, layout.clock, zone, path, label=label)
         scan = pending.result() if isinstance(pending, _PendingScan) else pending
         done = _already(manifest, path, scan)  # the same bytes under another name: read for nothing
         if done is not None:

@@ -135,6 +135,7 @@ class Layout:
     detect: tuple[Probe, ...] = ()
     transactions: Mapping[str, Any] | None = None  # SIP transaction rows (Kamailio acc)
     legs: Legs | None = None  # several rows of one call (Asterisk: a CDR per dial attempt)
+    clock: str | None = None  # a column holding the start's Unix time: the zone check (clock.py)
     aliases: tuple[str, ...] = ()
     path: Path | None = None
 
@@ -331,6 +332,7 @@ def parse_layout(data: dict[str, Any], *, name: str, path: Path | None = None) -
         detect=_probes(data.get("detect"), f"{where} [[detect]]", lower=header),
         transactions=data.get("transactions"),
         legs=_legs(data.get("legs"), where, lower=header or kind == "keyvalue"),
+        clock=_clock(data.get("clock"), where),
         aliases=tuple(data.get("aliases", ())),
         path=path,
     )
@@ -338,6 +340,15 @@ def parse_layout(data: dict[str, Any], *, name: str, path: Path | None = None) -
         raise InputError(f"{where}: a layout has [transactions] or [legs], not both")
     _check_fields(layout, where)
     return layout
+
+
+def _clock(value: Any, where: str) -> str | None:
+    """``clock``: the canonical column that holds the Unix time of the call's start."""
+    if value is None:
+        return None
+    if value not in MAPPABLE:
+        raise InputError(f"{where}: clock must be a canonical column (e.g. call_id), not {value!r}")
+    return str(value)
 
 
 def _causes(value: Any, where: str) -> dict[str, Any]:
@@ -553,6 +564,7 @@ def describe(layout: Layout) -> dict[str, Any]:
         "legs": {"call": list(layout.legs.call), "first": layout.legs.first}
         if layout.legs
         else None,
+        "clock": layout.clock,
         "file": layout.path.name
         if layout.path and layout.path.parent == LAYOUT_DIR
         else (str(layout.path) if layout.path else None),
