@@ -17,6 +17,12 @@ from pathlib import Path
 from tracehop.cdr.layouts import Layout, Rule
 from tracehop.sqltext import lit
 
+# One column more than a positional layout's widest order, for layouts whose writers leave
+# trailing groups out (``[read] optional``): every row is read with the widest order, the
+# rows a writer left shorter padded with NULL, and a row with more fields than that fills
+# this column and is rejected; DuckDB's lenient reader would drop its extra fields silently.
+WIDE = "th_more"
+
 KEYVALUE_COLUMN = "line"
 # A keyvalue file is read as one column per line: a delimiter that text never holds.
 KEYVALUE_DELIMITER = "\x01"
@@ -36,6 +42,7 @@ class Compiled:
     transactions: bool
     zone: str | None = None  # the layout's zone for naive start times
     legs: bool = False  # rows carry th_call / th_first (pipeline folds them into calls)
+    wide: str | None = None  # the reject reason of a row with more fields than the layout
 
 
 def read_csv_sql(
@@ -56,6 +63,8 @@ def read_csv_sql(
         "store_rejects = true, rejects_table = 'th_rejects', rejects_scan = 'th_scans', "
         f"max_line_size = {int(max_line_size)}, encoding = 'utf-8', compression = 'none'"
     )
+    if WIDE in cols:  # rows a writer left shorter: their missing fields are NULL
+        options += ", null_padding = true"
     if layout.nulls:  # an empty value stays no value too
         options += f", nullstr = [{', '.join(lit(v) for v in ('', *layout.nulls))}]"
     return f"read_csv({lit(str(path))}, {options})"
@@ -204,7 +213,7 @@ def _extra_sql(layout: Layout, field: _Fields, cols: list[str], cause: str | Non
         pairs.append(("cause", cause))
     if layout.extra == "rest":
         used = layout.mapped_fields() | {p.field for p in layout.skip}
-        pairs += [(c, field(c)) for c in cols if c not in used]
+        pairs += [(c, field(c)) for c in cols if c not in used and c != WIDE]
     else:
         pairs += [(c, field(c)) for c in layout.extra]
     if not pairs:  # typed: an untyped NULL gives the Parquet column a null type Spark refuses
@@ -267,6 +276,10 @@ def compile_layout(layout: Layout, cols: list[str]) -> Compiled:
     skip = _skip_sql(layout, field)
     if skip:
         parts.append(f"({skip}) AS th_skip")
+    wide = None
+    if WIDE in cols:
+        parts.append(f"{q(WIDE)} IS NOT NULL AS th_wide")
+        wide = f"unreadable row: more than {len(cols) - 1} fields, the layout's widest"
     tx = layout.transactions
     if tx:
         parts.append(f"upper(trim({field(str(tx.get('method', 'method')).lower())})) AS method")
@@ -291,4 +304,5 @@ def compile_layout(layout: Layout, cols: list[str]) -> Compiled:
         transactions=bool(tx),
         zone=start.zone,
         legs=key is not None,
+        wide=wide,
     )

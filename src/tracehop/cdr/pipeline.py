@@ -194,6 +194,7 @@ def _normalise(
         passthrough=tuple(keep),
         start_alt=compiled.start_alt,
         duration_scale=compiled.duration_scale,
+        wide=compiled.wide,
     )
     # Naive timestamps are the switch's local time: read them in its zone (the layout's when it
     # names one: Asterisk with usegmtime=yes writes GMT), store UTC.

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from tracehop.cdr.compile import KEYVALUE_COLUMN, q, read_csv_sql
+from tracehop.cdr.compile import KEYVALUE_COLUMN, WIDE, q, read_csv_sql
 from tracehop.cdr.detect import normalise_header, split_line
 from tracehop.cdr.layouts import Layout
 from tracehop.cdr.sources import first_lines, open_binary
@@ -83,7 +83,9 @@ def columns_for(layout: Layout, path: Path, max_line_size: int) -> list[str]:
         return [c if c else f"column{i}" for i, c in enumerate(cols)]
     for order in layout.orders():
         if len(order) == len(row):
-            return list(order)
+            # writers that leave trailing groups out may do so row by row (OpenSIPS' acc with
+            # the cdr flag: a failed call has no duration): every row in the widest order
+            return [*layout.orders()[0], WIDE] if layout.optional else list(order)
     widths = "/".join(str(w) for w in layout.widths())
     raise FormatError(
         f"{path} is not a {layout.name} CDR file: its first row has {len(row)} fields, "
@@ -155,6 +157,8 @@ def read_by_line(
     bad: list[tuple[int, str]] = []
     not_utf8 = 0
     nulls = set(layout.nulls)  # as DuckDB's nullstr on the fast path
+    # a layout read in its widest order takes any of its widths, the rest padded (compile.WIDE)
+    widths = set(layout.widths()) if WIDE in cols else {len(cols)}
     seen_header = not layout.header
     with open_binary(path) as src:
         number = 0
@@ -187,11 +191,11 @@ def read_by_line(
             except csv.Error as exc:
                 bad.append((number, f"unreadable row: {exc} (a quoted value must end on its line)"))
                 continue
-            if len(fields) != len(cols):
-                bad.append(
-                    (number, f"unreadable row: expected {len(cols)} fields, found {len(fields)}")
-                )
+            if len(fields) not in widths:
+                want = "/".join(map(str, sorted(widths)))
+                bad.append((number, f"unreadable row: expected {want} fields, found {len(fields)}"))
                 continue
+            fields += [""] * (len(cols) - len(fields))
             numbers.append(number)
             for i, value in enumerate(fields):
                 values[i].append(value if value != "" and value not in nulls else None)

@@ -167,6 +167,7 @@ def normalise_sql(
     passthrough: tuple[str, ...] = (),
     start_alt: bool = False,
     duration_scale: float = 1.0,
+    wide: str | None = None,
 ) -> str:
     """SELECT turning ``mapped`` into canonical columns (but ``source_line``, which ingest adds
     once it knows which lines the reader skipped) plus ``reason`` (NULL when the row is good)
@@ -175,8 +176,9 @@ def normalise_sql(
     ``start_alt``: ``mapped`` also has ``start_alt`` (the time read with one of the layout's
     own formats) and ``start_fmt`` (which one): used when the text is not ISO 8601 or epoch
     seconds, and the format is recorded in ``extra`` as ``start_format``. ``duration_scale``:
-    0.001 for a layout whose durations are milliseconds. International numbers come out as
-    ``?digits`` for :func:`resolve_international`."""
+    0.001 for a layout whose durations are milliseconds. ``wide``: ``mapped`` has ``th_wide``
+    (the row had more fields than the layout), rejected with this reason. International
+    numbers come out as ``?digits`` for :func:`resolve_international`."""
     keep = "".join(f", {c}" for c in passthrough)
     start = timestamp_sql("start_raw")
     if start_alt:
@@ -228,7 +230,7 @@ def normalise_sql(
             coalesce(disp_n, {disposition_from_code_sql("code_n")},
                      CASE WHEN dur_n > 0 THEN 'answered' WHEN dur_n = 0 THEN 'no_answer' END)
                 AS disposition,
-            CASE
+            CASE {f"WHEN th_wide THEN {lit(wide)}" if wide else ""}
                 WHEN start_ts IS NULL AND (start_raw IS NULL OR trim(start_raw) = '')
                     THEN 'missing start time'
                 WHEN start_ts IS NULL THEN 'unreadable start time ' || th_quote(start_raw)
