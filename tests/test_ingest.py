@@ -133,20 +133,25 @@ def test_asterisk(settings: Settings, data: Path) -> None:
 
 def test_kamailio_pairs_invite_and_bye(settings: Settings, data: Path) -> None:
     result = ingest([data / "kamailio.csv"], settings)
-    assert (result.rows_ingested, result.rows_rejected) == (4, 1)
+    assert (result.rows_ingested, result.rows_rejected) == (5, 0)
     got = calls(settings)
     assert [c["call_id"] for c in got] == [
         "4f1a9c2e-1@198.51.100.7",
         "4f1a9c2e-2@198.51.100.7",
         "7c2d-3@192.0.2.44",
+        "7c2d-4@192.0.2.44",
         "7c2d-5@192.0.2.44",
     ]
     assert got[0]["duration"] == 32  # BYE at 10:15:35 - INVITE at 10:15:03
-    assert got[3]["duration"] is None  # answered, but no BYE in this file
-    assert [c["disposition"] for c in got] == ["answered", "busy", "cancelled", "answered"]
+    assert got[4]["duration"] is None  # answered, but no BYE in this file
+    assert [c["disposition"] for c in got] == [
+        "answered", "busy", "cancelled", "blocked", "answered"
+    ]  # fmt: skip
     # the trunk name when the acc extra has it, else the source IP
-    assert [c["upstream"] for c in got] == ["caprus", "caprus", "192.0.2.44", "192.0.2.44"]
-    assert rejects(settings) == [(6, "missing caller number")]
+    assert [c["upstream"] for c in got] == ["caprus", "caprus", *["192.0.2.44"] * 3]
+    # a call without a caller number is a call (withheld, or a robocaller's empty caller ID)
+    assert (got[3]["caller"], got[3]["caller_raw"]) == (None, None)
+    assert rejects(settings) == []
 
 
 def test_reingest_is_a_noop(settings: Settings, data: Path) -> None:

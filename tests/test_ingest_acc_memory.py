@@ -38,7 +38,8 @@ def write_acc(path: Path, calls: int) -> None:
         for i in range(calls):
 
             def row(method: str, code: int, at: int, to_tag: str = "", i: int = i) -> str:
-                caller = "" if i % 200 == 7 and method == "INVITE" else f"20255{i:05d}"
+                # a call with no called number is a reject (no caller number is a call)
+                called = "" if i % 200 == 7 and method == "INVITE" else f"21255{i:05d}"
                 identity = (
                     f"eyJhbGciOiJFUzI1NiJ9.{i:08x}.{sig};info=<https://c.example.net/a.pem>"
                     if method == "INVITE"
@@ -46,8 +47,8 @@ def write_acc(path: Path, calls: int) -> None:
                 )
                 time = (t0 + timedelta(seconds=i + at)).strftime("%Y-%m-%d %H:%M:%S")
                 return (
-                    f"{method},ft{i},{to_tag},c{i}@198.51.100.7,{code},R,{time},{caller},"
-                    f"example.net,198.51.100.7,21255{i:05d},21255{i:05d},example.com,"
+                    f"{method},ft{i},{to_tag},c{i}@198.51.100.7,{code},R,{time},20255{i:05d},"
+                    f"example.net,198.51.100.7,{called},{called},example.com,"
                     f"cust-{i % 7},{identity}\n"
                 )
 

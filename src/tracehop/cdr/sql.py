@@ -237,7 +237,8 @@ def normalise_sql(
                 WHEN start_ts < TIMESTAMPTZ '1990-01-01 00:00:00+00'
                   OR start_ts > TIMESTAMPTZ '2100-01-01 00:00:00+00'
                     THEN 'start time out of range ' || th_quote(start_raw)
-                WHEN caller_s IS NULL OR caller_s = '' THEN 'missing caller number'
+                -- no caller number is a call all the same (withheld, or a robocaller's
+                -- empty caller ID): kept, its caller-ID class is "missing"
                 WHEN called_s IS NULL OR called_s = '' THEN 'missing called number'
                 WHEN upstream IS NULL OR upstream = ''
                     THEN 'missing upstream (the customer or carrier the call came from)'
