@@ -5,6 +5,8 @@ folded, upstream from the channel name)."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -221,6 +223,23 @@ def test_a_user_layout_maps_another_vendors_cdr(settings: Settings) -> None:
     assert [c["source_line"] for c in got] == [3, 4, 5, 6]
 
 
+def test_cucm_recording_legs_are_no_calls(settings: Settings, tmp_path: Path) -> None:
+    """The shipped cisco-cucm preset: a phone's built-in bridge calling the recorder (Cisco's
+    call recording CDRs, callingPartyNumber b0...) is skipped, not stored as a failed call."""
+    lines = (LAYOUTS / "cisco-cucm.csv").read_text().splitlines()
+    header = next(csv.reader([lines[0]]))
+    leg = next(csv.reader([lines[2]]))
+    leg[header.index("callingPartyNumber")] = "b002179144511001"
+    leg[header.index("pkid")] = "recording-leg"
+    out = io.StringIO()
+    csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n").writerow(leg)
+    path = tmp_path / "cdr_StandAloneCluster_01_202102071016_1"
+    path.write_text("\n".join(lines) + "\n" + out.getvalue())
+    f = ingest([path], settings).files[0]
+    assert (f.format, f.rows_ingested, f.rows_rejected, f.rows_skipped) == ("cisco-cucm", 4, 0, 2)
+    assert "recording-leg" not in {c["call_id"] for c in calls(settings)}
+
+
 def test_non_iso_times_only_where_the_layout_says(settings: Settings, home: Path) -> None:
     """DuckDB would read 2020/2/10 22:41 silently; tracehop reads it only with a layout that
     names the format, and records which format read it."""
@@ -401,7 +420,11 @@ def test_cli_ingest_with_a_layout_file_and_auto(cli, tmp_path: Path) -> None:  #
     assert "read as asterisk-newcdr (auto: 21 fields" in out
     other = tmp_path / "cdr_StandAloneCluster_01_202102071015_1234"
     other.write_bytes((LAYOUTS / "cisco-cucm.csv").read_bytes() + b"\n")  # not ingested yet
-    code, _, err = cli("ingest", str(other))
+    code, out, _ = cli("ingest", str(other))
+    assert code == 0 and "read as cisco-cucm (auto: header names globalcallid_callid" in out
+    odd = tmp_path / "odd.csv"
+    odd.write_text("when,from,to\n2021-02-07 10:15:03,2025550143,12125551234\n")
+    code, _, err = cli("ingest", str(odd))
     assert code == 1 and "matches no layout" in err and "Nearest:" in err
 
 
