@@ -145,3 +145,32 @@ def test_any_file_gives_valid_toml(tmp_path: Path, header, rows, with_header) ->
     draft = draft_layout(path)
     parsed = tomllib.loads(draft.text)
     assert set(draft.missing) == {"start", "caller", "called", "upstream"} - set(parsed["map"])
+
+
+def test_a_cucm_file_with_its_type_row(settings: Settings, tmp_path: Path) -> None:
+    """Cisco's names (callingPartyNumber, originalCalledPartyNumber, origDeviceName) are found,
+    and the row of data types becomes a skip rule, not a sample of values."""
+    source = Path(__file__).parent / "data" / "layouts" / "cisco-cucm.csv"
+    draft = draft_layout(source, name="cucm-draft")
+    assert draft.missing == []
+    assert (draft.mapped["caller"], draft.mapped["called"], draft.mapped["upstream"]) == (
+        "callingPartyNumber", "originalCalledPartyNumber", "origDeviceName"
+    )  # fmt: skip
+    assert "INTEGER" not in draft.text.split("[[skip]]")[0]  # no sample from the type row
+    layout_file = tmp_path / "cucm-draft.toml"
+    layout_file.write_text(draft.text)
+    f = ingest([source], settings, layout=load_layout_file(layout_file)).files[0]
+    assert (f.rows_ingested, f.rows_rejected, f.rows_skipped) == (4, 0, 1)
+
+
+def test_epoch_seconds_are_no_phone_numbers(tmp_path: Path) -> None:
+    """Ten-digit Unix times (OpenSIPS' acc: time and created) and Asterisk's uniqueid
+    (1690325492.123) are not caller numbers."""
+    path = tmp_path / "acc.log"
+    path.write_text(
+        "INVITE,a1,b1,c1@x,200,OK,1570705611,1690325492.12,2025550143,12125551234,1570705606\n"
+        "INVITE,a2,b2,c2@x,486,Busy,1570705615,1690325493.13,2025550144,12125551235,1570705610\n"
+    )
+    draft = draft_layout(path)
+    assert draft.mapped["start"] == "field7"
+    assert (draft.mapped["caller"], draft.mapped["called"]) == ("field9", "field10")

@@ -26,7 +26,8 @@ from tracehop.errors import FormatError
 # canonical column -> header names (lower case, letters and digits only), best first
 _SYNONYMS = {
     "call_id": (
-        "callid sipcallid globalcallid callidentifier uniqueid uuid sessionid cdrid recordid id"
+        "callid sipcallid globalcallid callidentifier uniqueid uuid sessionid cdrid recordid id "
+        "pkid"
     ),
     "start": (
         "start starttime startdatetime starttimestamp setuptime setup calldate calltime datetime "
@@ -41,16 +42,18 @@ _SYNONYMS = {
         "fromnumber from src source anumber srcuser fromuser originatingnumber"
     ),
     "called": (
-        "called callednumber calledpartynumber dialednumber dialed dnis tonumber to dst "
-        "destination destinationnumber bnumber dstuser touser"
+        "called callednumber calledpartynumber originalcalledpartynumber "
+        "finalcalledpartynumber dialednumber dialed dnis tonumber to dst destination "
+        "destinationnumber bnumber dstuser touser"
     ),
     "upstream": (
         "upstream ingresstrunk ingresstrunkgroup trunkin intrunk incomingtrunk srctrunk "
-        "sourcetrunk origtrunk fromtrunk ingress customer carrier accountcode account peer"
+        "sourcetrunk origtrunk fromtrunk ingress customer carrier accountcode account peer "
+        "origdevicename origdevice"
     ),
     "downstream": (
         "downstream egresstrunk egresstrunkgroup trunkout outtrunk outgoingtrunk dsttrunk totrunk "
-        "egress vendor route"
+        "egress vendor route destdevicename destdevice"
     ),
     "disposition": "disposition callstatus status result outcome",
     "sip_code": (
@@ -77,7 +80,11 @@ TIME_FORMATS = (
     "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M",
     "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%Y%m%d%H%M%S",
 )  # fmt: skip
-_PHONE = re.compile(r"\s*\+?[0-9][0-9 ().-]{6,19}\s*")
+_PHONE = re.compile(r"\s*\+?[0-9][0-9 ()-]{6,19}\s*|\s*\+?[0-9]{1,4}(?:\.[0-9]{2,4}){2,4}\s*")
+# a row naming each column's data type (Cisco's CDR files: INTEGER, VARCHAR(50), ...)
+_TYPE = re.compile(r"(?:[A-Z]+(?:\s*\(\d+(?:,\s*\d+)?\))?|)")
+# a column of numbers: at least this share of its values look like phone numbers
+PHONE_SHARE = 0.8
 _DELIMITERS = (",", "\t", ";", "|")
 
 
@@ -104,8 +111,16 @@ def _keys(name: str) -> list[str]:
 
 def _is_time(value: str) -> bool:
     # epoch seconds of this century start with 1; a ten-digit NANP number never does
-    epoch = EPOCH_TIME.fullmatch(value) and value.strip().startswith("1")
+    # (and has ten digits: 12125551234 is a number with its country code, not the year 2354)
+    epoch = EPOCH_TIME.fullmatch(value) and re.fullmatch(r"1[0-9]{9}(?:\.[0-9]+)?", value.strip())
     return bool(ISO_TIME.fullmatch(value) or epoch)
+
+
+def _clock_text(value: str) -> bool:
+    """A time in one of TIME_FORMATS; digits alone only as %Y%m%d%H%M%S (strptime would read
+    the ten digits of 2025550101 as 2025-5-5 01:01)."""
+    v = value.strip()
+    return (not v.isdigit() or len(v) == 14) and bool(_formats([v]))
 
 
 def _formats(values: list[str]) -> list[str]:
@@ -133,6 +148,9 @@ def draft_layout(path: Path, *, name: str = "my-cdr", sample: int = 200) -> Draf
     names = [c.strip().lstrip("\ufeff").strip() or f"field{i + 1}" for i, c in enumerate(first)]
     if not header:
         names, data = [f"field{i + 1}" for i in range(len(first))], rows
+    types = header and bool(data) and all(_TYPE.fullmatch(v.strip()) for v in data[0])
+    if types:
+        data = data[1:]
     values = {n: [r[i].strip() for r in data if i < len(r) and r[i].strip()] for i, n in
               enumerate(names)}  # fmt: skip
 
@@ -145,12 +163,14 @@ def draft_layout(path: Path, *, name: str = "my-cdr", sample: int = 200) -> Draf
             if hit:
                 mapped[canonical] = hit
     else:  # by the values' shapes: the first column of times, the first two of numbers
-        times = [n for n in names if values[n] and all(_is_time(v) or _formats([v]) for v in
+        times = [n for n in names if values[n] and all(_is_time(v) or _clock_text(v) for v in
                                                           values[n])]  # fmt: skip
-        phones = [n for n in names if values[n] and all(_PHONE.fullmatch(v) for v in values[n])]
+        # a column of times is no column of numbers (ten-digit epoch seconds look like one)
+        phones = [n for n in names if values[n] and n not in times
+                  and sum(bool(_PHONE.fullmatch(v)) for v in values[n])
+                  >= PHONE_SHARE * len(values[n])]  # fmt: skip
         if times:
             mapped["start"] = times[0]
-        phones = [n for n in phones if n != mapped.get("start")]
         for canonical, n in zip(("caller", "called"), phones, strict=False):
             mapped[canonical] = n
 
@@ -182,6 +202,9 @@ def draft_layout(path: Path, *, name: str = "my-cdr", sample: int = 200) -> Draf
     for canonical in missing:
         lines.append(f'# {canonical} = "..."  # not found: name the field it comes from')
     lines.append('extra = "rest"  # every other field, kept as JSON in extra')
+    if types:
+        lines += ["", "# the second line names each column's data type: not a call", "[[skip]]",
+                  f"field = {json.dumps(names[0].lower())}", "pattern = '^[A-Z]+'"]  # fmt: skip
     return Draft(text="\n".join(lines) + "\n", mapped=mapped, missing=missing)
 
 
