@@ -17,11 +17,20 @@ from pathlib import Path
 from tracehop.cdr.layouts import Layout, Rule
 from tracehop.sqltext import lit
 
-# One column more than a positional layout's widest order, for layouts whose writers leave
-# trailing groups out (``[read] optional``): every row is read with the widest order, the
-# rows a writer left shorter padded with NULL, and a row with more fields than that fills
-# this column and is rejected; DuckDB's lenient reader would drop its extra fields silently.
+# One column more than the file's header or the layout's widest order: every row is read
+# with all the columns, a row a writer left shorter padded with NULL (exporters drop trailing
+# empty fields; OpenSIPS' acc leaves a failed call's duration out), and a row with more fields
+# fills this column and is rejected. DuckDB's lenient reader (strict_mode = false, which the
+# switches' loose quoting needs) would drop the extra fields silently: an unquoted delimiter
+# in a value shifts the row, and its values would be stored in the wrong columns.
 WIDE = "th_more"
+
+
+def wide_reason(layout: Layout, widest: int) -> str:
+    """The reject reason of a row with more fields than ``widest``."""
+    what = "the header's" if layout.header else "the layout's widest"
+    return f"unreadable row: more than {widest} fields, {what}"
+
 
 KEYVALUE_COLUMN = "line"
 # A keyvalue file is read as one column per line: a delimiter that text never holds.
@@ -87,10 +96,11 @@ class _Fields:
         if name not in self.present:
             return "NULL"
         expr = q(name)
-        if layout.line_prefix and name == self.cols[0]:
+        real = [c for c in self.cols if c != WIDE]
+        if layout.line_prefix and name == real[0]:
             prefix = "^\\s*" + re.escape(layout.line_prefix)
             expr = f"trim(regexp_replace({expr}, {lit(prefix)}, ''), '\" ')"
-        if layout.line_suffix and name == self.cols[-1]:
+        if layout.line_suffix and name == real[-1]:
             expr = f"trim({expr}, {lit(layout.line_suffix + chr(34) + ' ')})"
         return expr
 
@@ -279,7 +289,7 @@ def compile_layout(layout: Layout, cols: list[str]) -> Compiled:
     wide = None
     if WIDE in cols:
         parts.append(f"{q(WIDE)} IS NOT NULL AS th_wide")
-        wide = f"unreadable row: more than {len(cols) - 1} fields, the layout's widest"
+        wide = wide_reason(layout, len(cols) - 1)
     tx = layout.transactions
     if tx:
         parts.append(f"upper(trim({field(str(tx.get('method', 'method')).lower())})) AS method")

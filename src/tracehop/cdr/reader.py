@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from tracehop.cdr.compile import KEYVALUE_COLUMN, WIDE, q, read_csv_sql
+from tracehop.cdr.compile import KEYVALUE_COLUMN, WIDE, q, read_csv_sql, wide_reason
 from tracehop.cdr.detect import normalise_header, split_line
 from tracehop.cdr.layouts import Layout
 from tracehop.cdr.sources import first_lines, open_binary
@@ -59,7 +59,7 @@ def columns_for(layout: Layout, path: Path, max_line_size: int) -> list[str]:
             )
         data = next((d for _, d in lines[1:] if d is not None), None)
         if data is None:
-            return list(layout.orders()[0])
+            return [*layout.orders()[0], WIDE]
     row = split_line(data.decode("utf-8", errors="replace"), layout)
     if layout.header:
         cols = normalise_header(row)
@@ -80,12 +80,13 @@ def columns_for(layout: Layout, path: Path, max_line_size: int) -> list[str]:
                     f"{path} is not a {layout.name} CDR file: the header has no "
                     f"{' or '.join(names)} for {need} (found: {', '.join(cols[:12])})"
                 )
-        return [c if c else f"column{i}" for i, c in enumerate(cols)]
+        return [*(c if c else f"column{i}" for i, c in enumerate(cols)), WIDE]
     for order in layout.orders():
         if len(order) == len(row):
             # writers that leave trailing groups out may do so row by row (OpenSIPS' acc with
-            # the cdr flag: a failed call has no duration): every row in the widest order
-            return [*layout.orders()[0], WIDE] if layout.optional else list(order)
+            # the cdr flag: a failed call has no duration): every row in the widest order,
+            # and one column more to catch a row wider than that (compile.WIDE)
+            return [*layout.orders()[0], WIDE]
     widths = "/".join(str(w) for w in layout.widths())
     raise FormatError(
         f"{path} is not a {layout.name} CDR file: its first row has {len(row)} fields, "
@@ -157,8 +158,8 @@ def read_by_line(
     bad: list[tuple[int, str]] = []
     not_utf8 = 0
     nulls = set(layout.nulls)  # as DuckDB's nullstr on the fast path
-    # a layout read in its widest order takes any of its widths, the rest padded (compile.WIDE)
-    widths = set(layout.widths()) if WIDE in cols else {len(cols)}
+    # as the fast path: a shorter row's missing fields are empty, a wider one is rejected
+    widest = len(cols) - 1 if WIDE in cols else len(cols)
     seen_header = not layout.header
     with open_binary(path) as src:
         number = 0
@@ -191,10 +192,11 @@ def read_by_line(
             except csv.Error as exc:
                 bad.append((number, f"unreadable row: {exc} (a quoted value must end on its line)"))
                 continue
-            if len(fields) not in widths:
-                want = "/".join(map(str, sorted(widths)))
-                bad.append((number, f"unreadable row: expected {want} fields, found {len(fields)}"))
-                continue
+            if len(fields) > widest:
+                if any(f != "" for f in fields[widest:]):
+                    bad.append((number, wide_reason(layout, widest)))
+                    continue
+                fields = fields[:widest]  # a trailing delimiter: no field after it
             fields += [""] * (len(cols) - len(fields))
             numbers.append(number)
             for i, value in enumerate(fields):
