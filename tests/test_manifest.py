@@ -51,7 +51,14 @@ def test_store_manifest_answers(manifests: tuple[Settings, StoreManifest]) -> No
         book.record(_row("a" * 64, 100))  # replayed by recovery: nothing added
         book.record(_row("b" * 64, 300))
         book.record(_row("c" * 64, 50, path="/cdr/other.csv"))
-        assert book.path_known("/cdr/Master.csv") and not book.path_known("/cdr/none.csv")
+        book.record(_row("e" * 64, 70, path="/old/Master.csv.1"))
+        book.record(_row("f" * 64, 80, path="/cdr/a_b%.csv"))
+        holding = sorted(r.source_path for r in book.paths_holding("Master.csv"))
+        assert holding == ["/cdr/Master.csv", "/cdr/Master.csv", "/old/Master.csv.1"]
+        assert book.paths_holding("none.csv") == []
+        # LIKE's wildcards in a name are its own characters
+        assert [r.checksum for r in book.paths_holding("a_b%.csv")] == ["f" * 64]
+        assert book.paths_holding("axb%.csv") == [] and book.paths_holding("a_bx.csv") == []
         seen = book.by_checksum("a" * 64)
         assert seen is not None
         assert (seen.ingest_id, seen.format, seen.size_bytes) == (
@@ -61,9 +68,9 @@ def test_store_manifest_answers(manifests: tuple[Settings, StoreManifest]) -> No
         )
         assert seen.ingested_at.replace(tzinfo=None) == datetime(2026, 11, 30, 12, 0, 1, 250000)
         assert book.by_checksum("d" * 64) is None
-        shorter = book.shorter_versions("/cdr/Master.csv", 1000)
-        assert [r.size_bytes for r in shorter] == [300, 100]
-        assert book.shorter_versions("/cdr/Master.csv", 300)[0].checksum == "a" * 64
+        found = {r.checksum: r for r in book.paths_holding("/cdr/Master.csv")}
+        assert sorted(found) == ["a" * 64, "b" * 64]
+        assert (found["b" * 64].size_bytes, found["b" * 64].source_path) == (300, "/cdr/Master.csv")
     finally:
         book.close()
 
@@ -81,10 +88,10 @@ def test_sqlite_manifest_reads_and_writes_as_sqlalchemy_does(settings: Settings)
         fast.record(_row("b" * 64, 300))
         fast.record(_row("b" * 64, 300))  # idempotent
         for book in (slow, fast):
-            assert book.path_known("/cdr/Master.csv")
-            assert [r.checksum for r in book.shorter_versions("/cdr/Master.csv", 301)] == [
-                "b" * 64,
-                "a" * 64,
+            rows = sorted(book.paths_holding("Master.csv"), key=lambda r: r.checksum)
+            assert [(r.checksum, r.size_bytes, r.source_path) for r in rows] == [
+                ("a" * 64, 100, "/cdr/Master.csv"),
+                ("b" * 64, 300, "/cdr/Master.csv"),
             ]
             got = book.by_checksum("b" * 64)
             assert got is not None and got.size_bytes == 300

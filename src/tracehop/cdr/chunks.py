@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -250,46 +250,71 @@ def _split_stream(path: Path, folder: Path, *, header: bool, chunk_bytes: int) -
                 return
 
 
-def prefix_sha256(path: Path, size: int) -> str:
-    """SHA-256 of the first ``size`` bytes of a file."""
+def prefix_digests(path: Path, sizes: Iterable[int]) -> dict[int, str]:
+    """SHA-256 of the first ``n`` bytes of the file's (decompressed) text, for each ``n`` of
+    ``sizes`` the text reaches: one pass, however many sizes."""
+    want = sorted({n for n in sizes if n > 0})
+    out: dict[int, str] = {}
+    if not want:
+        return out
     digest = hashlib.sha256()
-    left = size
-    with path.open("rb") as fh:
-        while left > 0:
-            block = fh.read(min(READ_BYTES, left))
-            if not block:
-                break
-            digest.update(block)
-            left -= len(block)
-    return digest.hexdigest()
+    done = 0
+    with open_binary(path) as fh:
+        for n in want:
+            while done < n:
+                block = fh.read(min(READ_BYTES, n - done))
+                if not block:
+                    return out
+                digest.update(block)
+                done += len(block)
+            out[n] = digest.copy().hexdigest()
+    return out
+
+
+def _skip_prefix(src: BinaryIO, path: Path, start: int, header: bool) -> tuple[bytes, int]:
+    """Read the first ``start`` bytes of ``src`` (where an earlier version of the file
+    ended): the header line (blank lines before it skipped) and how many newlines those bytes
+    held. An earlier version that ended inside a line is refused (that line was read cut)."""
+    head = b""
+    done = before = 0  # bytes and newlines read
+    while header:
+        line = src.readline()
+        done += len(line)
+        before += line.endswith(b"\n")
+        if not line or line.strip():
+            head = line if line.endswith(b"\n") or not line else line + b"\n"
+            break
+    left = start - done
+    last = b"\n"
+    while left > 0:
+        block = src.read(min(READ_BYTES, left))
+        if not block:
+            break
+        before += block.count(b"\n")
+        left -= len(block)
+        last = block[-1:]
+    if left < 0 or (start and last != b"\n"):
+        raise InputError(
+            f"{path} continues a file ingested before whose last line was incomplete: ingest "
+            "complete files (rotated CDR files) instead"
+        )
+    return head, before
+
+
+def lines_before(path: Path, start: int, header: bool) -> int:
+    """How many lines the first ``start`` bytes of the file's (decompressed) text hold (an
+    earlier version of the file; checked as :func:`tail_file` does)."""
+    with open_binary(path) as src:
+        return _skip_prefix(src, path, start, header)[1]
 
 
 def tail_file(path: Path, start: int, folder: Path, header: bool) -> tuple[Chunk, int]:
-    """The lines after byte ``start`` (where an earlier version of the file ended) as a file
-    of their own, with the header line first; and the line offset of its first data line."""
+    """The lines after byte ``start`` of the file's (decompressed) text, where an earlier
+    version of it ended, as a file of their own, with the header line first; and the line
+    offset of its first data line."""
     folder.mkdir(parents=True, exist_ok=True)
-    with path.open("rb") as src:
-        head = src.readline() if header else b""
-        while header and head and not head.strip():
-            head = src.readline()
-        if head and not head.endswith(b"\n"):
-            head += b"\n"
-        src.seek(0)
-        before = 0
-        left = start
-        last = b"\n"
-        while left > 0:
-            block = src.read(min(READ_BYTES, left))
-            if not block:
-                break
-            before += block.count(b"\n")
-            left -= len(block)
-            last = block[-1:]
-        if start and last != b"\n":
-            raise InputError(
-                f"{path} grew, but the last line ingested before was incomplete: ingest "
-                "complete files (rotated CDR files) instead"
-            )
+    with open_binary(path) as src:
+        head, before = _skip_prefix(src, path, start, header)
         out = folder / "appended.csv"
         with out.open("wb") as dst:
             dst.write(head)

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -32,7 +32,7 @@ from tracehop.cdr.identity import IngestVerifier
 from tracehop.cdr.lake import CALLS, Lake, apply_plan, crash_point, lake_of, recover, write_plan
 from tracehop.cdr.layouts import PRESETS, Layout, get_layout
 from tracehop.cdr.scan import FileScan, scan_file
-from tracehop.cdr.sources import DECOMPRESS_ERRORS, is_compressed, looks_like_cdr
+from tracehop.cdr.sources import DECOMPRESS_ERRORS, is_compressed, looks_like_cdr, rotation_base
 from tracehop.engine import connect
 from tracehop.errors import FormatError, InputError
 from tracehop.settings import Settings
@@ -228,17 +228,13 @@ class _PendingScan:
         return getattr(self.result(), name)
 
 
-def _scan(manifest: Manifest, path: Path) -> FileScan | _PendingScan:
+def _scan(path: Path, *, versions: bool) -> FileScan | _PendingScan:
     """The file's scan, or one under way when the file can be read at the same time: a plain
-    file of one chunk that no earlier ingest read from this path (a re-ingest of the same
-    path, or a file that grew, needs its checksum first)."""
+    file of one chunk with no earlier ``versions`` (a file of a name ingested before may be
+    the same bytes, a file that grew or a rotated copy: its checksum is needed first)."""
     try:
         size = path.stat().st_size
-        if (
-            OVERLAP_BYTES <= size <= chunks.CHUNK_BYTES
-            and not is_compressed(path)
-            and not manifest.path_known(str(path.resolve()))
-        ):
+        if OVERLAP_BYTES <= size <= chunks.CHUNK_BYTES and not is_compressed(path) and not versions:
             return _PendingScan(path)
         return scan_file(path, find_blanks=False)
     except (*DECOMPRESS_ERRORS, zlib.error) as exc:
@@ -278,7 +274,8 @@ def _ingest_one(
             progress(name, path)
 
     step("checksum")
-    pending = _scan(manifest, path)
+    versions = _versions(manifest, path)
+    pending = _scan(path, versions=bool(versions))
     if isinstance(pending, FileScan) and (done := _already(manifest, path, pending)) is not None:
         return done
     why = ""
@@ -288,8 +285,8 @@ def _ingest_one(
     layout = for_file(layout, path, max_line_size=max_line_size)
     fmt = layout.name
     grown = (
-        _earlier_version(manifest, path, pending)
-        if isinstance(pending, FileScan) and layout.kind == "csv" and not layout.transactions
+        _earlier_version(path, pending, versions)
+        if isinstance(pending, FileScan) and layout.kind == "csv"
         else None
     )
     now = datetime.now(UTC)
@@ -350,11 +347,7 @@ def _ingest_one(
         identity_failed=dict(stats["identity_failed"]),  # type: ignore[call-overload]
         message=f"read as {fmt}"
         + (f" (auto: {why})" if why else "")
-        + (
-            f"; only the lines appended since {grown.ingest_id} (the file grew)"
-            if grown is not None
-            else ""
-        )
+        + _continues_note(path, grown)
         + ("" if exact else "; some line numbers are approximate")
         + _not_utf8_note(stats)
         + _identity_note(stats),
@@ -416,11 +409,16 @@ def _write_stage(
         # SIP transaction rows are paired, and a call's rows ([legs]) folded, across the
         # whole file; Parquet is read as is.
         chunkable = layout.kind != "parquet" and not (layout.transactions or layout.legs)
-        base_offset = 0
-        whole = {} if chunkable else {"chunk_bytes": 1 << 62}  # one part: the file's text
-        if grown is not None:  # only the lines appended since the last ingest of this file
+        base_offset = earlier = 0
+        if grown is not None and not chunkable:
+            # a call's rows may lie on both sides of where the earlier version ended: the
+            # whole text is read, and calls with a row in the earlier lines are not stored
+            # again (pipeline.stage's ``earlier_lines``)
+            earlier = chunks.lines_before(path, grown.size_bytes, header)
+            grown = None
+        if grown is not None:  # only the lines appended since the earlier version
             tail, base_offset = chunks.tail_file(path, grown.size_bytes, chunk_dir, header)
-            parts = chunks.split(tail.path, tail.scan, chunk_dir, header=header, **whole)
+            parts = chunks.split(tail.path, tail.scan, chunk_dir, header=header)
         elif isinstance(scan, _PendingScan):  # one chunk (see _scan): read while it is hashed
             parts = chunks.whole(path, scan)  # type: ignore[arg-type]
         elif chunkable:
@@ -434,7 +432,13 @@ def _write_stage(
             chunk.line_offset += base_offset
             step("reading" if k == 0 else f"reading part {k + 1}")
             staged = pipeline.stage(
-                con, layout, chunk.path, chunk.scan, zone=zone, max_line_size=max_line_size
+                con,
+                layout,
+                chunk.path,
+                chunk.scan,
+                zone=zone,
+                max_line_size=max_line_size,
+                earlier_lines=earlier,
             )
             exact = exact and staged.exact_lines
             step("writing")
@@ -454,9 +458,13 @@ def _write_stage(
             part_stats["skipped"] = staged.skipped
             part_stats["not_utf8"] = staged.not_utf8
             # rows read that are neither calls, rejects nor skipped: transaction rows folded
+            # (the rows of an earlier version's lines are none of these: stored before)
             part_stats["merged"] = (
-                staged.rows - staged.skipped - part_stats.pop("calls_and_value_bad")
-            )  # type: ignore[operator]
+                staged.rows
+                - staged.skipped
+                - staged.earlier
+                - part_stats.pop("calls_and_value_bad")  # type: ignore[operator]
+            )
             written += files
             _merge_stats(stats, part_stats)
             _drop_work_tables(con)
@@ -476,16 +484,50 @@ def _write_stage(
     return written, stats, exact
 
 
-def _earlier_version(manifest: Manifest, path: Path, scan: FileScan) -> ManifestRow | None:
-    """The manifest row of an earlier, shorter version of this same file, if the file only
-    grew since (switches append to their CDR file: Asterisk's Master.csv). Then only the
-    appended lines are new; reading it all again would load the old rows twice."""
-    if is_compressed(path):
+def _versions(manifest: Manifest, path: Path) -> list[ManifestRow]:
+    """Files ingested before under this file's name or a rotated copy of it, in any folder
+    (``Master.csv``, ``Master.csv.1``, ``Master.csv.2023-10-11-00-36-14.gz``): the earlier
+    versions this file may continue."""
+    base = rotation_base(path.name)
+    return [
+        r
+        for r in manifest.paths_holding(base)
+        if rotation_base(PurePath(r.source_path).name) == base
+    ]
+
+
+def _earlier_version(path: Path, scan: FileScan, versions: list[ManifestRow]) -> ManifestRow | None:
+    """The longest earlier version that this file's text begins with, byte for byte: the
+    same file grown since (switches append to their CDR file: Asterisk's Master.csv), or a
+    rotated copy of a file ingested while it was still being written (logrotate renames
+    Master.csv to Master.csv.1, FreeSWITCH to Master.csv.<time>, and may compress it). Only
+    the lines after it are new; reading it all again would store its calls twice."""
+    limit = None if is_compressed(path) else scan.size  # a compressed file's text is longer
+    sizes = {
+        r.size_bytes
+        for r in versions
+        if r.checksum != scan.sha256 and (limit is None or r.size_bytes < limit)
+    }
+    if not sizes:
         return None
-    for row in manifest.shorter_versions(str(path.resolve()), scan.size):
-        if chunks.prefix_sha256(path, row.size_bytes) == row.checksum:
+    digests = chunks.prefix_digests(path, sizes)
+    for row in sorted(versions, key=lambda r: -r.size_bytes):
+        if digests.get(row.size_bytes) == row.checksum:
             return row
     return None
+
+
+def _continues_note(path: Path, grown: ManifestRow | None) -> str:
+    if grown is None:
+        return ""
+    if grown.source_path == str(path.resolve()):
+        return f"; only the lines appended since {grown.ingest_id} (the file grew)"
+    earlier = PurePath(grown.source_path)
+    name = earlier.name if earlier.parent == PurePath(path.resolve()).parent else str(earlier)
+    return (
+        f"; only the lines after those of {name}, ingested as {grown.ingest_id} "
+        "(a rotated copy of it: its calls are not stored twice)"
+    )
 
 
 def _merge_stats(total: dict[str, object], part: dict[str, object]) -> None:

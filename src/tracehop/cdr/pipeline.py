@@ -14,6 +14,7 @@ sorted Parquet per day and a rejects file.
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -61,6 +62,7 @@ class Staged:
     exact_lines: bool
     skipped: int = 0  # rows that are not records (the layout's skip rules)
     not_utf8: int = 0  # rows read with bytes that are not UTF-8 (shown as \xNN)
+    earlier: int = 0  # rows of the lines an earlier version of the file held (not read again)
 
 
 def first_line(exc: BaseException) -> str:
@@ -76,8 +78,15 @@ def stage(
     *,
     zone: str,
     max_line_size: int = MAX_LINE_SIZE,
+    earlier_lines: int = 0,
 ) -> Staged:
     """Read, map and normalise the file into ``staged``; define view ``lined`` with lines.
+
+    ``earlier_lines``: the file continues an earlier version of it, ingested before, that
+    held its first ``earlier_lines`` lines (the file grew, or is a rotated copy). Only
+    layouts whose calls span rows (``[legs]``, ``[transactions]``) read it whole: a call
+    with a row in those lines was stored with the earlier version and is not stored again
+    (its later rows are merged into it), nor are those lines' rejects.
 
     Fast path: DuckDB's parallel CSV reader. It lets a quoted value run over several lines, so
     its rows map to lines only if every row is one line; the counts prove it (rows + skipped
@@ -120,8 +129,10 @@ def stage(
     not_utf8 = _not_utf8_rows(con)
     if len(skips) + rows == scan.lines and not not_utf8:
         # t[i]: the good lines before the i-th skipped line
-        _finish(con, compiled, [v - i for i, v in enumerate(skips, start=1)], rows)
-        return Staged(rows=rows, exact_lines=True, skipped=skipped)
+        t = [v - i for i, v in enumerate(skips, start=1)]
+        before = _rows_within(t, rows, earlier_lines)
+        _finish(con, compiled, t, rows, before)
+        return _staged(con, compiled, rows, skipped, 0, before, earlier_lines)
 
     if not_utf8:
         log.info("%s: %d rows are not UTF-8 text; reading it again line by line", path, not_utf8)
@@ -147,8 +158,45 @@ def stage(
     finally:
         con.unregister("th_by_line")
     skipped = _skipped(con, compiled)
-    _finish(con, compiled, None, rows)
-    return Staged(rows=rows, exact_lines=True, skipped=skipped, not_utf8=not_utf8)
+    before = 0
+    if earlier_lines:  # the rows are in line order
+        before = con.execute(
+            "SELECT count(*) FROM staged WHERE th__line <= ?", [earlier_lines]
+        ).fetchall()[0][0]
+    _finish(con, compiled, None, rows, before)
+    return _staged(con, compiled, rows, skipped, not_utf8, before, earlier_lines)
+
+
+def _rows_within(t: list[int], rows: int, lines: int) -> int:
+    """How many of the reader's rows came from the first ``lines`` lines (row k, 1-based,
+    came from line k + #{t_i < k}: see :func:`_define_lines`)."""
+    lo, hi = 0, rows if lines > 0 else 0
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if mid + 1 + bisect_left(t, mid + 1) <= lines:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _staged(
+    con: duckdb.DuckDBPyConnection,
+    compiled: Compiled,
+    rows: int,
+    skipped: int,
+    not_utf8: int,
+    before: int,
+    earlier_lines: int,
+) -> Staged:
+    """The stage's counts; the rows and rejects of an earlier version's lines left out."""
+    if before:
+        con.execute("DELETE FROM parse_rejects WHERE source_line <= ?", [earlier_lines]).fetchall()
+        if compiled.skip:
+            skipped = con.execute(
+                "SELECT count(*) FROM staged WHERE th_skip AND rowid >= ?", [before]
+            ).fetchall()[0][0]
+    return Staged(rows=rows, exact_lines=True, skipped=skipped, not_utf8=not_utf8, earlier=before)
 
 
 def _not_utf8_rows(con: duckdb.DuckDBPyConnection) -> int:
@@ -208,15 +256,20 @@ def _normalise(
 
 
 def _finish(
-    con: duckdb.DuckDBPyConnection, compiled: Compiled, t: list[int] | None, rows: int
+    con: duckdb.DuckDBPyConnection,
+    compiled: Compiled,
+    t: list[int] | None,
+    rows: int,
+    before: int = 0,
 ) -> None:
     """Views ``staged_v`` (with ``rid``, the row's position) and ``lined`` (with its line;
-    rows that are not records left out)."""
+    rows that are not records left out). ``before``: the first rows, stored with an earlier
+    version of the file (calls that span rows only)."""
     folded = compiled.transactions or compiled.legs
     if compiled.transactions:
-        _pair_transactions(con, skip=compiled.skip)
+        _pair_transactions(con, skip=compiled.skip, before=before)
     elif compiled.legs:
-        _fold_legs(con, skip=compiled.skip)
+        _fold_legs(con, skip=compiled.skip, before=before)
     if folded:
         con.execute("CREATE OR REPLACE TEMP VIEW staged_v AS SELECT * FROM staged")
     else:
@@ -277,7 +330,7 @@ def _define_lines(
 CHALLENGES = "(401, 407)"
 
 
-def _pair_transactions(con: duckdb.DuckDBPyConnection, *, skip: bool) -> None:
+def _pair_transactions(con: duckdb.DuckDBPyConnection, *, skip: bool, before: int = 0) -> None:
     """SIP transaction rows (Kamailio acc): one call per Call-ID and direction (the From
     tag, which a request keeps when it is sent again with credentials). An INVITE challenged
     with 401/407 and sent again under the same Call-ID folds into the call that followed
@@ -290,8 +343,15 @@ def _pair_transactions(con: duckdb.DuckDBPyConnection, *, skip: bool) -> None:
     an aggregate or a sort. Windows over every column held several copies of the rows: a
     2.1 GB acc file with Identity headers ran out of 2.5 GB (docs/performance.md, "Kamailio
     acc files: memory"). ``staged`` gets ``rid`` (the row's position in the file), which the
-    line numbers are computed from: its row order does not matter."""
+    line numbers are computed from: its row order does not matter. A Call-ID with a row
+    among the first ``before`` rows was stored with an earlier version of the file: none of
+    its rows makes a call again."""
     records = "WHERE NOT th_skip" if skip else ""
+    stored = (
+        f"AND NOT EXISTS (SELECT 1 FROM s o WHERE o.rid < {int(before)} AND o.call_id = i.call_id)"
+        if before
+        else ""
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE th_pairs AS
         WITH s AS (
@@ -326,16 +386,17 @@ def _pair_transactions(con: duckdb.DuckDBPyConnection, *, skip: bool) -> None:
                  WHEN i.disposition = 'answered' THEN NULL
                  ELSE 0 END AS duration
         FROM inv i LEFT JOIN bye b ON i.call_id = b.call_id
-        WHERE i.th_pick = 1
+        WHERE i.th_pick = 1 {stored}
         UNION ALL
         -- rejected rows stay (with their reason), but for rows that are not calls
         SELECT rid, 0, CASE WHEN disposition = 'answered' THEN NULL ELSE 0 END FROM s
-        WHERE NOT good AND (method = 'INVITE' OR start IS NULL OR call_id IS NULL)"""
+        WHERE NOT good AND (method = 'INVITE' OR start IS NULL OR call_id IS NULL)
+            AND rid >= {int(before)}"""
     )
     _restage(con, "th_pairs", "p.duration AS duration", ("challenges", "auth_challenges", 0))
 
 
-def _fold_legs(con: duckdb.DuckDBPyConnection, *, skip: bool) -> None:
+def _fold_legs(con: duckdb.DuckDBPyConnection, *, skip: bool, before: int = 0) -> None:
     """Rows that are parts of one call (``[legs]``: Asterisk writes a CDR for each dial
     attempt and each bridge of a call, all with its ``linkedid``, the first channel's
     ``uniqueid``): one call per ``th_call``, never one per row. The call is told by its first
@@ -344,7 +405,9 @@ def _fold_legs(con: duckdb.DuckDBPyConnection, *, skip: bool) -> None:
     it starts at the earliest of them. The other rows are merged into it (counted as
     ``rows_merged``; ``extra.cdrs`` is how many rows the call had). A call none of whose rows
     is readable keeps each row as a reject with its reason. ``staged`` gets ``rid`` (the
-    row's position in the file), which the line numbers are computed from."""
+    row's position in the file), which the line numbers are computed from. A call with a
+    row among the first ``before`` rows was stored with an earlier version of the file: it
+    is not stored again."""
     records = "WHERE NOT th_skip" if skip else ""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE th_legs AS
@@ -364,16 +427,17 @@ def _fold_legs(con: duckdb.DuckDBPyConnection, *, skip: bool) -> None:
                 bool_or(good AND th_first) OVER (PARTITION BY th_call) AS first_readable,
                 min(start) FILTER (WHERE good AND th_first) OVER (PARTITION BY th_call)
                     AS first_start,
-                min(start) FILTER (WHERE good) OVER (PARTITION BY th_call) AS any_start
+                min(start) FILTER (WHERE good) OVER (PARTITION BY th_call) AS any_start,
+                min(rid) OVER (PARTITION BY th_call) AS th_min
             FROM s WHERE th_call IS NOT NULL
         )
         SELECT rid, cdrs,
             CASE WHEN first_readable THEN first_start ELSE any_start END AS start
-        FROM c WHERE th_pick = 1 AND good
+        FROM c WHERE th_pick = 1 AND good AND th_min >= {int(before)}
         UNION ALL
-        SELECT rid, 1, NULL FROM c WHERE NOT readable
+        SELECT rid, 1, NULL FROM c WHERE NOT readable AND th_min >= {int(before)}
         UNION ALL
-        SELECT rid, 1, NULL FROM s WHERE th_call IS NULL"""
+        SELECT rid, 1, NULL FROM s WHERE th_call IS NULL AND rid >= {int(before)}"""
     )
     _restage(con, "th_legs", "coalesce(p.start, s.start) AS start", ("cdrs", "cdrs", 1))
 

@@ -81,23 +81,32 @@ def open_binary(path: Path, raw: BinaryIO | None = None) -> BinaryIO:
     return io.BufferedReader(reader)  # type: ignore[arg-type]  # readline, like the others
 
 
-def looks_like_cdr(name: str) -> bool:
-    """A folder scan's test: ``calls.csv``, ``Master.csv.1``, ``Master.csv.2023-10-11-00-36-14``,
-    ``acc.log.2.gz``, ``cdr.tsv.zst``, ``export.parquet``."""
-    base = name.lower()
+def rotation_base(name: str) -> str:
+    """The name a switch writes to, of a file rotated from it: ``Master.csv`` for
+    ``Master.csv.1``, ``Master.csv.2.gz``, ``Master.csv.2023-10-11-00-36-14`` (FreeSWITCH's
+    rotate-on-hup) or ``Master.csv-20231011`` (logrotate's dateext); any other name is its
+    own base. A rotation suffix counts only after a CDR file's suffix (``calls.csv.1``, not
+    ``report.2023``)."""
+    base = name
     for _ in range(3):  # e.g. .csv.1.gz: compression, then rotation
         stripped = False
         for suffix in COMPRESSED_SUFFIXES:
-            if base.endswith(suffix):
+            if base.lower().endswith(suffix):
                 base = base[: -len(suffix)]
                 stripped = True
         m = ROTATED.search(base)
-        if m and any(base[: m.start()].endswith(s) for s in SOURCE_SUFFIXES):
+        if m and any(base[: m.start()].lower().endswith(s) for s in SOURCE_SUFFIXES):
             base = base[: m.start()]
             stripped = True
         if not stripped:
             break
-    return base.endswith(SOURCE_SUFFIXES)
+    return base
+
+
+def looks_like_cdr(name: str) -> bool:
+    """A folder scan's test: ``calls.csv``, ``Master.csv.1``, ``Master.csv.2023-10-11-00-36-14``,
+    ``acc.log.2.gz``, ``cdr.tsv.zst``, ``export.parquet``."""
+    return rotation_base(name).lower().endswith(SOURCE_SUFFIXES)
 
 
 def first_lines(path: Path, count: int, max_line_size: int) -> list[tuple[int, bytes | None]]:

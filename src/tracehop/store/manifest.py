@@ -54,17 +54,22 @@ class ManifestRow:
     format: str
     size_bytes: int
     ingested_at: datetime
+    source_path: str = ""
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern (escape ``\\``) for values holding ``text``."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 class Manifest(Protocol):
-    def path_known(self, source_path: str) -> bool:
-        """True when an earlier ingest read a file at this (resolved) path."""
-        ...
-
     def by_checksum(self, checksum: str) -> ManifestRow | None: ...
 
-    def shorter_versions(self, source_path: str, size: int) -> list[ManifestRow]:
-        """Rows of files ingested from this path with fewer bytes, the largest first."""
+    def paths_holding(self, text: str) -> list[ManifestRow]:
+        """Rows of the files ingested whose path holds ``text`` (a file name: ingest keeps
+        those whose name is it or a rotated copy of it, the earlier versions a file may
+        continue)."""
         ...
 
     def record(self, manifest: dict[str, object]) -> None:
@@ -81,17 +86,6 @@ class StoreManifest:
         self.store = store
         self.owned = owned
 
-    def path_known(self, source_path: str) -> bool:
-        from sqlalchemy import select
-
-        from tracehop.store.models import IngestManifest
-
-        with self.store.session() as s:
-            found = s.execute(
-                select(IngestManifest.checksum).where(IngestManifest.source_path == source_path)
-            ).first()
-        return found is not None
-
     def by_checksum(self, checksum: str) -> ManifestRow | None:
         from tracehop.store.models import IngestManifest
 
@@ -99,7 +93,7 @@ class StoreManifest:
             row = s.get(IngestManifest, checksum)
             return _row(row) if row is not None else None
 
-    def shorter_versions(self, source_path: str, size: int) -> list[ManifestRow]:
+    def paths_holding(self, text: str) -> list[ManifestRow]:
         from sqlalchemy import select
 
         from tracehop.store.models import IngestManifest
@@ -107,10 +101,9 @@ class StoreManifest:
         with self.store.session() as s:
             rows = (
                 s.execute(
-                    select(IngestManifest)
-                    .where(IngestManifest.source_path == source_path)
-                    .where(IngestManifest.size_bytes < size)
-                    .order_by(IngestManifest.size_bytes.desc())
+                    select(IngestManifest).where(
+                        IngestManifest.source_path.like(_like(text), escape="\\")
+                    )
                 )
                 .scalars()
                 .all()
@@ -141,6 +134,7 @@ def _row(r: object) -> ManifestRow:
         format=r.format,  # type: ignore[attr-defined]
         size_bytes=int(r.size_bytes),  # type: ignore[attr-defined]
         ingested_at=r.ingested_at,  # type: ignore[attr-defined]
+        source_path=r.source_path,  # type: ignore[attr-defined]
     )
 
 
@@ -185,13 +179,6 @@ class SqliteManifest:
         except sqlite3.Error as exc:
             raise StoreError(f"state DB error: {_why(exc)}") from exc
 
-    def path_known(self, source_path: str) -> bool:
-        return bool(
-            self._query(
-                "SELECT 1 FROM ingest_manifest WHERE source_path = ? LIMIT 1", (source_path,)
-            )
-        )
-
     def by_checksum(self, checksum: str) -> ManifestRow | None:
         rows = self._query(
             "SELECT checksum, ingest_id, format, size_bytes, ingested_at FROM ingest_manifest "
@@ -200,11 +187,11 @@ class SqliteManifest:
         )
         return _sqlite_row(rows[0]) if rows else None
 
-    def shorter_versions(self, source_path: str, size: int) -> list[ManifestRow]:
+    def paths_holding(self, text: str) -> list[ManifestRow]:
         rows = self._query(
-            "SELECT checksum, ingest_id, format, size_bytes, ingested_at FROM ingest_manifest "
-            "WHERE source_path = ? AND size_bytes < ? ORDER BY size_bytes DESC",
-            (source_path, size),
+            "SELECT checksum, ingest_id, format, size_bytes, ingested_at, source_path "
+            "FROM ingest_manifest WHERE source_path LIKE ? ESCAPE '\\'",
+            (_like(text),),
         )
         return [_sqlite_row(r) for r in rows]
 
@@ -243,6 +230,7 @@ def _sqlite_row(r: tuple[object, ...]) -> ManifestRow:
         format=str(r[2]),
         size_bytes=int(r[3]),  # type: ignore[call-overload]
         ingested_at=datetime.fromisoformat(str(r[4])),
+        source_path=str(r[5]) if len(r) > 5 else "",
     )
 
 
