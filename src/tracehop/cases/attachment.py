@@ -17,6 +17,7 @@ reported, never dropped silently.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -39,23 +40,78 @@ _CITE = (
 )
 VIOLATION = rf"(?:{_CITE})(?:\s*[;,]\s*(?:and\s+)?(?:{_CITE}))*"
 
-_ROW = re.compile(
-    rf"(?P<customer>.*?)\s*(?P<date>{DATE})"
-    rf"(?:\s*(?P<time>{TIME}))?"
-    rf"(?:\s*(?P<caller>{PHONE}))?"
-    rf"(?:\s*(?P<called>{PHONE}))?"
-    rf"\s*(?P<description>.*?)\s*(?P<violation>{VIOLATION})",
-    re.S,
-)
+# A row is read from its anchors, not by one regex: "customer, then the first date, then
+# the first citation after it" as a single pattern with two lazy ``.*?`` backtracks
+# cubically on an attachment of dates without citations (a 10 KB paste hung the parser).
+# The same reading, anchor by anchor, each search starting where the last one ended: the
+# customer is the text before the first date, an optional time and up to two phone numbers
+# follow the date, the description runs to the first citation, which ends the row.
+_DATE = re.compile(DATE)
+_TIME_AFTER = re.compile(rf"\s*(?P<time>{TIME})")
+_PHONE_AFTER = re.compile(rf"\s*(?P<phone>{PHONE})")
+_VIOLATION = re.compile(VIOLATION)
+
+
+@dataclass
+class _Cells:
+    start: int
+    end: int
+    customer: str
+    date: str
+    time: str
+    caller: str
+    called: str
+    description: str
+    violation: str
+
+
+def _row_cells(stream: str) -> Iterator[_Cells]:
+    """The rows of the attachment's stream, in order (linear in its length)."""
+    pos = 0
+    while (d := _DATE.search(stream, pos)) is not None:
+        at = d.end()
+        found: list[tuple[str, str, int]] = []  # the optional cells after the date, their ends
+        for name, pattern, group in (
+            ("time", _TIME_AFTER, "time"),
+            ("caller", _PHONE_AFTER, "phone"),
+            ("called", _PHONE_AFTER, "phone"),
+        ):
+            if (m := pattern.match(stream, at)) is not None:
+                found.append((name, m.group(group), m.end()))
+                at = m.end()
+        while (v := _VIOLATION.search(stream, at)) is None and found:
+            found.pop()  # what looked like a phone or a time began the citation: it is none
+            at = found[-1][2] if found else d.end()
+        if v is None and re.fullmatch(r"[\d/]+/\d{4}", d.group(0)):
+            # "1/1/2047 U.S.C. § 227": a two-digit year run into the citation (the single
+            # regex found it by backtracking into the date)
+            v = _VIOLATION.match(stream, d.end() - 2)
+            if v is not None:
+                at = d.end() - 2
+                d = _DATE.match(stream, d.start(), at) or d
+        if v is None:  # no citation after this date: no row after it either
+            return
+        cells = {name: text for name, text, _end in found}
+        yield _Cells(
+            pos, v.end(), stream[pos : d.start()], d.group(0), cells.get("time", ""),
+            cells.get("caller", ""), cells.get("called", ""), stream[at : v.start()], v.group(0),
+        )  # fmt: skip
+        pos = v.end()
+
+
 # Lines that are not rows: the column headings, page furniture, the attachment's title.
+# Both are matched against the stripped line (``_is_furniture``): a pattern that opens with
+# ``\s*`` and ends with ``\s*$`` around optional parts backtracks quadratically on a line of
+# spaces ("1" and 100 KB of spaces hung it).
 _HEADING = re.compile(
-    r"^\s*(?:customer|date of call|caller id|called number|description|violation)"
-    r"(?:\s+(?:customer|date of call|caller id|called number|description|violation))*\s*$",
+    r"(?:customer|date of call|caller id|called number|description|violation)"
+    r"(?:\s+(?:customer|date of call|caller id|called number|description|violation))*",
     re.I,
 )
 _FURNITURE = re.compile(
-    r"^\s*(?:attachment\s+a\s*(?:\(continued\)|cont'?d\.?)?|page\s+\d+(?:\s+of\s+\d+)?"
-    r"|-?\s*\d{1,3}\s*-?|federal communications commission|fcc\s+\d{2}-\d+|da\s+\d{2}-\d+)\s*$",
+    r"attachment\s+a(?:\s*(?:\(continued\)|cont'?d\.?))?|page\s+\d+(?:\s+of\s+\d+)?"
+    r"|-?\s*\d{1,3}\s*-?|federal communications commission|fcc\s+\d{2}-\d+"
+    r"|da\s+\d{2}-\d+",
     re.I,
 )
 NO_RESPONSE = re.compile(r"^\s*no\s+response\s*$", re.I)
@@ -111,12 +167,14 @@ def _attachment_text(text: str) -> str:
     without line breaks runs it into the column headings. Without one, the column headings
     alone start the table; a letter with neither has no attachment (its own sentences, with
     a date and a citation, are no rows)."""
-    m = re.search(r"^\s*attachment\s+a\b(?:\s*\(continued\))?", text, re.I | re.M) or re.search(
-        r"\battachment\s+a\b(?=\s+customer\s+date\s+of\s+call\b)", text, re.I
-    )
+    # [^\S\n]*, not \s*: after ^ in MULTILINE mode \s* runs over the next lines, and is
+    # tried again from each of them (quadratic on a text of blank lines).
+    m = re.search(
+        r"^[^\S\n]*attachment\s+a\b(?:\s*\(continued\))?", text, re.I | re.M
+    ) or re.search(r"\battachment\s+a\b(?=\s+customer\s+date\s+of\s+call\b)", text, re.I)
     if m:
         return text[m.end() :]
-    m = re.search(r"^\s*customer\s+date\s+of\s+call\b.*$", text, re.I | re.M)
+    m = re.search(r"^[^\S\n]*customer\s+date\s+of\s+call\b.*$", text, re.I | re.M)
     return text[m.start() :] if m else ""
 
 
@@ -128,6 +186,11 @@ _INLINE_HEADING = re.compile(
 _INLINE_FURNITURE = re.compile(r"\bpage\s+\d+\s+of\s+\d+\b|\battachment\s+a\s+\(continued\)", re.I)
 
 
+def _is_furniture(line: str) -> bool:
+    """A stripped line that is column headings or page furniture, no row."""
+    return _HEADING.fullmatch(line) is not None or _FURNITURE.fullmatch(line) is not None
+
+
 def _clean(cell: str) -> str:
     return re.sub(r"\s+", " ", cell).strip(" \t;,")
 
@@ -135,21 +198,18 @@ def _clean(cell: str) -> str:
 def parse_attachment(text: str) -> Attachment:
     """Every row of Attachment A in ``text`` (a whole letter, or the attachment alone)."""
     body = _attachment_text(text)
-    kept = [
-        line
-        for line in body.splitlines()
-        if line.strip() and not _HEADING.match(line) and not _FURNITURE.match(line)
-    ]
+    kept = [line for line in body.splitlines() if line.strip() and not _is_furniture(line.strip())]
     stream = " ".join(line.strip() for line in kept).replace("|", " ")  # pasted pipe tables
     stream = _INLINE_FURNITURE.sub(" ", _INLINE_HEADING.sub(" ", stream))
     out = Attachment()
     pos = 0
-    for m in _ROW.finditer(stream):
-        customer = _clean(m.group("customer"))
-        when = parse_date(m.group("date"))
+    for m in _row_cells(stream):
+        customer = _clean(m.customer)
+        when = parse_date(m.date)
         if not customer or when is None:
-            out.problems.append(f"row without a customer or a readable date: {m.group(0)[:120]!r}")
-            pos = m.end()
+            row = stream[m.start : m.end]
+            out.problems.append(f"row without a customer or a readable date: {row[:120]!r}")
+            pos = m.end
             continue
         if len(customer) > 160:  # it swallowed text that is no row: say so, keep the tail
             cut = list(re.finditer(r"[.:;]\s+(?=[A-Z])", customer))
@@ -165,14 +225,14 @@ def parse_attachment(text: str) -> Attachment:
                 number=len(out.rows) + 1,
                 customer=customer,
                 date=when,
-                caller_id=_clean(m.group("caller") or ""),
-                called_number=_clean(m.group("called") or ""),
-                description=_clean(m.group("description")),
-                violation=_clean(m.group("violation")),
-                time=_clean(m.group("time") or ""),
+                caller_id=_clean(m.caller),
+                called_number=_clean(m.called),
+                description=_clean(m.description),
+                violation=_clean(m.violation),
+                time=_clean(m.time),
             )
         )
-        pos = m.end()
+        pos = m.end
     rest = _clean(stream[pos:])
     if rest:
         out.problems.append(f"text after the last row that is no row: {rest[:200]!r}")

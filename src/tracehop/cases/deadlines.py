@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -58,6 +59,7 @@ class Deadline:
         }
 
 
+@lru_cache(maxsize=4096)  # a text may state many deadlines: each counted once
 def add_business_days(start: date, n: int) -> date:
     """The n-th business day after ``start`` (weekends and federal holidays skipped)."""
     day, left = start, n
@@ -100,6 +102,12 @@ def purpose_of(context: str, *, nearest_end: bool = True) -> str | None:
     return best
 
 
+def deadline_name(amount: int, unit: str, purpose: str | None) -> str:
+    """The name of a deadline: its purpose and length (``mitigation_48h``, ``report_14d``)."""
+    short = {"hours": "h", "days": "d", "business_days": "bd"}[unit]
+    return f"{purpose or 'deadline'}_{amount}{short}"
+
+
 def stated_deadline(
     letter_date: date,
     amount: int,
@@ -114,8 +122,7 @@ def stated_deadline(
     """A deadline of the letter: the stated date governs when there is one. ``rule`` is the
     rule it rests on when the caller knows it (else 64.1200(k)(4), the letters' rule)."""
     computed = computed_due(letter_date, amount, unit, zone)
-    short = {"hours": "h", "days": "d", "business_days": "bd"}[unit]
-    name = f"{purpose or 'deadline'}_{amount}{short}"
+    name = deadline_name(amount, unit, purpose)
     if rule is not None:
         rule = f"; {rule}"
     else:

@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from tracehop.cases.attachment import DATE, Attachment, Row, parse_attachment, parse_date
-from tracehop.cases.deadlines import Deadline, purpose_of, stated_deadline
+from tracehop.cases.deadlines import Deadline, deadline_name, purpose_of, stated_deadline
 from tracehop.errors import InputError
 
 KINDS = {
@@ -53,7 +55,10 @@ ROLES = {
 }
 _CFR = r"47\s*C\.?\s*F\.?\s*R\.?\s*§+\s*\d+\.\d+(?:\([A-Za-z0-9]+\))*(?:\s*-\s*\([A-Za-z0-9]+\))?"
 _USC = r"47\s*U\.?\s*S\.?\s*C\.?\s*§+\s*\d+[A-Za-z]?(?:\([A-Za-z0-9]+\))*"
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# An address starts where a run of its characters starts: without the look-behind, findall
+# tries again from every character of a long run of letters or digits with no "@" after it
+# (quadratic: 100 KB of digits hung the parser).
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"\(?\d{3}\)?[\s.-]\d{3}-\d{4}")
 _COMPANY = re.compile(
     r"\b(?:Ltd|Limited|LLC|L\.L\.C|Inc|Incorporated|Corp|Corporation|Co|Company|GmbH|S\.A|"
@@ -61,7 +66,9 @@ _COMPANY = re.compile(
     re.I,
 )
 _WITHIN = re.compile(
-    r"within\s+(?:(?P<word>[a-z-]+)\s+)?\(?(?P<n>\d+)?\)?\s*(?P<unit>business\s+days|hours|days)"
+    # at most three digits: a letter's deadline is hours or days, never a thousand of them (an
+    # unbounded number made int() fail past 4300 digits and dates overflow)
+    r"within\s+(?:(?P<word>[a-z-]+)\s+)?\(?(?P<n>\d{1,3})?\)?\s*(?P<unit>business\s+days|hours|days)"
     r"(?=(?P<after>[^.]{0,120}))",  # a look-ahead: the next "within" may stand in it
     re.I,
 )
@@ -135,6 +142,9 @@ class Notice:
         }
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _norm(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
 
@@ -145,7 +155,9 @@ def _slug(text: str) -> str:
 
 def _letter_part(text: str) -> str:
     """The letter without its attachment (rows are read separately)."""
-    m = re.search(r"^\s*attachment\s+a\b", text, re.I | re.M)
+    # [^\S\n]*, not \s*, after ^ in MULTILINE mode (here and below): \s* runs over the next
+    # lines and is tried again from each of them, quadratic on a text of blank lines.
+    m = re.search(r"^[^\S\n]*attachment\s+a\b", text, re.I | re.M)
     return text[: m.start()] if m else text
 
 
@@ -166,9 +178,11 @@ _FORM = (
 )
 _COMPANY_END = re.compile(rf",?\s*{_FORM}(?=[\s,;)]|$)")
 # A company defined with its short name, as every letter and notice does at first mention:
-# "Urth Access, LLC (Urth Access)", "PhoneBurner Inc. (PhoneBurner)".
+# "Urth Access, LLC (Urth Access)", "PhoneBurner Inc. (PhoneBurner)". At most eleven words
+# before the legal form: unbounded, every capital of a head of capitalised words started a
+# search to its end (quadratic in the 4,000 characters read).
 _DEFINED = re.compile(
-    rf"(?P<name>[A-Z][\w&'’.-]*(?:\s+(?:[A-Z0-9][\w&'’.-]*|&|and|of))*?,?\s+{_FORM})"
+    rf"(?P<name>[A-Z][\w&'’.-]*(?:\s+(?:[A-Z0-9][\w&'’.-]*|&|and|of)){{0,10}}?,?\s+{_FORM})"
     r"\s*\(\s*(?:the\s+)?[“\"]?[A-Z][^()]{0,40}\)"
 )
 _TITLE = re.compile(
@@ -184,7 +198,11 @@ _DELIVERY = re.compile(
     r"\b(?:VIA|BY)(?:\s+(?:[A-Z]{2,}|-|&))+|\b(?:Via|By)\s+(?:Electronic\s+|Certified\s+|"
     r"Overnight\s+|First[- ]Class\s+)*(?:Mail|Delivery|E-?mail|Courier)\b"
 )
-_CITY = re.compile(r"\s+(?=[A-Z][A-Za-z .]+,\s*[A-Z]{2}\s+\d{5}(?:-\d{4})?\s*$)")
+# The city, state and ZIP that end a flattened address ("... Suite 200 Newport Beach, CA
+# 92663"). The city is bounded (80 characters) and the split is tried at the start of a run
+# of spaces only: unbounded, the look-ahead ran to the end of the line from every space of a
+# long line of words (quadratic).
+_CITY = re.compile(r"(?<!\s)\s+(?=[A-Z][A-Za-z .]{1,80},\s*[A-Z]{2}\s+\d{5}(?:-\d{4})?\s*$)")
 _BLOCK_END = re.compile(r"\s(?:cc:|Re:|RE:|Dear\s)")
 
 
@@ -228,7 +246,7 @@ def _to_block(letter: str) -> list[str] | None:
     """The recipient's lines: after "To:" (at a line's start or, in a text without line
     breaks, anywhere), else between the letter's date (and how it was sent) and "Re:" or
     "Dear", as the 2022+ letters print them without a label."""
-    m = re.search(r"^\s*To:\s*(.*)$", letter, re.M)
+    m = re.search(r"^[^\S\n]*To:\s*(.*)$", letter, re.M)
     if m is not None:
         first = _BLOCK_END.split(" " + m.group(1))[0].strip()
         lines = [first] if first else []
@@ -276,7 +294,9 @@ def _about(letter: str) -> str:
         for line in letter[listed.end() :].lstrip().splitlines()[:40]:
             item = re.match(r"\s*[•·▪●-]\s*(\S.{0,80}?)\s*$", line)
             if item is None:
-                if re.fullmatch(r"\s*\d{0,2}\s*", line):  # a footnote's mark, a blank line
+                # a footnote's mark, a blank line (stripped first: "\s*\d{0,2}\s*" is
+                # quadratic on a long line of spaces)
+                if re.fullmatch(r"\d{0,2}", line.strip()):
                     continue
                 break
             if not any(item.group(1) in n for n in named):
@@ -310,20 +330,22 @@ def _sender(letter: str, subject: str) -> Party:
     if re.search(r"federal\s+trade\s+commission", subject, re.I):
         party.company = "Federal Communications Commission and Federal Trade Commission"
     bureau = re.search(
-        r"^\s*(Enforcement Bureau|Wireline Competition Bureau)\s*$|By the (?:Acting )?Chief, "
+        r"^[^\S\n]*(Enforcement Bureau|Wireline Competition Bureau)[^\S\n]*$"
+        r"|By the (?:Acting )?Chief, "
         r"(Enforcement Bureau|Wireline Competition Bureau)",
         letter,
         re.M,
     )
     if bureau:
         party.address = [bureau.group(1) or bureau.group(2)]
-    m = re.search(r"^\s*Sincerely,?\s*$", letter, re.M | re.I)
+    m = re.search(r"^[^\S\n]*Sincerely,?[^\S\n]*$", letter, re.M | re.I)
     if m:
-        names = [
+        signed = (
             line.strip()
             for line in letter[m.end() :].splitlines()
             if line.strip() and not re.search(r"signature|^\W*$", line, re.I)
-        ]
+        )
+        names = list(islice(signed, 2))  # the name and the title under it
         party.contact = names[0] if names else ""
         party.title = names[1] if len(names) > 1 else ""
     elif bureau and bureau.group(2):
@@ -338,10 +360,12 @@ def _sender(letter: str, subject: str) -> Party:
 
 
 def _subject(letter: str) -> str:
-    m = re.search(r"^\s*Re:\s*(.+)$", letter, re.M | re.I) or re.search(
+    m = re.search(r"^[^\S\n]*Re:\s*(.+)$", letter, re.M | re.I) or re.search(
         r"\bR[Ee]:\s*(.{5,300}?)(?=\s+Dear\b|\n|$)", letter[:5000]
     )
-    return re.split(r"\s+Dear\s", m.group(1))[0].strip() if m else ""
+    # split at the start of a run of spaces only: "\s+Dear" tried from every space of a long
+    # run is quadratic
+    return re.split(r"(?<!\s)\s+Dear\s", m.group(1))[0].strip() if m else ""
 
 
 def _kind(letter: str, subject: str) -> str:
@@ -368,37 +392,45 @@ def _role(letter: str) -> str | None:
 
 # "section 64.1200(k)(4) of the Commission's rules", "Id. § 64.1200(n)(6)": Part 64 of 47 CFR
 # cited without its title.
-_SECTION = re.compile(r"(?:\bsections?\s+|§+\s*)(?P<sec>64\.\d+)(?P<par>(?:\([A-Za-z0-9]+\))+)")
+# "§§" starts at the first sign of its run: "§+" tried from every sign of a long run is
+# quadratic.
+_SECTION = re.compile(
+    r"(?:\bsections?\s+|(?<!§)§+\s*)(?P<sec>64\.\d+)(?P<par>(?:\([A-Za-z0-9]+\))+)"
+)
 _MORE_PARS = re.compile(r"\s*,\s*(?:and\s+)?(?P<par>(?:\([a-z]\)|\(\d+\))(?:\([A-Za-z0-9]+\))*)")
 
 
 def _rules(text: str) -> list[str]:
-    found: list[str] = []
+    """The rules cited, in order of first citation. A dict and sorted spans, not lists
+    searched again for each citation: a text of thousands of citations was quadratic."""
+    found: dict[str, None] = {}
 
     def add(rule: str) -> None:
-        if rule not in found:
-            found.append(rule)
+        found.setdefault(rule, None)
 
-    taken: list[tuple[int, int]] = []
+    starts: list[int] = []  # the spans of the full citations, in order
+    ends: list[int] = []
     for m in re.finditer(rf"{_CFR}|{_USC}", text):
         rule = re.sub(r"\s+", " ", m.group(0)).replace("§ §", "§").strip()
         rule = re.sub(r"§\s*", "§ ", rule)
         add(rule)
-        taken.append((m.start(), m.end()))
+        starts.append(m.start())
+        ends.append(m.end())
         section = re.match(r"47 CFR § (\d+\.\d+)", rule)
         at = m.end()
         while section and (more := _MORE_PARS.match(text, at)):  # "(k)(4), (f)(18)"
             add(f"47 CFR § {section.group(1)}{more.group('par')}")
             at = more.end()
     for m in _SECTION.finditer(text):
-        if not any(a <= m.start() < b for a, b in taken):
+        i = bisect_right(starts, m.start()) - 1  # the last full citation starting before it
+        if i < 0 or m.start() >= ends[i]:
             add(f"47 CFR § {m.group('sec')}{m.group('par')}")
-    return found
+    return list(found)
 
 
 # "One Eye has 14 days to respond to this order" (an Initial Determination Order, 64.1200(n)(5))
 _TO_RESPOND = re.compile(
-    r"\b(?:has|have)\s+(?:(?P<word>[a-z-]+)\s+)?\(?(?P<n>\d+)?\)?\s*(?P<unit>business\s+days|"
+    r"\b(?:has|have)\s+(?:(?P<word>[a-z-]+)\s+)?\(?(?P<n>\d{1,3})?\)?\s*(?P<unit>business\s+days|"
     r"days)\s+to\s+(?:respond|reply|answer)(?=(?P<after>[^.]{0,120}))",
     re.I,
 )
@@ -406,7 +438,7 @@ _TO_RESPOND = re.compile(
 # Determination Order, 64.1200(n)(6)); "after release of the Final Determination Order" is a
 # later order's, not this one's.
 _AFTER_RELEASE = re.compile(
-    r"\bbeginning\s+(?:(?P<word>[a-z-]+)\s+)?\(?(?P<n>\d+)?\)?\s*(?P<unit>days)\s+after\s+"
+    r"\bbeginning\s+(?:(?P<word>[a-z-]+)\s+)?\(?(?P<n>\d{1,3})?\)?\s*(?P<unit>days)\s+after\s+"
     r"(?:the\s+)?release\s+(?:date\s+)?of\s+this\s+(?:order|notice)(?=(?P<after>[^.]{0,120}))",
     re.I,
 )
@@ -419,6 +451,7 @@ def _deadlines(letter: str, letter_date: date | None) -> tuple[list[Deadline], l
     if letter_date is None:
         return [], ["no letter date: deadlines were not computed"]
     out: list[Deadline] = []
+    problems: list[str] = []
     seen: set[tuple[int, str, str]] = set()
     flat = re.sub(r"\s+", " ", letter)
     found = [(m, None) for m in _WITHIN.finditer(flat)]
@@ -440,27 +473,38 @@ def _deadlines(letter: str, letter_date: date | None) -> tuple[list[Deadline], l
         before = re.split(r"[.;,:]", flat[max(0, m.start() - 200) : m.start()])[-1]
         after = re.split(r"[.;]", m.group("after").lstrip(" ,"))[0]
         purpose = fixed or purpose_of(before) or purpose_of(after, nearest_end=False)
-        d = stated_deadline(
-            letter_date,
-            n,
-            unit,
-            stated=parse_date(stated.group(1)) if stated and fixed is None else None,
-            purpose=purpose,
-            context=before + " " + after,
-            rule=rules.get(fixed or ""),
-        )
-        if (n, unit, d.name) not in seen:
-            seen.add((n, unit, d.name))
-            out.append(d)
+        # the first statement of a deadline is kept; a text repeating it thousands of times
+        # costs no more than its reading
+        key = (n, unit, deadline_name(n, unit, purpose))
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            d = stated_deadline(
+                letter_date,
+                n,
+                unit,
+                stated=parse_date(stated.group(1)) if stated and fixed is None else None,
+                purpose=purpose,
+                context=before + " " + after,
+                rule=rules.get(fixed or ""),
+            )
+        except (OverflowError, ValueError):  # a letter dated near the year 9999
+            problems.append(f"the deadline of {n} {m.group('unit')} is past the calendar's end")
+            continue
+        out.append(d)
     named = {(d.amount, d.unit) for d in out if not d.name.startswith("deadline_")}
     return [
         d for d in out if not (d.name.startswith("deadline_") and (d.amount, d.unit) in named)
-    ], []
+    ], problems
 
 
 def parse_notice(text: str) -> Notice:
     """Read a notice letter (its text: pasted, or extracted from the PDF)."""
     text = text.replace("\r\n", "\n").replace("\u00a0", " ")
+    # a lone surrogate (a PDF's broken text layer) cannot be encoded: the case id, the store
+    # and JSON would fail on it later
+    text = _SURROGATE.sub("\ufffd", text)
     letter = _letter_part(text)
     problems: list[str] = []
     letter_date = _letter_date(letter)
@@ -516,12 +560,14 @@ def pdf_text(data: bytes, name: str = "notice") -> str:
     import io
 
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(io.BytesIO(data))
         pages = [page.extract_text() or "" for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+    except Exception as exc:
+        # Any: pypdf answers a damaged file with whatever its code meets, not only its own
+        # errors (seen on PDFs with a few bytes changed: AttributeError, AssertionError,
+        # NotImplementedError for a misspelt filter, LimitReachedError, KeyError, TypeError).
         raise InputError(f"{name}: not a readable PDF ({exc.__class__.__name__}: {exc})") from None
     text = "\n".join(pages)
     if not text.strip():
