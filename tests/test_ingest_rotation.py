@@ -213,3 +213,48 @@ def test_any_sequence_of_growth_and_rotation_stores_each_call_once(
     want = _calls(whole, sql)
     assert len(want) == (40 if fmt == "generic" else 20)
     assert _calls(home, sql) == want
+
+
+def test_calls_in_overlapping_exports_are_stored_once(settings: Settings, tmp_path: Path) -> None:
+    """CDR exports for overlapping dates (Monday-Tuesday, then Tuesday-Wednesday) hold
+    Tuesday's calls twice, in files of other bytes: each call is stored once, the file says
+    how many it left out."""
+    rows = _generic(10)
+    (tmp_path / "mon-tue.csv").write_text(HEADER + "".join(rows[:7]))
+    (tmp_path / "tue-wed.csv").write_text(HEADER + "".join(rows[3:]))
+    first = ingest([tmp_path / "mon-tue.csv"], settings)
+    second = ingest([tmp_path / "tue-wed.csv"], settings)
+    assert first.rows_ingested == 7 and first.files[0].rows_duplicate == 0
+    [file] = second.files
+    assert (file.rows_ingested, file.rows_duplicate) == (3, 4)
+    assert "4 calls were already in the lake" in file.message
+    assert _calls(settings, "select call_id, source_file like '%tue-wed.csv' from calls") == [
+        (f"g{i}", i >= 7) for i in range(10)
+    ]
+
+
+def test_only_the_same_call_is_left_out(settings: Settings, tmp_path: Path) -> None:
+    """A call id seen again with another start, upstream or number is another call (a
+    switch's counter restarted); rows without a call id of their own are never taken for
+    one another; another provider's copy of a call is that provider's record."""
+    base = "c1,2021-02-07T10:00:00Z,2025550101,2125550101,cust-1,30,answered\n"
+    (tmp_path / "a.csv").write_text(HEADER + base)
+    ingest([tmp_path / "a.csv"], settings)
+    variants = [
+        "c1,2021-02-07T10:00:01Z,2025550101,2125550101,cust-1,30,answered\n",  # start
+        "c1,2021-02-07T10:00:00Z,2025550101,2125550101,cust-2,30,answered\n",  # upstream
+        "c1,2021-02-07T10:00:00Z,2025550199,2125550101,cust-1,30,answered\n",  # caller
+        "c1,2021-02-07T10:00:00Z,2025550101,2125550199,cust-1,30,answered\n",  # called
+        base,  # the same call: left out
+    ]
+    (tmp_path / "b.csv").write_text(HEADER + "".join(variants))
+    [file] = ingest([tmp_path / "b.csv"], settings).files
+    assert (file.rows_ingested, file.rows_duplicate) == (4, 1)
+    no_id = "call_id,start,caller,called,upstream\n,2021-02-07T11:00:00Z,2025550101,2125550101,u\n"
+    (tmp_path / "c.csv").write_text(no_id)
+    (tmp_path / "d.csv").write_text(no_id + "\n")  # other bytes, the same row
+    assert ingest([tmp_path / "c.csv", tmp_path / "d.csv"], settings).rows_ingested == 2
+    (tmp_path / "a-copy.csv").write_text(HEADER + base + "\n")  # other bytes, the same call
+    other = ingest([tmp_path / "a-copy.csv"], settings, provider="telco-b")
+    assert other.rows_ingested == 1 and other.files[0].rows_duplicate == 0
+    assert _calls(settings, "select count(*) from calls where call_id = 'c1'") == [(6,)]

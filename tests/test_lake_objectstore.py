@@ -117,6 +117,13 @@ def test_ingest_writes_to_the_object_store_and_duckdb_reads_it(
     # a second ingest of the same file is a no-op there too
     again = ingest([data / "generic.csv"], remote)
     assert (again.rows_ingested, again.files_skipped) == (0, 1)
+    # the same calls in a file of other bytes: read back from the object store, not stored again
+    copy = tmp_path / "generic-again.csv"
+    copy.write_bytes((data / "generic.csv").read_bytes() + b"\n")
+    [file] = ingest([copy], remote).files
+    # every good row of generic.csv has its own call id
+    assert (file.rows_duplicate, file.rows_ingested) == (done.rows_ingested, 0)
+    assert query("select count(*) from calls", remote).rows == [(done.rows_ingested,)]
 
 
 def test_a_crash_between_two_uploads_is_finished_by_the_next_reader(

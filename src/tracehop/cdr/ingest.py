@@ -14,7 +14,7 @@ import secrets
 import shutil
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
@@ -59,6 +59,7 @@ class FileResult:
     line_numbers_exact: bool = True
     rows_skipped: int = 0  # lines that are not records (other log lines, a types row)
     rows_merged: int = 0  # SIP transaction rows folded into their call (BYE, 407, ...)
+    rows_duplicate: int = 0  # calls the lake already held (from another file), not stored again
     identity_verified: int = 0  # rows whose STIR/SHAKEN Identity header was verified
     identity_failed: dict[str, int] = field(default_factory=dict)  # failures by reason
 
@@ -308,6 +309,7 @@ def _ingest_one(
             step=step,
             max_line_size=max_line_size,
             verifier=verifier,
+            stored=lambda days: [f for day in days for f in lake.call_files(day)],
         )
         if layout.clock:  # times read in the wrong zone are refused before anything is stored
             step("checking the zone")
@@ -343,11 +345,13 @@ def _ingest_one(
         ingest_id=ingest_id,
         rows_skipped=int(stats["skipped"]),  # type: ignore[call-overload]
         rows_merged=int(stats["merged"]),  # type: ignore[call-overload]
+        rows_duplicate=int(stats["duplicates"]),  # type: ignore[call-overload]
         identity_verified=int(stats["identity_verified"]),  # type: ignore[call-overload]
         identity_failed=dict(stats["identity_failed"]),  # type: ignore[call-overload]
         message=f"read as {fmt}"
         + (f" (auto: {why})" if why else "")
         + _continues_note(path, grown)
+        + _duplicates_note(stats)
         + ("" if exact else "; some line numbers are approximate")
         + _not_utf8_note(stats)
         + _identity_note(stats),
@@ -396,12 +400,17 @@ def _write_stage(
     step: Callable[[str], None],
     max_line_size: int,
     verifier: IngestVerifier | None = None,
+    stored: Callable[[list[str]], Sequence[Path | str]] | None = None,
 ) -> tuple[list[str], dict[str, object], bool]:
     """Read the file (in chunks when large; only its appended lines when it grew) and write
-    its Parquet files into ``stage``, fsynced: (files, stats, line numbers exact)."""
+    its Parquet files into ``stage``, fsynced: (files, stats, line numbers exact).
+    ``stored``: the lake's calls files of some UTC days (calls already there are not written
+    again)."""
     chunk_dir = stage / "chunks"
     written: list[str] = []
-    stats: dict[str, object] = dict.fromkeys(("good", "bad", "skipped", "merged", "not_utf8"), 0)
+    stats: dict[str, object] = dict.fromkeys(
+        ("good", "bad", "skipped", "merged", "not_utf8", "duplicates"), 0
+    )
     stats.update(first=None, last=None, identity_verified=0, identity_passed=0, identity_failed={})
     exact = True
     header = layout.header
@@ -454,6 +463,7 @@ def _write_stage(
                 line_offset=chunk.line_offset,
                 raw_lines=layout.kind != "parquet",
                 verifier=verifier,
+                stored=stored,
             )
             part_stats["skipped"] = staged.skipped
             part_stats["not_utf8"] = staged.not_utf8
@@ -532,7 +542,15 @@ def _continues_note(path: Path, grown: ManifestRow | None) -> str:
 
 def _merge_stats(total: dict[str, object], part: dict[str, object]) -> None:
     total["good"] = int(total["good"]) + int(part["good"])  # type: ignore[call-overload]
-    for key in ("bad", "skipped", "merged", "not_utf8", "identity_verified", "identity_passed"):
+    for key in (
+        "bad",
+        "skipped",
+        "merged",
+        "not_utf8",
+        "duplicates",
+        "identity_verified",
+        "identity_passed",
+    ):
         total[key] = int(total[key]) + int(part[key])  # type: ignore[call-overload]
     failed: dict[str, int] = total["identity_failed"]  # type: ignore[assignment]
     for reason, n in part["identity_failed"].items():  # type: ignore[attr-defined]
@@ -540,6 +558,16 @@ def _merge_stats(total: dict[str, object], part: dict[str, object]) -> None:
     for key, pick in (("first", min), ("last", max)):
         values = [v for v in (total[key], part[key]) if v is not None]
         total[key] = pick(values) if values else None  # type: ignore[type-var]
+
+
+def _duplicates_note(stats: dict[str, object]) -> str:
+    n = int(stats["duplicates"])  # type: ignore[call-overload]
+    if not n:
+        return ""
+    return (
+        f"; {n:,} {'call was' if n == 1 else 'calls were'} already in the lake (the same call "
+        "id, start, upstream and numbers, from another file) and not stored again"
+    )
 
 
 def _not_utf8_note(stats: dict[str, object]) -> str:
@@ -561,7 +589,7 @@ def _identity_note(stats: dict[str, object]) -> str:
 
 
 def _drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
-    for view in ("lined_v", "lined", "staged_v"):
+    for view in ("lined_v", "lined", "lined_all", "staged_v"):
         con.execute(f"DROP VIEW IF EXISTS {view}")
     for t in (
         "staged",
@@ -572,6 +600,8 @@ def _drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
         "th_scans",
         "th_identity",
         "th_pairs",
+        "th_stored",
+        "th_dup",
     ):
         con.execute(f"DROP TABLE IF EXISTS {t}")
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import logging
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -476,22 +477,24 @@ def write(
     line_offset: int = 0,
     raw_lines: bool = True,
     verifier: IngestVerifier | None = None,
+    stored: Callable[[list[str]], Sequence[Path | str]] | None = None,
 ) -> tuple[list[str], dict[str, object]]:
     """Write the staged rows under ``out_dir``; returns the files written (relative) and stats.
 
     ``path`` is the file the rows were read from (a chunk of the source, see chunks.py); its
     line ``n`` is line ``n + line_offset`` of the source file. ``raw_lines``: rejects keep the
     line as written (not for Parquet sources). ``verifier``: verify the rows' Identity
-    headers (``identity.py``); without one ``identity_status`` stays NULL."""
+    headers (``identity.py``); without one ``identity_status`` stays NULL. ``stored``: the
+    lake's calls files of these UTC days; a call already in them is not written again
+    (:func:`_drop_stored`)."""
+    good, bad, first, last, days = _counts(con)
+    duplicates = 0
+    files = stored(days) if stored is not None and good else []
+    if files:
+        duplicates = _drop_stored(con, files, provider, first, last)
+        if duplicates:
+            good, bad, first, last, days = _counts(con)
     verified = verify_lined(con, verifier)
-    good, bad, first, last, days = con.execute(
-        "SELECT count(*) FILTER (WHERE reason IS NULL), count(*) FILTER (WHERE reason IS NOT NULL),"
-        " min(start) FILTER (WHERE reason IS NULL), max(start) FILTER (WHERE reason IS NULL),"
-        # UTC days as day numbers (cheaper than formatting every start); good rows are 1990-2100
-        " list(DISTINCT epoch_us(start) // 86400000000) FILTER (WHERE reason IS NULL)"
-        " FROM lined"
-    ).fetchall()[0]
-    days = [(EPOCH + timedelta(days=int(n))).isoformat() for n in sorted(days or [])]
     parse_bad = con.execute("SELECT count(*) FROM parse_rejects").fetchall()[0][0]
     written: list[str] = []
     # A call without a Call-ID gets a stable one: the same file and line give the same id.
@@ -538,7 +541,8 @@ def write(
     stats: dict[str, object] = {
         "good": int(good),
         "bad": int(bad + parse_bad),
-        "calls_and_value_bad": int(good + bad),
+        "calls_and_value_bad": int(good + bad + duplicates),
+        "duplicates": int(duplicates),
         "first": first,
         "last": last,
         "identity_verified": verified.verified,
@@ -546,6 +550,64 @@ def write(
         "identity_failed": dict(verified.reasons),
     }
     return written, stats
+
+
+def _counts(con: duckdb.DuckDBPyConnection) -> tuple[int, int, Any, Any, list[str]]:
+    """Of ``lined``: good rows, bad rows, the first and last start, the UTC days (ISO)."""
+    good, bad, first, last, days = con.execute(
+        "SELECT count(*) FILTER (WHERE reason IS NULL), count(*) FILTER (WHERE reason IS NOT NULL),"
+        " min(start) FILTER (WHERE reason IS NULL), max(start) FILTER (WHERE reason IS NULL),"
+        # UTC days as day numbers (cheaper than formatting every start); good rows are 1990-2100
+        " list(DISTINCT epoch_us(start) // 86400000000) FILTER (WHERE reason IS NULL)"
+        " FROM lined"
+    ).fetchall()[0]
+    return (
+        good,
+        bad,
+        first,
+        last,
+        [(EPOCH + timedelta(days=int(n))).isoformat() for n in sorted(days or [])],
+    )
+
+
+def _drop_stored(
+    con: duckdb.DuckDBPyConnection,
+    files: Sequence[Path | str],
+    provider: str,
+    first: datetime,
+    last: datetime,
+) -> int:
+    """Leave out of ``lined`` the calls the lake already holds: the same call id (as the
+    switch wrote it), start, upstream and numbers, from the same provider. Such a call came in
+    another file with other bytes (a CDR export for an overlapping range of dates, the same
+    calls written again by a switch); storing it again would count it twice in detection
+    and answer a traceback with it twice. Rows without a call id of their own (ids made by
+    ingest, ``th-...``) are never taken for one another. Only the stored calls of
+    [first, last] are read (the calls files are sorted by start). Returns how many."""
+    listed = ", ".join(lit(str(f)) for f in files)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE th_stored AS
+        SELECT call_id, start, upstream, caller, called
+        FROM read_parquet([{listed}], union_by_name = true)
+        WHERE start BETWEEN ? AND ? AND provider = ? AND NOT starts_with(call_id, 'th-')""",
+        [first, last, provider],
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE th_dup AS
+        SELECT DISTINCT l.rid FROM lined l JOIN th_stored s
+            ON l.call_id = s.call_id AND l.start = s.start
+            AND l.upstream IS NOT DISTINCT FROM s.upstream
+            AND l.caller IS NOT DISTINCT FROM s.caller AND l.called IS NOT DISTINCT FROM s.called
+        WHERE l.reason IS NULL"""
+    )
+    found = int(con.execute("SELECT count(*) FROM th_dup").fetchall()[0][0])
+    if found:
+        con.execute("ALTER VIEW lined RENAME TO lined_all")
+        con.execute(
+            "CREATE TEMP VIEW lined AS SELECT * FROM lined_all "
+            "WHERE rid NOT IN (SELECT rid FROM th_dup)"
+        )
+    return found
 
 
 def _sorted_good(con: duckdb.DuckDBPyConnection, n_days: int) -> tuple[str, str, str]:

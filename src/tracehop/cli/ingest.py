@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tracehop.cdr.layouts import preset_names  # file names only: cheap to import
 from tracehop.cli.output import emit_json, esc, stderr_console, stdout_console
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from tracehop.cdr.ingest import FileResult
 
 FORMAT_HELP = (
     "auto, or a shipped layout: "
@@ -113,19 +118,7 @@ def register(app: typer.Typer) -> None:
             emit_json(result.to_dict())
             return
         out = stdout_console()
-        for f in result.files:
-            if f.status == "skipped":
-                out.print(f"[yellow]skipped[/] {esc(f.path)}: {esc(f.message)}")
-            else:
-                other = "".join(
-                    f", {n:,} {what}"
-                    for n, what in ((f.rows_skipped, "skipped"), (f.rows_merged, "merged"))
-                    if n
-                )
-                out.print(
-                    f"[green]ingested[/] {esc(f.path)}: {f.rows_ingested:,} rows, "
-                    f"{f.rows_rejected:,} rejected{other}; {esc(f.message)}"
-                )
+        _print_files(out, result.files)
         rate = result.rows_ingested / result.seconds if result.seconds else 0.0
         out.print(
             f"{len(result.files)} files, {result.rows_ingested:,} rows ingested, "
@@ -136,4 +129,25 @@ def register(app: typer.Typer) -> None:
             out.print(
                 "See the rejected rows with: tracehop query "
                 '"select source_file, source_line, reason from rejects"'
+            )
+
+
+def _print_files(out: Console, files: list[FileResult]) -> None:
+    """One line per file: what was stored, rejected, skipped, merged or already there."""
+    for f in files:
+        if f.status == "skipped":
+            out.print(f"[yellow]skipped[/] {esc(f.path)}: {esc(f.message)}")
+        else:
+            other = "".join(
+                f", {n:,} {what}"
+                for n, what in (
+                    (f.rows_skipped, "skipped"),
+                    (f.rows_merged, "merged"),
+                    (f.rows_duplicate, "already stored"),
+                )
+                if n
+            )
+            out.print(
+                f"[green]ingested[/] {esc(f.path)}: {f.rows_ingested:,} rows, "
+                f"{f.rows_rejected:,} rejected{other}; {esc(f.message)}"
             )
