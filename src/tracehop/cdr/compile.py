@@ -247,6 +247,20 @@ def _skip_sql(layout: Layout, field: _Fields) -> str | None:
     return " OR ".join(f"({t})" for t in terms) if terms else None
 
 
+def _zoned(naive: str, start: Rule, field: _Fields) -> str:
+    """A naive start time as TIMESTAMPTZ: in the session's zone (the switch's), or, with
+    ``west``, plus the minutes west of UTC the switch wrote beside it (Sansay VSX: local time
+    and its offset on every record), which is then UTC; a row without the offset keeps the
+    session's zone."""
+    if not start.west:
+        return f"{naive}::TIMESTAMPTZ"
+    minutes = f"try_cast(trim({field(start.west)}) AS INTEGER)"
+    return (
+        f"CASE WHEN {minutes} BETWEEN -1440 AND 1440 "
+        f"THEN timezone('UTC', {naive} + to_minutes({minutes})) ELSE {naive}::TIMESTAMPTZ END"
+    )
+
+
 def compile_layout(layout: Layout, cols: list[str]) -> Compiled:
     """The mapped select list for a file with these raw columns."""
     field = _Fields(layout, cols)
@@ -265,7 +279,7 @@ def compile_layout(layout: Layout, cols: list[str]) -> Compiled:
     ]
     if start.formats:
         alts = [f"try_strptime(trim({start_raw}), {lit(f)})" for f in start.formats]
-        parts.append(f"coalesce({', '.join(a + '::TIMESTAMPTZ' for a in alts)}) AS start_alt")
+        parts.append(f"coalesce({', '.join(_zoned(a, start, field) for a in alts)}) AS start_alt")
         fmt_case = " ".join(
             f"WHEN {a} IS NOT NULL THEN {lit(f)}" for a, f in zip(alts, start.formats, strict=True)
         )

@@ -108,6 +108,8 @@ def _positional_score(layout: Layout, rows: list[list[str]]) -> int:
     matched = 0
     for order in layout.orders():
         for cells in rows:
+            if layout.trailing_delimiter and len(cells) > 1 and not cells[-1].strip():
+                cells = cells[:-1]  # the delimiter ending every record is no field (Sansay)
             if len(cells) != len(order):
                 continue
             if not probe_ok(layout, order, cells):
@@ -178,7 +180,7 @@ def _score(layout: Layout, texts: list[str]) -> tuple[int, str]:
         return 0, ""
     if layout.line_prefix:
         score += 1000  # every line starts with the template's own text
-    width = len(rows[0])
+    width = len(rows[0]) - (layout.trailing_delimiter and not rows[0][-1].strip())
     checks = ", ".join(sorted({p.field for p in layout.detect}))
     return score, f"{width} fields" + (f"; checked {checks}" if checks else "")
 

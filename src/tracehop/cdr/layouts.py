@@ -70,10 +70,13 @@ class Rule:
     span: tuple[str, str] | None = None
     value: str | None = None
     zone: str | None = None  # start: the zone of naive times, whatever --timezone says
+    west: str | None = None  # start: a field of the switch's minutes west of UTC (Sansay)
 
     def names(self) -> Iterator[str]:
         """Every field name this rule reads."""
         yield from self.fields
+        if self.west:
+            yield self.west
         if self.span:
             yield from self.span
         for rule in self.fallback:
@@ -122,6 +125,7 @@ class Layout:
     line_prefix: str | None = None  # text before the first field (FreeSWITCH "sql" template)
     line_suffix: str | None = None
     nulls: tuple[str, ...] = ()  # values that mean "no value" (a database export's NULL)
+    trailing_delimiter: bool = False  # every record ends with the delimiter (Sansay VSX)
     record: str | None = None  # keyvalue: a line is a record when this pattern is found in it
     pair_separator: str = ";"
     keys: tuple[str, ...] = ()  # keyvalue: the keys read from each record
@@ -178,7 +182,7 @@ def _rule(value: Any, where: str) -> Rule:
     if not isinstance(value, dict):
         raise InputError(f"{where}: expected a field name, a list or a table, not {value!r}")
     known = {"field", "fields", "pattern", "fallback", "table", "default", "formats", "unit"}
-    known |= {"from", "to", "value", "zone"}
+    known |= {"from", "to", "value", "zone", "west"}
     unknown = sorted(set(value) - known)
     if unknown:
         raise InputError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
@@ -207,8 +211,18 @@ def _rule(value: Any, where: str) -> Rule:
     zone = value.get("zone")
     if zone is not None:
         check_zone(str(zone), error=InputError)
+    west = value.get("west")
+    if west is not None:
+        if not isinstance(west, str):
+            raise InputError(f"{where}: west must name the field of minutes west of UTC")
+        if not formats or any("%z" in f or "%Z" in f for f in formats):
+            raise InputError(
+                f"{where}: west applies to times read with formats that have no zone of "
+                "their own (%z, %Z)"
+            )
     return Rule(
         zone=None if zone is None else str(zone),
+        west=None if west is None else str(west),
         fields=fields,
         pattern=pattern,
         fallback=tuple(
@@ -313,6 +327,7 @@ def parse_layout(data: dict[str, Any], *, name: str, path: Path | None = None) -
         line_prefix=read.get("line_prefix"),
         line_suffix=read.get("line_suffix"),
         nulls=_strings(read.get("null", []), f"{where} read.null") if read.get("null") else (),
+        trailing_delimiter=bool(read.get("trailing_delimiter", False)),
         record=read.get("record"),
         pair_separator=read.get("pair_separator", ";"),
         keys=tuple(str(c).lower() for c in read.get("keys", ())),
@@ -377,6 +392,7 @@ def _lower_rules(rules: dict[str, Rule]) -> dict[str, Rule]:
             span=(rule.span[0].lower(), rule.span[1].lower()) if rule.span else None,
             value=rule.value,
             zone=rule.zone,
+            west=rule.west.lower() if rule.west else None,
         )
 
     return {k: low(v) for k, v in rules.items()}
@@ -530,6 +546,8 @@ def _rule_dict(rule: Rule) -> dict[str, Any]:
         out["unit"] = rule.unit
     if rule.zone:
         out["zone"] = rule.zone
+    if rule.west:
+        out["west"] = rule.west
     if rule.fallback:
         out["fallback"] = [_rule_dict(r) for r in rule.fallback]
     return out
@@ -550,6 +568,7 @@ def describe(layout: Layout) -> dict[str, Any]:
         "kind": layout.kind,
         "delimiter": list(layout.delimiters) if layout.delimiters else layout.delimiter,
         "quote": layout.quote,
+        "trailing_delimiter": layout.trailing_delimiter,
         "header": layout.header,
         "required": list(layout.required),
         "columns": list(layout.columns),
