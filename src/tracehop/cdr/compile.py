@@ -11,6 +11,7 @@ SIP transaction rows, ``th_call`` and ``th_first`` for rows that are parts of on
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,7 +134,9 @@ def rule_sql(rule: Rule, field: _Fields) -> str:
     return expr
 
 
-def time_sql(expr: str, formats: tuple[str, ...] = ()) -> str:
+def time_sql(
+    expr: str, formats: tuple[str, ...] = (), zones: Mapping[str, str] | None = None
+) -> str:
     """ISO 8601 (with or without zone) or epoch seconds -> TIMESTAMPTZ; the layout's formats
     after that. Naive times are read in the session's zone (the switch's, set by ingest)."""
     iso = f"try_cast({expr} AS TIMESTAMPTZ)"
@@ -141,14 +144,36 @@ def time_sql(expr: str, formats: tuple[str, ...] = ()) -> str:
         f"CASE WHEN regexp_full_match(trim({expr}), '[0-9]{{9,11}}(\\.[0-9]+)?') "
         f"THEN to_timestamp(trim({expr})::DOUBLE) END"
     )
-    alts = [f"try_strptime(trim({expr}), {lit(f)})::TIMESTAMPTZ" for f in formats]
+    alts = [f"{strptime_sql(expr, f, zones)}::TIMESTAMPTZ" for f in formats]
     return "coalesce(" + ", ".join([iso, epoch, *alts]) + ")"
+
+
+def strptime_sql(expr: str, fmt: str, zones: Mapping[str, str] | None = None) -> str:
+    """``try_strptime`` of the trimmed text with a layout's format. With ``zones``, the
+    format's zone name (%Z) is read from the layout's table, not DuckDB's: the abbreviation
+    in the text becomes its offset, read as %z (an abbreviation not in the table: NULL, the
+    time unreadable)."""
+    if not zones:
+        return f"try_strptime(trim({expr}), {lit(fmt)})"
+    names = "|".join(sorted((re.escape(z) for z in zones), key=len, reverse=True))
+    pattern = lit(rf"\b(?i:{names})\b")
+    group = lit(rf"\b((?i:{names}))\b")
+    name = f"upper(regexp_extract({expr}, {group}, 1))"
+    offset = (
+        "CASE "
+        + name
+        + " "
+        + " ".join(f"WHEN {lit(z)} THEN {lit(o)}" for z, o in zones.items())
+        + " END"
+    )
+    text = f"regexp_replace(trim({expr}), {pattern}, {offset})"
+    return f"try_strptime({text}, {lit(fmt.replace('%Z', '%z'))})"
 
 
 def span_sql(rule: Rule, field: _Fields) -> str:
     """Seconds between two time fields (answer -> end): the answered duration."""
     assert rule.span is not None
-    a, b = (time_sql(field(f), rule.formats) for f in rule.span)
+    a, b = (time_sql(field(f), rule.formats, rule.zones) for f in rule.span)
     return f"(epoch({b}) - epoch({a}))::VARCHAR"
 
 
@@ -278,7 +303,7 @@ def compile_layout(layout: Layout, cols: list[str]) -> Compiled:
         f"{start_raw} AS start_raw",
     ]
     if start.formats:
-        alts = [f"try_strptime(trim({start_raw}), {lit(f)})" for f in start.formats]
+        alts = [strptime_sql(start_raw, f, start.zones) for f in start.formats]
         parts.append(f"coalesce({', '.join(_zoned(a, start, field) for a in alts)}) AS start_alt")
         fmt_case = " ".join(
             f"WHEN {a} IS NOT NULL THEN {lit(f)}" for a, f in zip(alts, start.formats, strict=True)

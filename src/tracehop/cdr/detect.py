@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from tracehop.cdr.layouts import PRESETS, Layout
+from tracehop.cdr.layouts import PRESETS, Layout, zoned
 from tracehop.cdr.sources import first_lines
 from tracehop.errors import FormatError
 
@@ -65,8 +65,13 @@ def is_time(value: str, layout: Layout) -> bool:
         return True
     rule = layout.rules.get("start")
     for fmt in rule.formats if rule else ():
+        text = value.strip()
+        if rule and rule.pattern and (m := re.search(rule.pattern, text)) and m.group(1):
+            text = m.group(1).strip()  # the part of the value the rule takes
+        if rule and rule.zones:  # the zone name as its offset, as compile.strptime_sql does
+            text, fmt = zoned(text, rule.zones), fmt.replace("%Z", "%z")
         try:
-            datetime.strptime(value.strip(), fmt)
+            datetime.strptime(text, fmt)
             return True
         except ValueError:
             continue

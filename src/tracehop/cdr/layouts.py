@@ -71,6 +71,8 @@ class Rule:
     value: str | None = None
     zone: str | None = None  # start: the zone of naive times, whatever --timezone says
     west: str | None = None  # start: a field of the switch's minutes west of UTC (Sansay)
+    # times with a zone abbreviation (%Z): each name's UTC offset (+HHMM), read as %z
+    zones: Mapping[str, str] | None = None
 
     def names(self) -> Iterator[str]:
         """Every field name this rule reads."""
@@ -182,7 +184,7 @@ def _rule(value: Any, where: str) -> Rule:
     if not isinstance(value, dict):
         raise InputError(f"{where}: expected a field name, a list or a table, not {value!r}")
     known = {"field", "fields", "pattern", "fallback", "table", "default", "formats", "unit"}
-    known |= {"from", "to", "value", "zone", "west"}
+    known |= {"from", "to", "value", "zone", "west", "zones"}
     unknown = sorted(set(value) - known)
     if unknown:
         raise InputError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
@@ -220,9 +222,11 @@ def _rule(value: Any, where: str) -> Rule:
                 f"{where}: west applies to times read with formats that have no zone of "
                 "their own (%z, %Z)"
             )
+    zones = _zones(value["zones"], formats, where) if "zones" in value else None
     return Rule(
         zone=None if zone is None else str(zone),
         west=None if west is None else str(west),
+        zones=zones,
         fields=fields,
         pattern=pattern,
         fallback=tuple(
@@ -237,11 +241,43 @@ def _rule(value: Any, where: str) -> Rule:
     )
 
 
+def _zones(value: Any, formats: tuple[str, ...], where: str) -> dict[str, str]:
+    """``zones``: a shipped table's name (``zones = "zones"``) or an inline table of
+    abbreviation = "+HHMM"; only for formats that read a zone name (%Z)."""
+    if isinstance(value, str) and re.fullmatch(r"[a-z0-9_-]+", value):
+        path = LAYOUT_DIR / "tables" / f"{value}.toml"
+        if not path.exists():
+            raise InputError(f"{where}: zones {value!r} is not a shipped table (zones)")
+        value = tomllib.loads(path.read_text(encoding="utf-8")).get("zones", {})
+    if not isinstance(value, dict) or not value:
+        raise InputError(f'{where}: zones must be a table of NAME = "+HHMM" or a shipped table')
+    out: dict[str, str] = {}
+    for name, offset in value.items():
+        if not re.fullmatch(r"[A-Za-z]{1,6}", str(name)) or not re.fullmatch(
+            r"[+-](?:0\d|1[0-4])[0-5]\d", str(offset)
+        ):
+            raise InputError(f'{where}: zones {name} = {offset!r}: give NAME = "+HHMM"')
+        out[str(name).upper()] = str(offset)
+    if not formats or not all("%Z" in f for f in formats):
+        raise InputError(f"{where}: zones applies to formats that read a zone name (%Z)")
+    return out
+
+
+def zoned(value: str, zones: Mapping[str, str]) -> str:
+    """``value`` with its zone abbreviation replaced by the offset (``PST`` -> ``-0800``),
+    as compile.py does in SQL; read with the format's ``%Z`` as ``%z``."""
+    for word in re.findall(r"[A-Za-z]+", value):
+        if word.upper() in zones:
+            return re.sub(rf"\b{word}\b", zones[word.upper()], value, count=1)
+    return value
+
+
 def _check_format(fmt: str, where: str) -> None:
     """A strptime format must at least read the time it writes."""
     sample = datetime(2021, 2, 7, 10, 15, 3)
+    fmt = fmt.replace("%z", "").replace("%Z", "")
     try:
-        datetime.strptime(sample.strftime(fmt.replace("%z", "")), fmt.replace("%z", ""))
+        datetime.strptime(sample.strftime(fmt), fmt)
     except ValueError as exc:
         raise InputError(f"{where}: time format {fmt!r} cannot be read back: {exc}") from None
 
@@ -393,6 +429,7 @@ def _lower_rules(rules: dict[str, Rule]) -> dict[str, Rule]:
             value=rule.value,
             zone=rule.zone,
             west=rule.west.lower() if rule.west else None,
+            zones=rule.zones,
         )
 
     return {k: low(v) for k, v in rules.items()}
@@ -548,6 +585,8 @@ def _rule_dict(rule: Rule) -> dict[str, Any]:
         out["zone"] = rule.zone
     if rule.west:
         out["west"] = rule.west
+    if rule.zones:
+        out["zones"] = dict(rule.zones)
     if rule.fallback:
         out["fallback"] = [_rule_dict(r) for r in rule.fallback]
     return out
