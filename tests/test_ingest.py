@@ -299,8 +299,8 @@ def test_missing_path(settings: Settings) -> None:
 
 
 def test_unknown_format(settings: Settings, data: Path) -> None:
-    with pytest.raises(InputError, match="unknown format 'sonus'"):
-        ingest([data / "generic.csv"], settings, format="sonus")
+    with pytest.raises(InputError, match="unknown format 'nortel'"):
+        ingest([data / "generic.csv"], settings, format="nortel")
 
 
 def test_unbalanced_quote_loses_only_its_line(settings: Settings, write_cdr) -> None:

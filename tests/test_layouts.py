@@ -325,7 +325,7 @@ def test_a_header_that_matches_nothing_names_what_is_missing(write_cdr) -> None:
         (
             "[read]\nheader=true\n[map]\nstart='a'\ncaller='b'\ncalled='c'\nupstream='d'\n"
             "duration={field='e', unit='min'}\n",
-            "unit must be s or ms",
+            "unit must be one of s, ms, cs",
         ),
         (
             "[read]\nheader=true\n[map]\nstart='a'\ncaller='b'\ncalled='c'\nupstream='d'\n"

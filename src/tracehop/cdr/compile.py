@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tracehop.cdr.layouts import Layout, Rule
+from tracehop.cdr.layouts import UNITS, Layout, Rule
 from tracehop.sqltext import lit
 
 # One column more than the file's header or the layout's widest order: every row is read
@@ -116,7 +116,11 @@ def rule_sql(rule: Rule, field: _Fields) -> str:
         return lit(rule.value)
     if rule.span:
         return span_sql(rule, field)
-    if not rule.fields:
+    if rule.join:  # a date and a time field: one text (empty parts left out)
+        expr = (
+            "nullif(concat_ws(' ', " + ", ".join(_nonempty(field(f)) for f in rule.join) + "), '')"
+        )
+    elif not rule.fields:
         expr = "NULL"
     elif len(rule.fields) == 1:
         expr = field(rule.fields[0])
@@ -128,10 +132,20 @@ def rule_sql(rule: Rule, field: _Fields) -> str:
         whens = " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in rule.table.items())
         default = lit(rule.default) if rule.default is not None else expr
         expr = f"(CASE upper(trim({expr})) {whens} ELSE {default} END)"
+    if rule.when:  # only on the rows of these values (a record type)
+        expr = f"CASE WHEN {_is_one_of(field(rule.when[0]), rule.when[1])} THEN {expr} END"
     if rule.fallback:
         first = expr if len(rule.fields) > 1 and not rule.pattern else _nonempty(expr)
         expr = "coalesce(" + ", ".join([first, *(rule_sql(r, field) for r in rule.fallback)]) + ")"
     return expr
+
+
+def _is_one_of(expr: str, values: tuple[str, ...]) -> str:
+    """The field's value, trimmed and upper-cased, is one of ``values`` (never NULL)."""
+    # a CASE, not IN: DuckDB runs a list of constants as a join, which loses the file's row
+    # order in a file read in parts (docs/performance.md, issue 11 fourth pass)
+    whens = " ".join(f"WHEN {lit(v.upper())} THEN true" for v in values)
+    return f"(CASE upper(trim({expr})) {whens} ELSE false END)"
 
 
 def time_sql(
@@ -266,9 +280,14 @@ def _skip_sql(layout: Layout, field: _Fields) -> str | None:
         value = field(probe.field)
         if probe.kind == "values":
             listed = ", ".join(lit(v.upper()) for v in probe.values)
-            terms.append(f"coalesce(upper(trim({value})) IN ({listed}), false)")
+            term = f"coalesce(upper(trim({value})) IN ({listed}), false)"
         elif probe.kind == "pattern":
-            terms.append(f"coalesce(regexp_matches({value}, {lit(probe.pattern or '')}), false)")
+            term = f"coalesce(regexp_matches({value}, {lit(probe.pattern or '')}), false)"
+        else:
+            continue
+        if probe.when:  # only on the rows of these values (a record type)
+            term = f"({_is_one_of(field(probe.when[0]), probe.when[1])} AND {term})"
+        terms.append(term)
     return " OR ".join(f"({t})" for t in terms) if terms else None
 
 
@@ -348,7 +367,7 @@ def compile_layout(layout: Layout, cols: list[str]) -> Compiled:
     return Compiled(
         select=",\n        ".join(parts),
         start_alt=bool(start.formats),
-        duration_scale=0.001 if duration is not None and duration.unit == "ms" else 1.0,
+        duration_scale=UNITS[duration.unit] if duration is not None else 1.0,
         skip=skip is not None,
         transactions=bool(tx),
         zone=start.zone,

@@ -102,6 +102,23 @@ def failed_probes(layout: Layout, order: tuple[str, ...], cells: list[str]) -> l
     return failed
 
 
+def _skipped(layout: Layout, order: tuple[str, ...], cells: list[str]) -> bool:
+    """The row is one the layout's [[skip]] rules leave out (as compile._skip_sql does)."""
+
+    def value(name: str) -> str:
+        return cells[order.index(name)].strip() if name in order else ""
+
+    for probe in layout.skip:
+        if probe.when and value(probe.when[0]).upper() not in probe.when[1]:
+            continue
+        v = value(probe.field)
+        if probe.kind == "values" and v.upper() in {x.upper() for x in probe.values}:
+            return True
+        if probe.kind == "pattern" and re.search(probe.pattern or "", v):
+            return True
+    return False
+
+
 def _header_score(layout: Layout, names: set[str]) -> int:
     if not set(layout.required) <= names:
         return 0
@@ -115,6 +132,10 @@ def _positional_score(layout: Layout, rows: list[list[str]]) -> int:
         for cells in rows:
             if layout.trailing_delimiter and len(cells) > 1 and not cells[-1].strip():
                 cells = cells[:-1]  # the delimiter ending every record is no field (Sansay)
+            if layout.any_width and len(cells) <= len(order):
+                cells = cells + [""] * (len(order) - len(cells))
+                if _skipped(layout, order, cells):
+                    continue  # a file header, a record type that is no call: no evidence
             if len(cells) != len(order):
                 continue
             if not probe_ok(layout, order, cells):
@@ -187,7 +208,10 @@ def _score(layout: Layout, texts: list[str]) -> tuple[int, str]:
         score += 1000  # every line starts with the template's own text
     width = len(rows[0]) - (layout.trailing_delimiter and not rows[0][-1].strip())
     checks = ", ".join(sorted({p.field for p in layout.detect}))
-    return score, f"{width} fields" + (f"; checked {checks}" if checks else "")
+    what = f"records of up to {len(layout.columns)} fields" if layout.any_width else "fields"
+    return score, (f"{what}" if layout.any_width else f"{width} {what}") + (
+        f"; checked {checks}" if checks else ""
+    )
 
 
 def _is_parquet(path: Path) -> bool:

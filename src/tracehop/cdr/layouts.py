@@ -46,6 +46,7 @@ MAPPABLE = (
 # Keys of [map] that are not canonical columns.
 MAP_EXTRAS = ("answered", "unanswered", "extra")
 KINDS = ("csv", "keyvalue", "parquet")
+UNITS = {"s": 1.0, "ms": 0.001, "cs": 0.01}  # duration units: seconds, ms, 10 ms (Ribbon)
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,17 @@ class Rule:
     west: str | None = None  # start: a field of the switch's minutes west of UTC (Sansay)
     # times with a zone abbreviation (%Z): each name's UTC offset (+HHMM), read as %z
     zones: Mapping[str, str] | None = None
+    # only on rows whose field has one of these values (a record type: Ribbon's STOP and
+    # ATTEMPT records put the same thing at other positions); elsewhere no value
+    when: tuple[str, tuple[str, ...]] | None = None
+    join: tuple[str, ...] = ()  # fields joined with a space (a date and a time field)
 
     def names(self) -> Iterator[str]:
         """Every field name this rule reads."""
         yield from self.fields
+        yield from self.join
+        if self.when:
+            yield self.when[0]
         if self.west:
             yield self.west
         if self.span:
@@ -94,6 +102,7 @@ class Probe:
     kind: str
     values: tuple[str, ...] = ()
     pattern: str | None = None
+    when: tuple[str, tuple[str, ...]] | None = None  # [[skip]] only on these rows (Rule.when)
 
 
 @dataclass(frozen=True)
@@ -128,6 +137,9 @@ class Layout:
     line_suffix: str | None = None
     nulls: tuple[str, ...] = ()  # values that mean "no value" (a database export's NULL)
     trailing_delimiter: bool = False  # every record ends with the delimiter (Sansay VSX)
+    # positional: rows of any width up to the columns' (record types of other widths in one
+    # file, releases that append fields: Ribbon); wider rows are still rejected
+    any_width: bool = False
     record: str | None = None  # keyvalue: a line is a record when this pattern is found in it
     pair_separator: str = ";"
     keys: tuple[str, ...] = ()  # keyvalue: the keys read from each record
@@ -184,7 +196,7 @@ def _rule(value: Any, where: str) -> Rule:
     if not isinstance(value, dict):
         raise InputError(f"{where}: expected a field name, a list or a table, not {value!r}")
     known = {"field", "fields", "pattern", "fallback", "table", "default", "formats", "unit"}
-    known |= {"from", "to", "value", "zone", "west", "zones"}
+    known |= {"from", "to", "value", "zone", "west", "zones", "when", "join"}
     unknown = sorted(set(value) - known)
     if unknown:
         raise InputError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
@@ -197,8 +209,11 @@ def _rule(value: Any, where: str) -> Rule:
         except re.error as exc:
             raise InputError(f"{where}: bad pattern {pattern!r}: {exc}") from None
     unit = value.get("unit", "s")
-    if unit not in ("s", "ms"):
-        raise InputError(f"{where}: unit must be s or ms, not {unit!r}")
+    if unit not in UNITS:
+        raise InputError(f"{where}: unit must be one of {', '.join(UNITS)}, not {unit!r}")
+    join = _strings(value["join"], where) if "join" in value else ()
+    if "join" in value and (len(join) < 2 or "fields" in value or "field" in value):
+        raise InputError(f"{where}: join takes two fields or more (instead of field/fields)")
     span = None
     if "from" in value or "to" in value:
         if not isinstance(value.get("from"), str) or not isinstance(value.get("to"), str):
@@ -227,6 +242,8 @@ def _rule(value: Any, where: str) -> Rule:
         zone=None if zone is None else str(zone),
         west=None if west is None else str(west),
         zones=zones,
+        when=_when(value["when"], where) if "when" in value else None,
+        join=join,
         fields=fields,
         pattern=pattern,
         fallback=tuple(
@@ -239,6 +256,28 @@ def _rule(value: Any, where: str) -> Rule:
         span=span,
         value=None if value.get("value") is None else str(value["value"]),
     )
+
+
+def _columns(value: Any, where: str) -> tuple[str, ...]:
+    """``read.columns``: every field's name in order, or a count: ``columns = 320`` names them
+    f1 ... f320, as vendors number their fields (Ribbon's CDR field descriptions)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 1 <= value <= 2000:
+            raise InputError(f"{where}: a number of fields from 1 to 2000, not {value}")
+        return tuple(f"f{i}" for i in range(1, value + 1))
+    return tuple(str(c).lower() for c in value)
+
+
+def _when(value: Any, where: str) -> tuple[str, tuple[str, ...]]:
+    """``when = { field = "f1", values = ["STOP"] }``: the rows a rule (or a skip) is for."""
+    if (
+        not isinstance(value, dict)
+        or set(value) != {"field", "values"}
+        or not isinstance(value["field"], str)
+    ):
+        raise InputError(f'{where}: when must be {{ field = "NAME", values = ["VALUE", ...] }}')
+    values = _strings(value["values"], f"{where}.when")
+    return value["field"], tuple(v.upper() for v in values)
 
 
 def _zones(value: Any, formats: tuple[str, ...], where: str) -> dict[str, str]:
@@ -289,11 +328,16 @@ def _probes(items: Any, where: str, *, lower: bool = False) -> tuple[Probe, ...]
             raise InputError(f"{where}[{i}]: expected a table with a field")
         if lower:  # header names are matched case-insensitively
             item = {**item, "field": str(item["field"]).lower()}
+        when = _when(item["when"], f"{where}[{i}]") if "when" in item else None
+        if when and lower:
+            when = (when[0].lower(), when[1])
+        if when and "values" not in item and "pattern" not in item:
+            raise InputError(f"{where}[{i}]: when goes with values or pattern")
         if "values" in item:
-            out.append(Probe(item["field"], "values", values=tuple(item["values"])))
+            out.append(Probe(item["field"], "values", values=tuple(item["values"]), when=when))
         elif "pattern" in item:
             re.compile(item["pattern"])
-            out.append(Probe(item["field"], "pattern", pattern=item["pattern"]))
+            out.append(Probe(item["field"], "pattern", pattern=item["pattern"], when=when))
         elif item.get("kind") == "time":
             out.append(Probe(item["field"], "time"))
         else:
@@ -341,7 +385,7 @@ def parse_layout(data: dict[str, Any], *, name: str, path: Path | None = None) -
     if kind == "csv" and any(len(d) != 1 for d in delimiters):
         raise InputError(f"{where}: read.delimiter must be one character, not {delimiters!r}")
     header = bool(read.get("header", False))
-    columns = tuple(str(c).lower() for c in read.get("columns", ()))
+    columns = _columns(read.get("columns", ()), f"{where} read.columns")
     if kind == "csv" and not header and not columns:
         raise InputError(f"{where}: a layout without a header row must list read.columns")
     layout = Layout(
@@ -364,6 +408,7 @@ def parse_layout(data: dict[str, Any], *, name: str, path: Path | None = None) -
         line_suffix=read.get("line_suffix"),
         nulls=_strings(read.get("null", []), f"{where} read.null") if read.get("null") else (),
         trailing_delimiter=bool(read.get("trailing_delimiter", False)),
+        any_width=bool(read.get("any_width", False)),
         record=read.get("record"),
         pair_separator=read.get("pair_separator", ";"),
         keys=tuple(str(c).lower() for c in read.get("keys", ())),
@@ -430,6 +475,8 @@ def _lower_rules(rules: dict[str, Rule]) -> dict[str, Rule]:
             zone=rule.zone,
             west=rule.west.lower() if rule.west else None,
             zones=rule.zones,
+            when=(rule.when[0].lower(), rule.when[1]) if rule.when else None,
+            join=tuple(f.lower() for f in rule.join),
         )
 
     return {k: low(v) for k, v in rules.items()}
@@ -464,7 +511,9 @@ def _check_fields(layout: Layout, where: str) -> None:
         raise InputError(f"{where}: a keyvalue layout must list read.keys")
     if layout.header or layout.kind == "parquet":
         return
-    fields = layout.mapped_fields() | {p.field for p in layout.skip + layout.detect}
+    probes = layout.skip + layout.detect
+    fields = layout.mapped_fields() | {p.field for p in probes}
+    fields |= {p.when[0] for p in probes if p.when}
     if isinstance(layout.extra, tuple):
         fields |= set(layout.extra)
     if layout.legs:
@@ -587,6 +636,10 @@ def _rule_dict(rule: Rule) -> dict[str, Any]:
         out["west"] = rule.west
     if rule.zones:
         out["zones"] = dict(rule.zones)
+    if rule.when:
+        out["when"] = {"field": rule.when[0], "values": list(rule.when[1])}
+    if rule.join:
+        out["join"] = list(rule.join)
     if rule.fallback:
         out["fallback"] = [_rule_dict(r) for r in rule.fallback]
     return out
@@ -608,6 +661,7 @@ def describe(layout: Layout) -> dict[str, Any]:
         "delimiter": list(layout.delimiters) if layout.delimiters else layout.delimiter,
         "quote": layout.quote,
         "trailing_delimiter": layout.trailing_delimiter,
+        "any_width": layout.any_width,
         "header": layout.header,
         "required": list(layout.required),
         "columns": list(layout.columns),

@@ -83,6 +83,8 @@ def columns_for(layout: Layout, path: Path, max_line_size: int) -> list[str]:
         return [*(c if c else f"column{i}" for i, c in enumerate(cols)), WIDE]
     if layout.trailing_delimiter and len(row) > 1 and not row[-1].strip():
         row = row[:-1]  # the delimiter ending every record is no field (Sansay VSX)
+    if layout.any_width and len(row) <= len(layout.columns):
+        return [*layout.orders()[0], WIDE]  # record types and releases of other widths
     for order in layout.orders():
         if len(order) == len(row):
             # writers that leave trailing groups out may do so row by row (OpenSIPS' acc with
