@@ -119,6 +119,8 @@ def test_rotated_and_dated_files_are_found(settings: Settings, data: Path, tmp_p
         "calls.csv-20240101",
         "calls.csv.xz",
         "export.parquet",
+        "1000003.ACT",  # a Ribbon SBC's accounting file
+        "vsx-20210207.cdr",
     ],
 )
 def test_cdr_names(name: str) -> None:

@@ -28,7 +28,8 @@ MAGIC = {
 }
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst")
 # What a folder scan takes as a CDR file, once compression and rotation suffixes are removed.
-SOURCE_SUFFIXES = (".csv", ".txt", ".log", ".tsv", ".cdr", ".parquet")
+# .act: Ribbon / Sonus SBC accounting files (1000003.ACT, "Billing Introduction").
+SOURCE_SUFFIXES = (".csv", ".txt", ".log", ".tsv", ".cdr", ".act", ".parquet")
 # Rotation suffixes: logrotate's numbers (Master.csv.1), FreeSWITCH mod_cdr_csv's
 # "%Y-%m-%d-%H-%M-%S" (Master.csv.2023-10-11-00-36-14), dateext's -YYYYMMDD and .YYYYMMDD.
 ROTATED = re.compile(
