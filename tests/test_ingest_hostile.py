@@ -121,13 +121,19 @@ def test_rotated_and_dated_files_are_found(settings: Settings, data: Path, tmp_p
         "export.parquet",
         "1000003.ACT",  # a Ribbon SBC's accounting file
         "vsx-20210207.cdr",
+        "cdr202102071500a",  # an Oracle SBC's local CDR file
+        "CDC_cdr202102071500b",  # pushed with a receiver's prefix
+        "cdr202102071500a.gz",
     ],
 )
 def test_cdr_names(name: str) -> None:
     assert looks_like_cdr(name)
 
 
-@pytest.mark.parametrize("name", ["README", "Master.csv.bak", "notes.md", "image.png.1"])
+@pytest.mark.parametrize(
+    "name",
+    ["README", "Master.csv.bak", "notes.md", "image.png.1", "temp-cdr202102071500a"],
+)
 def test_not_cdr_names(name: str) -> None:
     assert not looks_like_cdr(name)
 

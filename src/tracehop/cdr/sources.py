@@ -104,10 +104,17 @@ def rotation_base(name: str) -> str:
     return base
 
 
+# Oracle (Acme Packet) SBC local CDR files: cdrYYYYMMDDHHMM[a-j], with a push receiver's
+# prefix (CDC_cdr...) and maybe an extension; "temp-cdr..." is the file still being written
+# (Accounting Guide, "Local CDR File Naming Convention").
+ORACLE_SBC_NAME = re.compile(r"(?:[A-Za-z0-9]+_)?cdr[0-9]{12}[a-j]?(?:\.[A-Za-z]+)?")
+
+
 def looks_like_cdr(name: str) -> bool:
     """A folder scan's test: ``calls.csv``, ``Master.csv.1``, ``Master.csv.2023-10-11-00-36-14``,
-    ``acc.log.2.gz``, ``cdr.tsv.zst``, ``export.parquet``."""
-    return rotation_base(name).lower().endswith(SOURCE_SUFFIXES)
+    ``acc.log.2.gz``, ``cdr.tsv.zst``, ``export.parquet``, ``cdr202102071500a``."""
+    base = rotation_base(name)
+    return base.lower().endswith(SOURCE_SUFFIXES) or ORACLE_SBC_NAME.fullmatch(base) is not None
 
 
 def first_lines(path: Path, count: int, max_line_size: int) -> list[tuple[int, bytes | None]]:
