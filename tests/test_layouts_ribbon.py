@@ -43,7 +43,7 @@ def test_one_call_per_stop_or_final_attempt(settings: Settings) -> None:
     assert (file.rows_ingested, file.rows_rejected, file.rows_skipped) == (4, 0, 4)
     got = query(
         "select call_id, start, caller, called, upstream, downstream, duration, disposition, "
-        "sip_code, extra->>'cause', extra->>'f3', source_line from calls order by source_line",
+        "sip_code, extra->>'cause', extra->>'accounting_id', source_line from calls order by source_line",
         settings,
     ).rows
     assert got == [
@@ -99,6 +99,7 @@ duration = { field = "f6", unit = "cs", when = { field = "f1", values = ["call"]
 caller = { field = "f4", when = { field = "f1", values = ["CALL"] }, fallback = [{ field = "f5", when = { field = "f1", values = ["try"] } }] }
 called = "f7"
 upstream = { value = "trunk-1" }
+extra = { kind = "f1" }
 
 [[skip]]
 field = "f8"
@@ -123,11 +124,11 @@ def test_rules_for_one_record_type(settings: Settings, tmp_path: Path) -> None:
     [file] = ingest([cdr], settings, layout=layout).files
     assert (file.rows_ingested, file.rows_skipped) == (3, 1)
     assert query(
-        "select caller, start, duration from calls order by source_line", settings
+        "select caller, start, duration, extra->>'kind' from calls order by source_line", settings
     ).rows == [
-        ("+12025550143", datetime(2021, 2, 7, 10, 15, 3, tzinfo=UTC), 63),
-        ("+12025550144", datetime(2021, 2, 7, 10, 16, tzinfo=UTC), 0),
-        ("+12025550146", datetime(2021, 2, 7, 10, 18, tzinfo=UTC), 1),
+        ("+12025550143", datetime(2021, 2, 7, 10, 15, 3, tzinfo=UTC), 63, "CALL"),
+        ("+12025550144", datetime(2021, 2, 7, 10, 16, tzinfo=UTC), 0, "try"),
+        ("+12025550146", datetime(2021, 2, 7, 10, 18, tzinfo=UTC), 1, "call"),
     ]
 
 

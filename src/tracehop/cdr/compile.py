@@ -264,7 +264,7 @@ def _extra_sql(layout: Layout, field: _Fields, cols: list[str], cause: str | Non
         used = layout.mapped_fields() | {p.field for p in layout.skip}
         pairs += [(c, field(c)) for c in cols if c not in used and c != WIDE]
     else:
-        pairs += [(c, field(c)) for c in layout.extra]
+        pairs += [(layout.extra_as.get(c, c), field(c)) for c in layout.extra]
     if not pairs:  # typed: an untyped NULL gives the Parquet column a null type Spark refuses
         return "NULL::VARCHAR"
     return "json_object(" + ", ".join(f"{lit(k)}, {v}" for k, v in pairs) + ")::VARCHAR"

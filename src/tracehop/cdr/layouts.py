@@ -149,6 +149,7 @@ class Layout:
     unanswered: tuple[str, int] | None = None  # a table says answered, the switch does not
     causes: Mapping[str, tuple[str, int | None]] = field(default_factory=dict)
     extra: tuple[str, ...] | str = ()  # fields kept in ``extra``; "rest": every unmapped one
+    extra_as: Mapping[str, str] = field(default_factory=dict)  # a kept field's key in extra
     skip: tuple[Probe, ...] = ()  # rows that are not records (a types row, other log lines)
     detect: tuple[Probe, ...] = ()
     transactions: Mapping[str, Any] | None = None  # SIP transaction rows (Kamailio acc)
@@ -256,6 +257,21 @@ def _rule(value: Any, where: str) -> Rule:
         span=span,
         value=None if value.get("value") is None else str(value["value"]),
     )
+
+
+def _extra(value: Any, header: bool, where: str) -> tuple[tuple[str, ...] | str, dict[str, str]]:
+    """``extra``: "rest", a list of fields, or a table of key = field (``{ gateway = "f2" }``:
+    the field kept under a name of its own)."""
+    if value == "rest":
+        return "rest", {}
+    if not value:
+        return (), {}
+    low = (lambda c: str(c).lower()) if header else str
+    if isinstance(value, dict):
+        if not all(isinstance(v, str) for v in value.values()):
+            raise InputError(f"{where}: [map] extra: a table of key = field name")
+        return tuple(low(v) for v in value.values()), {low(v): str(k) for k, v in value.items()}
+    return tuple(low(c) for c in _strings(value, f"{where} [map] extra")), {}
 
 
 def _columns(value: Any, where: str) -> tuple[str, ...]:
@@ -421,9 +437,8 @@ def parse_layout(data: dict[str, Any], *, name: str, path: Path | None = None) -
         ),
         unanswered=(str(unanswered[0]), int(unanswered[1])) if unanswered else None,
         causes=causes,
-        extra=mapping.get("extra", ())
-        if mapping.get("extra") == "rest"
-        else tuple(str(c).lower() if header else str(c) for c in mapping.get("extra", ())),
+        extra=_extra(mapping.get("extra", ()), header, where)[0],
+        extra_as=_extra(mapping.get("extra", ()), header, where)[1],
         skip=_probes(data.get("skip"), f"{where} [[skip]]", lower=header or kind == "keyvalue"),
         detect=_probes(data.get("detect"), f"{where} [[detect]]", lower=header),
         transactions=data.get("transactions"),
@@ -671,7 +686,9 @@ def describe(layout: Layout) -> dict[str, Any]:
         "answered": answered,
         "unanswered": list(layout.unanswered) if layout.unanswered else None,
         "causes": {k: list(v) for k, v in layout.causes.items()},
-        "extra": layout.extra if isinstance(layout.extra, str) else list(layout.extra),
+        "extra": layout.extra
+        if isinstance(layout.extra, str)
+        else [layout.extra_as.get(c, c) for c in layout.extra],
         "transactions": dict(layout.transactions) if layout.transactions else None,
         "legs": {"call": list(layout.legs.call), "first": layout.legs.first}
         if layout.legs
