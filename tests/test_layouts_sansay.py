@@ -19,7 +19,7 @@ from tracehop.analyst import query
 from tracehop.cdr.detect import detect
 from tracehop.cdr.ingest import ingest
 from tracehop.cdr.layouts import LAYOUT_DIR, get_layout, load_layout_file
-from tracehop.errors import InputError
+from tracehop.errors import FormatError, InputError
 from tracehop.settings import Settings, load_settings
 
 SAMPLE = Path(__file__).parent / "data" / "layouts" / "sansay-vsx.cdr"
@@ -161,3 +161,29 @@ def test_a_user_layout_with_a_header_reads_west_by_name(settings: Settings, tmp_
     assert ingest([cdr], settings, layout=layout).rows_ingested == 1
     assert query("select start from calls", settings).rows == [(ts("2021-02-07 09:15:00"),)]
     assert get_layout("vsx").name == "sansay"
+
+
+def test_a_damaged_line_among_the_first_does_not_hide_the_layout(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """One line in ten that fits no probe (a time the switch garbled) is read and rejected
+    with its reason; more than that, and auto says it cannot tell the format."""
+    good = [
+        record(orig_call_id=f"c{i}", start_tod=f"Sun Feb  7 10:{i:02d}:00 2021", minutes_west="0")
+        for i in range(9)
+    ]
+    bad = record(orig_call_id="bad", start_tod="Sun Feb  7 1?:15:03 2021", minutes_west="0")
+    path = tmp_path / "vsx.cdr"
+    path.write_text("".join(good[:4]) + bad + "".join(good[4:]))
+    found = detect(path)
+    assert found.layout.name == "sansay"
+    assert found.why.endswith("; 1 of the first 10 lines did not fit it")
+    [file] = ingest([path], settings).files
+    assert (file.rows_ingested, file.rows_rejected) == (9, 1)
+    assert query("select source_line, reason from rejects", settings).rows == [
+        (5, 'unreadable start time "Sun Feb  7 1?:15:03 2021"')
+    ]
+    worse = tmp_path / "worse.cdr"
+    worse.write_text("".join(good[:6]) + bad * 2)
+    with pytest.raises(FormatError, match="cannot tell the format"):
+        detect(worse)

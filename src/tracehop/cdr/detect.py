@@ -125,9 +125,13 @@ def _header_score(layout: Layout, names: set[str]) -> int:
     return len(layout.required) * 10 + len(names & layout.mapped_fields())
 
 
-def _positional_score(layout: Layout, rows: list[list[str]]) -> int:
-    """Rows of an accepted width whose probes pass; 0 if any row of that width fails one."""
-    matched = 0
+def _positional_score(layout: Layout, rows: list[list[str]]) -> tuple[int, int]:
+    """(score, rows that failed a probe): rows of an accepted width whose probes pass. A row
+    or two that fail (a damaged line among the first lines) do not hide the file's layout:
+    at most one checked row in ten may fail, with four or more that pass; those rows are read
+    and rejected with their reason like any bad row. Each failure lowers the score, so a
+    layout every row fits wins."""
+    matched = failed = 0
     for order in layout.orders():
         for cells in rows:
             if layout.trailing_delimiter and len(cells) > 1 and not cells[-1].strip():
@@ -138,12 +142,13 @@ def _positional_score(layout: Layout, rows: list[list[str]]) -> int:
                     continue  # a file header, a record type that is no call: no evidence
             if len(cells) != len(order):
                 continue
-            if not probe_ok(layout, order, cells):
-                return 0
-            matched += 1
-    if not matched:
-        return 0
-    return matched * 10 + len(layout.detect)
+            if probe_ok(layout, order, cells):
+                matched += 1
+            else:
+                failed += 1
+    if not matched or (failed and (matched < 4 or failed * 10 > matched + failed)):
+        return 0, failed
+    return matched * 10 - failed * 5 + len(layout.detect), failed
 
 
 def detect(path: Path, *, max_line_size: int = 1 << 20) -> Detection:
@@ -201,7 +206,7 @@ def _score(layout: Layout, texts: list[str]) -> tuple[int, str]:
         score = _header_score(layout, names)
         return (score * 100, f"header names {', '.join(layout.required)}") if score else (0, "")
     rows = [split_line(t, layout) for t in texts]
-    score = _positional_score(layout, rows)
+    score, failed = _positional_score(layout, rows)
     if not score:
         return 0, ""
     if layout.line_prefix:
@@ -209,9 +214,10 @@ def _score(layout: Layout, texts: list[str]) -> tuple[int, str]:
     width = len(rows[0]) - (layout.trailing_delimiter and not rows[0][-1].strip())
     checks = ", ".join(sorted({p.field for p in layout.detect}))
     what = f"records of up to {len(layout.columns)} fields" if layout.any_width else "fields"
+    odd = f"; {failed} of the first {len(rows)} lines did not fit it" if failed else ""
     return score, (f"{what}" if layout.any_width else f"{width} {what}") + (
         f"; checked {checks}" if checks else ""
-    )
+    ) + odd
 
 
 def _is_parquet(path: Path) -> bool:
