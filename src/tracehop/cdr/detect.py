@@ -92,6 +92,8 @@ def failed_probes(layout: Layout, order: tuple[str, ...], cells: list[str]) -> l
             continue
         value = cells[order.index(probe.field)].strip()
         if not value:
+            if layout.any_width:  # a row of any width proves nothing by what it lacks
+                failed.append(f"{probe.field} (empty)")
             continue
         if (
             (probe.kind == "time" and not is_time(value, layout))
