@@ -6,6 +6,7 @@ line."""
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -135,3 +136,79 @@ def test_random_layouts_give_back_their_calls(tmp_path: Path, shape, data) -> No
     bad = query("select source_line, reason from rejects order by 1", home).records()
     assert [b["source_line"] for b in bad] == [first + i for i, c in enumerate(made) if c["bad"]]
     assert all(b["reason"] == 'unreadable start time "yesterday"' for b in bad)
+
+
+@st.composite
+def typed_layouts(draw):  # type: ignore[no-untyped-def]
+    """Fields by number (f1 the record type), two record types that put the caller, the called
+    number and the duration at their own positions, a date and a time in two fields."""
+    width = draw(st.integers(8, 40))
+    spots = draw(
+        st.lists(st.integers(2, width), min_size=7, max_size=7, unique=True)
+    )  # date, time, A caller, A called, A duration, B caller, B called
+    delimiter = draw(st.sampled_from([",", "\t", "|", ";"]))
+    return width, delimiter, spots
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(shape=typed_layouts(), data=st.data())
+def test_record_types_read_each_their_own_fields(tmp_path: Path, shape, data) -> None:  # type: ignore[no-untyped-def]
+    """``columns = N``, ``any_width``, ``when``, ``join`` and ``unit = "cs"`` together: every row
+    gives back its own type's values, whatever its width (up to N) and the case of its type."""
+    width, delimiter, (date, time, a_caller, a_called, a_dur, b_caller, b_called) = shape
+    n = data.draw(st.integers(1, 25))
+    rows, want = [], []
+    for i in range(n):
+        kind = data.draw(st.sampled_from(["A", "a", "B", "b"]))
+        start = BASE + timedelta(seconds=data.draw(st.integers(0, 86_400 * 30)))
+        centis = data.draw(st.integers(0, 60_000))
+        caller, called = f"20255{i:05d}", f"21255{i:05d}"
+        a = kind.upper() == "A"
+        where = {
+            date: start.strftime("%Y-%m-%d"),
+            time: start.strftime("%H:%M:%S"),
+            a_caller if a else b_caller: caller,
+            a_called if a else b_called: called,
+        }
+        if a:
+            where[a_dur] = str(centis)
+        # a row stops after its last value, or runs on to any width up to the layout's
+        last = data.draw(st.integers(max(where), width))
+        cells = [kind] + ["" for _ in range(2, last + 1)]
+        for number, value in where.items():
+            cells[number - 1] = value
+        rows.append(delimiter.join(cells))
+        seconds = (centis + 50) // 100 if a else 0  # half a second rounds up
+        want.append((f"+1{caller}", f"+1{called}", start, seconds))
+    path = tmp_path / f"typed-{next(counter)}.txt"
+    path.write_text("\n".join(rows) + "\n")
+
+    def typed(a: int, b: int) -> str:
+        return (
+            f'{{ field = "f{a}", when = {{ field = "f1", values = ["A"] }}, '
+            f'fallback = [{{ field = "f{b}", when = {{ field = "f1", values = ["B"] }} }}] }}'
+        )
+
+    toml = f"""name = "typed"
+[read]
+delimiter = {json.dumps(delimiter)}
+columns = {width}
+any_width = true
+[map]
+start = {{ join = ["f{date}", "f{time}"], formats = ["%Y-%m-%d %H:%M:%S"] }}
+duration = {{ field = "f{a_dur}", unit = "cs", when = {{ field = "f1", values = ["A"] }} }}
+caller = {typed(a_caller, b_caller)}
+called = {typed(a_called, b_called)}
+upstream = {{ value = "u" }}
+"""
+    layout = tmp_path / f"typed-{next(counter)}.toml"
+    layout.write_text(toml)
+    home = load_settings(home=tmp_path / f"home-{next(counter)}")
+    [f] = ingest([path], home, layout=layout).files
+    assert (f.rows_ingested, f.rows_rejected) == (n, 0)
+    got = query("select caller, called, start, duration from calls order by source_line", home).rows
+    assert got == want

@@ -192,7 +192,9 @@ def normalise_sql(
         extra = "extra"
     duration = "try_cast(duration_raw AS DOUBLE)"
     if duration_scale != 1.0:
-        duration = f"({duration} * {duration_scale!r})"
+        # divided, not multiplied by the scale: 9650 cs / 100 is exactly 96.5 (rounded up like
+        # every half second), 9650 * 0.01 is not
+        duration = f"({duration} / {round(1 / duration_scale)!r})"
     canonical = " ".join(f"WHEN {lit(d)} THEN {lit(d)}" for d in DISPOSITIONS)
     synonyms = " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in _DISPOSITION_SYNONYMS.items())
     caller_1, caller_2, caller_3 = number_columns_sql("caller_raw", "caller")
