@@ -187,3 +187,14 @@ def test_a_damaged_line_among_the_first_does_not_hide_the_layout(
     worse.write_text("".join(good[:6]) + bad * 2)
     with pytest.raises(FormatError, match="cannot tell the format"):
         detect(worse)
+
+
+def test_the_cli_says_what_was_skipped(cli) -> None:  # type: ignore[no-untyped-def]
+    """Rows skipped inside a file and files skipped whole are told apart."""
+    code, out, _ = cli("ingest", str(SAMPLE))
+    assert code == 0
+    assert "sansay-vsx.cdr: 6 rows, 0 rejected, 2 skipped; read as sansay" in out
+    assert "1 file, 6 rows ingested, 0 rejected, 0 files skipped in" in out
+    code, out, _ = cli("ingest", str(SAMPLE))
+    assert "already ingested on" in out
+    assert "1 file, 0 rows ingested, 0 rejected, 1 file skipped in" in out

@@ -120,9 +120,11 @@ def register(app: typer.Typer) -> None:
         out = stdout_console()
         _print_files(out, result.files)
         rate = result.rows_ingested / result.seconds if result.seconds else 0.0
+        files = f"{len(result.files)} file{'' if len(result.files) == 1 else 's'}"
+        skipped = f"{result.files_skipped} file{'' if result.files_skipped == 1 else 's'}"
         out.print(
-            f"{len(result.files)} files, {result.rows_ingested:,} rows ingested, "
-            f"{result.rows_rejected:,} rejected, {result.files_skipped} skipped "
+            f"{files}, {result.rows_ingested:,} rows ingested, "
+            f"{result.rows_rejected:,} rejected, {skipped} skipped "
             f"in {result.seconds:.1f} s ({rate:,.0f} rows/s)"
         )
         if result.rows_rejected:
