@@ -279,8 +279,7 @@ def _skip_sql(layout: Layout, field: _Fields) -> str | None:
     for probe in layout.skip:
         value = field(probe.field)
         if probe.kind == "values":
-            listed = ", ".join(lit(v.upper()) for v in probe.values)
-            term = f"coalesce(upper(trim({value})) IN ({listed}), false)"
+            term = _is_one_of(value, probe.values)
         elif probe.kind == "pattern":
             term = f"coalesce(regexp_matches({value}, {lit(probe.pattern or '')}), false)"
         else:

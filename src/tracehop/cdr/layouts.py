@@ -299,11 +299,11 @@ def _when(value: Any, where: str) -> tuple[str, tuple[str, ...]]:
 def _zones(value: Any, formats: tuple[str, ...], where: str) -> dict[str, str]:
     """``zones``: a shipped table's name (``zones = "zones"``) or an inline table of
     abbreviation = "+HHMM"; only for formats that read a zone name (%Z)."""
-    if isinstance(value, str) and re.fullmatch(r"[a-z0-9_-]+", value):
-        path = LAYOUT_DIR / "tables" / f"{value}.toml"
-        if not path.exists():
+    if isinstance(value, str):
+        shipped = _shipped_table(value, "zones")
+        if shipped is None:
             raise InputError(f"{where}: zones {value!r} is not a shipped table (zones)")
-        value = tomllib.loads(path.read_text(encoding="utf-8")).get("zones", {})
+        value = shipped
     if not isinstance(value, dict) or not value:
         raise InputError(f'{where}: zones must be a table of NAME = "+HHMM" or a shipped table')
     out: dict[str, str] = {}
@@ -404,6 +404,7 @@ def parse_layout(data: dict[str, Any], *, name: str, path: Path | None = None) -
     columns = _columns(read.get("columns", ()), f"{where} read.columns")
     if kind == "csv" and not header and not columns:
         raise InputError(f"{where}: a layout without a header row must list read.columns")
+    extra, extra_as = _extra(mapping.get("extra", ()), header, where)
     layout = Layout(
         name=name,
         description=str(data.get("description", "")),
@@ -437,8 +438,8 @@ def parse_layout(data: dict[str, Any], *, name: str, path: Path | None = None) -
         ),
         unanswered=(str(unanswered[0]), int(unanswered[1])) if unanswered else None,
         causes=causes,
-        extra=_extra(mapping.get("extra", ()), header, where)[0],
-        extra_as=_extra(mapping.get("extra", ()), header, where)[1],
+        extra=extra,
+        extra_as=extra_as,
         skip=_probes(data.get("skip"), f"{where} [[skip]]", lower=header or kind == "keyvalue"),
         detect=_probes(data.get("detect"), f"{where} [[detect]]", lower=header),
         transactions=data.get("transactions"),
@@ -466,11 +467,20 @@ def _causes(value: Any, where: str) -> dict[str, Any]:
     """``[causes]`` inline, or the name of a shipped table (``causes = "q850"``)."""
     if isinstance(value, dict):
         return value
-    if isinstance(value, str) and re.fullmatch(r"[a-z0-9_-]+", value):
-        path = LAYOUT_DIR / "tables" / f"{value}.toml"
-        if path.exists():
-            return dict(tomllib.loads(path.read_text(encoding="utf-8")).get("causes", {}))
+    shipped = _shipped_table(value, "causes") if isinstance(value, str) else None
+    if shipped is not None:
+        return shipped
     raise InputError(f"{where}: causes must be a table or a shipped table's name (q850)")
+
+
+def _shipped_table(name: str, key: str) -> dict[str, Any] | None:
+    """The ``[key]`` table of a shipped table file (``layouts/tables/NAME.toml``), or None."""
+    if not re.fullmatch(r"[a-z0-9_-]+", name):
+        return None
+    path = LAYOUT_DIR / "tables" / f"{name}.toml"
+    if not path.exists():
+        return None
+    return dict(tomllib.loads(path.read_text(encoding="utf-8")).get(key, {}))
 
 
 def _lower_rules(rules: dict[str, Rule]) -> dict[str, Rule]:
