@@ -150,6 +150,7 @@ def _print_files(out: Console, files: list[FileResult]) -> None:
                 if n
             )
             out.print(
-                f"[green]ingested[/] {esc(f.path)}: {f.rows_ingested:,} rows, "
+                f"[green]ingested[/] {esc(f.path)}: {f.rows_ingested:,} "
+                f"row{'' if f.rows_ingested == 1 else 's'}, "
                 f"{f.rows_rejected:,} rejected{other}; {esc(f.message)}"
             )
