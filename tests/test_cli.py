@@ -118,3 +118,24 @@ def test_option_defaults_match_the_library() -> None:
     assert (cli_demo.DEMO_SCALE, cli_demo.DEMO_DAYS) == (DEMO_SCALE, DEMO_DAYS)
     assert tuple(SCENARIOS) == cli_simulate.SCENARIOS
     assert cli_hub.DEFAULT_WORKERS == DEFAULT_WORKERS
+
+
+def test_command_summaries_are_one_line() -> None:
+    """The commands panel of ``--help`` wraps each summary to the terminal's width, not where
+    the docstring's source line ended (Typer's rich mode keeps those line breaks)."""
+    import click
+    import typer
+
+    from tracehop.cli import _register, app
+
+    _register()
+    root = typer.main.get_command(app)
+    ctx = click.Context(root)
+    seen = 0
+    for name in root.list_commands(ctx):
+        command = root.get_command(ctx, name)
+        for sub in (command, *getattr(command, "commands", {}).values()):
+            assert sub.short_help and "\n" not in sub.short_help, (name, sub.name)
+            assert sub.short_help.rstrip(".") in " ".join((sub.help or "").split())
+            seen += 1
+    assert seen > 60

@@ -39,9 +39,24 @@ def error_message(exc: BaseException) -> str | None:
     return None
 
 
+def _one_line_summaries(command: Any) -> Any:
+    """Give ``command`` and, for a group, each of its commands the first paragraph of its
+    help as one line: the commands panel of ``--help`` (Typer's rich mode) otherwise breaks
+    the summary where the docstring's source line ended."""
+    commands = getattr(command, "commands", {})
+    for sub in (command, *commands.values()):
+        if not sub.short_help and sub.help:
+            sub.short_help = " ".join(sub.help.strip().split("\n\n")[0].split())
+    return command
+
+
 class TracehopGroup(TyperGroup):
     """The root group: turns library errors into ``Error: <message>`` on stderr, exit 1, and
     Ctrl-C into ``Interrupted.``, exit 130 (130 = 128 + SIGINT, what shells report)."""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        return None if command is None else _one_line_summaries(command)
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
