@@ -240,6 +240,35 @@ def test_cucm_recording_legs_are_no_calls(settings: Settings, tmp_path: Path) ->
     assert "recording-leg" not in {c["call_id"] for c in calls(settings)}
 
 
+def test_cucm_calls_released_by_the_originating_side(settings: Settings, tmp_path: Path) -> None:
+    """The shipped cisco-cucm preset: with no destination cause (0), the originating party's
+    cause says how the call ended: 16 or 0 the caller hung up (cancelled), 1 unallocated
+    number or 41 temporary failure a failed call, 17 busy (Cisco's CDR guide: origCause_value
+    is the cause of the originating party's release). Seen in a real lab's CDRs, where an
+    inbound call to an unassigned number had been stored as cancelled."""
+    lines = (LAYOUTS / "cisco-cucm.csv").read_text().splitlines()
+    header = next(csv.reader([lines[0]]))
+    out = io.StringIO()
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
+    for n, orig in enumerate(("1", "41", "17", "0", "16"), start=1):
+        leg = next(csv.reader([lines[4]]))  # destCause 0, never connected
+        leg[header.index("origCause_value")] = orig
+        leg[header.index("pkid")] = f"orig-{orig}-{n}"
+        writer.writerow(leg)
+    path = tmp_path / "cdr_StandAloneCluster_01_202102071017_1"
+    path.write_text("\n".join(lines[:2]) + "\n" + out.getvalue())
+    f = ingest([path], settings).files[0]
+    assert (f.format, f.rows_ingested, f.rows_rejected) == ("cisco-cucm", 5, 0)
+    got = {c["call_id"]: c["disposition"] for c in calls(settings)}
+    assert got == {
+        "orig-1-1": "failed",
+        "orig-41-2": "failed",
+        "orig-17-3": "busy",
+        "orig-0-4": "cancelled",
+        "orig-16-5": "cancelled",
+    }
+
+
 def test_non_iso_times_only_where_the_layout_says(settings: Settings, home: Path) -> None:
     """DuckDB would read 2020/2/10 22:41 silently; tracehop reads it only with a layout that
     names the format, and records which format read it."""
@@ -336,6 +365,11 @@ def test_a_header_that_matches_nothing_names_what_is_missing(write_cdr) -> None:
             "[read]\nheader=true\n[map]\nstart='a'\ncaller='b'\ncalled='c'\n"
             "upstream={field='d', pattern='[a-z]+'}\n",
             "needs a (group)",
+        ),
+        (
+            "[read]\nheader=true\n[map]\nstart='a'\ncaller='b'\ncalled='c'\nupstream='d'\n"
+            "disposition={field='e', table={'0'=''}, fallback=[{field='f', table={'1'='gone'}}]}\n",
+            "disposition table value 'gone' is not one of answered",
         ),
         ("[read\n", "is not valid TOML"),
     ],

@@ -388,15 +388,17 @@ def parse_layout(data: dict[str, Any], *, name: str, path: Path | None = None) -
     for cause, (disp, _code) in causes.items():
         if disp not in DISPOSITIONS:
             raise InputError(f"{where}: [causes] {cause} = {disp!r} is not a disposition")
-    for rule_name in ("disposition",):
-        rule = rules.get(rule_name)
-        if rule and rule.table:
-            bad = [v for v in rule.table.values() if v not in DISPOSITIONS]
-            if bad:
-                raise InputError(
-                    f"{where}: disposition table value {bad[0]!r} is not one of "
-                    f"{', '.join(DISPOSITIONS)}"
-                )
+    # a disposition table gives a disposition, or "" (none: the rule's fallback decides)
+    todo = [rules["disposition"]] if rules.get("disposition") else []
+    while todo:
+        rule = todo.pop()
+        todo += rule.fallback
+        bad = [v for v in (rule.table or {}).values() if v not in DISPOSITIONS and v != ""]
+        if bad:
+            raise InputError(
+                f"{where}: disposition table value {bad[0]!r} is not one of "
+                f"{', '.join(DISPOSITIONS)} (or \"\": the fallback decides)"
+            )
     delimiters = _strings(read.get("delimiter", ","), f"{where} read.delimiter")
     if kind == "csv" and any(len(d) != 1 for d in delimiters):
         raise InputError(f"{where}: read.delimiter must be one character, not {delimiters!r}")
