@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -267,6 +268,42 @@ def test_cucm_calls_released_by_the_originating_side(settings: Settings, tmp_pat
         "orig-0-4": "cancelled",
         "orig-16-5": "cancelled",
     }
+
+
+def test_freeswitch_both_legs_are_one_call(settings: Settings) -> None:
+    """FreeSWITCH's mod_cdr_csv with legs="ab" writes a row for each leg of a bridged call;
+    the A leg names its B leg in bleg_uuid. One call per A leg (its call id, its upstream: the
+    account code, or the context it came in to when the dialplan set none), the B leg merged;
+    a B leg whose A leg is not in the file stays a call. The shape of a real Master.csv
+    (a Raspberry Pi PBX's, published), where the inbound A legs had been rejected for their
+    empty account code and the B legs stored as calls from the extension that answered."""
+    f = ingest([LAYOUTS / "freeswitch-legs-ab.csv"], settings).files[0]
+    assert (f.format, f.rows_ingested, f.rows_rejected, f.rows_merged) == ("freeswitch", 3, 0, 2)
+    got = calls(settings)
+    assert [(c["call_id"][-2:], c["upstream"], c["disposition"], c["duration"]) for c in got] == [
+        ("a1", "public", "answered", 32),
+        ("a2", "yodel", "no_answer", 0),
+        ("b3", "1002", "answered", 7),
+    ]
+    assert [c["source_line"] for c in got] == [1, 3, 5]
+    assert [json.loads(c["extra"]).get("cdrs") for c in got] == [2, 2, None]
+
+
+def test_freeswitch_legs_that_name_each_other_are_one_call(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Should a B leg name its A leg too, the pair is still one call (told by the lesser id)."""
+    lines = (LAYOUTS / "freeswitch-legs-ab.csv").read_text().splitlines()
+    b = lines[1].replace(
+        '"7b2d5f3e-0001-4c1e-9b1a-0000000000b1","",',
+        ('"7b2d5f3e-0001-4c1e-9b1a-0000000000b1","7b2d5f3e-0001-4c1e-9b1a-0000000000a1",'),
+    )
+    path = tmp_path / "Master.csv"
+    path.write_text("\n".join([lines[0], b]) + "\n")
+    f = ingest([path], settings).files[0]
+    assert (f.rows_ingested, f.rows_merged) == (1, 1)
+    (call,) = calls(settings)
+    assert (call["call_id"][-2:], call["upstream"]) == ("a1", "public")
 
 
 def test_non_iso_times_only_where_the_layout_says(settings: Settings, home: Path) -> None:

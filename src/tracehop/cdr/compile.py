@@ -362,7 +362,10 @@ def compile_layout(layout: Layout, cols: list[str]) -> Compiled:
             if legs.first and legs.first in field.present
             else "true"
         )
-        parts += [f"{call} AS th_call", f"{first} AS th_first"]
+        other = (
+            _nonempty(field(legs.other)) if legs.other and legs.other in field.present else "NULL"
+        )
+        parts += [f"{call} AS th_call", f"{first} AS th_first", f"{other} AS th_other"]
     return Compiled(
         select=",\n        ".join(parts),
         start_alt=bool(start.formats),

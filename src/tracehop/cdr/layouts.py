@@ -114,9 +114,12 @@ class Legs:
 
     call: tuple[str, ...]
     first: str | None = None
+    # a field naming another row of the same call (FreeSWITCH with legs="ab": the A leg's
+    # bleg_uuid is its B leg's uuid): that row is folded into this one, which comes first
+    other: str | None = None
 
     def fields(self) -> set[str]:
-        return set(self.call) | ({self.first} if self.first else set())
+        return set(self.call) | {f for f in (self.first, self.other) if f}
 
 
 @dataclass(frozen=True)
@@ -397,7 +400,7 @@ def parse_layout(data: dict[str, Any], *, name: str, path: Path | None = None) -
         if bad:
             raise InputError(
                 f"{where}: disposition table value {bad[0]!r} is not one of "
-                f"{', '.join(DISPOSITIONS)} (or \"\": the fallback decides)"
+                f'{", ".join(DISPOSITIONS)} (or "": the fallback decides)'
             )
     delimiters = _strings(read.get("delimiter", ","), f"{where} read.delimiter")
     if kind == "csv" and any(len(d) != 1 for d in delimiters):
@@ -518,17 +521,22 @@ def _legs(value: Any, where: str, *, lower: bool) -> Legs | None:
         call = [call]
     if not isinstance(call, list) or not call or not all(isinstance(c, str) for c in call):
         raise InputError(f'{where}: [legs] must name the field of the call, e.g. call = "linkedid"')
-    unknown = sorted(set(value) - {"call", "first"})
+    unknown = sorted(set(value) - {"call", "first", "other"})
     if unknown:
-        raise InputError(f"{where}: [legs] has unknown key {unknown[0]!r} (known: call, first)")
-    first = value.get("first")
-    if first is not None and not isinstance(first, str):
-        raise InputError(f"{where}: [legs] first must be a field name, not {first!r}")
+        raise InputError(
+            f"{where}: [legs] has unknown key {unknown[0]!r} (known: call, first, other)"
+        )
+    first, other = value.get("first"), value.get("other")
+    for key, v in (("first", first), ("other", other)):
+        if v is not None and not isinstance(v, str):
+            raise InputError(f"{where}: [legs] {key} must be a field name, not {v!r}")
 
-    def name(v: str) -> str:
-        return v.lower() if lower else v
+    def name(v: str | None) -> str | None:
+        return (v.lower() if lower else v) if v else None
 
-    return Legs(call=tuple(name(c) for c in call), first=name(first) if first else None)
+    return Legs(
+        call=tuple(c.lower() if lower else c for c in call), first=name(first), other=name(other)
+    )
 
 
 def _check_fields(layout: Layout, where: str) -> None:
@@ -703,6 +711,7 @@ def describe(layout: Layout) -> dict[str, Any]:
         else [layout.extra_as.get(c, c) for c in layout.extra],
         "transactions": dict(layout.transactions) if layout.transactions else None,
         "legs": {"call": list(layout.legs.call), "first": layout.legs.first}
+        | ({"other": layout.legs.other} if layout.legs.other else {})
         if layout.legs
         else None,
         "clock": layout.clock,

@@ -233,7 +233,7 @@ def _normalise(
     if compiled.transactions:
         keep += ["method", "leg"]
     if compiled.legs:
-        keep += ["th_call", "th_first"]
+        keep += ["th_call", "th_first", "th_other"]
     if compiled.skip:
         keep.append("th_skip")
     if "th__line" in passthrough:
@@ -412,10 +412,26 @@ def _fold_legs(con: duckdb.DuckDBPyConnection, *, skip: bool, before: int = 0) -
     records = "WHERE NOT th_skip" if skip else ""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE th_legs AS
-        WITH s AS (
-            SELECT rowid AS rid, th_call, th_first, start, disposition, duration,
+        WITH r AS (
+            SELECT rowid AS rid, th_call, th_first, th_other, start, disposition, duration,
                    reason IS NULL AS good
             FROM staged {records}
+        ),
+        -- a row another row names (th_other: FreeSWITCH's B leg, named by its A leg's
+        -- bleg_uuid) is part of that row's call, which is told by the naming row; two rows
+        -- that name each other are one call, told by the lesser id
+        named AS (
+            SELECT th_other AS leg, min(th_call) AS call FROM r
+            WHERE th_other IS NOT NULL AND th_call IS NOT NULL GROUP BY th_other
+        ),
+        s AS (
+            SELECT r.* REPLACE (
+                CASE WHEN n.call IS NULL THEN r.th_call
+                     WHEN r.th_other = n.call THEN least(r.th_call, n.call)
+                     ELSE n.call END AS th_call,
+                r.th_first AND (n.call IS NULL OR (r.th_other = n.call AND r.th_call < n.call))
+                    AS th_first)
+            FROM r LEFT JOIN named n ON n.leg = r.th_call AND n.call <> r.th_call
         ),
         c AS (
             SELECT rid, good,
