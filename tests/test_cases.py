@@ -119,6 +119,36 @@ def test_the_cli_contract(cli: Cli, provider_home: Settings) -> None:
     assert code == 1 and "report kind must be one of" in err
 
 
+def test_reporting_meets_the_report_deadlines(cli: Cli, provider_home: Settings) -> None:
+    """A case moved to `reported` (the report went to the Commission) meets its report
+    deadlines; any other deadline is met with `case meet` and what met it; what stays open
+    is what `case due` still warns about."""
+    cli.home, cli.database_url = provider_home.home, provider_home.database_url
+    cid = cli.json("notice", "import", str(FIXTURE), "--json")["case_id"]
+    code, stdout, _err = cli("case", "status", cid, "reported")
+    assert code == 0 and "report_48h met late: the case is reported" in stdout
+    assert "report_14d met late" in stdout
+    shown = cli.json("case", "show", cid, "--json")
+    met = {d["name"]: (d["met_at"] is not None, d["late"]) for d in shown["deadlines"]}
+    assert met == {
+        "mitigation_48h": (False, False),
+        "report_48h": (True, True),
+        "report_14d": (True, True),
+    }
+    code, stdout, _err = cli("case", "due", "--within", "1h", "--json")
+    assert code == 2 and [r["deadline"] for r in json.loads(stdout)] == ["mitigation_48h"]
+    code, stdout, _err = cli("case", "meet", cid, "mitigation_48h", "--by", "trunk shut at SBC")
+    assert code == 0 and "mitigation_48h met late: trunk shut at SBC" in stdout
+    code, stdout, _err = cli("case", "due", "--within", "1h", "--json")
+    assert code == 0 and json.loads(stdout) == []
+    code, stdout, _err = cli("case", "meet", cid, "mitigation_48h", "--by", "again")
+    assert code == 0 and "mitigation_48h had been met before" in stdout
+    code, _stdout, err = cli("case", "meet", cid, "report_99d", "--by", "x")
+    assert code == 1 and "(its deadlines: mitigation_48h, report_14d, report_48h)" in err
+    events = [e["kind"] for e in cli.json("case", "show", cid, "--json")["events"]]
+    assert events.count("deadline_met") == 3
+
+
 def test_a_hub_notice_opens_a_case_at_the_gateway(sim_net: SimNet, tmp_path: Path) -> None:
     """The hub drafts a notice for a simulated gateway from its traces; the gateway's node
     imports it, investigates it with its own records and renders both reports."""

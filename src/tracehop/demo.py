@@ -361,7 +361,7 @@ def _open_case(out: Path, nodes: dict[str, Node], traced: dict[str, object]) -> 
     from tracehop.cases.draft import draft_notice
     from tracehop.cases.investigate import investigate
     from tracehop.cases.mitigate import mitigate
-    from tracehop.cases.records import import_notice
+    from tracehop.cases.records import import_notice, set_status
     from tracehop.cases.reports import write_report
     from tracehop.times import FakeClock
     from tracehop.tracebacks.traces import summary
@@ -394,6 +394,10 @@ def _open_case(out: Path, nodes: dict[str, Node], traced: dict[str, object]) -> 
     report = cases / f"{case.case_id}-report-14d.pdf"
     write_report(node.settings, node.store, case.case_id, "report-14d", report, actor="demo",
                  now=clock.now())  # fmt: skip
+    # ... and sends it to the Commission the same day: the case is reported, which meets the
+    # letter's report deadline
+    met += [name for name, _late in set_status(node.store, case.case_id, "reported",
+                                               actor="demo", now=clock.now())]  # fmt: skip
     return {
         "gateway": gateway,
         "case_id": case.case_id,
@@ -507,7 +511,7 @@ def _story(
             f"({', '.join(c['customers'])}; flagged by its detection: "
             f"{', '.join(c['flagged']) or 'none'}), blocked them with screening rules "
             f"{', '.join(map(str, c['rules']))} ({', '.join(c['met']) or 'no deadline'} met) "
-            f"and wrote the 14-day report: {c['report_14d']}"
+            f"and wrote the 14-day report, recorded as sent: {c['report_14d']}"
         )
         line(f"  tracehop --home {c['home']} case show {c['case_id']}")
         line(

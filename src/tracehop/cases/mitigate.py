@@ -68,6 +68,7 @@ class Mitigation:
     rules: list[Rule]
     deadlines_met: list[str] = field(default_factory=list)
     status: str = ""
+    deadlines_late: list[str] = field(default_factory=list)  # of those met, met after they were due
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -76,6 +77,7 @@ class Mitigation:
             "subject": self.subject,
             "rules": [_rule_json(r) for r in self.rules],
             "deadlines_met": self.deadlines_met,
+            "deadlines_late": self.deadlines_late,
             "status": self.status,
         }
 
@@ -229,17 +231,19 @@ def mitigate(
     if action == "terminate":
         _note_terminated(store, subject, case_id, now.date())
     met: list[str] = []
+    late: list[str] = []
     stops = any(r.action == "block" and r.mode == "enforce" for r in stored)
     if stops:
         for d in case.deadlines:
             if d["name"].startswith("mitigation") and not d.get("met_at"):
-                meet_deadline(store, case_id, d["name"], by=f"rules {detail['rule_id']}",
-                              actor=actor, now=now)  # fmt: skip
+                if meet_deadline(store, case_id, d["name"], by=f"rules {detail['rule_id']}",
+                                 actor=actor, now=now):  # fmt: skip
+                    late.append(d["name"])
                 met.append(d["name"])
         if case.status in _BEFORE_MITIGATED:
             set_status(store, case_id, "mitigated", actor=actor, now=now)
     status = get_case(store, case_id).status
-    return Mitigation(case_id, action, subject, stored, met, status)
+    return Mitigation(case_id, action, subject, stored, met, status, late)
 
 
 def _note_terminated(store: Store, customer: str, case_id: str, on: date) -> None:

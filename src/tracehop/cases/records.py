@@ -245,17 +245,40 @@ def record_event(
         s.add(_event(case_id, now, actor, kind, detail))
 
 
-def set_status(store: Store, case_id: str, status: str, *, actor: str, now: datetime) -> None:
+# Deadlines met by sending what the letter asks for: the case moving to "reported" records
+# that the report or response went to the Commission (47 CFR 64.1200(k)(4): the provider
+# reports the steps it took); mitigation deadlines are met by rules that stop the traffic.
+REPORTED_MEETS = ("report", "response")
+
+
+def set_status(
+    store: Store, case_id: str, status: str, *, actor: str, now: datetime
+) -> list[tuple[str, bool]]:
+    """Move a case to ``status``. Moving it to ``reported`` meets its open report and
+    response deadlines (``report_14d``, ...). Returns the deadlines met, each with whether it
+    was met late."""
     if status not in STATUSES:
         raise InputError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
     with store.session() as s:
         row = s.get(CaseRow, case_id)
         if row is None:
             raise NotFoundError(f"no case {case_id!r}: `tracehop case list` shows them")
-        if row.status == status:
-            return
-        before, row.status, row.updated_at = row.status, status, now
-        s.add(_event(case_id, now, actor, "status", {"from": before, "to": status}))
+        if row.status != status:
+            before, row.status, row.updated_at = row.status, status, now
+            s.add(_event(case_id, now, actor, "status", {"from": before, "to": status}))
+        if status != "reported":
+            return []
+        names = s.scalars(
+            select(CaseDeadlineRow.name).where(
+                CaseDeadlineRow.case_id == case_id, CaseDeadlineRow.met_at.is_(None)
+            )
+        ).all()
+    met = []
+    for name in sorted(names):
+        if name.startswith(REPORTED_MEETS):
+            late = meet_deadline(store, case_id, name, by="status reported", actor=actor, now=now)
+            met.append((name, bool(late)))
+    return met
 
 
 def link(store: Store, case_id: str, kind: str, ref: str, *, note: str = "", now: datetime) -> None:
@@ -268,17 +291,26 @@ def link(store: Store, case_id: str, kind: str, ref: str, *, note: str = "", now
 
 def meet_deadline(
     store: Store, case_id: str, name: str, *, by: str, actor: str, now: datetime
-) -> None:
-    """Record that a deadline was met (when, and by what); a deadline met stays met."""
+) -> bool | None:
+    """Record that a deadline was met (when, and by what); a deadline met stays met.
+    Returns whether it was met late (None: it had been met before)."""
     with store.session() as s:
         d = s.get(CaseDeadlineRow, (case_id, name))
         if d is None:
-            raise NotFoundError(f"case {case_id!r} has no deadline {name!r}")
-        if d.met_at is None:
-            d.met_at, d.met_by = now, by
-            late = utc(now) > utc(d.due)
-            s.add(_event(case_id, now, actor, "deadline_met",
-                         {"deadline": name, "by": by, "late": late}))  # fmt: skip
+            known = s.scalars(
+                select(CaseDeadlineRow.name).where(CaseDeadlineRow.case_id == case_id)
+            ).all()
+            raise NotFoundError(
+                f"case {case_id!r} has no deadline {name!r} (its deadlines: "
+                f"{', '.join(sorted(known)) or 'none'})"
+            )
+        if d.met_at is not None:
+            return None
+        d.met_at, d.met_by = now, by
+        late = utc(now) > utc(d.due)
+        s.add(_event(case_id, now, actor, "deadline_met",
+                     {"deadline": name, "by": by, "late": late}))  # fmt: skip
+        return late
 
 
 def get_case(store: Store, case_id: str) -> Case:

@@ -171,14 +171,44 @@ def case_status(
     status: Annotated[str, typer.Argument(help="investigating, mitigated, reported or closed.")],
     actor: ActorOpt = "cli",
 ) -> None:
-    """Move a case to another status (recorded in its timeline)."""
+    """Move a case to another status (recorded in its timeline); `reported` (the report or
+    response went to the Commission) meets its report and response deadlines."""
     from tracehop.cases.records import set_status
     from tracehop.store import open_store
 
     settings: Settings = ctx.obj
     with open_store(settings) as store:
-        set_status(store, case_id, status, actor=actor, now=_now())
-    stdout_console().print(f"{esc(case_id)}: {esc(status)}")
+        met = set_status(store, case_id, status, actor=actor, now=_now())
+    out = stdout_console()
+    for name, late in met:
+        out.print(_met_line(name, late, "the case is reported"))
+    out.print(f"{esc(case_id)}: {esc(status)}")
+
+
+def _met_line(name: str, late: bool | None, how: str) -> str:
+    if late is None:
+        return f"{esc(name)} had been met before"
+    return f"[{'yellow' if late else 'green'}]{esc(name)} met{' late' if late else ''}[/]: {how}"
+
+
+@case_app.command("meet")
+def case_meet(
+    ctx: typer.Context,
+    case_id: Annotated[str, typer.Argument(help="The case.")],
+    deadline: Annotated[str, typer.Argument(help="The deadline's name (case show lists them).")],
+    by: Annotated[
+        str, typer.Option(help="What met it, for the timeline (e.g. 'response emailed to EB').")
+    ],
+    actor: ActorOpt = "cli",
+) -> None:
+    """Record that a deadline was met by something done outside tracehop (a response sent,
+    a call with the Commission's staff), with what met it."""
+    from tracehop.cases.records import meet_deadline
+    from tracehop.store import open_store
+
+    with open_store(ctx.obj) as store:
+        late = meet_deadline(store, case_id, deadline, by=by, actor=actor, now=_now())
+    stdout_console().print(_met_line(deadline, late, by))
 
 
 @case_app.command("investigate")
@@ -321,7 +351,7 @@ def case_mitigate(
         out.print(f"rule {r.id} {verb} {esc(r.kind)} {esc(r.value)}"
                   + (f" with SIP {r.sip_code}" if r.mode == "enforce" else ""))  # fmt: skip
     for name in m.deadlines_met:
-        out.print(f"[green]{esc(name)} met[/]: the rules are in place")
+        out.print(_met_line(name, name in m.deadlines_late, "the rules are in place"))
     if not m.deadlines_met and all(r.mode == "monitor" for r in m.rules):
         out.print(
             "[yellow]monitor rules do not stop the traffic: the 48-hour deadline stays open[/]"
