@@ -109,3 +109,29 @@ def test_a_run_that_fails_after_its_caller_ids_were_written_stores_nothing(
         with store.session() as s:
             assert s.scalar(select(func.count()).select_from(DetectionRun)) == runs_before
             assert s.scalar(select(func.count()).select_from(DetectionFinding)) == findings_before
+
+
+def test_a_window_without_calls_stores_no_run(home: Settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A run over a window the lake has no calls in would become the latest run (the
+    dashboard's overview, the RMD export's last run): it is refused, with the lake's span."""
+    from datetime import UTC, datetime
+
+    from tracehop.errors import InputError
+
+    with open_store(home) as store:
+        with store.session() as s:
+            runs_before = s.scalar(select(func.count()).select_from(DetectionRun))
+        with pytest.raises(InputError) as info:
+            run_detection(home, store, since=datetime(2030, 1, 1, tzinfo=UTC))
+        assert info.value.message.startswith(
+            "no calls from 2030-01-01 00:00 UTC: nothing to score, no run stored (the lake "
+            "holds calls from "
+        )
+        with store.session() as s:
+            assert s.scalar(select(func.count()).select_from(DetectionRun)) == runs_before
+        # not stored (a case's investigation of a quiet day): an empty result, no error
+        empty = run_detection(home, store, since=datetime(2030, 1, 1, tzinfo=UTC), save=False)
+        assert empty.findings == [] and empty.window["customers"] == 0
+    fresh = Settings(home=tmp_path / "new-home")
+    with open_store(fresh) as store, pytest.raises(InputError, match="holds no calls yet"):
+        run_detection(fresh, store)

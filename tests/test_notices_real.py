@@ -4,15 +4,20 @@ that are no notice at all: what tracehop reads from each, and that nothing is ma
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracehop.cases.notices import ALL_PROVIDERS, parse_notice
+from tracehop.cases.notices import ALL_PROVIDERS, not_a_notice, parse_notice
+from tracehop.errors import InputError
+from tracehop.settings import Settings
 
 REAL = Path(__file__).parent / "data" / "notices" / "real"
+
+NOW = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
 
 
 def letter(name: str) -> str:
@@ -77,6 +82,40 @@ def test_a_real_notice(name: str) -> None:
     assert rules <= set(out["rules"]), out["rules"]
     # These copies have no Attachment A: no row is made of the letter's own sentences.
     assert out["rows"] == [] and "no Attachment A row was read" in out["problems"]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_real_notice_is_a_notice(name: str) -> None:
+    assert not_a_notice(parse_notice(letter(name))) is None
+
+
+def test_what_is_no_notice_opens_no_case(tmp_path: Path, provider_home: Settings) -> None:
+    """A wrong file given to `notice import` (an empty file, a customers CSV, a report we wrote
+    to the Commission) is a one-line error and opens no case."""
+    from tracehop.cases.records import import_notice, list_cases
+    from tracehop.store import open_store
+
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    customers = tmp_path / "customers.csv"
+    customers.write_text("id,name,kind,onboarded\nacme,Acme Voice,carrier,2019-06-01\n")
+    report = tmp_path / "report.txt"
+    report.write_text(
+        "December 2, 2026\n\nMarlene H. Dortch\nSecretary\nFederal Communications "
+        "Commission\n45 L Street NE\nWashington, DC 20554\n\nRe: Report under 47 CFR "
+        "64.1200(k)(4)\n\nDear Ms. Dortch:\nWe blocked the traffic within 48 hours.\n"
+    )
+    with open_store(provider_home) as store:
+        for path, why in (
+            (empty, "no notice found in it"),
+            (customers, "no notice found in it"),
+            (report, "reads as a letter to the Commission"),
+        ):
+            with pytest.raises(InputError) as info:
+                import_notice(store, path, now=NOW)
+            assert why in info.value.message and "no case opened" in info.value.message
+            assert "\n" not in info.value.message
+        assert list_cases(store) == []
 
 
 def test_the_recipient_block_without_a_label() -> None:

@@ -537,6 +537,24 @@ def parse_notice(text: str) -> Notice:
     )
 
 
+def not_a_notice(notice: Notice) -> str | None:
+    """Why a text read is no notice from the Commission (a wrong file: a CSV, a report we
+    wrote), or None. A notice is a letter from the Commission to a provider, or a public
+    notice or order about one: its kind, recipient, deadlines or Attachment A rows are read
+    even when other parts are not."""
+    if re.search(r"\bCommunications\s+Commission\b", notice.recipient.company, re.I):
+        return (
+            "it reads as a letter to the Commission (a report or response?), not a notice from it"
+        )
+    found = notice.notice_kind != "unknown" or notice.recipient.company or notice.rows
+    if not found and not notice.deadlines:
+        return (
+            "no notice found in it (no kind of notice, recipient, deadline or Attachment A row "
+            "was recognised): give the Commission's letter as text or PDF"
+        )
+    return None
+
+
 def read_notice_file(path: Path) -> tuple[str, str]:
     """The text of a notice file (a PDF's extracted text, or the text file itself) and the
     file's SHA-256. A file that cannot be read is one clear error."""

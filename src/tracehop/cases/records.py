@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from tracehop.cases.deadlines import COMMISSION_ZONE
-from tracehop.cases.notices import Notice, parse_notice, read_notice_file
+from tracehop.cases.notices import Notice, not_a_notice, parse_notice, read_notice_file
 from tracehop.errors import InputError, NotFoundError
 from tracehop.store import Store
 from tracehop.store.models import (
@@ -418,6 +418,9 @@ def import_notice(
     it is new, and the notice as read (with what could not be parsed in ``problems``)."""
     text, digest = read_notice_file(path)
     notice = parse_notice(text)
+    why = not_a_notice(notice)
+    if why:
+        raise InputError(f"{path}: {why}; no case opened")
     case, created = open_case(
         store, notice, text=text, now=now, actor=actor, source_name=Path(path).name,
         source_sha256=digest,

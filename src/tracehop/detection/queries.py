@@ -536,6 +536,12 @@ def candidates_sql(rules: tuple[Rule, ...]) -> str:
 _DNO_TABLE = "th_dno"
 
 
+def lake_span(engine: Engine) -> tuple[Any, Any]:
+    """The first and last call start in the lake (None, None when it holds none)."""
+    first, last = next(iter(engine.sql("SELECT min(start), max(start) FROM calls")))
+    return first, last
+
+
 def register_dno(engine: EngineLike, numbers: Iterable[str]) -> None:
     """The Do-Not-Originate list (E.164 numbers) as the session table ``th_dno``: its caller
     IDs are the ``class=dno`` segment of the next :func:`segment_indicators`."""

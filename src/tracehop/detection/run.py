@@ -21,6 +21,7 @@ from tracehop.detection.queries import (
     caller_indicators,
     candidates_sql,
     customer_indicators,
+    lake_span,
     prepare,
     segment_examples,
     segment_indicators,
@@ -32,7 +33,8 @@ from tracehop.detection.scoring import (
     FLAG_THRESHOLD,
     score,
 )
-from tracehop.engine import EngineLike, as_engine
+from tracehop.engine import Engine, EngineLike, as_engine
+from tracehop.errors import InputError
 from tracehop.gcpause import gc_paused
 from tracehop.settings import Settings
 from tracehop.store import Store
@@ -214,11 +216,31 @@ def run_detection(
                 dno=dno,
                 on_callers=writer.callers if writer is not None else None,
             )
+            if save and not result.window["customers"]:
+                # a run of nothing would become the latest run the dashboard shows
+                raise InputError(_no_calls(engine, settings.home, since, until))
         finally:
             engine.close()
         if writer is not None:
             result.run_id = writer.finish(result)
     return result
+
+
+def _no_calls(engine: Engine, home: Path, since: datetime | None, until: datetime | None) -> str:
+    """Why a stored run would be empty: the window and what the lake holds."""
+    first, last = lake_span(engine)
+    if first is None:
+        return (
+            f"the lake of {home} holds no calls yet: nothing to score, no run stored "
+            "(tracehop ingest FILE first, or --home the folder you ingested into)"
+        )
+    when = " ".join(
+        f"{word} {t:%Y-%m-%d %H:%M} UTC" for word, t in (("from", since), ("until", until)) if t
+    )
+    return (
+        f"no calls {when}: nothing to score, no run stored (the lake holds calls from "
+        f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC)"
+    )
 
 
 def load_dno(path: Path | str) -> list[str]:
