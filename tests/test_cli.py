@@ -139,3 +139,40 @@ def test_command_summaries_are_one_line() -> None:
             assert sub.short_help.rstrip(".") in " ".join((sub.help or "").split())
             seen += 1
     assert seen > 60
+
+
+def _tracehop(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tracehop", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_a_file_given_as_home_is_one_line(tmp_path: Path) -> None:
+    calls = tmp_path / "calls.csv"
+    calls.write_text("start,caller,called,upstream\n")
+    for command in (["query", "select 1"], ["ingest", str(calls)]):
+        proc = _tracehop("--home", str(calls), *command)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (
+            1,
+            "",
+            f"Error: setting home: '{calls}' is a file, not a folder: give the data folder "
+            "(created when it does not exist)\n",
+        )
+
+
+def test_a_port_in_use_or_out_of_range_is_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for command in (["serve"], ["hub", "serve"]):
+            proc = _tracehop("--home", str(tmp_path / "home"), *command, "--port", str(port))
+            assert proc.returncode == 1 and "Traceback" not in proc.stderr
+            assert proc.stderr == (
+                f"Error: cannot listen on 127.0.0.1:{port}: Address already in use (another "
+                "server is on it: choose another with --port)\n"
+            )
+    proc = _tracehop("--home", str(tmp_path / "home"), "serve", "--port", "99999")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "65535" in proc.stderr

@@ -325,6 +325,17 @@ class Settings(BaseModel):
     screen_webhook: str | None = None
     screen_token: SecretStr | None = None
 
+    @field_validator("home")
+    @classmethod
+    def _home(cls, value: Path) -> Path:
+        # a file given as the home (a CDR file in --home's place) fails at the first mkdir
+        if value.exists() and not value.is_dir():
+            raise ValueError(
+                f"{str(value)!r} is a file, not a folder: give the data folder "
+                "(created when it does not exist)"
+            )
+        return value
+
     @field_validator("node_mode")
     @classmethod
     def _mode(cls, value: str) -> str:

@@ -7,11 +7,14 @@ forever), idle keep-alive connections close after ``http_idle_timeout``, at most
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from tracehop.errors import ConfigError
 from tracehop.settings import Settings
 
 MAX_HEADER_BYTES = 16 * 1024
@@ -49,8 +52,32 @@ def _protocol(header_timeout: float) -> type[H11Protocol]:
     return Protocol
 
 
-def serve(app: Any, *, host: str, port: int, settings: Settings) -> None:
-    """Run ``app`` until interrupted."""
+def bind(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` for :func:`serve`; a ConfigError that says why not (a
+    port in use, an address this machine does not have) instead of uvicorn's log line."""
+    try:
+        family, kind, proto, _name, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[
+            0
+        ]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+    except OSError as exc:
+        sock.close()
+        hint = " (another server is on it: choose another with --port)" if (
+            exc.errno == errno.EADDRINUSE) else ""  # fmt: skip
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}{hint}") from None
+    return sock
+
+
+def serve(
+    app: Any, *, host: str, port: int, settings: Settings, sock: socket.socket | None = None
+) -> None:
+    """Run ``app`` until interrupted, on ``sock`` (from :func:`bind`) or a socket bound now."""
+    sock = sock or bind(host, port)
     config = uvicorn.Config(
         app,
         host=host,
@@ -61,4 +88,4 @@ def serve(app: Any, *, host: str, port: int, settings: Settings) -> None:
         limit_concurrency=settings.http_max_connections,
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
     )
-    uvicorn.Server(config).run()
+    uvicorn.Server(config).run(sockets=[sock])

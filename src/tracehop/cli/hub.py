@@ -439,7 +439,7 @@ def notice_draft(
 def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8480,
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8480,
 ) -> None:
     """Serve the hub's traces, summary and directory as read-only JSON (uvicorn). With
     TRACEHOP_HUB_TOKEN set, every endpoint but /api/v1/health needs it as a bearer token."""

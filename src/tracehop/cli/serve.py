@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
     def serve(
         ctx: typer.Context,
         host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-        port: Annotated[int, typer.Option(help="TCP port.")] = 8470,
+        port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8470,
         directory: Annotated[
             Path | None,
             typer.Option(
@@ -52,6 +52,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the node API: POST /api/v1/tracebacks/requests (docs/traceback.md)."""
         from tracehop.api.app import create_app
+        from tracehop.api.server import bind
         from tracehop.api.server import serve as serve_app
         from tracehop.auth import tokens
         from tracehop.store import open_store
@@ -65,10 +66,16 @@ def register(app: typer.Typer) -> None:
         with open_store(settings) as store:
             tokens.migrate_file_tokens(store, Path(settings.home))
             issued = tokens.list_tokens(store)
+        sock = bind(host, port)  # a port in use is a one-line error before anything starts
+        out = stdout_console()
         if not any(t["role"] == "hub" and not t["revoked"] for t in issued):
-            stdout_console().print(
-                "No API token issued yet: every request will get 401. Issue one with: "
-                f"tracehop --home {settings.home} tokens issue hub"
+            out.print(
+                "No hub token issued yet: the hub's traceback requests will get 401. Issue "
+                f"one with: tracehop --home {settings.home} tokens issue hub"
             )
         app = create_app(settings)
-        serve_app(app, host=host, port=port, settings=settings)
+        out.print(
+            f"{settings.provider}'s node on http://{host}:{port}/ (the dashboard; the API under "
+            "/api/v1, docs/api.md). Ctrl-C stops it."
+        )
+        serve_app(app, host=host, port=port, settings=settings, sock=sock)
