@@ -149,6 +149,29 @@ def test_reporting_meets_the_report_deadlines(cli: Cli, provider_home: Settings)
     assert events.count("deadline_met") == 3
 
 
+def test_a_report_before_any_customer_is_matched(
+    cli: Cli, provider_home: Settings, tmp_path: Path
+) -> None:
+    """Reports of a case nobody investigated yet: sections numbered without a gap (no chart),
+    no empty table of customers, and a warning when the provider's name is not set (the
+    letter would say [TRACEHOP_PROVIDER_NAME] where it goes)."""
+    import re
+
+    cli.home, cli.database_url = provider_home.home, provider_home.database_url
+    cid = cli.json("notice", "import", str(FIXTURE), "--json")["case_id"]
+    code, _out, err = cli("case", "report", cid, "--kind", "report-14d", "--out",
+                          str(tmp_path / "r.html"))  # fmt: skip
+    assert code == 0 and "the report names no provider" in err
+    html = (tmp_path / "r.html").read_text()
+    numbers = [int(n) for n in re.findall(r"<h2>(\d+)\. ", html)]
+    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) == 4
+    code, _out, _err = cli("case", "report", cid, "--kind", "mitigation", "--out",
+                           str(tmp_path / "m.html"))  # fmt: skip
+    html = (tmp_path / "m.html").read_text()
+    assert "No row of the letter has been matched to a customer of ours yet." in html
+    assert "<th>Customer (our record)</th>" not in html
+
+
 def test_a_hub_notice_opens_a_case_at_the_gateway(sim_net: SimNet, tmp_path: Path) -> None:
     """The hub drafts a notice for a simulated gateway from its traces; the gateway's node
     imports it, investigates it with its own records and renders both reports."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tracehop.cli.output import cell, emit_json, emit_rows, esc, stdout_console
+from tracehop.cli.output import cell, emit_json, emit_rows, esc, stderr_console, stdout_console
 
 if TYPE_CHECKING:
     from tracehop.settings import Settings
@@ -281,6 +281,16 @@ def case_report(
         path = write_report(settings, store, case_id, kind, out, actor=actor, now=_now())
         # where its figures were computed, as the report's timeline event recorded it
         done = [e for e in get_case(store, case_id).events if e["kind"] == "report"][-1]
+    if not settings.provider_name and settings.provider == "self":
+        # a letter to the Commission that does not say who sends it
+        stderr_console().print(
+            "[yellow]Warning:[/] the report names no provider: it says "
+            + esc("[TRACEHOP_PROVIDER_NAME]")
+            + " where your company's name goes. Set TRACEHOP_PROVIDER_NAME "
+            "(and TRACEHOP_PROVIDER) and write it again before sending it.",
+            markup=True,
+            highlight=False,
+        )
     if as_json:
         emit_json({"case_id": case_id, "kind": kind, "path": str(path),
                    "engine": done["detail"].get("engine")})  # fmt: skip
