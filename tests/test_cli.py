@@ -67,6 +67,7 @@ def test_ctrl_c_is_exit_130(cli, monkeypatch: pytest.MonkeyPatch) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(tracehop.analyst, "query", interrupted)
+    cli.home.mkdir(parents=True, exist_ok=True)  # a home that exists: the query starts
     assert cli("query", "select 1") == (130, "", "Interrupted.\n")
 
 
@@ -78,6 +79,7 @@ def test_a_bug_is_not_dressed_as_a_user_error(cli, monkeypatch: pytest.MonkeyPat
         raise ZeroDivisionError("a bug")
 
     monkeypatch.setattr(tracehop.analyst, "query", broken)
+    cli.home.mkdir(parents=True, exist_ok=True)
     with pytest.raises(ZeroDivisionError, match="a bug"):
         cli("query", "select 1")
 
@@ -176,3 +178,18 @@ def test_a_port_in_use_or_out_of_range_is_one_line(tmp_path: Path) -> None:
             )
     proc = _tracehop("--home", str(tmp_path / "home"), "serve", "--port", "99999")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "65535" in proc.stderr
+
+
+def test_reading_a_home_that_does_not_exist_is_one_line(tmp_path: Path) -> None:
+    """A typo in --home (or TRACEHOP_HOME not set) is said, not answered with an empty home
+    made on the spot."""
+    typo = tmp_path / "tracehop-hoem"
+    for command in (["query", "select 1"], ["case", "list"], ["customers", "list"], ["detect"]):
+        proc = _tracehop("--home", str(typo), *command)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (
+            1,
+            "",
+            f"Error: no tracehop home at {typo}: give --home or TRACEHOP_HOME the folder you "
+            "ingested into (tracehop ingest, customers import and notice import make one)\n",
+        ), command
+    assert not typo.exists()

@@ -115,6 +115,7 @@ def test_processes_opening_a_new_home_together(tmp_path: Path) -> None:
 
     for trial in range(3):
         home = tmp_path / f"home{trial}"
+        home.mkdir()  # the folder only: the state DB is made by the three at once
         procs = [
             subprocess.Popen(
                 [

@@ -182,6 +182,7 @@ def _tracehop(args: list[str], env: dict[str, str], prelude: str = "") -> Any:
 
 def test_spark_without_java_or_pyspark_says_what_to_install(tmp_path: Path) -> None:
     env = {"TRACEHOP_HOME": str(tmp_path / "h"), "TRACEHOP_ENGINE": "spark", "PATH": "/nonexistent"}
+    (tmp_path / "h").mkdir()  # an existing home: detection starts and opens its engine
     no_java = _tracehop(["detect", "--json"], env)
     assert no_java.returncode == 1 and no_java.stdout == ""
     assert no_java.stderr == (

@@ -86,6 +86,7 @@ def test_cli_csv(cli, data: Path) -> None:
 
 def test_cli_errors_through_the_shell(cli, data: Path) -> None:
     """A real process: one-line error on stderr, exit code 1."""
+    cli.home.mkdir(parents=True, exist_ok=True)
     proc = cli.run("query", "drop table calls")
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [

@@ -17,7 +17,13 @@ from tracehop.errors import ConfigError
 
 # (name, default, help): the table docs/settings.md documents and tests/test_docs.py checks.
 SETTINGS_HELP: list[tuple[str, str, str]] = [
-    ("TRACEHOP_HOME", "./tracehop-home", "Data folder: the CDR lake and the SQLite state DB."),
+    (
+        "TRACEHOP_HOME",
+        "./tracehop-home",
+        "Data folder: the CDR lake and the SQLite state DB. Made by the commands that write "
+        "to it (ingest, customers import, notice import); commands that only read it (query, "
+        "detect, case list, ...) refuse one that does not exist.",
+    ),
     (
         "TRACEHOP_DATABASE_URL",
         "sqlite:///<home>/state.db",
@@ -389,6 +395,17 @@ class Settings(BaseModel):
             return type(self)(**data)
         except ValueError as exc:  # pydantic.ValidationError is a ValueError
             raise ConfigError(_first_error(exc)) from exc
+
+    def require_home(self) -> None:
+        """For commands that read a home: a ConfigError when the home does not exist (a typo
+        in --home, TRACEHOP_HOME not set) rather than an empty home made on the spot and
+        empty answers from it. A home whose lake and state DB are elsewhere (an object store,
+        PostgreSQL) need not exist."""
+        if not self.home.exists() and self.lake_url is None and self.database_url is None:
+            raise ConfigError(
+                f"no tracehop home at {self.home}: give --home or TRACEHOP_HOME the folder you "
+                "ingested into (tracehop ingest, customers import and notice import make one)"
+            )
 
     @property
     def lake_dir(self) -> Path:

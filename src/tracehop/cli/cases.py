@@ -67,6 +67,7 @@ def case_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     from tracehop.cases.records import list_cases
     from tracehop.store import open_store
 
+    ctx.obj.require_home()
     with open_store(ctx.obj) as store:
         rows = list_cases(store)
     if as_json:
@@ -87,6 +88,7 @@ def case_show(
     from tracehop.cases.records import get_case
     from tracehop.store import open_store
 
+    ctx.obj.require_home()
     with open_store(ctx.obj) as store:
         case = get_case(store, case_id)
     if as_json:
@@ -153,6 +155,7 @@ def case_due(
     from tracehop.times import parse_duration
 
     span = timedelta(seconds=parse_duration(within, what="--within"))
+    ctx.obj.require_home()
     with open_store(ctx.obj) as store:
         rows = due(store, now=_now(), within=span)
     if as_json:

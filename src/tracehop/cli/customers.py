@@ -46,6 +46,7 @@ def list_(
     from tracehop.customers import CustomerRecord, list_customers
     from tracehop.store import open_store
 
+    ctx.obj.require_home()
     with open_store(ctx.obj) as store:
         rows = list_customers(store)
     columns = [f.name for f in fields(CustomerRecord)]

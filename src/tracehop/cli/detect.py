@@ -80,6 +80,7 @@ def register(app: typer.Typer) -> None:
             raise InputError("--since must be before --until")
         if min_calls < 1:
             raise InputError("--min-calls must be 1 or more")
+        ctx.obj.require_home()
         if watch:
             if dno is not None:
                 raise InputError("--dno is not used with --watch yet: run tracehop detect")

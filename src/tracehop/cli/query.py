@@ -28,6 +28,7 @@ def register(app: typer.Typer) -> None:
             raise InputError("choose one of --json and --csv")
         # the table view fetches only the rows it shows; --json and --csv give them all
         table = not (as_json or as_csv)
+        ctx.obj.require_home()
         result = run_query(sql, ctx.obj, max_rows=limit if table else None)
         emit_rows(
             result.columns, result.rows, as_json=as_json, as_csv=as_csv, more=result.truncated

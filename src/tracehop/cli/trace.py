@@ -76,6 +76,7 @@ def lookup(
     from tracehop.tracebacks.responder import answer_batch
 
     settings: Settings = ctx.obj
+    settings.require_home()
     zone = _zone(settings, business_zone)
     request = make_request(
         request_id or f"lookup-{uuid.uuid4().hex[:12]}", caller, called, at, window=window
@@ -113,6 +114,7 @@ def answer(
     from tracehop.tracebacks.responder import answer_batch
 
     settings: Settings = ctx.obj
+    settings.require_home()
     parsed = parse_requests_csv(requests)
     zone = _zone(settings, business_zone)
     known = _known(directory)
