@@ -94,6 +94,25 @@ def test_generic(settings: Settings, data: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("duration", ["99999999999", "2147483648", "-5", "1e400", "nan"])
+def test_a_duration_out_of_range_is_a_rejected_row(
+    settings: Settings, write_cdr, duration: str
+) -> None:  # type: ignore[no-untyped-def]
+    """A duration no integer column holds failed the whole file on the cast; it is a row
+    rejected with its reason, the file's other rows stored."""
+    path = write_cdr(
+        "big.csv",
+        [
+            "start,caller,called,upstream,duration,disposition",
+            f"2021-02-07T10:00:00Z,2025550143,2125551234,acme,{duration},answered",
+            "2021-02-07T10:01:00Z,2025550143,2125551234,acme,30,answered",
+        ],
+    )
+    result = ingest([path], settings)
+    assert (result.rows_ingested, result.rows_rejected) == (1, 1)
+    assert rejects(settings) == [(2, f'duration out of range "{duration}"')]
+
+
 def test_freeswitch(settings: Settings, data: Path) -> None:
     result = ingest([data / "freeswitch.csv"], settings)
     assert (result.rows_ingested, result.rows_rejected) == (5, 1)

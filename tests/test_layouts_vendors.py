@@ -74,6 +74,7 @@ def vos3000_csv(tmp_path: Path) -> Path:
         ("vos3000.tsv", "vos3000", "header names callere164, calleee164, callergatewayid"),
         ("3cx-cdr.log", "3cx", "27 fields; checked historyid, reason_terminated, time_start"),
         ("opensips-acc.tsv", "kamailio", "header names method, callid, sip_code, time"),
+        ("audiocodes-sbc.log", "audiocodes", "records of up to 60 fields; checked f2, f20, f3"),
     ],
 )
 def test_auto_picks_the_vendor_preset(name: str, layout: str, why: str) -> None:

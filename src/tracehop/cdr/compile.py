@@ -103,6 +103,8 @@ class _Fields:
             expr = f"trim(regexp_replace({expr}, {lit(prefix)}, ''), '\" ')"
         if layout.line_suffix and name == real[-1]:
             expr = f"trim({expr}, {lit(layout.line_suffix + chr(34) + ' ')})"
+        if layout.padded:
+            expr = f"nullif(trim({expr}), '')"
         return expr
 
 

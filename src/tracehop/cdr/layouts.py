@@ -143,6 +143,9 @@ class Layout:
     # positional: rows of any width up to the columns' (record types of other widths in one
     # file, releases that append fields: Ribbon); wider rows are still rejected
     any_width: bool = False
+    # values padded with blanks to their column's width (AudioCodes' syslog CDRs): trimmed,
+    # a field of blanks is no value
+    padded: bool = False
     record: str | None = None  # keyvalue: a line is a record when this pattern is found in it
     pair_separator: str = ";"
     keys: tuple[str, ...] = ()  # keyvalue: the keys read from each record
@@ -431,6 +434,7 @@ def parse_layout(data: dict[str, Any], *, name: str, path: Path | None = None) -
         nulls=_strings(read.get("null", []), f"{where} read.null") if read.get("null") else (),
         trailing_delimiter=bool(read.get("trailing_delimiter", False)),
         any_width=bool(read.get("any_width", False)),
+        padded=bool(read.get("padded", False)),
         record=read.get("record"),
         pair_separator=read.get("pair_separator", ";"),
         keys=tuple(str(c).lower() for c in read.get("keys", ())),
@@ -697,6 +701,7 @@ def describe(layout: Layout) -> dict[str, Any]:
         "quote": layout.quote,
         "trailing_delimiter": layout.trailing_delimiter,
         "any_width": layout.any_width,
+        "padded": layout.padded,
         "header": layout.header,
         "required": list(layout.required),
         "columns": list(layout.columns),

@@ -263,7 +263,10 @@ def normalise_sql(
     SELECT
         nullif(trim(call_id_raw), '') AS call_id,
         start_ts AS start,
-        CASE WHEN disposition = 'answered' THEN round(dur_n)::INTEGER ELSE 0 END AS duration,
+        -- a row whose duration is out of range is rejected (reason): it must not fail the
+        -- file on the cast (a skipped row too: every row is cast before rows are dropped)
+        CASE WHEN disposition = 'answered' AND dur_n BETWEEN 0 AND 1e7
+             THEN round(dur_n)::INTEGER ELSE 0 END AS duration,
         {e164_sql("caller_s", "caller_d", "caller_ok")} AS caller,
         {e164_sql("called_s", "called_d", "called_ok")} AS called,
         caller_raw,

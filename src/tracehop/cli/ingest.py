@@ -123,7 +123,8 @@ def register(app: typer.Typer) -> None:
         files = f"{len(result.files)} file{'' if len(result.files) == 1 else 's'}"
         skipped = f"{result.files_skipped} file{'' if result.files_skipped == 1 else 's'}"
         out.print(
-            f"{files}, {result.rows_ingested:,} rows ingested, "
+            f"{files}, {result.rows_ingested:,} row{'' if result.rows_ingested == 1 else 's'} "
+            "ingested, "
             f"{result.rows_rejected:,} rejected, {skipped} skipped "
             f"in {result.seconds:.1f} s ({rate:,.0f} rows/s)"
         )
