@@ -19,7 +19,7 @@ from tracehop.cases.reports import write_report
 from tracehop.customers import list_customers
 from tracehop.errors import ConflictError, InputError, NotFoundError
 from tracehop.screening.service import check
-from tracehop.screening.state import list_notices
+from tracehop.screening.state import list_notices, remove_rule
 from tracehop.settings import Settings
 from tracehop.store import open_store
 from tracehop.times import FakeClock
@@ -57,6 +57,13 @@ def test_blocking_a_customer_meets_the_48_hour_deadline(home: Settings, tmp_path
                       upstream="pulse", clock=clock)  # fmt: skip
         emergency = check(home, store, caller="+12025550143", called="911", upstream="caprus",
                           clock=clock)  # fmt: skip
+        # the letter's rows name four of our customers: the deadline is met once all four
+        # are blocked (64.1200(k)(4): the identified traffic mitigated), not at the first
+        assert (m.deadlines_met, m.still_open, m.status) == (
+            [], ["bigfoot", "pulse", "yodel"], "investigating")  # fmt: skip
+        rest = [mitigate(home, store, case_id, "block-customer", customer=c, actor="ana",
+                         clock=clock) for c in ("bigfoot", "pulse", "yodel")]  # fmt: skip
+        last = rest[-1]
         case = get_case(store, case_id)
         rules = rules_of_case(store, case_id)
         pdf = write_report(home, store, case_id, "report-14d", tmp_path / "r.pdf", actor="ana",
@@ -64,11 +71,14 @@ def test_blocking_a_customer_meets_the_48_hour_deadline(home: Settings, tmp_path
     assert before.action == "allow"
     assert (after.action, after.sip_code, after.rule_id) == ("block", 603, m.rules[0].id)
     assert other.action == "allow" and emergency.action == "allow"
-    assert [(r.kind, r.value, r.case_id) for r in rules] == [("customer", "caprus", case_id)]
-    assert m.deadlines_met == ["mitigation_48h"] and m.status == "mitigated"
+    assert [(r.kind, r.value, r.case_id) for r in rules] == [
+        ("customer", c, case_id) for c in ("caprus", "bigfoot", "pulse", "yodel")
+    ]
+    assert [x.still_open for x in rest] == [["pulse", "yodel"], ["yodel"], []]
+    assert last.deadlines_met == ["mitigation_48h"] and last.status == "mitigated"
     deadline = next(d for d in case.deadlines if d["name"] == "mitigation_48h")
     assert deadline["met_at"] == clock.now().isoformat()
-    assert deadline["met_by"] == f"rules {m.rules[0].id}"
+    assert deadline["met_by"] == f"rules {last.rules[0].id}"
     event = next(e for e in case.events if e["kind"] == "mitigation")
     assert (event["actor"], event["detail"]["customer"], event["detail"]["action"]) == (
         "ana", "caprus", "block-customer")  # fmt: skip
@@ -97,9 +107,21 @@ def test_monitoring_does_not_stop_the_clock_and_terminating_is_recorded(home: Se
         notes = {c.id: c.notes for c in list_customers(store)}
         decided = check(home, store, caller="+12025550143", called="+12125551234",
                         upstream="bigfoot", clock=clock)  # fmt: skip
+        # the customers named in the letter: pulse's documents checked (a monitor rule)
+        # is no mitigation: the deadline stays open until its monitor rule gives way to a block
+        others = [mitigate(home, store, case_id, "block-customer", customer=c, actor="cco",
+                           clock=clock) for c in ("caprus", "yodel")]  # fmt: skip
+        remove_rule(store, docs.rules[0].id, by="cco", clock=clock)
+        final = mitigate(home, store, case_id, "block-customer", customer="pulse", actor="cco",
+                         clock=clock)  # fmt: skip
+        case_after = get_case(store, case_id)
     assert end.rules[0].expires_at is None and decided.sip_code == 607
     assert "terminated 2021-03-20" in (notes["bigfoot"] or "") and case_id in notes["bigfoot"]
-    met = next(e for e in case.events if e["kind"] == "deadline_met")
+    assert end.deadlines_met == [] and end.still_open == ["caprus", "pulse", "yodel"]
+    assert not any(e["kind"] == "deadline_met" for e in case.events)
+    assert [o.still_open for o in others] == [["pulse", "yodel"], ["pulse"]]
+    assert final.deadlines_met == ["mitigation_48h"] and final.deadlines_late == ["mitigation_48h"]
+    met = next(e for e in case_after.events if e["kind"] == "deadline_met")
     assert met["detail"]["late"] is True and met["actor"] == "cco"
 
 
@@ -160,7 +182,11 @@ def test_the_cli_mitigates(cli: Cli, home: Settings) -> None:
     out = cli.json("case", "mitigate", case_id, "block-customer", "--customer", "yodel",
                    "--expires", "7d", "--json")  # fmt: skip
     assert out["rules"][0]["kind"] == "customer" and out["rules"][0]["expires_at"]
-    assert out["deadlines_met"] == ["mitigation_48h"] and out["status"] == "mitigated"
+    assert (out["deadlines_met"], out["status"]) == ([], "investigating")
+    assert out["still_open"] == ["bigfoot", "caprus", "pulse"]
+    code, stdout, _ = cli("case", "mitigate", case_id, "block-customer", "--customer", "caprus")
+    assert code == 0 and "the mitigation deadline stays open: the letter's rows also name " \
+        "bigfoot, pulse" in " ".join(stdout.split())  # fmt: skip
     code, stdout, _ = cli("case", "mitigate", case_id, "require-documents", "--customer", "pulse")
     assert code == 0 and "monitors (does not block) customer pulse" in stdout
     code, _, err = cli("case", "mitigate", case_id, "block-provider", "--provider", "x")

@@ -69,6 +69,9 @@ class Mitigation:
     deadlines_met: list[str] = field(default_factory=list)
     status: str = ""
     deadlines_late: list[str] = field(default_factory=list)  # of those met, met after they were due
+    # customers the letter's rows are matched to whose traffic no rule stops yet: the
+    # mitigation deadline stays open until they are blocked too
+    still_open: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,6 +81,7 @@ class Mitigation:
             "rules": [_rule_json(r) for r in self.rules],
             "deadlines_met": self.deadlines_met,
             "deadlines_late": self.deadlines_late,
+            "still_open": self.still_open,
             "status": self.status,
         }
 
@@ -233,7 +237,11 @@ def mitigate(
     met: list[str] = []
     late: list[str] = []
     stops = any(r.action == "block" and r.mode == "enforce" for r in stored)
-    if stops:
+    # 47 CFR 64.1200(k)(4): the provider mitigates the traffic the notice identified; a block
+    # of one customer meets the deadline only once every customer the rows are matched to is
+    # blocked (by this case or by a rule already in force)
+    left = _unblocked_named(store, case, now) if action in _CUSTOMER_ACTIONS else []
+    if stops and not left:
         for d in case.deadlines:
             if d["name"].startswith("mitigation") and not d.get("met_at"):
                 if meet_deadline(store, case_id, d["name"], by=f"rules {detail['rule_id']}",
@@ -243,7 +251,21 @@ def mitigate(
         if case.status in _BEFORE_MITIGATED:
             set_status(store, case_id, "mitigated", actor=actor, now=now)
     status = get_case(store, case_id).status
-    return Mitigation(case_id, action, subject, stored, met, status, late)
+    return Mitigation(case_id, action, subject, stored, met, status, late, left if stops else [])
+
+
+_CUSTOMER_ACTIONS = ("block-customer", "terminate")
+
+
+def _unblocked_named(store: Store, case: Case, now: datetime) -> list[str]:
+    """The customers the case's rows are matched to whose calls no enforced block stops."""
+    named = sorted({r["matched_customer"] for r in case.rows if r.get("matched_customer")})
+    left = []
+    for customer in named:
+        rule = rule_in_force(store, "customer", customer, now)
+        if rule is None or (rule.action, rule.mode) != ("block", "enforce"):
+            left.append(customer)
+    return left
 
 
 def _note_terminated(store: Store, customer: str, case_id: str, on: date) -> None:

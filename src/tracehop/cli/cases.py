@@ -365,6 +365,11 @@ def case_mitigate(
                   + (f" with SIP {r.sip_code}" if r.mode == "enforce" else ""))  # fmt: skip
     for name in m.deadlines_met:
         out.print(_met_line(name, name in m.deadlines_late, "the rules are in place"))
+    if m.still_open:
+        out.print(
+            "[yellow]the mitigation deadline stays open: the letter's rows also name "
+            f"{esc(', '.join(m.still_open))}, whose calls no rule blocks yet[/]"
+        )
     if not m.deadlines_met and all(r.mode == "monitor" for r in m.rules):
         out.print(
             "[yellow]monitor rules do not stop the traffic: the 48-hour deadline stays open[/]"
