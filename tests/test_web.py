@@ -135,6 +135,25 @@ def test_every_page_shows_the_homes_own_numbers(browser: Any, site: Site) -> Non
     page.close()
 
 
+def test_a_page_that_is_not_there_is_a_page(browser: Any, site: Site) -> None:
+    """A person's browser gets an error as a page (its status, the message, links back), the
+    API the one JSON error shape."""
+    page = logged_in(browser, site)
+    for path, status, text in (
+        ("/customers/nosuch", 404, "nosuch"),
+        ("/cases/nosuch", 404, "nosuch"),
+        ("/no/such/page", 404, "Not Found"),
+    ):
+        response = page.goto(site.url + path)
+        assert response is not None and response.status == status
+        assert page.inner_text("h1") == str(status) and text in page.inner_text("main")
+        assert page.locator("a[href='/']").count() == 1
+    shot(page, "not-found")
+    api = page.request.get(site.url + "/api/v1/customers/nosuch")
+    assert api.status == 404 and api.json()["ok"] is False
+    page.close()
+
+
 def test_a_case_is_investigated_and_its_report_rendered(browser: Any, site: Site) -> None:
     page = logged_in(browser, site)
     page.goto(site.url + f"/cases/{site.case_id}")

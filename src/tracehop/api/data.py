@@ -76,7 +76,7 @@ def _lake_routes(api: APIRouter, home: _Home) -> None:
 
     @api.get("/health")
     def health() -> dict[str, Any]:
-        return {"ok": True, "provider": settings.provider}
+        return {"ok": True, "provider": settings.provider, "mode": settings.node_mode}
 
     @api.get("/overview")
     def overview(_who: Read) -> dict[str, Any]:
