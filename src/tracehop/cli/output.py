@@ -93,14 +93,29 @@ def emit_rows(
         return
     from rich.table import Table
 
-    table = Table(title=esc(title) if title else None, show_lines=False)
-    for col in columns:
-        table.add_column(cell(col), overflow="fold")
     shown = rows if limit is None else rows[:limit]
-    for row in shown:
-        table.add_row(*[cell("" if v is None else plain(v)) for v in row])
+    texts = [["" if v is None else str(plain(v)) for v in row] for row in shown]
     console = stdout_console()
-    console.print(table)
+    # each column as wide as its header and its values (up to 24): too wide for the terminal,
+    # the rows are printed one field a line, so that ids stay whole (they are pasted into the
+    # next command) and no value is folded a few letters a line
+    wanted = sum(
+        3 + max([len(col), *(min(len(t[i]), 24) for t in texts)]) for i, col in enumerate(columns)
+    )
+    if texts and wanted > console.width:
+        if title:
+            console.print(esc(title), style="bold", highlight=False)
+        for t in texts:
+            console.print(f"[bold]{cell(t[0])}[/]", highlight=False)
+            for col, value in zip(columns[1:], t[1:], strict=True):
+                console.print(f"  {cell(col)}: {cell(value)}", highlight=False)
+    else:
+        table = Table(title=esc(title) if title else None, show_lines=False)
+        for col in columns:
+            table.add_column(cell(col), overflow="fold")
+        for t in texts:
+            table.add_row(*[cell(v) for v in t])
+        console.print(table)
     if more:
         console.print("(more rows; use --json or --csv for all)")
     elif limit is not None and len(rows) > limit:
