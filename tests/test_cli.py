@@ -193,3 +193,27 @@ def test_reading_a_home_that_does_not_exist_is_one_line(tmp_path: Path) -> None:
             "ingested into (tracehop ingest, customers import and notice import make one)\n",
         ), command
     assert not typo.exists()
+
+
+def test_a_piped_password_needs_password_stdin(tmp_path: Path) -> None:
+    """A password piped to `users add` was read as the first of two prompts and the command
+    ended in a bare "Aborted."; it says what to give instead, and --password-stdin reads it."""
+    home = str(tmp_path / "home")
+
+    def add(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "tracehop", "--home", home, "users", "add", "alice", *extra],
+            input="a long enough password\n",
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    piped = add()
+    assert (piped.returncode, piped.stderr) == (
+        1,
+        "Error: standard input is not a terminal: give the password with --password-stdin "
+        "(echo PASSWORD | tracehop users add NAME --password-stdin)\n",
+    )
+    ok = add("--password-stdin")
+    assert ok.returncode == 0 and ok.stdout.startswith("added alice")

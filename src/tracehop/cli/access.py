@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from tracehop.cli.output import emit_json, emit_rows, esc, stdout_console
+from tracehop.errors import ConfigError
 
 tokens_app = typer.Typer(help="API tokens for machines (the hub, a switch, scripts), by role.")
 users_app = typer.Typer(help="People who use the dashboard, by role.")
@@ -79,6 +80,12 @@ def add_user(
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
+    elif not sys.stdin.isatty():
+        # a piped password would be read as the first of two prompts: "Aborted." at the second
+        raise ConfigError(
+            "standard input is not a terminal: give the password with --password-stdin "
+            "(echo PASSWORD | tracehop users add NAME --password-stdin)"
+        )
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     with open_store(ctx.obj) as store:
