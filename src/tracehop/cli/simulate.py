@@ -68,8 +68,14 @@ def register(app: typer.Typer) -> None:
         )
         for kind, n in result.campaign_calls.items():
             console.print(f"  campaign {kind}: {n:,} calls")
-        console.print(f"Files in {out}: directory.csv, cdrs/, customers/, complaints.csv, truth/")
         console.print(
-            f"Load one provider: tracehop --home HOME ingest {out}/cdrs/<provider>.csv "
+            f"Files in {out}: directory.csv, number_blocks.csv, cdrs/, customers/, "
+            "complaints.csv, shaken/ (the world's test CA and certificates), truth/"
+        )
+        console.print(
+            f"Load one provider: tracehop --home HOME customers import {out}/customers/"
+            f"<provider>.csv, then with TRACEHOP_SHAKEN_TRUST={out}/shaken/root.pem and "
+            f"TRACEHOP_SHAKEN_CERTS=https://certs.sim.example/={out}/shaken/certs (to verify "
+            f"the Identity headers): tracehop --home HOME ingest {out}/cdrs/<provider>.csv "
             "--provider <provider>"
         )
