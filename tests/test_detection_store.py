@@ -135,3 +135,33 @@ def test_a_window_without_calls_stores_no_run(home: Settings, tmp_path) -> None:
     fresh = Settings(home=tmp_path / "new-home")
     with open_store(fresh) as store, pytest.raises(InputError, match="holds no calls yet"):
         run_detection(fresh, store)
+
+
+def test_history_as_of_a_later_time_counts_later_tracebacks(provider_home: Settings) -> None:
+    """Tracebacks of a day's calls are answered after that day: a detection of the day sees
+    them only with ``history_at`` later than the window (a case's investigation, judged now),
+    not by default (what was known when the window ended)."""
+    from datetime import UTC, datetime
+
+    from tracehop.tracebacks.requests import make_request
+    from tracehop.tracebacks.responder import answer_batch
+
+    since, until = datetime(2021, 2, 7, tzinfo=UTC), datetime(2021, 2, 8, tzinfo=UTC)
+    later = datetime(2021, 3, 1, tzinfo=UTC)
+    requests = [
+        make_request(f"tb-{n}", "2025550143", "2125551234", "2021-02-07T10:15:03Z")
+        for n in range(3)
+    ]
+    with open_store(provider_home) as store:
+        answers = answer_batch(provider_home, requests, store=store, received_at=later)
+        assert {a.upstream for a in answers} == {"caprus"}
+
+        def caprus(**kw: object) -> list[str]:
+            d = run_detection(
+                provider_home, store, since=since, until=until, save=False, min_calls=1, **kw
+            )
+            f = next(x for x in d.findings if x.kind == "customer" and x.subject == "caprus")
+            return [r["rule"] for r in f.evidence.get("rules", [])]
+
+        assert "traceback_history" not in caprus()
+        assert "traceback_history" in caprus(history_at=datetime(2021, 3, 2, tzinfo=UTC))

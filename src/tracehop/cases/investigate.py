@@ -111,14 +111,16 @@ def investigate(
     days = sorted({r.call_date for r in rows})
     since = datetime.combine(days[0], time(0), tzinfo=UTC) - timedelta(days=1)
     until = datetime.combine(days[-1], time(0), tzinfo=UTC) + timedelta(days=2)
-    detection = run_detection(settings, store, since=since, until=until, save=False)
+    detection = run_detection(settings, store, since=since, until=until, save=False, history_at=now)
+    last = until - timedelta(days=1)
+    window = f"{since:%Y-%m-%d} to {last:%Y-%m-%d}"
     by_customer = {f.subject: f for f in detection.findings if f.kind == "customer"}
     engine = open_analytics(settings, store)  # the setting engine: duckdb or spark
     results: dict[int, dict[str, Any]] = {}
     try:
         for r in rows:
             results[r.number] = _one_row(settings, store, engine, case_id, r, customers,
-                                         by_customer)  # fmt: skip
+                                         by_customer, window)  # fmt: skip
     finally:
         engine.close()
     same_shape = _same_shape(by_customer, results)
@@ -148,6 +150,7 @@ def _one_row(
     r: CaseNoticeRow,
     customers: list[CustomerRecord],
     by_customer: dict[str, Any],
+    window: str = "",
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"date": r.call_date.isoformat()}
     confirmed = r.matched_customer if r.match_confirmed else None
@@ -176,9 +179,11 @@ def _one_row(
         out["customer_confirmed"] = bool(out["day_traffic"] and out["day_traffic"]["calls"])
     f = by_customer.get(customer) if customer else None
     if f is not None:
+        # over the days around the letter's calls, not the whole lake: said with the score
         out["detection"] = {"score": round(f.score, 3), "flagged": f.flagged,
                             "categories": f.categories,
-                            "rules": [x.get("rule") for x in f.evidence.get("rules", [])]}  # fmt: skip
+                            "rules": [x.get("rule") for x in f.evidence.get("rules", [])],
+                            "window": window, "note": f.evidence.get("note")}  # fmt: skip
     out["summary"] = _row_summary(r, out)
     return out
 
@@ -219,7 +224,13 @@ def _row_summary(r: CaseNoticeRow, out: dict[str, Any]) -> str:
     det = out.get("detection")
     if det:
         flag = "flagged" if det["flagged"] else "not flagged"
-        parts.append(f"detection {det['score']:.2f} {flag} {', '.join(det['categories'])}".strip())
+        when = f" ({det['window']})" if det.get("window") else ""
+        if det.get("note"):  # too few calls in those days to be scored
+            parts.append(f"detection{when}: {det['note']}")
+        else:
+            parts.append(
+                f"detection{when} {det['score']:.2f} {flag} {', '.join(det['categories'])}".strip()
+            )
     return "; ".join(parts)
 
 

@@ -76,7 +76,12 @@ def _customers(case: Case, store: Store) -> list[dict[str, Any]]:
         if det:
             flag = "flagged" if det["flagged"] else "not flagged"
             cats = ", ".join(det["categories"])
-            c["detection"] = f"{det['score']:.2f} {flag}" + (f": {cats}" if cats else "")
+            when = f" ({det['window']})" if det.get("window") else ""
+            c["detection"] = (
+                f"not scored{when}: {det['note']}"
+                if det.get("note")
+                else f"{det['score']:.2f} {flag}{when}" + (f": {cats}" if cats else "")
+            )
     for a in actions:
         c = by.get(a["customer"])
         if c is not None and not c["action"]:

@@ -194,9 +194,13 @@ def run_detection(
     threshold: float = FLAG_THRESHOLD,
     save: bool = True,
     dno: Iterable[str] | None = None,
+    history_at: datetime | None = None,
 ) -> Detection:
     """Detect over this home's lake and store the run and its findings in the state DB.
-    ``dno``: Do-Not-Originate numbers (E.164; :func:`load_dno` reads a file of them)."""
+    ``dno``: Do-Not-Originate numbers (E.164; :func:`load_dno` reads a file of them).
+    ``history_at``: the traceback and complaint history counted is the 90 days before this
+    (default ``until``: what was known at the window's end; a case's investigation judges the
+    customers as of now, tracebacks of its calls included)."""
     from tracehop.analyst import open_analytics
 
     started = datetime.now(UTC)
@@ -212,7 +216,7 @@ def run_detection(
                 Window(since, until),
                 min_calls=min_calls,
                 threshold=threshold,
-                history=customer_history(store, until),
+                history=customer_history(store, history_at or until),
                 dno=dno,
                 on_callers=writer.callers if writer is not None else None,
             )
