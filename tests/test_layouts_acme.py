@@ -72,3 +72,32 @@ def test_a_zone_name_of_several_meanings_is_rejected(settings: Settings, tmp_pat
     assert query("select source_line, reason from rejects", settings).rows == [
         (2, 'unreadable start time "09:00:00.000 IST JUL 04 2021"')
     ]
+
+
+def test_the_caller_of_every_from_header_shape(settings: Settings, tmp_path: Path) -> None:
+    """The From header's URI gives the number; a URI without a user part (a real file's
+    '"12513001300"<sip:192.0.2.1:5060;user=phone>', as Freeside's importer describes) leaves
+    it in the display name; a tel URI; a display name that is not a number gives none."""
+    froms = [
+        '"""WIRELESS CALLER""<sip:12513001300@192.0.2.1:5060;user=phone>;tag=a"',
+        '"""12513001300""<sip:192.0.2.1:5060;user=phone>;tag=b"',
+        '"<tel:+12513001300;phone-context=x>"',
+        '"""WIRELESS CALLER""<sip:192.0.2.1:5060>;tag=c"',
+    ]
+    path = tmp_path / "cdr202102071500a"
+    path.write_text(
+        "".join(
+            stop({4: f"c{n}", 10: value, 11: "12125551234", 13: "5", 23: "CUST_X",
+                  14: "10:00:00.000 UTC FEB 07 2021"})
+            for n, value in enumerate(froms)
+        )
+    )  # fmt: skip
+    [file] = ingest([path], settings, format="acme").files
+    assert (file.rows_ingested, file.rows_rejected) == (4, 0)
+    got = query("select call_id, caller from calls order by call_id", settings).rows
+    assert got == [
+        ("c0", "+12513001300"),
+        ("c1", "+12513001300"),
+        ("c2", "+12513001300"),
+        ("c3", None),
+    ]
