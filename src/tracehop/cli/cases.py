@@ -191,7 +191,9 @@ def case_status(
 def _met_line(name: str, late: bool | None, how: str) -> str:
     if late is None:
         return f"{esc(name)} had been met before"
-    return f"[{'yellow' if late else 'green'}]{esc(name)} met{' late' if late else ''}[/]: {how}"
+    return (
+        f"[{'yellow' if late else 'green'}]{esc(name)} met{' late' if late else ''}[/]: {esc(how)}"
+    )
 
 
 @case_app.command("meet")
