@@ -248,7 +248,8 @@ def test_a_viewer_sees_no_forms_and_forms_need_their_csrf_token(browser: Any, si
 
 def test_a_case_is_mitigated_from_its_page(browser: Any, site: Site) -> None:
     """A provider block without its notice is refused on the page; blocking the letter's
-    caller IDs puts rules in place, meets the 48-hour deadline and marks the case mitigated."""
+    caller IDs puts rules in place, meets the 48-hour deadline and marks the case mitigated;
+    "Report sent" meets the report deadline."""
     from tracehop.cases.records import get_case
     from tracehop.numbers import to_e164
 
@@ -276,6 +277,12 @@ def test_a_case_is_mitigated_from_its_page(browser: Any, site: Site) -> None:
     met = page.locator("#deadlines tr", has_text="mitigation_48h").inner_text()
     assert "met" in met
     shot(page, "case-mitigated")
+    # the 14-day report went to the Commission: recorded from the page, its deadline met
+    page.click("#reported")
+    page.wait_for_url(site.url + f"/cases/{site.case_id}")
+    assert page.inner_text("#status") == "reported" and page.locator("#reported").count() == 0
+    report = page.locator("#deadlines tr", has_text="report_14d").inner_text()
+    assert "met" in report and "overdue" not in report
     page.goto(site.url + "/rules")
     assert page.locator("#rules a", has_text=f"case {site.case_id}").count() == len(callers)
     page.close()

@@ -269,6 +269,14 @@ def _action_routes(r: APIRouter, pages: Pages) -> None:
         run(pages.settings, pages.store, case_id, actor=who.name, now=pages.clock.now())
         return RedirectResponse(f"/cases/{case_id}", 303)
 
+    @r.post("/cases/{case_id}/reported")
+    def reported(case_id: str, who: Act) -> Response:
+        """The report went to the Commission: its report deadlines are met."""
+        from tracehop.cases.records import set_status
+
+        set_status(pages.store, case_id, "reported", actor=who.name, now=pages.clock.now())
+        return RedirectResponse(f"/cases/{case_id}", 303)
+
     @r.post("/cases/{case_id}/report")
     def report(case_id: str, who: Act, kind: Annotated[str, Form(max_length=40)]) -> FileResponse:
         from tracehop.cases.reports import write_report
