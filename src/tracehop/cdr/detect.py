@@ -49,6 +49,8 @@ def split_line(text: str, layout: Layout) -> list[str]:
         quotechar=quote,
         quoting=csv.QUOTE_MINIMAL if quote else csv.QUOTE_NONE,
         skipinitialspace=True,
+        # an unquoted layout whose escape is a backslash: "\\," is a delimiter in a value
+        escapechar=layout.escape if not quote and layout.escape == "\\" else None,
     )
     try:
         return next(reader)

@@ -9,6 +9,7 @@ record, so that such a line is rejected on its own and every other line keeps it
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -103,7 +104,36 @@ def csv_source(layout: Layout, path: Path, max_line_size: int) -> tuple[str, lis
     cols = columns_for(layout, path, max_line_size)
     # blank lines before the header are skipped, or the reader would take one for the header
     skip = header_line(path, max_line_size) - 1 if layout.header else 0
+    if backslash_escaped(layout):
+        return _escaped_source(layout, path, cols, max_line_size), cols
     return read_csv_sql(layout, path, cols, skip=skip, max_line_size=max_line_size), cols
+
+
+def backslash_escaped(layout: Layout) -> bool:
+    """Unquoted values where a delimiter inside a value is written after a backslash
+    (BroadWorks: ``Smith\\, John``), which DuckDB's reader does not take outside quotes."""
+    return layout.kind == "csv" and not layout.quote and layout.escape == "\\" and not layout.header
+
+
+def _escaped_source(layout: Layout, path: Path, cols: list[str], max_line_size: int) -> str:
+    """Each line read whole and split here: an escaped delimiter first set aside (a unit
+    separator, which CDR text does not hold), the fields split, then put back. An empty field
+    is no value, as the reader makes it."""
+    whole = replace(layout, kind="keyvalue", nulls=())
+    lines = read_csv_sql(whole, path, [KEYVALUE_COLUMN], skip=0, max_line_size=max_line_size)
+    held, delim = lit("\x1f"), lit(layout.delimiter)
+    escaped = lit("\\" + layout.delimiter)
+    parts = (
+        f"list_transform(string_split(replace({q(KEYVALUE_COLUMN)}, {escaped}, {held}), {delim}),"
+        f" lambda x: nullif(replace(x, {held}, {delim}), ''))"
+    )
+    real = [c for c in cols if c != WIDE]
+    fields = [f"th_p[{i}] AS {q(c)}" for i, c in enumerate(real, start=1)]
+    if WIDE in cols:
+        fields.append(
+            f"CASE WHEN len(th_p) > {len(real)} THEN th_p[{len(real) + 1}] END AS {q(WIDE)}"
+        )
+    return f"(SELECT {', '.join(fields)} FROM (SELECT {parts} AS th_p FROM {lines}))"
 
 
 def parquet_source(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, list[str]]:
@@ -146,6 +176,8 @@ def _split_strict(text: str, layout: Layout) -> list[str]:
         quotechar=quote,
         quoting=csv.QUOTE_MINIMAL if quote else csv.QUOTE_NONE,
         skipinitialspace=True,
+        # an unquoted layout whose escape is a backslash: "\\," is a delimiter in a value
+        escapechar=layout.escape if not quote and layout.escape == "\\" else None,
         strict=True,
     )
     return next(reader)
