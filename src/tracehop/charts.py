@@ -57,6 +57,14 @@ def line_chart(
     if first == last:  # one day: centred, not drawn on the axis
         first, last = first - timedelta(days=1), last + timedelta(days=1)
     span = max((last - first).days, 1)
+    # days between the first and the last labelled too, about five at most (a date is some
+    # 50 px wide): a 3-day chart shows its middle day, a month every 6th
+    step = max(1, -(-span // 5))
+    day = first + timedelta(days=step)
+    while (last - day).days * 2 >= step:
+        if not any(abs((day - d).days) * 2 < step for d in labels):
+            labels.add(day)
+        day += timedelta(days=step)
     top = max(v for _, v in points) or 1.0
     left, right, up, down = 52, 150, 10, 28
     w, h = width - left - right, height - up - down
@@ -114,6 +122,11 @@ def stacked_bars(
     left, right, up, down = 52, 110, 10, 28
     w, h = width - left - right, height - up - down
     bar = w / len(days)
+    # a date is about 55 px wide: every bar named when they are wide enough, else every
+    # step-th, and the last (the first named before it left out when it would crowd it)
+    step = max(1, -(-55 // int(bar)) if bar >= 1 else len(days))
+    named = {i for i in range(0, len(days), step) if (len(days) - 1 - i) * 2 >= step}
+    named |= {0, len(days) - 1}
     out = _frame(width, height, label)
     out.append(
         f'<line x1="{left}" y1="{up + h}" x2="{left + w}" y2="{up + h}" stroke="currentColor"/>'
@@ -133,7 +146,7 @@ def stacked_bars(
             out.append(f'<rect x="{left + i * bar + 1:.1f}" y="{base:.1f}" width="{max(bar - 2, 1):.1f}" '
                        f'height="{hh:.1f}" fill="{colours.get(c, "#999")}"><title>{d} {html.escape(c)}: '
                        f"{_fmt(v)}</title></rect>")  # fmt: skip
-        if i in (0, len(days) - 1):
+        if i in named:
             out.append(f'<text x="{left + (i + 0.5) * bar:.1f}" y="{up + h + 13}" font-size="9" '
                        f'text-anchor="middle" fill="currentColor">{d}</text>')  # fmt: skip
     for j, c in enumerate(cats):

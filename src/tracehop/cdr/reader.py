@@ -117,15 +117,17 @@ def backslash_escaped(layout: Layout) -> bool:
 
 def _escaped_source(layout: Layout, path: Path, cols: list[str], max_line_size: int) -> str:
     """Each line read whole and split here: an escaped delimiter first set aside (a unit
-    separator, which CDR text does not hold), the fields split, then put back. An empty field
-    is no value, as the reader makes it."""
+    separator, which CDR text does not hold), the fields split, then put back."""
     whole = replace(layout, kind="keyvalue", nulls=())
     lines = read_csv_sql(whole, path, [KEYVALUE_COLUMN], skip=0, max_line_size=max_line_size)
     held, delim = lit("\x1f"), lit(layout.delimiter)
     escaped = lit("\\" + layout.delimiter)
+    # an empty value, or one the layout says means none (read.null), is no value
+    none = ", ".join(lit(v) for v in ("", *layout.nulls))
     parts = (
         f"list_transform(string_split(replace({q(KEYVALUE_COLUMN)}, {escaped}, {held}), {delim}),"
-        f" lambda x: nullif(replace(x, {held}, {delim}), ''))"
+        f" lambda x: CASE WHEN replace(x, {held}, {delim}) IN ({none}) THEN NULL"
+        f" ELSE replace(x, {held}, {delim}) END)"
     )
     real = [c for c in cols if c != WIDE]
     fields = [f"th_p[{i}] AS {q(c)}" for i, c in enumerate(real, start=1)]

@@ -235,9 +235,13 @@ def case_investigate(
         emit_json(summary)
         return
     out = stdout_console()
+    matched = (
+        f"{summary['matched']} matched to our customers {esc(', '.join(summary['customers']))}"
+        if summary["matched"]
+        else "none matched to a customer of ours"
+    )
     out.print(
-        f"{summary['rows']} rows ({summary['no_response']} No Response): {summary['matched']} "
-        f"matched to our customers {esc(', '.join(summary['customers']) or '-')}; "
+        f"{summary['rows']} rows ({summary['no_response']} No Response): {matched}; "
         f"{summary['confirmed_in_records']} confirmed in our records; flagged by detection: "
         f"{esc(', '.join(summary['flagged_by_detection']) or 'none')}"
     )
