@@ -458,9 +458,14 @@ def _story(
             f"{e['calls_from_customer']:>7,} calls, ASR {e['asr_pct']:>5}%, "
             f"{e['distinct_caller_ids']:>6,} caller IDs ({e['cli_strategy']})"
         )
+    first = (
+        f" (the demo's first {t['traced']}: tracehop hub trace-batch traces them all)"
+        if t["traced"] < t["complaints"]
+        else ""
+    )
     line(
-        f"4. The hub traced {t['traced']} of {t['complaints']} complaints and honeypot hits hop by "
-        f"hop, asking each provider's node ({t['hops']} requests, each stored with its 24-hour "
+        f"4. The hub traced {t['traced']} of {t['complaints']} complaints and honeypot hits"
+        f"{first} hop by hop, asking each provider's node ({t['hops']} requests, each stored with its 24-hour "
         f"due time; median {t['median_seconds']} s per traceback); {t['matched_truth']} of "
         f"{t['traced']} got exactly the simulator's true answer at every hop. Ended with: "
         + ", ".join(f"{k} {v}" for k, v in t["ended_with"].items())
@@ -609,7 +614,8 @@ def _screening_lines(s: dict[str, object]) -> list[str]:
         return f"{100 * int(n) / max(int(d), 1):.1f}%"  # type: ignore[call-overload]
 
     lines = [
-        f"6. Screening: the {s['findings']} flagged findings became {s['rules']} block rules at "
+        f"6. Screening: the {s['findings']} flagged findings (customers, caller IDs and "
+        f"campaigns) became {s['rules']} block rules at "
         f"{len(s['providers'])} providers, and {s['provider_rules_in_monitor']} carrier blocks "  # type: ignore[arg-type]
         "kept in monitor mode (blocking a provider needs a notice to the Commission first, "
         "47 CFR 64.1200(k)(4)); replaying every lake through them (tracehop screen replay) "
