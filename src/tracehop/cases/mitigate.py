@@ -251,7 +251,10 @@ def mitigate(
         if case.status in _BEFORE_MITIGATED:
             set_status(store, case_id, "mitigated", actor=actor, now=now)
     status = get_case(store, case_id).status
-    return Mitigation(case_id, action, subject, stored, met, status, late, left if stops else [])
+    return Mitigation(
+        case_id, action, subject, stored, deadlines_met=met, status=status,
+        deadlines_late=late, still_open=left if stops else [],
+    )  # fmt: skip
 
 
 _CUSTOMER_ACTIONS = ("block-customer", "terminate")
